@@ -1,0 +1,3 @@
+"""berth: a daemonless container engine that speaks Docker's language."""
+
+__version__ = "0.1.0"

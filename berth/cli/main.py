@@ -1,0 +1,139 @@
+"""Entry point of `berth`: global options, then the chosen command, imported lazily."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from berth import __version__
+from berth.cli.parser import UsageError, report_usage_error
+from berth.cli.table import COMMANDS, GROUP_SUMMARIES, GROUPS, Command
+from berth.errors import BerthError, exit_code
+
+_GLOBAL_USAGE = """\
+Usage:  berth [OPTIONS] COMMAND
+
+A daemonless container engine that speaks Docker's language
+
+Options:
+      --root string        Persistent state directory (default /var/lib/berth, env BERTH_ROOT)
+      --runroot string     Runtime state directory (default /run/berth, env BERTH_RUNROOT)
+      --log-level string   Set the logging level ("debug"|"info"|"warn"|"error") (default "warn")
+  -v, --version            Print version information and quit
+  -h, --help               Print usage
+"""
+
+_VALUED_OPTIONS = ("--root", "--runroot", "--log-level", "-l")
+
+
+def _usage() -> str:
+    lines = [_GLOBAL_USAGE, "Commands:"]
+    lines += [f"  {name:<10} {command.summary}" for name, command in sorted(COMMANDS.items())]
+    lines += ["", "Management Commands:"]
+    lines += [f"  {name:<10} {summary}" for name, summary in sorted(GROUP_SUMMARIES.items())]
+    lines += ["", "Run 'berth COMMAND --help' for more information on a command."]
+    return "\n".join(lines)
+
+
+def _split_globals(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """Global options before the command word; everything from the command on is its own."""
+    options: dict[str, str] = {}
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if not word.startswith("-") or word == "-":
+            break
+        name, eq, value = word.partition("=")
+        if name in _VALUED_OPTIONS:
+            if not eq:
+                index += 1
+                if index >= len(argv):
+                    raise UsageError(f"flag needs an argument: {name}", "berth")
+                value = argv[index]
+            options[name.lstrip("-").replace("-", "_")] = value
+        elif word in ("-v", "--version", "-h", "--help"):
+            options[word.lstrip("-")[0]] = ""
+        else:
+            raise UsageError(f"unknown flag: {word}", "berth")
+        index += 1
+    return options, list(argv[index:])
+
+
+def _resolve(words: list[str]) -> tuple[Command, str, list[str]] | None:
+    if not words:
+        return None
+    first = words[0]
+    if first in GROUPS:
+        group = GROUPS[first]
+        if len(words) < 2 or words[1] not in group:
+            return None
+        return group[words[1]], f"berth {first} {words[1]}", words[2:]
+    if first in COMMANDS:
+        return COMMANDS[first], f"berth {first}", words[1:]
+    return None
+
+
+def _group_usage(group: str) -> str:
+    lines = [f"Usage:  berth {group} COMMAND", "", GROUP_SUMMARIES[group], "", "Commands:"]
+    seen: set[str] = set()
+    for name, command in GROUPS[group].items():
+        if command.module not in seen:
+            seen.add(command.module)
+            lines.append(f"  {name:<10} {command.summary}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        options, words = _split_globals(arguments)
+    except UsageError as error:
+        return report_usage_error(error)
+    if "v" in options:
+        print(f"berth version {__version__}")
+        return 0
+    if "h" in options or not words:
+        print(_usage())
+        return 0
+    resolved = _resolve(words)
+    if resolved is None:
+        if words[0] in GROUPS:
+            print(_group_usage(words[0]), file=sys.stdout if len(words) == 1 else sys.stderr)
+            return 0 if len(words) == 1 else 125
+        print(f"berth: unknown command: berth {words[0]}", file=sys.stderr)
+        print("See 'berth --help'.", file=sys.stderr)
+        return 125
+
+    level = options.get("log_level", "warn").upper()
+    logging.basicConfig(
+        level={"WARN": "WARNING"}.get(level, level), format="%(levelname)s %(name)s: %(message)s"
+    )
+    command, prog, rest = resolved
+    from berth.cli.context import Context
+    from berth.layout import Layout
+
+    context = Context(Layout.from_env(options.get("root"), options.get("runroot")))
+    module = importlib.import_module(f"berth.cli.commands.{command.module}")
+    try:
+        parsed = module.build_parser(prog, command.summary).parse_args(rest)
+        return int(module.run(parsed, context))
+    except UsageError as error:
+        return report_usage_error(error)
+    except BerthError as error:
+        print(f"Error: {error.message}", file=sys.stderr)
+        if error.hint:
+            print(f"Hint: {error.hint}", file=sys.stderr)
+        return exit_code(error)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # the top of the CLI: never show a user a traceback
+        logging.getLogger("berth").debug("internal error", exc_info=True)
+        print(f"Error: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print("Run with --log-level debug for details.", file=sys.stderr)
+        return 1
+    finally:
+        context.close()

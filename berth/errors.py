@@ -1,0 +1,87 @@
+"""The error kinds of berth, the only exceptions the layers raise to each other.
+
+Every failure a user can meet is one of these kinds, with a one-line message and an
+optional hint. The CLI maps kinds to exit codes (`exit_code`) and the API maps them to HTTP
+statuses (`http_status`), each in one place. Stdlib only: every package imports this module.
+"""
+
+from __future__ import annotations
+
+
+class BerthError(Exception):
+    """Base of every error berth reports to a user."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidArgument(BerthError):
+    """The request is malformed: a bad reference, flag, size or file."""
+
+
+class NotFound(BerthError):
+    """The named thing (image, tag, container, blob, registry repository) does not exist."""
+
+
+class AlreadyExists(BerthError):
+    """The name or key is already taken."""
+
+
+class Conflict(BerthError):
+    """The request conflicts with the current state (e.g. removing an image in use)."""
+
+
+class Unauthorized(BerthError):
+    """Authentication failed or credentials are missing."""
+
+
+class PermissionDenied(BerthError):
+    """The caller is authenticated but not allowed to do this."""
+
+
+class Unavailable(BerthError):
+    """A service berth depends on cannot be reached (registry down, network error)."""
+
+
+class DataLoss(BerthError):
+    """Data does not match what was promised: a digest mismatch, a corrupt manifest."""
+
+
+class SystemFailure(BerthError):
+    """The host refused an operation berth needs (a syscall, a helper program)."""
+
+
+_HTTP_STATUSES: dict[type[BerthError], int] = {
+    InvalidArgument: 400,
+    NotFound: 404,
+    AlreadyExists: 409,
+    Conflict: 409,
+    Unauthorized: 401,
+    PermissionDenied: 403,
+    Unavailable: 503,
+    DataLoss: 500,
+    SystemFailure: 500,
+}
+
+
+def exit_code(error: BerthError, *, starting_container: bool = False) -> int:
+    """The CLI exit code for an error, as Docker's CLI chooses it.
+
+    Docker exits 1 when a command fails and 125 when `run`/`create`/`start` fail before the
+    container's own process could report a code (usage errors exit 125 too; argparse handles
+    those in the CLI).
+    """
+    return 125 if starting_container else 1
+
+
+def http_status(error: BerthError) -> int:
+    """The Engine API status code for an error."""
+    for kind in type(error).__mro__:
+        if kind in _HTTP_STATUSES:
+            return _HTTP_STATUSES[kind]  # type: ignore[index]
+    return 500

@@ -1,0 +1,67 @@
+"""Every path berth uses on disk, in one place (DESIGN §5).
+
+`--root` (BERTH_ROOT) holds persistent state; `--runroot` (BERTH_RUNROOT) holds what a
+reboot may lose. Two layouts with different roots are fully independent stores.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ROOT = Path("/var/lib/berth")
+DEFAULT_RUNROOT = Path("/run/berth")
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    root: Path
+    runroot: Path
+
+    @classmethod
+    def from_env(cls, root: str | None = None, runroot: str | None = None) -> Layout:
+        """The layout chosen by flags, then the environment, then the defaults."""
+        chosen_root = root or os.environ.get("BERTH_ROOT") or str(DEFAULT_ROOT)
+        chosen_runroot = runroot or os.environ.get("BERTH_RUNROOT") or str(DEFAULT_RUNROOT)
+        return cls(Path(chosen_root).absolute(), Path(chosen_runroot).absolute())
+
+    @property
+    def database(self) -> Path:
+        return self.root / "berth.db"
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "content" / "blobs" / "sha256"
+
+    def blob(self, digest: str) -> Path:
+        algorithm, _, hex_part = digest.partition(":")
+        return self.root / "content" / "blobs" / algorithm / hex_part
+
+    @property
+    def ingests(self) -> Path:
+        return self.root / "content" / "ingest"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root / "snapshots"
+
+    def snapshot_dir(self, snapshot_id: int) -> Path:
+        return self.snapshots / str(snapshot_id)
+
+    @property
+    def containers(self) -> Path:
+        return self.root / "containers"
+
+    @property
+    def volumes(self) -> Path:
+        return self.root / "volumes"
+
+    @property
+    def tmp(self) -> Path:
+        """Scratch space on the store's filesystem, so a rename into place is atomic."""
+        return self.root / "tmp"
+
+    @property
+    def locks(self) -> Path:
+        return self.runroot / "locks"
