@@ -1,0 +1,397 @@
+"""`Registry`: the client for the registry HTTP API (distribution spec v2), for pulling.
+
+One httpx.Client per TLS mode (connections are reused across requests and threads), one
+`TokenAuth` per endpoint (its token cache), and the endpoint list from `RegistriesConfig`:
+mirrors in order, then the registry itself. A mirror that fails in any way is skipped (and
+logged at debug); the registry itself is left only for connection failures (HTTPS -> HTTP
+for insecure registries). The endpoint that served a repository's manifest serves its blobs
+first. Everything fetched whole is verified by digest here; streamed blobs are verified by
+the caller, who hashes while writing.
+
+Imports httpx at module level: import this module only where HTTP is about to happen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import httpx
+
+from berth import __version__
+from berth.errors import BerthError, DataLoss, InvalidArgument, Unauthorized, Unavailable
+from berth.oci import ACCEPTED_MANIFEST_TYPES, media_type_of
+from berth.reference import Reference
+from berth.registry.auth import WRONG_CREDENTIALS, TokenAuth
+from berth.registry.config import DOCKER_HUB, Endpoint, RegistriesConfig
+from berth.registry.credentials import Credentials, CredentialStore, normalize_server
+from berth.registry.errors import (
+    blob_error,
+    digest_mismatch,
+    manifest_error,
+    status_error,
+    transport_error,
+)
+from berth.registry.redact import redact_url
+
+log = logging.getLogger("berth.registry")
+
+MAX_MANIFEST_SIZE = 4 << 20
+USER_AGENT = f"berth/{__version__}"
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A reference resolved to its manifest: where it came from and its verified bytes."""
+
+    endpoint: Endpoint
+    digest: str
+    media_type: str
+    data: bytes
+
+
+class BlobStream:
+    """An open blob download. `offset` is where the bytes start: the offset asked for when
+    the server honoured `Range`, else 0 (the caller then starts over). `total` is the size
+    of the whole blob when the server said it."""
+
+    def __init__(
+        self, response: httpx.Response, offset: int, total: int | None, where: str
+    ) -> None:
+        self._response = response
+        self.offset = offset
+        self.total = total
+        self._where = where
+
+    def iter_chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
+        try:
+            yield from self._response.iter_bytes(chunk_size=size)
+        except httpx.HTTPError as error:
+            raise Unavailable(f"download of {self._where} interrupted: {error}") from None
+
+
+def _verify(data: bytes, expected: str, what: str) -> str:
+    algorithm, _, _ = expected.partition(":")
+    if algorithm != "sha256":
+        raise DataLoss(f"{what}: unsupported digest algorithm {algorithm!r}")
+    actual = "sha256:" + hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise digest_mismatch(what, expected, actual)
+    return actual
+
+
+class Registry:
+    """Pull-side registry operations over every configured endpoint. Thread-safe."""
+
+    def __init__(
+        self,
+        config: RegistriesConfig | None = None,
+        credentials: CredentialStore | None = None,
+        *,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.config = config if config is not None else RegistriesConfig()
+        self.credentials = credentials if credentials is not None else CredentialStore()
+        self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
+        self._lock = threading.Lock()
+        self._clients: dict[bool, httpx.Client] = {}
+        self._auths: dict[str, TokenAuth] = {}
+        self._served: dict[str, Endpoint] = {}  # repository name -> endpoint of its manifest
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            clients = list(self._clients.values())
+            self._clients.clear()
+        for client in clients:
+            client.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _client(self, endpoint: Endpoint) -> httpx.Client:
+        with self._lock:
+            client = self._clients.get(endpoint.verify_tls)
+            if client is None:
+                client = httpx.Client(
+                    http1=True,
+                    http2=False,
+                    verify=endpoint.verify_tls,
+                    timeout=self._timeout,
+                    headers={"User-Agent": USER_AGENT},
+                    event_hooks={"response": [_log_response]},
+                    trust_env=False,
+                )
+                self._clients[endpoint.verify_tls] = client
+            return client
+
+    def _auth(self, endpoint: Endpoint) -> TokenAuth:
+        with self._lock:
+            auth = self._auths.get(endpoint.url)
+        if auth is None:
+            found = self.credentials.get(endpoint.host)
+            with self._lock:
+                auth = self._auths.setdefault(endpoint.url, TokenAuth(found))
+        return auth
+
+    def _send(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+    ) -> httpx.Response:
+        """Send a request and return the (streaming) response; the caller closes it."""
+        client = self._client(endpoint)
+        url = f"{endpoint.url}{path}"
+        request = client.build_request(method, url, headers=headers)
+        try:
+            return client.send(
+                request,
+                auth=auth if auth is not None else self._auth(endpoint),
+                stream=True,
+                follow_redirects=True,
+            )
+        except httpx.HTTPError as error:
+            log.debug("%s %s failed: %s", method, redact_url(url), error)
+            raise transport_error(error, endpoint.host, method, redact_url(url)) from None
+
+    def _order(self, ref: Reference) -> list[Endpoint]:
+        """Endpoints for a repository: the one that served its manifest first."""
+        endpoints = self.config.endpoints(ref.domain)
+        served = self._served.get(ref.name)
+        if served is not None and served in endpoints:
+            endpoints.remove(served)
+            endpoints.insert(0, served)
+        return endpoints
+
+    def _attempt(
+        self, endpoints: list[Endpoint], operation: Callable[[Endpoint], _T], what: str
+    ) -> _T:
+        """Run `operation` on each endpoint until one succeeds; raise the telling error."""
+        failures: list[tuple[Endpoint, BerthError]] = []
+        for endpoint in endpoints:
+            try:
+                return operation(endpoint)
+            except BerthError as error:
+                failures.append((endpoint, error))
+                if not endpoint.mirror and not isinstance(error, Unavailable):
+                    break  # the registry itself answered: that is the answer
+                log.debug("%s: %s failed (%s); trying the next endpoint", what, endpoint, error)
+        raise _choose_failure(failures, what)
+
+    # -- operations -------------------------------------------------------------------------
+
+    def ping(self, host: str) -> Endpoint:
+        """The first endpoint of a registry that answers `GET /v2/` (200 or 401)."""
+
+        def check(endpoint: Endpoint) -> Endpoint:
+            response = self._send(endpoint, "GET", "/v2/", auth=httpx.Auth())
+            with closing(response):
+                general = status_error(response, endpoint.host)
+                if general is not None:
+                    raise general
+                if response.status_code not in (200, 401):
+                    raise Unavailable(
+                        f"{endpoint} does not look like a registry: GET /v2/ answered "
+                        f"{response.status_code} {response.reason_phrase}"
+                    )
+            return endpoint
+
+        return self._attempt(self.config.endpoints(host), check, f"ping {host}")
+
+    def login(self, host: str, username: str, password: str) -> None:
+        """Check credentials as `docker login` does: `GET /v2/`, answering its challenge
+        with them. Mirrors are not involved: one logs in to the registry itself."""
+        host = normalize_server(host)
+        auth = TokenAuth(Credentials(username, password))
+
+        def check(endpoint: Endpoint) -> None:
+            response = self._send(endpoint, "GET", "/v2/", auth=auth)
+            with closing(response):
+                general = status_error(response, endpoint.host)
+                if general is not None:
+                    raise general
+                if response.status_code == 401:
+                    raise Unauthorized(WRONG_CREDENTIALS)
+                if response.status_code != 200:
+                    raise Unavailable(
+                        f"login to {host} failed: GET {endpoint}/v2/ answered "
+                        f"{response.status_code} {response.reason_phrase}"
+                    )
+
+        upstream = [ep for ep in self.config.endpoints(host) if not ep.mirror]
+        if not upstream:  # mirrors_only: the registry itself is still where one logs in
+            upstream = RegistriesConfig().endpoints(host)
+        self._attempt(upstream, check, f"login to {host}")
+        # Credentials may have changed: cached auth for this host must not outlive them.
+        with self._lock:
+            self._auths.clear()
+
+    def resolve(self, ref: Reference) -> Resolved:
+        """The manifest (or index) a reference names, verified, from the first endpoint that
+        has it."""
+
+        def fetch(endpoint: Endpoint) -> Resolved:
+            data, digest, declared = self._get_manifest(endpoint, ref, ref.reference)
+            return Resolved(endpoint, digest, media_type_of(data, declared), data)
+
+        resolved = self._attempt(self._order(ref), fetch, f"resolve {ref}")
+        self._served[ref.name] = resolved.endpoint
+        return resolved
+
+    def fetch_manifest(self, ref: Reference, digest: str) -> bytes:
+        """A manifest by digest (e.g. a platform's entry of an index), verified."""
+
+        def fetch(endpoint: Endpoint) -> bytes:
+            return self._get_manifest(endpoint, ref.with_digest(digest), digest)[0]
+
+        return self._attempt(self._order(ref), fetch, f"fetch manifest {digest}")
+
+    def _get_manifest(
+        self, endpoint: Endpoint, ref: Reference, reference: str
+    ) -> tuple[bytes, str, str | None]:
+        """(bytes, our digest of them, declared Content-Type) for one endpoint."""
+        headers = {"Accept": ", ".join(ACCEPTED_MANIFEST_TYPES)}
+        response = self._send(
+            endpoint, "GET", f"/v2/{ref.path}/manifests/{reference}", headers=headers
+        )
+        with closing(response):
+            if response.status_code != 200:
+                raise manifest_error(response, ref, endpoint.host)
+            data = _read_capped(response, MAX_MANIFEST_SIZE, f"manifest of {ref.familiar()}")
+            declared_digest = response.headers.get("Docker-Content-Digest")
+            content_type = response.headers.get("Content-Type")
+        what = f"manifest of {ref.familiar()} from {endpoint}"
+        if ":" in reference:  # a digest (tags cannot contain ':')
+            digest = _verify(data, reference, what)
+        else:
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if declared_digest and declared_digest.startswith("sha256:") and declared_digest != digest:
+            raise digest_mismatch(what, declared_digest, digest)
+        return data, digest, content_type
+
+    def fetch_blob(self, ref: Reference, digest: str, size: int) -> bytes:
+        """A small blob (an image config) read whole and verified."""
+
+        def fetch(endpoint: Endpoint) -> bytes:
+            response = self._send(endpoint, "GET", f"/v2/{ref.path}/blobs/{digest}")
+            with closing(response):
+                if response.status_code != 200:
+                    raise blob_error(response, ref, digest, endpoint.host)
+                data = _read_capped(response, size, f"blob {digest}")
+            if len(data) != size:
+                raise DataLoss(f"blob {digest}: expected {size} bytes, got {len(data)}")
+            _verify(data, digest, f"blob from {endpoint}")
+            return data
+
+        return self._attempt(self._order(ref), fetch, f"fetch blob {digest}")
+
+    @contextmanager
+    def open_blob(self, ref: Reference, digest: str, offset: int = 0) -> Iterator[BlobStream]:
+        """A blob download from `offset` (a `Range` request), as a stream to iterate."""
+        if offset < 0:
+            raise InvalidArgument(f"negative blob offset {offset}")
+
+        def start(endpoint: Endpoint) -> BlobStream:
+            path = f"/v2/{ref.path}/blobs/{digest}"
+            headers = {"Range": f"bytes={offset}-"} if offset else None
+            response = self._send(endpoint, "GET", path, headers=headers)
+            if response.status_code == 416 and offset:
+                # Asked beyond the end (the blob changed?): start again from the beginning.
+                response.close()
+                response = self._send(endpoint, "GET", path)
+            try:
+                return _blob_stream(response, ref, digest, endpoint, offset)
+            except BaseException:
+                response.close()
+                raise
+
+        stream = self._attempt(self._order(ref), start, f"fetch blob {digest}")
+        try:
+            yield stream
+        finally:
+            stream._response.close()
+
+
+def _blob_stream(
+    response: httpx.Response, ref: Reference, digest: str, endpoint: Endpoint, offset: int
+) -> BlobStream:
+    where = f"blob {digest}"
+    if response.status_code == 206:
+        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+        if match is None or int(match.group(1)) != offset:
+            raise DataLoss(f"{where}: bad Content-Range {response.headers.get('Content-Range')!r}")
+        total = None if match.group(3) == "*" else int(match.group(3))
+        return BlobStream(response, offset, total, where)
+    if response.status_code == 200:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        return BlobStream(response, 0, total, where)
+    raise blob_error(response, ref, digest, endpoint.host)
+
+
+def _read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
+    length = response.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > limit:
+        raise DataLoss(f"{what} is too large: {length} bytes, the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise DataLoss(f"{what} is too large: more than {limit} bytes")
+            chunks.append(chunk)
+    except httpx.HTTPError as error:
+        raise Unavailable(f"reading {what} failed: {error}") from None
+    return b"".join(chunks)
+
+
+def _choose_failure(failures: list[tuple[Endpoint, BerthError]], what: str) -> BerthError:
+    """The error that explains best why nothing worked.
+
+    The registry's own answer wins over its mirrors'; an HTTP answer wins over a failed
+    connection. When only mirrors were tried (mirrors_only), say so.
+    """
+    upstream = [error for endpoint, error in failures if not endpoint.mirror]
+    if upstream:
+        answered = [error for error in upstream if not isinstance(error, Unavailable)]
+        return answered[-1] if answered else upstream[-1]
+    if not failures:
+        return Unavailable(f"{what}: no registry endpoint is configured")
+    answered = [error for _, error in failures if not isinstance(error, Unavailable)]
+    if answered:
+        return answered[-1]
+    tried = "; ".join(f"{endpoint}: {error}" for endpoint, error in failures)
+    return Unavailable(
+        f"{what}: no mirror could be reached and mirrors_only forbids asking the registry "
+        f"itself ({tried})",
+        hint="check the mirrors in registries.toml",
+    )
+
+
+def _log_response(response: httpx.Response) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        request = response.request
+        log.debug("%s %s -> %d", request.method, redact_url(str(request.url)), response.status_code)
+
+
+def registry_host(server: str) -> str:
+    """The registry host a `login`/`logout` argument names (Docker Hub by default)."""
+    return normalize_server(server) if server else DOCKER_HUB
