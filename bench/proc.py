@@ -1,0 +1,121 @@
+"""Small subprocess, mount and directory helpers shared by the benchmark modules.
+
+They exist so that every process and mount a benchmark starts is stopped or undone even on
+failure: callers pair each start with a `finally`. Must not import `berth`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+log = logging.getLogger("bench")
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    timeout: float = 600,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    capture: bool = True,
+    stdin: int | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run argv (no shell), carrying stderr into the error so failures say why."""
+    args = [str(a) for a in argv]
+    log.debug("run %s", args)
+    proc = subprocess.run(
+        args,
+        env=dict(env) if env is not None else None,
+        timeout=timeout,
+        text=True,
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+        stderr=subprocess.PIPE if capture else subprocess.DEVNULL,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise RuntimeError(
+            f"{args[0]} exited {proc.returncode}: {(proc.stderr or '').strip()[-2000:]}"
+        )
+    return proc
+
+
+def timed(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    timeout: float = 900,
+    env: Mapping[str, str] | None = None,
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Wall-clock seconds of one command, and its result (not checked: callers report it)."""
+    start = time.perf_counter()
+    proc = run(argv, timeout=timeout, env=env, check=False)
+    return time.perf_counter() - start, proc
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the registry binds it next)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM, wait, then SIGKILL: a daemon that hangs must not outlive the benchmark."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("pid %d ignored SIGTERM; killing", proc.pid)
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
+def mounts_under(root: Path) -> list[Path]:
+    """Mount points at or below root, deepest first (the order they must be unmounted)."""
+    prefix = str(root.resolve())
+    found: list[Path] = []
+    with open("/proc/self/mounts", encoding="utf-8") as f:
+        for line in f:
+            # /proc/mounts escapes spaces and such as octal; the benchmark's paths have none.
+            target = line.split()[1]
+            if target == prefix or target.startswith(prefix + "/"):
+                found.append(Path(target))
+    return sorted(set(found), key=lambda p: len(p.parts), reverse=True)
+
+
+def unmount_all(root: Path) -> None:
+    """Unmount everything at or below root (peers leave private bind mounts behind)."""
+    for _ in range(5):
+        targets = mounts_under(root)
+        if not targets:
+            return
+        for target in targets:
+            run(["umount", target], check=False)
+    for target in mounts_under(root):
+        log.warning("lazy-unmounting busy %s", target)
+        run(["umount", "-l", target], check=False)
+
+
+def remove_tree(path: Path) -> None:
+    """Unmount what is below path, then delete it (peers' stores hold read-only dirs too)."""
+    if not path.exists():
+        return
+    unmount_all(path)
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        run(["rm", "-rf", "--one-file-system", path], check=False)
+
+
+def sync() -> None:
+    """Flush dirty pages so one round's writeback does not bill the next round."""
+    os.sync()
