@@ -83,5 +83,5 @@ def http_status(error: BerthError) -> int:
     """The Engine API status code for an error."""
     for kind in type(error).__mro__:
         if kind in _HTTP_STATUSES:
-            return _HTTP_STATUSES[kind]  # type: ignore[index]
+            return _HTTP_STATUSES[kind]
     return 500

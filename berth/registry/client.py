@@ -14,6 +14,7 @@ Imports httpx at module level: import this module only where HTTP is about to ha
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -98,10 +99,13 @@ class Registry:
         *,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """`transport` replaces the network (tests use httpx.MockTransport)."""
         self.config = config if config is not None else RegistriesConfig()
         self.credentials = credentials if credentials is not None else CredentialStore()
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
+        self._transport = transport
         self._lock = threading.Lock()
         self._clients: dict[bool, httpx.Client] = {}
         self._auths: dict[str, TokenAuth] = {}
@@ -133,7 +137,8 @@ class Registry:
                     timeout=self._timeout,
                     headers={"User-Agent": USER_AGENT},
                     event_hooks={"response": [_log_response]},
-                    trust_env=False,
+                    trust_env=True,  # HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE, as Docker
+                    transport=self._transport,
                 )
                 self._clients[endpoint.verify_tls] = client
             return client
@@ -254,6 +259,28 @@ class Registry:
         resolved = self._attempt(self._order(ref), fetch, f"resolve {ref}")
         self._served[ref.name] = resolved.endpoint
         return resolved
+
+    def list_tags(self, ref: Reference) -> list[str]:
+        """The repository's tags (`pull --all-tags`), following `Link` pagination."""
+
+        def fetch(endpoint: Endpoint) -> list[str]:
+            tags: list[str] = []
+            path: str | None = f"/v2/{ref.path}/tags/list"
+            while path:
+                response = self._send(endpoint, "GET", path)
+                with closing(response):
+                    if response.status_code != 200:
+                        raise manifest_error(response, ref, endpoint.host)
+                    data = _read_capped(response, MAX_MANIFEST_SIZE, f"tags of {ref.name}")
+                    path = response.links.get("next", {}).get("url")
+                try:
+                    found = json.loads(data).get("tags") or []
+                except (ValueError, AttributeError):
+                    raise DataLoss(f"malformed tag list for {ref.familiar_name}") from None
+                tags += [tag for tag in found if isinstance(tag, str)]
+            return sorted(set(tags))
+
+        return self._attempt(self._order(ref), fetch, f"list tags of {ref.name}")
 
     def fetch_manifest(self, ref: Reference, digest: str) -> bytes:
         """A manifest by digest (e.g. a platform's entry of an index), verified."""

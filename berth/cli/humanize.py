@@ -1,0 +1,78 @@
+"""Sizes and durations written the way Docker's CLI writes them (go-units)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+_UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
+
+
+def size(value: float) -> str:
+    """4261000 -> "4.26MB": decimal units, three significant digits."""
+    unit = 0
+    while value >= 1000 and unit < len(_UNITS) - 1:
+        value /= 1000
+        unit += 1
+    return f"{value:.3g}{_UNITS[unit]}"
+
+
+def duration(seconds: float) -> str:
+    """go-units' HumanDuration: "Less than a second", "About a minute", "3 weeks"."""
+    whole = int(seconds)
+    if whole < 1:
+        return "Less than a second"
+    if whole == 1:
+        return "1 second"
+    if whole < 60:
+        return f"{whole} seconds"
+    minutes = whole // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """RFC 3339 timestamps as images carry them (nanoseconds and `Z` included)."""
+    if not text:
+        return None
+    cleaned = text.strip().replace("Z", "+00:00")
+    if "." in cleaned:
+        head, _, tail = cleaned.partition(".")
+        digits = "".join(c for c in tail if c.isdigit())
+        zone = tail[len(digits) :]
+        cleaned = f"{head}.{digits[:6]}{zone}"
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def since(text: str | None, now: datetime | None = None) -> str:
+    """ "2 weeks ago", or "N/A" for an unknown time."""
+    moment = parse_time(text)
+    if moment is None:
+        return "N/A"
+    elapsed = ((now or datetime.now(UTC)) - moment).total_seconds()
+    return f"{duration(max(elapsed, 0))} ago"
+
+
+def go_time(text: str | None) -> str:
+    """Go's time.String() as `docker images --format json` prints CreatedAt."""
+    moment = parse_time(text)
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")

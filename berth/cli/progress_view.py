@@ -1,0 +1,147 @@
+"""Rendering pull progress: live per-layer bars on a terminal, plain lines otherwise.
+
+Plain output follows Docker's non-terminal behaviour (status changes only, no byte
+counters). Both add a total, which Docker lacks. Reporters are called from the pull's worker
+threads, so every renderer serialises its output.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any, TextIO
+
+from berth.cli import humanize
+from berth.image.progress import (
+    ALREADY_EXISTS,
+    DOWNLOADING,
+    PROGRESS_STATUSES,
+    PULL_COMPLETE,
+    ProgressEvent,
+)
+
+if TYPE_CHECKING:
+    from rich.live import Live
+
+BAR_WIDTH = 50
+
+
+def bar(current: int, total: int | None) -> str:
+    """Docker's `[=====>      ]  12.3MB/30.1MB`."""
+    if not total:
+        return humanize.size(current)
+    filled = min(BAR_WIDTH, BAR_WIDTH * current // total)
+    arrow = ">" if filled < BAR_WIDTH else "="
+    body = ("=" * max(filled - 1, 0) + arrow if filled else ">").ljust(BAR_WIDTH)
+    return f"[{body}]  {humanize.size(current)}/{humanize.size(total)}"
+
+
+class _Totals:
+    """What the whole pull has done: layers finished and bytes downloaded."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.layers: dict[str, str] = {}
+        self.downloaded: dict[str, int] = {}
+        self.sizes: dict[str, int] = {}
+
+    def note(self, event: ProgressEvent) -> None:
+        self.layers[event.id] = event.status
+        if event.status == DOWNLOADING:
+            self.downloaded[event.id] = event.current
+            if event.total:
+                self.sizes[event.id] = event.total
+
+    def summary(self) -> str:
+        done = sum(1 for s in self.layers.values() if s in (PULL_COMPLETE, ALREADY_EXISTS))
+        fetched = sum(self.downloaded.values())
+        elapsed = time.monotonic() - self.started
+        return (
+            f"Total: {done}/{len(self.layers)} layers, "
+            f"{humanize.size(fetched)} downloaded in {elapsed:.1f}s"
+        )
+
+
+class PlainView:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._lock = threading.Lock()
+        self._last: dict[str, str] = {}
+        self.totals = _Totals()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        with self._lock:
+            if event.id:
+                self.totals.note(event)
+            if event.status in PROGRESS_STATUSES:
+                return
+            if event.id and self._last.get(event.id) == event.status:
+                return
+            self._last[event.id] = event.status
+            line = f"{event.id}: {event.status}" if event.id else event.status
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self.totals.layers:
+                self.out.write(self.totals.summary() + "\n")
+
+    def message(self, text: str) -> None:
+        with self._lock:
+            self.out.write(text + "\n")
+
+
+class LiveView:
+    """One line per layer, redrawn in place by rich, with a total line at the bottom."""
+
+    def __init__(self, out: TextIO) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.out = out
+        self._lock = threading.Lock()
+        self._header: list[str] = []
+        self._lines: dict[str, str] = {}
+        self.totals = _Totals()
+        self._console = Console(file=out, highlight=False, soft_wrap=True)
+        self._live: Live = Live(console=self._console, refresh_per_second=8, transient=False)
+        self._live.start()
+
+    def _renderable(self) -> Any:
+        from rich.text import Text
+
+        lines = [*self._header, *(f"{i}: {s}" for i, s in self._lines.items())]
+        if self._lines:
+            fetched = sum(self.totals.downloaded.values())
+            expected = sum(self.totals.sizes.values())
+            lines.append(
+                f"Total: {bar(fetched, expected or None)}" if expected else self.totals.summary()
+            )
+        return Text("\n".join(lines))
+
+    def __call__(self, event: ProgressEvent) -> None:
+        with self._lock:
+            if not event.id:
+                self._header.append(event.status)
+            else:
+                self.totals.note(event)
+                text = event.status
+                if event.status in PROGRESS_STATUSES:
+                    text = f"{event.status} {bar(event.current, event.total)}"
+                self._lines[event.id] = text
+            self._live.update(self._renderable())
+
+    def close(self) -> None:
+        """Replace the live bars with the final statuses and the total."""
+        from rich.text import Text
+
+        with self._lock:
+            lines = [*self._header, *(f"{i}: {s}" for i, s in self._lines.items())]
+            if self._lines:
+                lines.append(self.totals.summary())
+            self._live.update(Text("\n".join(lines)))
+            self._live.stop()
+
+    def message(self, text: str) -> None:
+        self._console.print(text, markup=False)

@@ -1,0 +1,85 @@
+"""Opening the database, applying migrations, and write transactions.
+
+Many berth processes share one file: WAL lets readers run beside a writer, `BEGIN IMMEDIATE`
+takes the write lock up front so two writers queue instead of failing half-way, and a busy
+timeout makes them wait rather than error.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from berth.db.schema import MIGRATIONS
+from berth.errors import DataLoss, SystemFailure
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+class Database:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        # One connection serves the engine's threads (parallel layer pulls): serialise its use.
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: Path) -> Database:
+        try:
+            connection = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA foreign_keys = ON")
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as error:
+            raise DataLoss(f"cannot open the metadata database {path}: {error}") from None
+        database = cls(connection)
+        database._migrate()
+        return database
+
+    def _migrate(self) -> None:
+        version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise DataLoss(
+                f"the store was written by a newer berth (schema {version}); upgrade berth"
+            )
+        if version == len(MIGRATIONS):
+            return
+        with self.transaction() as cursor:
+            version = cursor.execute("PRAGMA user_version").fetchone()[0]
+            for index in range(version, len(MIGRATIONS)):
+                for statement in MIGRATIONS[index].split(";"):
+                    if statement.strip():
+                        cursor.execute(statement)
+            cursor.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        with self._lock:
+            cursor = self.connection.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise SystemFailure(f"the metadata database is locked: {error}") from None
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            else:
+                cursor.execute("COMMIT")
+            finally:
+                cursor.close()
+
+    def query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            return self.connection.execute(sql, parameters).fetchall()
+
+    def close(self) -> None:
+        self.connection.close()

@@ -1,0 +1,47 @@
+"""The schema, as an ordered list of migrations; `PRAGMA user_version` counts those applied.
+
+Tables (v1):
+  layers        one row per unpacked layer directory snapshots/<id>, keyed by diff_id: a layer
+                is stored once whatever it sits on (its directory holds only its own diff)
+  chains        chain_id -> (parent chain_id, diff_id): the stacks images are made of
+  images        one row per image config digest, with the platform manifest it came from
+  tags          "docker.io/library/postgres:15" -> image id
+  repo_digests  "docker.io/library/postgres@sha256:..." -> image id (the digest pulled by)
+
+Never edit a released migration: append a new one.
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE layers (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        diff_id  TEXT NOT NULL UNIQUE,
+        size     INTEGER NOT NULL,
+        created  TEXT NOT NULL
+    );
+    CREATE TABLE chains (
+        chain_id TEXT PRIMARY KEY,
+        parent   TEXT REFERENCES chains(chain_id),
+        diff_id  TEXT NOT NULL REFERENCES layers(diff_id)
+    );
+    CREATE TABLE images (
+        id               TEXT PRIMARY KEY,
+        manifest_digest  TEXT NOT NULL,
+        top_chain        TEXT REFERENCES chains(chain_id),
+        size             INTEGER NOT NULL,
+        created          TEXT NOT NULL,
+        stored           TEXT NOT NULL,
+        last_tagged      TEXT
+    );
+    CREATE TABLE tags (
+        name      TEXT PRIMARY KEY,
+        image_id  TEXT NOT NULL REFERENCES images(id)
+    );
+    CREATE INDEX tags_by_image ON tags(image_id);
+    CREATE TABLE repo_digests (
+        name      TEXT PRIMARY KEY,
+        image_id  TEXT NOT NULL REFERENCES images(id)
+    );
+    CREATE INDEX repo_digests_by_image ON repo_digests(image_id);
+    """,
+)

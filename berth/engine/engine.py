@@ -1,0 +1,56 @@
+"""Opening a store: directories, the database, and the services built on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from berth.content import ContentStore
+from berth.db import Database
+from berth.engine.images import ImageService
+from berth.errors import PermissionDenied, SystemFailure
+from berth.image import ImageStore
+from berth.layout import Layout
+from berth.snapshot import LayerStore
+
+
+@dataclass
+class Engine:
+    layout: Layout
+    database: Database
+
+    @classmethod
+    def open(cls, layout: Layout) -> Engine:
+        try:
+            for directory in (layout.root, layout.tmp, layout.runroot, layout.locks):
+                directory.mkdir(parents=True, exist_ok=True)
+        except PermissionError:
+            raise PermissionDenied(
+                f"cannot create the store at {layout.root}",
+                hint="run berth as root, or choose a store you own with --root and --runroot",
+            ) from None
+        except OSError as error:
+            raise SystemFailure(f"cannot create the store at {layout.root}: {error}") from None
+        layout.root.chmod(0o700)
+        return cls(layout, Database.open(layout.database))
+
+    @cached_property
+    def content(self) -> ContentStore:
+        return ContentStore(self.layout)
+
+    @cached_property
+    def layers(self) -> LayerStore:
+        return LayerStore(self.layout, self.database)
+
+    @cached_property
+    def image_records(self) -> ImageStore:
+        return ImageStore(self.database)
+
+    @cached_property
+    def images(self) -> ImageService:
+        return ImageService(
+            self.layout, self.database, self.content, self.layers, self.image_records
+        )
+
+    def close(self) -> None:
+        self.database.close()

@@ -1,0 +1,233 @@
+"""The image service: what `pull`, `images`, `tag`, `rmi`, `image prune`, `history`,
+`image inspect` and `system df` do, in Docker's terms, for the CLI and the API alike."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from berth.content import ContentStore
+from berth.db import Database
+from berth.errors import Conflict, InvalidArgument
+from berth.image import ImageRecord, ImageStore, collect, progress
+from berth.image.progress import Reporter
+from berth.layout import Layout
+from berth.oci import ImageConfig, Platform, chain_ids, host_platform, parse_config
+from berth.reference import Reference, parse
+from berth.snapshot import LayerStore
+
+if TYPE_CHECKING:
+    from berth.image.pull import PullResult
+    from berth.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """One line of `rmi`'s report: ("Untagged", "postgres:15") or ("Deleted", "sha256:...")."""
+
+    action: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    image_id: str | None  # only the top entry has an id for pulled images
+    created: str | None
+    created_by: str
+    size: int
+    comment: str
+    empty_layer: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ImageUsage:
+    record: ImageRecord
+    shared_size: int
+    unique_size: int
+
+
+class ImageService:
+    def __init__(
+        self,
+        layout: Layout,
+        database: Database,
+        content: ContentStore,
+        layers: LayerStore,
+        records: ImageStore,
+    ) -> None:
+        self.layout = layout
+        self.database = database
+        self.content = content
+        self.layers = layers
+        self.records = records
+
+    # -- pulling -------------------------------------------------------------------------
+
+    def registry(self) -> Registry:
+        from berth.registry import CredentialStore, RegistriesConfig, Registry
+
+        return Registry(RegistriesConfig.load(self.layout.root), CredentialStore())
+
+    def pull(
+        self,
+        reference: Reference,
+        *,
+        platform: Platform | None = None,
+        max_concurrent_downloads: int = 3,
+        report: Reporter = progress.ignore,
+        registry: Registry | None = None,
+    ) -> PullResult:
+        from berth.image.pull import Puller
+
+        puller = Puller(
+            self.layout,
+            self.database,
+            self.content,
+            self.layers,
+            self.records,
+            registry or self.registry(),
+            max_concurrent_downloads=max_concurrent_downloads,
+            report=report,
+        )
+        return puller.pull(reference, platform or host_platform())
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def all(self) -> list[ImageRecord]:
+        return self.records.all()
+
+    def lookup(self, text: str) -> ImageRecord:
+        return self.records.lookup(text)
+
+    def config(self, record: ImageRecord) -> ImageConfig:
+        return parse_config(self.content.read(record.id))
+
+    def history(self, text: str) -> list[HistoryEntry]:
+        record = self.lookup(text)
+        config = self.config(record)
+        sizes = [self._layer_size(diff_id) for diff_id in config.diff_ids]
+        entries: list[HistoryEntry] = []
+        layer_index = 0
+        for item in config.history:
+            empty = bool(item.get("empty_layer"))
+            size = 0
+            if not empty and layer_index < len(sizes):
+                size = sizes[layer_index]
+                layer_index += 1
+            entries.append(
+                HistoryEntry(
+                    None,
+                    str(item["created"]) if item.get("created") else None,
+                    str(item.get("created_by") or ""),
+                    size,
+                    str(item.get("comment") or ""),
+                    empty,
+                )
+            )
+        if not entries:  # an image built without history: one row per layer
+            entries = [HistoryEntry(None, config.created, "", size, "", False) for size in sizes]
+        entries.reverse()
+        if entries:
+            entries[0] = replace(entries[0], image_id=record.id)
+        return entries
+
+    def _layer_size(self, diff_id: str) -> int:
+        layer = self.layers.layer(diff_id)
+        return layer.size if layer else 0
+
+    def usage(self) -> list[ImageUsage]:
+        """Each image's size split into shared (with another image) and unique parts."""
+        records = self.all()
+        layer_sets = {r.id: set(self.config(r).diff_ids) for r in records}
+        users = Counter(diff_id for layers in layer_sets.values() for diff_id in layers)
+        result = []
+        for record in records:
+            shared = sum(self._layer_size(d) for d in layer_sets[record.id] if users[d] > 1)
+            result.append(ImageUsage(record, shared, record.size - shared))
+        return result
+
+    def layers_size(self) -> int:
+        """Bytes of all unpacked layers, each counted once."""
+        return self.layers.usage()
+
+    def inspect(self, text: str) -> dict[str, Any]:
+        from berth.engine.reports import image_inspect
+
+        record = self.lookup(text)
+        config = self.config(record)
+        return image_inspect(record, config, self.layout, self.layers)
+
+    # -- changing --------------------------------------------------------------------------
+
+    def tag(self, source: str, target: str) -> None:
+        record = self.lookup(source)
+        reference = parse(target)
+        if reference.digest is not None:
+            raise InvalidArgument("refusing to create a tag with a digest reference")
+        self.records.tag(record.id, reference)
+
+    def remove(self, text: str, *, force: bool = False) -> list[Removal]:
+        record = self.lookup(text)
+        removals: list[Removal] = []
+        name = _matching_name(text, record)
+        if name is not None:
+            self.records.untag(name)
+            removals.append(Removal("Untagged", _familiar(name)))
+            record = self.records.get(record.id)
+            if record.tags:
+                return removals
+        else:
+            repositories = {_repository(n) for n in (*record.tags, *record.digests)}
+            if len(repositories) > 1 and not force:
+                raise Conflict(
+                    f"conflict: unable to delete {record.id[7:19]} (must be forced) - image is "
+                    "referenced in multiple repositories"
+                )
+        for other in (*record.tags, *record.digests):
+            self.records.untag(other)
+            removals.append(Removal("Untagged", _familiar(other)))
+        self.records.delete(record.id)
+        removals.append(Removal("Deleted", record.id))
+        collected = collect(self.layout, self.content, self.layers, self.records)
+        removals += [Removal("Deleted", chain) for chain in collected.chains]
+        return removals
+
+    def prune(self, *, all_images: bool) -> tuple[list[Removal], int]:
+        """Remove dangling images (all unused ones with `all_images`); return what was removed
+        and the bytes reclaimed."""
+        removals: list[Removal] = []
+        for record in self.all():
+            if record.dangling or all_images:
+                for name in (*record.tags, *record.digests):
+                    removals.append(Removal("untagged", _familiar(name)))
+                self.records.delete(record.id)
+                removals.append(Removal("deleted", record.id))
+        collected = collect(self.layout, self.content, self.layers, self.records)
+        removals += [Removal("deleted", chain) for chain in collected.chains]
+        return removals, collected.layers_bytes + collected.blobs_bytes
+
+    def chain_ids(self, record: ImageRecord) -> list[str]:
+        return chain_ids(self.config(record).diff_ids)
+
+
+def _matching_name(text: str, record: ImageRecord) -> str | None:
+    try:
+        reference = parse(text)
+    except InvalidArgument:
+        return None
+    name = str(reference)
+    return name if name in record.tags or name in record.digests else None
+
+
+def _repository(name: str) -> str:
+    if "@" in name:
+        return name.partition("@")[0]
+    return name.rpartition(":")[0]
+
+
+def _familiar(name: str) -> str:
+    try:
+        return parse(name).familiar()
+    except InvalidArgument:
+        return name

@@ -1,0 +1,69 @@
+"""Documents in the shapes Docker's clients expect (`docker image inspect` and friends)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from berth.image import ImageRecord
+from berth.layout import Layout
+from berth.oci import ImageConfig
+from berth.reference import parse
+from berth.snapshot import LayerStore
+
+# The keys Docker always prints in an image's Config, with its defaults.
+_CONFIG_DEFAULTS: dict[str, Any] = {
+    "Hostname": "",
+    "Domainname": "",
+    "User": "",
+    "AttachStdin": False,
+    "AttachStdout": False,
+    "AttachStderr": False,
+    "Tty": False,
+    "OpenStdin": False,
+    "StdinOnce": False,
+    "Env": None,
+    "Cmd": None,
+    "Image": "",
+    "Volumes": None,
+    "WorkingDir": "",
+    "Entrypoint": None,
+    "OnBuild": None,
+    "Labels": None,
+}
+
+
+def familiar(name: str) -> str:
+    return parse(name).familiar()
+
+
+def image_inspect(
+    record: ImageRecord, config: ImageConfig, layout: Layout, layers: LayerStore
+) -> dict[str, Any]:
+    graph: dict[str, str] = {}
+    if record.top_chain is not None:
+        dirs = [str(layer.path) for layer in layers.chain_layers(record.top_chain)]
+        graph["UpperDir"] = dirs[0]
+        if len(dirs) > 1:
+            graph["LowerDir"] = ":".join(dirs[1:])
+    document: dict[str, Any] = {
+        "Id": record.id,
+        "RepoTags": [familiar(name) for name in record.tags],
+        "RepoDigests": [familiar(name) for name in record.digests],
+        "Parent": "",
+        "Comment": str(config.raw.get("comment") or ""),
+        "Created": record.created or None,
+        "DockerVersion": str(config.raw.get("docker_version") or ""),
+        "Author": str(config.raw.get("author") or ""),
+        "Config": {**_CONFIG_DEFAULTS, **dict(config.config)},
+        "Architecture": config.platform.architecture,
+        "Os": config.platform.os,
+        "Size": record.size,
+        "GraphDriver": {"Data": graph or None, "Name": "overlay"},
+        "RootFS": {"Type": "layers", "Layers": list(config.diff_ids)},
+        "Metadata": {"LastTagTime": record.last_tagged or "0001-01-01T00:00:00Z"},
+    }
+    if config.platform.variant:
+        document["Variant"] = config.platform.variant
+    if config.raw.get("os.version"):
+        document["OsVersion"] = config.raw["os.version"]
+    return document

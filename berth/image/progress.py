@@ -1,0 +1,39 @@
+"""Progress events, in Docker's words, from the image service to whoever renders them.
+
+One event model, several renderers: live bars on a terminal, plain lines without one, and
+Docker's JSON progress stream in the API. Layer events carry the 12-character short digest
+of the layer blob as `id`; events with an empty `id` are whole-pull messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+PULLING_FS_LAYER = "Pulling fs layer"
+WAITING = "Waiting"
+DOWNLOADING = "Downloading"
+VERIFYING = "Verifying Checksum"
+DOWNLOAD_COMPLETE = "Download complete"
+EXTRACTING = "Extracting"
+PULL_COMPLETE = "Pull complete"
+ALREADY_EXISTS = "Already exists"
+RETRYING = "Retrying"
+
+# Statuses whose events carry a byte count that changes (rendered as bars on a terminal).
+PROGRESS_STATUSES = frozenset({DOWNLOADING, EXTRACTING})
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    id: str
+    status: str
+    current: int = 0
+    total: int | None = None
+
+
+Reporter = Callable[[ProgressEvent], None]
+
+
+def ignore(_event: ProgressEvent) -> None:
+    """A reporter for callers that don't show progress."""

@@ -1,0 +1,162 @@
+"""Unpacked layers, one directory each, stacked into chains by overlayfs.
+
+A layer directory (snapshots/<id>/fs) holds only its own diff, with whiteouts in overlay's
+format, so it does not depend on what lies beneath it: a layer is stored once per diff_id
+even when two images put it on different parents. A chain (chain_id -> parent, diff_id)
+names a stack; its mount is the list of its layers' directories, top first.
+
+Crash rule: a layer is unpacked in tmp/, then renamed to snapshots/<id> inside the
+transaction that inserts its row. A directory without a row is garbage (see `sweep`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from berth.db import Database
+from berth.errors import NotFound
+from berth.layout import Layout
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    id: int
+    diff_id: str
+    size: int
+    path: Path  # the layer's fs directory
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class LayerStore:
+    def __init__(self, layout: Layout, database: Database) -> None:
+        self.layout = layout
+        self.database = database
+
+    def _layer(self, row: tuple[object, ...]) -> Layer:
+        layer_id, diff_id, size = int(str(row[0])), str(row[1]), int(str(row[2]))
+        return Layer(layer_id, diff_id, size, self.layout.snapshot_dir(layer_id) / "fs")
+
+    def layer(self, diff_id: str) -> Layer | None:
+        rows = self.database.query(
+            "SELECT id, diff_id, size FROM layers WHERE diff_id = ?", (diff_id,)
+        )
+        return self._layer(rows[0]) if rows else None
+
+    def has_chain(self, chain_id: str) -> bool:
+        return bool(self.database.query("SELECT 1 FROM chains WHERE chain_id = ?", (chain_id,)))
+
+    def new_unpack_dir(self) -> Path:
+        """A fresh directory on the store's filesystem to unpack into; its `fs` is the target."""
+        directory = self.layout.tmp / f"unpack-{uuid.uuid4().hex}"
+        (directory / "fs").mkdir(parents=True)
+        return directory
+
+    def commit(self, unpacked: Path, diff_id: str, size: int) -> Layer:
+        """Make an unpacked directory the layer `diff_id`; if a concurrent pull won the race,
+        keep its layer and drop ours."""
+        with self.database.transaction() as cursor:
+            existing = cursor.execute(
+                "SELECT id, diff_id, size FROM layers WHERE diff_id = ?", (diff_id,)
+            ).fetchone()
+            if existing is None:
+                cursor.execute(
+                    "INSERT INTO layers (diff_id, size, created) VALUES (?, ?, ?)",
+                    (diff_id, size, now()),
+                )
+                layer_id = int(cursor.lastrowid or 0)
+                destination = self.layout.snapshot_dir(layer_id)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(unpacked, destination)
+                return Layer(layer_id, diff_id, size, destination / "fs")
+        discard(unpacked)
+        return self._layer(existing)
+
+    def chain_layers(self, chain_id: str) -> list[Layer]:
+        """The layers of a chain, top first (overlay's lowerdir order)."""
+        rows = self.database.query(
+            """
+            WITH RECURSIVE stack(chain_id, parent, diff_id, depth) AS (
+                SELECT chain_id, parent, diff_id, 0 FROM chains WHERE chain_id = ?
+                UNION ALL
+                SELECT c.chain_id, c.parent, c.diff_id, s.depth + 1
+                FROM chains c JOIN stack s ON c.chain_id = s.parent
+            )
+            SELECT l.id, l.diff_id, l.size FROM stack s JOIN layers l ON l.diff_id = s.diff_id
+            ORDER BY s.depth
+            """,
+            (chain_id,),
+        )
+        if not rows:
+            raise NotFound(f"snapshot {chain_id} not found")
+        return [self._layer(row) for row in rows]
+
+    def collect(self, keep_chains: Iterable[str]) -> tuple[list[str], list[Layer]]:
+        """Delete the chains not reachable from `keep_chains` and the layers no kept chain
+        uses; return the chain ids and the layers removed."""
+        with self.database.transaction() as cursor:
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS keep (chain_id TEXT PRIMARY KEY)")
+            cursor.execute("DELETE FROM keep")
+            cursor.executemany("INSERT OR IGNORE INTO keep VALUES (?)", [(c,) for c in keep_chains])
+            cursor.execute(
+                """
+                WITH RECURSIVE reach(chain_id) AS (
+                    SELECT chain_id FROM keep
+                    UNION SELECT c.parent FROM chains c JOIN reach r ON c.chain_id = r.chain_id
+                    WHERE c.parent IS NOT NULL
+                )
+                INSERT OR IGNORE INTO keep SELECT chain_id FROM reach
+                """
+            )
+            doomed_chains = [
+                str(row[0])
+                for row in cursor.execute(
+                    "SELECT chain_id FROM chains WHERE chain_id NOT IN (SELECT chain_id FROM keep)"
+                )
+            ]
+            # Children before parents: delete the deepest unreachable chains repeatedly.
+            while cursor.execute(
+                """
+                DELETE FROM chains WHERE chain_id NOT IN (SELECT chain_id FROM keep)
+                AND chain_id NOT IN (SELECT parent FROM chains WHERE parent IS NOT NULL)
+                """
+            ).rowcount:
+                pass
+            doomed = cursor.execute(
+                "SELECT id, diff_id, size FROM layers "
+                "WHERE diff_id NOT IN (SELECT diff_id FROM chains)"
+            ).fetchall()
+            cursor.execute("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM chains)")
+            cursor.execute("DELETE FROM keep")
+        removed = [self._layer(row) for row in doomed]
+        for layer in removed:
+            discard(self.layout.snapshot_dir(layer.id))
+        return doomed_chains, removed
+
+    def sweep(self) -> None:
+        """Delete layer directories that have no row (left by a crash between rename and
+        commit) and abandoned unpack directories. Only safe while no pull runs."""
+        known = {str(row[0]) for row in self.database.query("SELECT id FROM layers")}
+        if self.layout.snapshots.is_dir():
+            for entry in os.scandir(self.layout.snapshots):
+                if entry.name not in known:
+                    discard(Path(entry.path))
+        if self.layout.tmp.is_dir():
+            for entry in os.scandir(self.layout.tmp):
+                if entry.name.startswith("unpack-"):
+                    discard(Path(entry.path))
+
+    def usage(self) -> int:
+        return sum(int(str(row[0])) for row in self.database.query("SELECT size FROM layers"))
+
+
+def discard(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
