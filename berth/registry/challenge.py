@@ -106,7 +106,11 @@ def parse_challenges(headers: Iterable[str]) -> list[Challenge]:
                 break
             word = scanner.token()
             if not word:
-                scanner.pos += 1  # an unexpected character: step over it
+                # An unexpected character: step over it (a stray quoted string as a whole).
+                if scanner.peek() == '"':
+                    scanner.quoted()
+                else:
+                    scanner.pos += 1
                 continue
             scanner.skip_space()
             if scanner.peek() == "=" and scheme is not None:

@@ -231,5 +231,8 @@ def _mirror(raw: Any, key: str, where: str) -> Mirror:
     mirror = Mirror(
         location.strip(), _boolean(raw.get("insecure", False), f"{key}.insecure", where)
     )
-    _candidates(mirror.location, mirror.insecure, mirror=True)  # validate the URL now
+    try:
+        _candidates(mirror.location, mirror.insecure, mirror=True)  # validate the URL now
+    except InvalidArgument as error:
+        raise InvalidArgument(f"{where}: {key}: {error.message}") from None
     return mirror
