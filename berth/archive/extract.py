@@ -150,7 +150,7 @@ class Extractor:
         parent = name.rpartition("/")[0]
         if base == OPAQUE:
             directory = _encode(parent)
-            os.makedirs(directory, 0o755, exist_ok=True)  # the marker may precede its dir
+            _make_dirs(directory)  # the marker may precede its directory
             os.setxattr(directory, OPAQUE_XATTR, b"y", follow_symlinks=False)
         elif not base.startswith(AUFS_META) and base != WHITEOUT:
             hidden = base[len(WHITEOUT) :]
@@ -166,7 +166,7 @@ class Extractor:
         try:
             return make()
         except FileNotFoundError:
-            os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+            _make_dirs(os.path.dirname(path))
             return make()
         except FileExistsError:
             if stat.S_ISDIR(os.lstat(path).st_mode):
@@ -214,6 +214,20 @@ class Extractor:
                 raise
         ns = _mtime_ns(member)
         os.utime(path, ns=(ns, ns), follow_symlinks=False)
+
+
+def _make_dirs(path: bytes) -> None:
+    """mkdir -p with Docker's 0755 for every directory (os.makedirs gives parents 0777)."""
+    if not path:
+        return
+    try:
+        os.mkdir(path, 0o755)
+    except FileNotFoundError:
+        _make_dirs(os.path.dirname(path))
+        os.mkdir(path, 0o755)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
 
 
 def _write(fd: int, data: bytes) -> None:
