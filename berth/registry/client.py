@@ -42,6 +42,11 @@ from berth.registry.errors import (
 from berth.registry.redact import redact_url
 
 log = logging.getLogger("berth.registry")
+# httpx logs every request at INFO with the full URL, signed query strings included; our own
+# hook logs them redacted. Quiet httpx and httpcore unless someone configured them on purpose.
+for _name in ("httpx", "httpcore"):
+    if logging.getLogger(_name).level == logging.NOTSET:
+        logging.getLogger(_name).setLevel(logging.WARNING)
 
 MAX_MANIFEST_SIZE = 4 << 20
 USER_AGENT = f"berth/{__version__}"

@@ -21,6 +21,7 @@ from berth.errors import (
     Unavailable,
 )
 from berth.reference import Reference
+from berth.registry.redact import redact_url
 
 _MAX_ERROR_BODY = 64 << 10
 
@@ -42,7 +43,22 @@ def _reason(error: httpx.HTTPError) -> str:
 
 
 def transport_error(error: httpx.HTTPError, host: str, method: str, url: str) -> Unavailable:
-    """A request that never got an HTTP answer."""
+    """A request that never got an HTTP answer.
+
+    The failing request may be the token request the auth flow made on the registry's
+    behalf: then the token server is named, since that is what to go and fix.
+    """
+    try:
+        failing: httpx.Request | None = error.request
+    except RuntimeError:  # httpx raises when the exception carries no request
+        failing = None
+    if failing is not None and failing.url.netloc != httpx.URL(url).netloc:
+        realm = redact_url(str(failing.url.copy_with(query=None)))
+        return Unavailable(
+            f"token server of registry {host} is unavailable: {failing.method} {realm}: "
+            f"{_reason(error)}",
+            hint="check that the registry's auth server is running and reachable",
+        )
     return Unavailable(
         f"registry {host} is unavailable: {method} {url}: {_reason(error)}",
         hint="check that the registry is running and reachable",

@@ -241,3 +241,16 @@ def test_mirrors_only_names_the_setting(tmp_path: Path) -> None:
         registry.resolve(REF)
     assert "mirrors_only" in str(caught.value)
     assert "mirror.example" in str(caught.value)
+
+
+def test_unreachable_token_server_is_named(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        challenge = 'Bearer realm="https://auth.example/token",service="s"'
+        return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+
+    with _registry(handler, tmp_path) as registry, pytest.raises(Unavailable) as caught:
+        registry.resolve(REF)
+    assert "token server of registry reg.example is unavailable" in str(caught.value)
+    assert "https://auth.example/token" in str(caught.value)
