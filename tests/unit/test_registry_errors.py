@@ -254,3 +254,24 @@ def test_unreachable_token_server_is_named(tmp_path: Path) -> None:
         registry.resolve(REF)
     assert "token server of registry reg.example is unavailable" in str(caught.value)
     assert "https://auth.example/token" in str(caught.value)
+
+
+def test_blob_redirects_drop_authorization_across_origins(tmp_path: Path) -> None:
+    data = b"{}"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    storage_headers: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            return httpx.Response(200, json={"token": "t"})
+        if request.url.host == "storage.example":
+            storage_headers.append(request.headers.get("Authorization"))
+            return httpx.Response(200, content=data)
+        if request.headers.get("Authorization") != "Bearer t":
+            challenge = 'Bearer realm="https://auth.example/token",service="s"'
+            return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+        return httpx.Response(307, headers={"Location": "https://storage.example/blob?sig=x"})
+
+    with _registry(handler, tmp_path) as registry:
+        assert registry.fetch_blob(REF, digest, 2) == data
+    assert storage_headers == [None]
