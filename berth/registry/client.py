@@ -195,13 +195,15 @@ class Registry:
     ) -> _T:
         """Run `operation` on each endpoint until one succeeds; raise the telling error."""
         failures: list[tuple[Endpoint, BerthError]] = []
+        upstream_answered = False
         for endpoint in endpoints:
+            if upstream_answered and not endpoint.mirror:
+                continue  # the registry itself answered: its other schemes would say the same
             try:
                 return operation(endpoint)
             except BerthError as error:
                 failures.append((endpoint, error))
-                if not endpoint.mirror and not isinstance(error, Unavailable):
-                    break  # the registry itself answered: that is the answer
+                upstream_answered |= not endpoint.mirror and not isinstance(error, Unavailable)
                 log.debug("%s: %s failed (%s); trying the next endpoint", what, endpoint, error)
         raise _choose_failure(failures, what)
 

@@ -275,3 +275,23 @@ def test_blob_redirects_drop_authorization_across_origins(tmp_path: Path) -> Non
     with _registry(handler, tmp_path) as registry:
         assert registry.fetch_blob(REF, digest, 2) == data
     assert storage_headers == [None]
+
+
+def test_blob_errors_fall_back_from_the_serving_endpoint_to_mirrors(tmp_path: Path) -> None:
+    data = b"{}"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        on_mirror = request.url.host == "mirror.example"
+        if "/manifests/" in request.url.path:
+            if on_mirror:  # the mirror lacks the manifest: the registry serves it
+                return httpx.Response(404, json={"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+            return httpx.Response(200, content=MANIFEST)
+        if on_mirror:
+            return httpx.Response(200, content=data)
+        return httpx.Response(404, json={"errors": [{"code": "BLOB_UNKNOWN"}]})
+
+    config = '[registries."reg.example"]\nmirrors = ["mirror.example"]\n'
+    with _registry(handler, tmp_path, config) as registry:
+        assert registry.resolve(REF).endpoint.url == "https://reg.example"
+        assert registry.fetch_blob(REF, digest, 2) == data
