@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import statistics
 import sys
@@ -89,6 +90,7 @@ class Attempt:
     warm_s: float | None = None
     cold_fetched: Fetched | None = None
     warm_fetched: Fetched | None = None
+    store_entries: int | None = None  # after the cold pull: did it really unpack everything?
     error: str | None = None
 
 
@@ -99,6 +101,7 @@ class Summary:
     warm: list[float] = field(default_factory=list)
     warm_layer_bytes: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    store_entries: list[int] = field(default_factory=list)
 
     def median(self, kind: str) -> float | None:
         values = self.cold if kind == "cold" else self.warm
@@ -138,12 +141,23 @@ def _attempt(
                 break
             setattr(attempt, f"{kind}_s", seconds)
             setattr(attempt, f"{kind}_fetched", fetched)
+            if kind == "cold":
+                attempt.store_entries = count_entries(store)
     except Exception as exc:  # a broken tool is reported, not fatal to the others
         attempt.error = f"{type(exc).__name__}: {exc}"
     finally:
         tool.stop()
         cleanup_store(store)
     return attempt
+
+
+def count_entries(root: Path) -> int:
+    """Directory entries below root: an unpacking tool's store must hold the image's files.
+
+    A sanity check, not a measurement: a pull that returns quickly but unpacked little shows
+    here (the cold image has ~36k entries; skopeo, which doesn't unpack, holds a handful).
+    """
+    return sum(len(dirs) + len(files) for _, dirs, files in os.walk(root))
 
 
 def run_pulls(
@@ -197,6 +211,8 @@ def summarize(attempts: list[dict[str, object]], tools: list[str]) -> dict[str, 
             s.errors.append(str(a["error"]))
         if a["cold_s"] is not None:
             s.cold.append(float(a["cold_s"]))  # type: ignore[arg-type]
+        if a["store_entries"] is not None:
+            s.store_entries.append(int(a["store_entries"]))  # type: ignore[call-overload]
         if a["warm_s"] is not None:
             s.warm.append(float(a["warm_s"]))  # type: ignore[arg-type]
             fetched = a["warm_fetched"]
@@ -221,8 +237,8 @@ def render(summaries: dict[str, Summary], fs_label: str, expected_warm: int, rou
         f"{expected_warm:,} bytes",
         "",
         "| tool | cold median | cold min | cold / docker | warm median | warm / docker "
-        "| warm: layer bytes fetched |",
-        "|---|---|---|---|---|---|---|",
+        "| warm: layer bytes fetched | store entries after cold |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, s in summaries.items():
         cold_m, warm_m = s.median("cold"), s.median("warm")
@@ -234,12 +250,14 @@ def render(summaries: dict[str, Summary], fs_label: str, expected_warm: int, rou
             if s.warm_layer_bytes
             else "-"
         )
+        entries = f"{max(s.store_entries):,}" if s.store_entries else "-"
         lines.append(
             f"| {name} | {_fmt(cold_m)} | {_fmt(s.minimum('cold'))} | {ratio_cold} "
-            f"| {_fmt(warm_m)} | {ratio_warm} | {fetched} |"
+            f"| {_fmt(warm_m)} | {ratio_warm} | {fetched} "
+            f"| {entries} |"
         )
         if s.errors and not s.cold:
-            lines.append(f"|   | failed: {s.errors[0][:150]!r} | | | | | |")
+            lines.append(f"|   | failed: {s.errors[0][:150]!r} | | | | | | |")
     return "\n".join(lines)
 
 
