@@ -30,7 +30,7 @@ from berth.errors import BerthError, DataLoss, InvalidArgument, Unauthorized, Un
 from berth.oci import ACCEPTED_MANIFEST_TYPES, media_type_of
 from berth.reference import Reference
 from berth.registry.auth import WRONG_CREDENTIALS, TokenAuth
-from berth.registry.config import DOCKER_HUB, Endpoint, RegistriesConfig
+from berth.registry.config import Endpoint, RegistriesConfig
 from berth.registry.credentials import Credentials, CredentialStore, normalize_server
 from berth.registry.errors import (
     blob_error,
@@ -424,8 +424,3 @@ def _log_response(response: httpx.Response) -> None:
     if log.isEnabledFor(logging.DEBUG):
         request = response.request
         log.debug("%s %s -> %d", request.method, redact_url(str(request.url)), response.status_code)
-
-
-def registry_host(server: str) -> str:
-    """The registry host a `login`/`logout` argument names (Docker Hub by default)."""
-    return normalize_server(server) if server else DOCKER_HUB
