@@ -227,7 +227,13 @@ def new_layer_bytes(cold: BuiltImage, warm: BuiltImage) -> int:
     return sum(layer.size for layer in warm.layers if layer.digest not in have)
 
 
-def render(summaries: dict[str, Summary], fs_label: str, expected_warm: int, rounds: int) -> str:
+def render(
+    summaries: dict[str, Summary],
+    fs_label: str,
+    expected_warm: int,
+    rounds: int,
+    image_entries: int,
+) -> str:
     """A markdown table: what bench/README.md shows."""
     docker = summaries.get("docker")
     docker_cold = docker.median("cold") if docker else None
@@ -250,7 +256,9 @@ def render(summaries: dict[str, Summary], fs_label: str, expected_warm: int, rou
             if s.warm_layer_bytes
             else "-"
         )
-        entries = f"{max(s.store_entries):,}" if s.store_entries else "-"
+        entries = f"{min(s.store_entries):,}" if s.store_entries else "-"
+        if name != "skopeo" and s.store_entries and min(s.store_entries) < image_entries:
+            entries += " (fewer than the image's entries: incomplete unpack?)"
         lines.append(
             f"| {name} | {_fmt(cold_m)} | {_fmt(s.minimum('cold'))} | {ratio_cold} "
             f"| {_fmt(warm_m)} | {ratio_warm} | {fetched} "
@@ -297,7 +305,15 @@ def main(argv: list[str] | None = None) -> int:
         raw = run_pulls(fs, args.rounds, tools, cold, warm)
         report["runs"].append(raw)  # type: ignore[attr-defined]
         summaries = summarize(raw["attempts"], tools)  # type: ignore[arg-type]
-        texts.append(render(summaries, str(raw["store_filesystem"]), expected_warm, args.rounds))
+        texts.append(
+            render(
+                summaries,
+                str(raw["store_filesystem"]),
+                expected_warm,
+                args.rounds,
+                int(cold.summary()["entries"]),  # type: ignore[call-overload]
+            )
+        )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"pull-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(json.dumps(report, indent=2))
