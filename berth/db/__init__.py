@@ -1,5 +1,5 @@
 """berth's metadata in SQLite: one file, WAL, transactions shared by every berth process."""
 
-from berth.db.database import Database
+from berth.db.database import Database, now
 
-__all__ = ["Database"]
+__all__ = ["Database", "now"]

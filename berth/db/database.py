@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from berth.db.schema import MIGRATIONS
@@ -83,3 +84,8 @@ class Database:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def now() -> str:
+    """A row's timestamp: RFC 3339 in UTC, as Docker prints times."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from berth.content import ContentStore
 from berth.db import Database
-from berth.engine.images import ImageService
 from berth.errors import PermissionDenied, SystemFailure
-from berth.image import ImageStore
 from berth.layout import Layout
-from berth.snapshot import LayerStore
+
+if TYPE_CHECKING:
+    from berth.content import ContentStore
+    from berth.engine.images import ImageService
+    from berth.image import ImageStore
+    from berth.snapshot import LayerStore
 
 
 @dataclass
@@ -36,21 +39,28 @@ class Engine:
 
     @cached_property
     def content(self) -> ContentStore:
+        # Services are imported on first use: `berth images` must not pay for the pull path.
+        from berth.content import ContentStore
+
         return ContentStore(self.layout)
 
     @cached_property
     def layers(self) -> LayerStore:
+        from berth.snapshot import LayerStore
+
         return LayerStore(self.layout, self.database)
 
     @cached_property
     def image_records(self) -> ImageStore:
+        from berth.image.records import ImageStore
+
         return ImageStore(self.database)
 
     @cached_property
     def images(self) -> ImageService:
-        return ImageService(
-            self.layout, self.database, self.content, self.layers, self.image_records
-        )
+        from berth.engine.images import ImageService
+
+        return ImageService(self)
 
     def close(self) -> None:
         self.database.close()

@@ -7,19 +7,22 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from berth.content import ContentStore
 from berth.db import Database
 from berth.errors import Conflict, InvalidArgument
-from berth.image import ImageRecord, ImageStore, collect, progress
+from berth.image import progress
 from berth.image.progress import Reporter
+from berth.image.records import ImageRecord, ImageStore
 from berth.layout import Layout
 from berth.oci import ImageConfig, Platform, chain_ids, host_platform, parse_config
 from berth.reference import Reference, parse
-from berth.snapshot import LayerStore
 
 if TYPE_CHECKING:
+    from berth.content import ContentStore
+    from berth.engine.engine import Engine
+    from berth.image.gc import Collected
     from berth.image.pull import PullResult
     from berth.registry import Registry
+    from berth.snapshot import LayerStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +51,19 @@ class ImageUsage:
 
 
 class ImageService:
-    def __init__(
-        self,
-        layout: Layout,
-        database: Database,
-        content: ContentStore,
-        layers: LayerStore,
-        records: ImageStore,
-    ) -> None:
-        self.layout = layout
-        self.database = database
-        self.content = content
-        self.layers = layers
-        self.records = records
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.layout: Layout = engine.layout
+        self.database: Database = engine.database
+        self.records: ImageStore = engine.image_records
+
+    @property
+    def content(self) -> ContentStore:
+        return self.engine.content
+
+    @property
+    def layers(self) -> LayerStore:
+        return self.engine.layers
 
     # -- pulling -------------------------------------------------------------------------
 
@@ -189,7 +192,7 @@ class ImageService:
             removals.append(Removal("Untagged", _familiar(other)))
         self.records.delete(record.id)
         removals.append(Removal("Deleted", record.id))
-        collected = collect(self.layout, self.content, self.layers, self.records)
+        collected = self._collect()
         removals += [Removal("Deleted", chain) for chain in collected.chains]
         return removals
 
@@ -203,9 +206,14 @@ class ImageService:
                     removals.append(Removal("untagged", _familiar(name)))
                 self.records.delete(record.id)
                 removals.append(Removal("deleted", record.id))
-        collected = collect(self.layout, self.content, self.layers, self.records)
+        collected = self._collect()
         removals += [Removal("deleted", chain) for chain in collected.chains]
         return removals, collected.layers_bytes + collected.blobs_bytes
+
+    def _collect(self) -> Collected:
+        from berth.image.gc import collect
+
+        return collect(self.layout, self.content, self.layers, self.records)
 
     def chain_ids(self, record: ImageRecord) -> list[str]:
         return chain_ids(self.config(record).diff_ids)

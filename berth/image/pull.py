@@ -23,7 +23,7 @@ from pathlib import Path
 
 from berth.archive import LayerWriter, apply_layer, start_unpack
 from berth.content import ContentStore, Ingest
-from berth.db import Database
+from berth.db import Database, now
 from berth.errors import DataLoss, Unavailable
 from berth.image import progress
 from berth.image.progress import ProgressEvent, Reporter
@@ -46,7 +46,7 @@ from berth.oci import (
 from berth.reference import Reference
 from berth.registry import Registry
 from berth.snapshot import LayerStore
-from berth.snapshot.layers import discard, now
+from berth.snapshot.layers import discard
 from berth.sys.filelock import FileLock
 
 log = logging.getLogger(__name__)

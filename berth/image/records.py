@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from berth.db import Database
+from berth.db import Database, now
 from berth.errors import InvalidArgument, NotFound
 from berth.reference import Reference, is_digest, parse
-from berth.snapshot.layers import now
 
 
 @dataclass(frozen=True, slots=True)

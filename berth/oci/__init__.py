@@ -6,7 +6,6 @@ to be. Pure code: no I/O.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,6 +46,8 @@ def compression_of(media_type: str) -> str:
 
 
 def sha256_digest(data: bytes) -> str:
+    import hashlib  # ~3 ms (OpenSSL): only commands that hash pay for it
+
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 

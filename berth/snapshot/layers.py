@@ -16,10 +16,9 @@ import shutil
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from berth.db import Database
+from berth.db import Database, now
 from berth.errors import NotFound
 from berth.layout import Layout
 
@@ -30,10 +29,6 @@ class Layer:
     diff_id: str
     size: int
     path: Path  # the layer's fs directory
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class LayerStore:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import fnmatch
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from berth.cli import humanize
 from berth.cli.context import Context
 from berth.cli.listing import print_rows
 from berth.cli.parser import new_parser
-from berth.engine.images import ImageService
 from berth.errors import InvalidArgument
-from berth.image import ImageRecord
 from berth.reference import parse
+
+if TYPE_CHECKING:
+    from berth.engine.images import ImageService
+    from berth.image import ImageRecord
 
 HEADERS = {
     "Containers": "CONTAINERS",
