@@ -301,3 +301,24 @@ def test_usage_errors_exit_125(berth: Berth) -> None:
     result = berth("pull")
     assert result.returncode == 125
     assert "See 'berth pull --help'." in result.stderr
+
+
+def test_docker_hub_names_through_a_mirror(registry: Catalogue, berth: Berth, store: Store) -> None:
+    """`berth pull berth-test/app-a` means docker.io; the mirror serves it, offline."""
+    config = store.root / "registries.toml"
+    config.write_text(
+        f'[registries."docker.io"]\nmirrors = ["http://{registry.host}"]\nmirrors_only = true\n'
+    )
+    result = berth("pull", "berth-test/app-a")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "docker.io/berth-test/app-a:latest"
+    listed = berth("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    assert listed == ["berth-test/app-a:latest"]
+
+    config.write_text(
+        '[registries."docker.io"]\nmirrors = ["http://127.0.0.1:1"]\nmirrors_only = true\n'
+    )
+    dead = berth("pull", "berth-test/app-b")
+    assert dead.returncode == 1
+    assert "127.0.0.1:1" in dead.stderr
+    assert "Traceback" not in dead.stderr
