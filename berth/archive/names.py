@@ -8,18 +8,20 @@ directory, so a name can't reach outside whatever it says. Normalising keeps "/e
 from __future__ import annotations
 
 
-def clean(name: str) -> str:
-    """`name` relative to the layer root, without "", "." or ".." components ("" = root)."""
-    parts: list[str] = []
-    for part in name.split("/"):
-        if part in ("", "."):
+def clean(name: bytes) -> bytes:
+    """`name` relative to the layer root, without "", "." or ".." components (b"" = root)."""
+    if not name.startswith((b".", b"/")) and b"/." not in name and b"//" not in name:
+        return name.rstrip(b"/")  # no "", "." or ".." component: the common case
+    parts: list[bytes] = []
+    for part in name.split(b"/"):
+        if part in (b"", b"."):
             continue
-        if part == "..":
+        if part == b"..":
             if parts:
                 parts.pop()
             continue
         parts.append(part)
-    return "/".join(parts)
+    return b"/".join(parts)
 
 
 def parse_ns(text: str) -> int:

@@ -16,19 +16,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import BinaryIO, cast
 
 from berth.archive.status import DATA_LOSS, NOT_FOUND, SYSTEM_FAILURE
-
-_BLOCK = 512
 
 
 def unpack(target: str, compression: str) -> tuple[str, int]:
     """Contain this process in `target`, then unpack stdin into it: (diff_id, size)."""
-    import tarfile
-
     from berth.archive.extract import Extractor
-    from berth.archive.source import Corrupt, Source, reader_for
+    from berth.archive.headers import Reader
+    from berth.archive.source import Source, reader_for
     from berth.sys import CLONE_NEWNS, chroot, make_private, unshare
 
     stdin = os.fdopen(0, "rb", buffering=0, closefd=False)
@@ -38,18 +34,10 @@ def unpack(target: str, compression: str) -> tuple[str, int]:
     chroot(target)
     os.umask(0)  # modes come from the layer, exactly
 
-    # The plain reader ("r"), not "r|": Source does the buffering that _Stream would redo.
-    # tarfile only reads, tells and seeks forward: the Source is file enough.
-    stream = cast(BinaryIO, source)
-    # tarfile keeps every header in .members: a big layer needn't, so they are dropped.
-    with tarfile.TarFile(fileobj=stream, encoding="utf-8", errors="surrogateescape") as tar:
-        extractor = Extractor(tar, source)
-        while (member := tar.next()) is not None:
-            extractor.apply(member)
-            tar.members.clear()  # type: ignore[attr-defined]
-    # tarfile also stops quietly at a short or invalid header: demand the zero end block.
-    if source.last_read != bytes(_BLOCK):
-        raise Corrupt(f"tar stream has no end-of-archive block at offset {tar.offset}")
+    reader = Reader(source)
+    extractor = Extractor(reader, source)
+    while (member := reader.next()) is not None:
+        extractor.apply(member)
     extractor.finish()
     source.drain()
     return source.diff_id(), extractor.size

@@ -2,19 +2,22 @@
 
 Overlay options are passed as mount data, which the kernel limits to one page: snapshots
 use short numeric directory names (see layout) so that many layers fit. Paths holding the
-option separators (',' ':' '\\') are refused rather than escaped. Imports only ctypes, os,
-pathlib and berth.errors; no subprocesses (no mount(8)).
+option separators (',' ':' '\\') are refused rather than escaped. Imports only ctypes, os
+and berth.errors; no subprocesses (no mount(8)).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Sequence
-from pathlib import Path
 
 from berth.errors import InvalidArgument
 from berth.sys._libc import check, libc
+
+TYPE_CHECKING = False  # the unpacker imports this: pathlib and typing cost it ~10 ms
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2

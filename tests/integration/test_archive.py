@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import os
+import shutil
 import stat
 import tarfile
 from collections.abc import Iterator
@@ -399,7 +400,7 @@ def test_tar_without_end_blocks_is_data_loss(area: Area) -> None:
     tar = make_tar(LAYER)
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
         end = archive.getmembers()[-1].offset_data  # the last member has no data
-    with pytest.raises(DataLoss, match="end-of-archive"):
+    with pytest.raises(DataLoss, match="without an end block"):
         apply_layer(io.BytesIO(tar[:end]), area.layer(), "none")
 
 
@@ -421,3 +422,70 @@ def test_missing_target_and_unknown_compression_are_refused(area: Area) -> None:
         start_unpack(area.root / "missing", "gzip")
     with pytest.raises(InvalidArgument):
         start_unpack(area.layer(), "bzip2")
+
+
+# --------------------------------------------------------------------------- other writers
+
+GNU_TAR = "/usr/bin/tar"
+
+
+def test_gnu_long_names_and_big_ids(area: Area) -> None:
+    long_name = "d/" + "n" * 200
+    entries = [
+        tarfile.TarInfo(long_name),
+        tarfile.TarInfo("big-owner"),
+        tarfile.TarInfo("long-link"),
+    ]
+    entries[1].uid = entries[1].gid = 0o7777777 + 5  # base-256 in GNU format
+    entries[2].type, entries[2].linkname = tarfile.SYMTYPE, "/" + "t" * 150
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for entry in entries:
+            archive.addfile(entry, io.BytesIO(b"") if entry.isreg() else None)
+    target = area.layer()
+    apply_layer(io.BytesIO(buffer.getvalue()), target, "none")
+    assert (target / long_name).is_file()
+    assert (target / "big-owner").lstat().st_uid == 0o7777777 + 5
+    assert os.readlink(target / "long-link") == "/" + "t" * 150
+
+
+def test_pax_global_header_applies_to_later_members(area: Area) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(
+        fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT, pax_headers={"uid": "4321"}
+    ) as archive:
+        archive.addfile(tarfile.TarInfo("f"), io.BytesIO(b""))
+    target = area.layer()
+    apply_layer(io.BytesIO(buffer.getvalue()), target, "none")
+    assert (target / "f").lstat().st_uid == 4321
+
+
+@pytest.mark.skipif(not Path(GNU_TAR).exists(), reason="needs GNU tar")
+def test_gnu_tar_sparse_files_and_binary_capabilities(area: Area, tmp_path: Path) -> None:
+    import subprocess
+
+    source = area.root / "source"
+    source.mkdir()
+    sparse = source / "sparse"
+    with sparse.open("wb") as out:
+        out.seek(5_000_000)
+        out.write(b"end")
+    ping = source / "ping"
+    ping.write_bytes(b"\x7fELF")
+    # security.capability of `setcap cap_net_raw+ep`: binary, not valid UTF-8.
+    capability = bytes.fromhex("0100000200200000000000000000000000000000")
+    os.setxattr(ping, "security.capability", capability)
+    layer = tmp_path / "layer.tar"
+    subprocess.run(
+        [GNU_TAR, "--sparse", "--xattrs", "--xattrs-include=*", "--format=posix", "-cf",
+         str(layer), "-C", str(source), "sparse", "ping"],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    target = area.layer()
+    with layer.open("rb") as stream:
+        applied = apply_layer(stream, target, "none")
+    assert (target / "sparse").read_bytes() == sparse.read_bytes()
+    assert os.getxattr(target / "ping", "security.capability") == capability
+    assert applied.size == 5_000_003 + 4
+    shutil.rmtree(source)

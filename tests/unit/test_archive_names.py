@@ -10,23 +10,27 @@ from berth.archive.names import clean, parse_ns
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("etc/passwd", "etc/passwd"),
-        ("./etc/passwd", "etc/passwd"),
-        ("/etc/passwd", "etc/passwd"),
-        ("//etc//passwd/", "etc/passwd"),
-        ("../evil", "evil"),
-        ("../../../../evil", "evil"),
-        ("a/b/../../../../c", "c"),
-        ("a/./b/../c", "a/c"),
-        (".", ""),
-        ("./", ""),
-        ("/", ""),
-        ("..", ""),
-        ("a/..", ""),
-        ("..a/b..", "..a/b.."),
+        (b"etc/passwd", b"etc/passwd"),
+        (b"./etc/passwd", b"etc/passwd"),
+        (b"/etc/passwd", b"etc/passwd"),
+        (b"//etc//passwd/", b"etc/passwd"),
+        (b"../evil", b"evil"),
+        (b"../../../../evil", b"evil"),
+        (b"a/b/../../../../c", b"c"),
+        (b"a/./b/../c", b"a/c"),
+        (b".", b""),
+        (b"./", b""),
+        (b"/", b""),
+        (b"..", b""),
+        (b"a/..", b""),
+        (b"..a/b..", b"..a/b.."),
+        (b"usr/lib/x.so.1", b"usr/lib/x.so.1"),
+        (b"usr/lib/", b"usr/lib"),
+        (b"a/.hidden/b", b"a/.hidden/b"),
+        (b"a/.../b", b"a/.../b"),
     ],
 )
-def test_clean_is_lexical_and_clamped_at_root(name: str, expected: str) -> None:
+def test_clean_is_lexical_and_clamped_at_root(name: bytes, expected: bytes) -> None:
     assert clean(name) == expected
 
 
