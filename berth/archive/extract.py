@@ -97,7 +97,10 @@ class Extractor:
 
     def _file(self, path: bytes, member: Member) -> None:
         mode = member.mode & 0o7777
-        fd = self._create(path, lambda: os.open(path, _CREATE, mode))
+        try:  # the common case first, without _create's closure
+            fd = os.open(path, _CREATE, mode)
+        except OSError:
+            fd = self._create(path, lambda: os.open(path, _CREATE, mode))
         try:
             if member.sparse is not None:
                 data = self._reader.sparse_data(member.sparse)

@@ -150,6 +150,10 @@ class Source:
         """Skip forward to `offset`; tarfile only seeks forward over data and padding."""
         if whence != 0 or offset < self._offset:
             raise Corrupt(f"backward seek to {offset} in a layer stream")
+        skip = offset - self._offset
+        if skip <= len(self._buffer) - self._start:  # padding after a small file: no copy
+            self._start += skip
+            self._offset = offset
         while self._offset < offset:
             if not self.read(min(offset - self._offset, BUFFER)):
                 break
