@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import os
 import sys
+import tarfile
 
+from berth.archive.extract import Extractor
+from berth.archive.headers import Reader
+from berth.archive.source import Corrupt, Source, reader_for
 from berth.archive.status import DATA_LOSS, NOT_FOUND, SYSTEM_FAILURE
+from berth.errors import BerthError, NotFound
+from berth.sys import CLONE_NEWNS, chroot, make_private, unshare
 
 
 def unpack(target: str, compression: str) -> tuple[str, int]:
     """Contain this process in `target`, then unpack stdin into it: (diff_id, size)."""
-    from berth.archive.extract import Extractor
-    from berth.archive.headers import Reader
-    from berth.archive.source import Source, reader_for
-    from berth.sys import CLONE_NEWNS, chroot, make_private, unshare
-
     stdin = os.fdopen(0, "rb", buffering=0, closefd=False)
     source = Source(reader_for(stdin, compression))  # starts isal's thread: import done
     unshare(CLONE_NEWNS)
@@ -44,28 +45,21 @@ def unpack(target: str, compression: str) -> tuple[str, int]:
 
 
 def main(argv: list[str]) -> int:
-    from berth.archive.source import Corrupt
-    from berth.errors import BerthError, DataLoss, NotFound
-
     if len(argv) != 2:
         sys.stderr.write("usage: python -m berth.archive.unpacker TARGET COMPRESSION\n")
         return SYSTEM_FAILURE
     try:
         diff_id, size = unpack(argv[0], argv[1])
-    except (Corrupt, DataLoss, EOFError) as err:
+    except (Corrupt, tarfile.TarError) as err:  # TarError: tarfile reading a sparse file
         return _fail(DATA_LOSS, str(err))
-    except Exception as err:
-        import tarfile  # already loaded: no file access after the chroot
-
-        if isinstance(err, tarfile.TarError):
-            return _fail(DATA_LOSS, f"bad tar stream: {err}")
-        if isinstance(err, NotFound):
-            return _fail(NOT_FOUND, str(err))
-        if isinstance(err, BerthError):
-            return _fail(SYSTEM_FAILURE, str(err))
-        if isinstance(err, OSError):
-            where = f"{os.fsdecode(err.filename)}: " if err.filename is not None else ""
-            return _fail(SYSTEM_FAILURE, f"{where}{err.strerror}")
+    except NotFound as err:
+        return _fail(NOT_FOUND, str(err))
+    except BerthError as err:
+        return _fail(SYSTEM_FAILURE, str(err))
+    except OSError as err:
+        where = f"{os.fsdecode(err.filename)}: " if err.filename is not None else ""
+        return _fail(SYSTEM_FAILURE, f"{where}{err.strerror}")
+    except Exception as err:  # the top of this process: whatever failed, report one line
         return _fail(SYSTEM_FAILURE, f"{type(err).__name__}: {err}")
     sys.stdout.write(f'{{"diff_id": "{diff_id}", "size": {size}}}\n')
     return 0
@@ -77,4 +71,9 @@ def _fail(status: int, message: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # No interpreter shutdown: it would wait for isal's reader thread, which may sit on a
+    # pipe the engine is still writing to after a failure.
+    os._exit(status)
