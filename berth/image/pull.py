@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 DOWNLOAD_ATTEMPTS = 5
 _REPORT_INTERVAL = 0.1
 _REPLAY_CHUNK = 1 << 20
+
+
+class _Stopped(Exception):
+    """Another layer failed: this download stops early (its partial bytes stay resumable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,7 @@ class Puller:
         self.report = report
         self._downloaded = 0
         self._downloaded_lock = threading.Lock()
+        self._stop = threading.Event()
 
     # -- documents -------------------------------------------------------------------------
 
@@ -168,12 +173,18 @@ class Puller:
         for job in pending[self.max_concurrent_downloads :]:
             self.report(ProgressEvent(job.short, progress.WAITING))
         if pending:
-            with ThreadPoolExecutor(self.max_concurrent_downloads) as pool:
+            pool = ThreadPoolExecutor(self.max_concurrent_downloads)
+            try:
                 futures = [pool.submit(self._ensure_layer, reference, job) for job in pending]
-                errors = [f.exception() for f in futures]
-            first = next((e for e in errors if e is not None), None)
-            if first is not None:
-                raise first
+                for future in as_completed(futures):
+                    error = future.exception()
+                    if error is not None:
+                        raise error
+            except BaseException:
+                self._stop.set()  # the other downloads give up at their next chunk
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
         sizes = []
         for job in jobs:
             layer = self.layers.layer(job.diff_id)
@@ -266,6 +277,8 @@ class Puller:
                         writer = start_unpack(directory / "fs", compression)
                     last = 0.0
                     for chunk in blob.iter_chunks():
+                        if self._stop.is_set():
+                            raise _Stopped
                         ingest.write(chunk)
                         writer.write(chunk)
                         self._count(len(chunk))

@@ -322,3 +322,11 @@ def test_docker_hub_names_through_a_mirror(registry: Catalogue, berth: Berth, st
     assert dead.returncode == 1
     assert "127.0.0.1:1" in dead.stderr
     assert "Traceback" not in dead.stderr
+
+
+def test_pull_all_tags(registry: Catalogue, berth: Berth) -> None:
+    result = berth("pull", "-a", f"{registry.host}/berth-test/base")
+    assert result.returncode == 0, result.stderr
+    tags = berth("images", "--format", "{{.Tag}}").stdout.split()
+    assert sorted(tags) == sorted(registry.variants("base"))
+    assert result.stdout.strip().splitlines()[-1] == f"{registry.host}/berth-test/base"
