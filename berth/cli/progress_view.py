@@ -26,13 +26,13 @@ if TYPE_CHECKING:
 BAR_WIDTH = 50
 
 
-def bar(current: int, total: int | None) -> str:
+def bar(current: int, total: int | None, width: int = BAR_WIDTH) -> str:
     """Docker's `[=====>      ]  12.3MB/30.1MB`."""
     if not total:
         return humanize.size(current)
-    filled = min(BAR_WIDTH, BAR_WIDTH * current // total)
-    arrow = ">" if filled < BAR_WIDTH else "="
-    body = ("=" * max(filled - 1, 0) + arrow if filled else ">").ljust(BAR_WIDTH)
+    filled = min(width, width * current // total)
+    arrow = ">" if filled < width else "="
+    body = ("=" * max(filled - 1, 0) + arrow if filled else ">").ljust(width)
     return f"[{body}]  {humanize.size(current)}/{humanize.size(total)}"
 
 
@@ -105,6 +105,8 @@ class LiveView:
         self._lines: dict[str, str] = {}
         self.totals = _Totals()
         self._console = Console(file=out, highlight=False, soft_wrap=True)
+        # Like Docker, shrink the bar on narrow terminals so the byte counts stay visible.
+        self._bar_width = max(10, min(BAR_WIDTH, self._console.width - 48))
         self._live: Live = Live(console=self._console, refresh_per_second=8, transient=False)
         self._live.start()
 
@@ -116,7 +118,9 @@ class LiveView:
             fetched = sum(self.totals.downloaded.values())
             expected = sum(self.totals.sizes.values())
             lines.append(
-                f"Total: {bar(fetched, expected or None)}" if expected else self.totals.summary()
+                f"Total: {bar(fetched, expected, self._bar_width)}"
+                if expected
+                else self.totals.summary()
             )
         return Text("\n".join(lines))
 
@@ -128,7 +132,7 @@ class LiveView:
                 self.totals.note(event)
                 text = event.status
                 if event.status in PROGRESS_STATUSES:
-                    text = f"{event.status} {bar(event.current, event.total)}"
+                    text = f"{event.status} {bar(event.current, event.total, self._bar_width)}"
                 self._lines[event.id] = text
             self._live.update(self._renderable())
 
