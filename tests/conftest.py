@@ -1,0 +1,133 @@
+"""Fixtures every berth test can use, and the session-wide leak guard.
+
+- `registry` (session): one real registry with the image catalogue pushed (`Catalogue`).
+- `proxy`: a counting, fault-injecting proxy in front of that registry (`CountingProxy`).
+- `empty_registry`: a fresh registry of the test's own (for push tests).
+- `store`: a tmpfs-backed `--root`/`--runroot` pair; `berth`: the CLI run against it.
+
+The leak guard snapshots mounts, links, netns, nft tables, cgroups and berth processes at the
+start of the run and fails the run if new ones remain at its end. BERTH_LEAK_GUARD=strict
+also blames mounts and processes outside this session's temp dirs; =0 turns it off. Every
+subprocess inherits BERTH_TEST_SESSION, which attributes leftover processes to this session
+even when their cmdline does not say berth.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import leaks
+from tests.fixtures.images import Catalogue, build_catalogue, push_catalogue, verify_catalogue
+from tests.fixtures.proxy import CountingProxy, start_proxy
+from tests.fixtures.registry import RunningRegistry, start_registry
+from tests.fixtures.store import Berth, Store, mount_store, unmount_store
+
+SESSION_ID = os.environ.setdefault(leaks.SESSION_MARKER, uuid.uuid4().hex)
+_BEFORE = pytest.StashKey[leaks.Snapshot]()
+_SCOPE = pytest.StashKey[list[Path]]()
+
+
+def _guard_mode() -> str:
+    """BERTH_LEAK_GUARD: "session" (default), "strict" (anything berth-like, anyone's) or "0"."""
+    mode = os.environ.get("BERTH_LEAK_GUARD", "session").lower()
+    return "off" if mode in ("0", "off", "false", "no") else mode
+
+
+def _take_snapshot(config: pytest.Config) -> leaks.Snapshot:
+    scope = None if _guard_mode() == "strict" else config.stash[_SCOPE]
+    return leaks.snapshot(SESSION_ID, scope)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leak_guard(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Take the 'before' snapshot; `pytest_sessionfinish` compares after all teardown."""
+    if _guard_mode() == "off":
+        return
+    request.config.stash[_SCOPE] = [tmp_path_factory.getbasetemp()]
+    request.config.stash[_BEFORE] = _take_snapshot(request.config)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if anything the guard watches was left behind.
+
+    This runs after every fixture (the registry included) has been torn down.
+    """
+    before = session.config.stash.get(_BEFORE, None)
+    if before is None:
+        return
+    found = leaks.settled_leaks(before, lambda: _take_snapshot(session.config))
+    if not found:
+        return
+    report = leaks.format_leaks(found)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "LEAKS", red=True, bold=True)
+        reporter.write_line(report)
+    else:
+        print(report)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
+    """One registry for the session, serving the whole image catalogue.
+
+    `registry["app-a"]` is app-a's `latest` tag (Docker schema2, gzip); `registry["app-a:oci-zstd"]`
+    another variant. Each is an `ImageInfo` with `.reference`, `.manifest_digest`, `.layers`...
+    """
+    started = time.monotonic()
+    built = build_catalogue()
+    server = start_registry(tmp_path_factory.mktemp("registry"))
+    try:
+        catalogue = push_catalogue(server.host, server.url, built, server=server)
+        verify_catalogue(catalogue)
+        elapsed = time.monotonic() - started
+        print(
+            f"\nregistry fixture: {len(catalogue.images)} tags on {server.host} in {elapsed:.1f}s"
+        )
+        yield catalogue
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def proxy(registry: Catalogue) -> Iterator[CountingProxy]:
+    """A fresh proxy in front of the session registry: pull through `proxy.host` instead."""
+    running = start_proxy(registry.url)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def empty_registry(tmp_path: Path) -> Iterator[RunningRegistry]:
+    running = start_registry(tmp_path / "empty-registry")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh tmpfs store; mounts the test left inside it fail the test (and are removed)."""
+    mounted = mount_store(tmp_path / "store")
+    try:
+        yield mounted
+    finally:
+        leftovers = unmount_store(mounted)
+    if leftovers:
+        pytest.fail(f"test left mounts inside its store: {leftovers}", pytrace=False)
+
+
+@pytest.fixture
+def berth(store: Store) -> Berth:
+    """`berth("pull", ref)` runs the CLI against `store` and returns the CompletedProcess."""
+    return Berth(store)
