@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import ssl
 import tarfile
 import time
 from pathlib import Path
@@ -16,7 +17,8 @@ import pytest
 from tests.fixtures import leaks
 from tests.fixtures import oci_layout as oci
 from tests.fixtures.images import Catalogue, ImageInfo
-from tests.fixtures.proxy import CountingProxy
+from tests.fixtures.proxy import CountingProxy, start_proxy
+from tests.fixtures.registry import make_tls_pair, start_registry
 from tests.fixtures.store import Berth, Store
 
 ACCEPT = ", ".join([oci.OCI_MANIFEST, oci.OCI_INDEX, oci.DOCKER_MANIFEST, oci.DOCKER_LIST])
@@ -130,6 +132,25 @@ def test_registry_access_log_is_captured(registry: Catalogue) -> None:
     assert registry.server is not None
     get_manifest(registry.url, registry["base"])
     assert any("/v2/berth-test/base/manifests/" in line for line in registry.server.access_log())
+
+
+def test_tls_registry_with_a_self_signed_certificate(tmp_path: Path) -> None:
+    cert, key = make_tls_pair(tmp_path / "tls")
+    with start_registry(tmp_path / "reg", tls=(cert, key)) as server:
+        assert server.url.startswith("https://")
+        trust = ssl.create_default_context(cafile=str(cert))
+        assert httpx.get(f"{server.url}/v2/", verify=trust, timeout=30).status_code == 200
+        with start_proxy(server.url) as front:  # a plain-HTTP proxy in front of TLS
+            assert httpx.get(f"{front.url}/v2/", timeout=30).status_code == 200
+    assert server.process.poll() is not None
+
+
+def test_extra_config_is_merged(tmp_path: Path) -> None:
+    extra = {"http": {"headers": {"X-Berth-Test": ["yes"]}}}
+    with start_registry(tmp_path / "reg", extra_config=extra) as server:
+        response = httpx.get(f"{server.url}/v2/", timeout=30)
+        assert response.headers["X-Berth-Test"] == "yes"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
 # ---------------------------------------------------------------- the proxy
