@@ -8,6 +8,7 @@ import io
 import ssl
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -105,6 +106,32 @@ def test_catalogue_shares_and_separates_layers_as_designed(registry: Catalogue) 
     assert registry["large"].layers[1].size >= 30 * 1024 * 1024
 
 
+def _member_names(registry: Catalogue, key: str, layer: int = -1) -> list[str]:
+    info = registry[key]
+    blob = get_blob(registry.url, info, info.layers[layer].digest).content
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob))) as archive:
+        return [member.name for member in archive]
+
+
+@pytest.mark.parametrize(
+    ("name", "hostile"),
+    [
+        ("evil-dotdot", "../evil-dotdot"),
+        ("evil-absolute", "/evil-absolute"),
+        ("evil-symlink", "escape/evil-symlink"),
+        ("evil-hardlink", "passwd-link"),
+    ],
+)
+def test_hostile_images_carry_their_raw_names(registry: Catalogue, name: str, hostile: str) -> None:
+    assert hostile in _member_names(registry, f"{name}:oci-gzip")
+
+
+def test_whiteout_layer_puts_the_opaque_marker_before_its_directory(registry: Catalogue) -> None:
+    names = _member_names(registry, "whiteouts:oci-gzip")
+    assert {"data/.wh.gone", "data/.wh.gonedir", "etc/.wh.group"} <= set(names)
+    assert names.index("opq/.wh..wh..opq") < names.index("opq")
+
+
 def test_multiarch_index_lists_three_pullable_platforms(registry: Catalogue) -> None:
     for variant in ("oci-gzip", "docker-gzip"):
         index = registry[f"multiarch:{variant}"]
@@ -193,7 +220,7 @@ def test_proxy_streams_chunked_uploads(registry: Catalogue, proxy: CountingProxy
     start = httpx.post(f"{proxy.url}/v2/berth-test/chunked/blobs/uploads/", timeout=30)
     data = b"x" * 300_000
 
-    def body() -> object:
+    def body() -> Iterator[bytes]:
         yield data[:100_000]
         yield data[100_000:]
 
