@@ -54,7 +54,7 @@ class Extractor:
 
     def __init__(self, reader: Reader, source: Source) -> None:
         self._reader = reader
-        self._read = source.read
+        self._read = source.read_some
         self._uid = os.geteuid()
         self._gid = os.getegid()
         # A setgid directory hands its group to new entries: from then on, always chown.

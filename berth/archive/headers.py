@@ -16,7 +16,7 @@ import struct
 import tarfile
 
 from berth.archive.names import parse_ns
-from berth.archive.source import Corrupt, Source
+from berth.archive.source import BUFFER, Corrupt, Source
 
 BLOCK = 512
 _END = bytes(BLOCK)
@@ -108,11 +108,15 @@ class Reader:
             raise Corrupt(f"tar stream ends at offset {source.tell()} without an end block")
         if block == _END:
             return None
-        member = None if self._state.pax_headers else _parse(block)
+        plain = not self._state.pax_headers  # global PAX records are tarfile's to apply
+        member = _parse(block) if plain else None
         if member is not None:
-            self._next = source.tell() + (-(-member.size // BLOCK) * BLOCK)
+            self._next = source.tell() + _padded(member.size)
             return member
         source.unread(BLOCK)
+        member = self._pax() if plain and block[156:157] == tarfile.XHDTYPE else None
+        if member is not None:
+            return member
         self._state.offset = source.tell()
         try:
             info = tarfile.TarInfo.fromtarfile(self._state)  # type: ignore[arg-type]
@@ -121,9 +125,85 @@ class Reader:
         self._next = self._state.offset
         return _member_of(info)
 
+    def _pax(self) -> Member | None:
+        """A PAX 'x' header with the plain header it amends, or None to leave it to tarfile.
+
+        Every member of many real layers has one (nanosecond mtimes, long names, xattrs),
+        so this is the common path there. Nothing is consumed unless it succeeds.
+        """
+        source = self._source
+        head = source.peek(BLOCK)
+        try:
+            size = _number(head[124:136])
+            valid = _number(head[148:156]) == _checksum(head)
+        except ValueError:
+            return None
+        span = 2 * BLOCK + _padded(size)
+        if not valid or span > BUFFER:
+            return None
+        ahead = source.peek(span)
+        if len(ahead) < span:
+            return None  # tarfile reports the truncation
+        member = _parse(ahead[span - BLOCK :])
+        try:
+            if member is None or not _amend(member, ahead[BLOCK : BLOCK + size]):
+                return None
+        except ValueError:
+            return None
+        source.seek(source.tell() + span)
+        self._next = source.tell() + _padded(member.size)
+        return member
+
     def sparse_data(self, info: tarfile.TarInfo) -> tarfile.ExFileObject:
         """A reader of a sparse file's data, holes included, as tarfile maps it."""
         return tarfile.ExFileObject(self._state, info)  # type: ignore[arg-type]
+
+
+def _padded(size: int) -> int:
+    return -(-size // BLOCK) * BLOCK
+
+
+def _checksum(block: bytes) -> int:
+    """The header checksum: the sum of the bytes, the checksum field taken as spaces."""
+    return sum(block) - sum(block[148:156]) + 8 * 32
+
+
+def _amend(member: Member, records: bytes) -> bool:
+    """Apply PAX records ("<length> <key>=<value>\\n") to `member`; False if tarfile must.
+
+    Raises ValueError for a bad number. atime, ctime, uname, gname, comments and charsets
+    don't change what is written; GNU sparse files are tarfile's.
+    """
+    xattrs = []
+    position = 0
+    while position < len(records):
+        space = records.find(b" ", position)
+        if space < 0:
+            return False
+        end = position + int(records[position:space])
+        if end <= space or end > len(records) or records[end - 1] != 0x0A:
+            return False
+        key, equals, value = records[space + 1 : end - 1].partition(b"=")
+        position = end
+        if not equals or key.startswith(b"GNU.sparse."):
+            return False
+        if key == b"path":
+            member.name = value
+        elif key == b"linkpath":
+            member.linkname = value
+        elif key == b"size":
+            member.size = int(value) if member.type == tarfile.REGTYPE else 0
+        elif key == b"uid":
+            member.uid = int(value)
+        elif key == b"gid":
+            member.gid = int(value)
+        elif key == b"mtime":
+            member.mtime_ns = parse_ns(value.decode("ascii"))
+        elif key.startswith(b"SCHILY.xattr."):
+            xattrs.append((key[len(b"SCHILY.xattr.") :].decode("utf-8", "surrogateescape"), value))
+    if xattrs:
+        member.xattrs = tuple(xattrs)
+    return True
 
 
 def _number(field: bytes) -> int:
@@ -139,8 +219,8 @@ def _parse(block: bytes) -> Member | None:
     if type_[0] not in _FAST_TYPES:
         return None
     try:
-        if _number(chksum) != sum(block) - sum(block[148:156]) + 8 * 32:
-            return None
+        if _number(chksum) != _checksum(block):
+            return None  # tarfile also accepts signed sums, or explains the error
         member = Member(
             name.split(b"\x00", 1)[0],
             type_,

@@ -136,6 +136,31 @@ class Source:
         self._offset += len(data)
         return data
 
+    def read_some(self, size: int) -> bytes:
+        """Up to `size` bytes, fewer if that avoids a copy; none only at the end of the stream.
+
+        Member data goes this way: what is buffered, then the decompressor's own chunks.
+        """
+        available = len(self._buffer) - self._start
+        if available:
+            data = self._buffer[self._start : self._start + size]
+            self._start += len(data)
+        else:
+            data = self._fill(size)
+        self._offset += len(data)
+        return data
+
+    def peek(self, size: int) -> bytes:
+        """The next `size` (at most BUFFER) bytes without consuming them; fewer at the end."""
+        available = len(self._buffer) - self._start
+        if available < size:
+            parts = [self._buffer[self._start :]]
+            while available < size and (chunk := self._fill(BUFFER)):
+                parts.append(chunk)
+                available += len(chunk)
+            self._buffer, self._start = b"".join(parts), 0
+        return self._buffer[self._start : self._start + size]
+
     def unread(self, size: int) -> None:
         """Step back over the last read, which must have been a small one (a header)."""
         if size > self._start:

@@ -7,7 +7,8 @@ import tarfile
 
 import pytest
 
-from berth.archive.headers import _parse
+from berth.archive.headers import Member, Reader, _amend, _parse
+from berth.archive.source import Source
 
 
 def header(info: tarfile.TarInfo, fmt: int) -> bytes:
@@ -73,3 +74,63 @@ def test_a_bad_checksum_is_left_to_tarfile() -> None:
     block = bytearray(header(info("f"), tarfile.USTAR_FORMAT)[:512])
     block[0:1] = b"g"
     assert _parse(bytes(block)) is None
+
+
+def members_of(tar: bytes) -> list[Member]:
+    reader = Reader(Source(io.BytesIO(tar).read))
+    found = []
+    while (member := reader.next()) is not None:
+        found.append(member)
+    return found
+
+
+def pax_tar() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        long_file = info("d/" + "long-" * 40, size=700)
+        long_file.pax_headers = {
+            "mtime": "1700000000.123456789",
+            "SCHILY.xattr.user.k": "v",
+            "atime": "1700000001.5",
+        }
+        archive.addfile(long_file, io.BytesIO(bytes(700)))
+        link = info("l", tarfile.SYMTYPE, linkname="/" + "t" * 120, uid=3_000_000)
+        archive.addfile(link)
+        archive.addfile(info("after", size=1), io.BytesIO(b"x"))
+    return buffer.getvalue()
+
+
+def test_pax_records_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("tarfile parsed a header the fast path should have")
+
+    monkeypatch.setattr(tarfile.TarInfo, "fromtarfile", refuse)
+    long_file, link, after = members_of(pax_tar())
+    assert long_file.name == ("d/" + "long-" * 40).encode()
+    assert long_file.size == 700 and long_file.mtime_ns == 1_700_000_000_123_456_789
+    assert long_file.xattrs == (("user.k", b"v"),)
+    assert link.linkname == b"/" + b"t" * 120 and link.uid == 3_000_000
+    assert (after.name, after.size, after.mode) == (b"after", 1, 0o4755)
+
+
+def test_fast_path_agrees_with_tarfile() -> None:
+    tar = pax_tar()
+    ours = members_of(tar)
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        theirs = archive.getmembers()
+    assert [m.name.decode() for m in ours] == [m.name for m in theirs]
+    assert [m.linkname.decode() for m in ours] == [m.linkname for m in theirs]
+    assert [(m.uid, m.gid, m.mode, m.size) for m in ours] == [
+        (m.uid, m.gid, m.mode, m.size) for m in theirs
+    ]
+
+
+def test_gnu_sparse_and_malformed_pax_records_are_left_to_tarfile() -> None:
+    def member() -> Member:
+        return Member(b"f", tarfile.REGTYPE, mode=0, uid=0, gid=0, size=0, mtime_ns=0)
+
+    plain = member()
+    assert _amend(plain, b"14 path=other\n") and plain.name == b"other"
+    assert not _amend(member(), b"22 GNU.sparse.major=1\n14 path=other\n")
+    assert not _amend(member(), b"15 path=other\n")  # the length is off by one
+    assert not _amend(member(), b"14 path=other")
