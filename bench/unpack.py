@@ -5,6 +5,7 @@ half incompressible). Each tool unpacks each gzip layer into a fresh directory o
 mounted for the run: berth as `python -m berth.archive.unpacker DIR gzip` (the exact process
 the engine starts, chroot and diff_id hashing included), GNU tar as `tar -I igzip -x`
 (as root it restores owners and modes too, but computes no digest). Medians of --runs.
+`--layer PATH` adds real gzip layers (e.g. the Debian ones bench.images caches).
 Must not import `berth`: berth is measured only as a subprocess, like its peers.
 """
 
@@ -115,6 +116,7 @@ def tar_unpack(layer: Path) -> Callable[[Path], None]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.unpack")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--layer", type=Path, action="append", default=[], help="a .tar.gz")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="berth-bench-unpack-") as scratch:
         fs = Path(scratch)
@@ -124,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                 "20k small files": gzip_file(small_files_tar(), fs / "small.tgz"),
                 "100 MB, 10 files": gzip_file(large_tar(), fs / "large.tgz"),
             }
+            for n, extra in enumerate(args.layer):
+                layers[f"{extra.parent.name[:12]}"] = Path(shutil.copy(extra, fs / f"x{n}.tgz"))
             print(f"unpack on tmpfs, medians of {args.runs} runs")
             print(f"{'layer':18} {'gzip MB':>8} {'berth':>8} {'tar+igzip':>10} {'ratio':>6}")
             for name, layer in layers.items():

@@ -10,7 +10,7 @@ and the unpacker, started once per layer, must not pay for the engine side's sub
 logging and dataclasses imports (~25 ms).
 """
 
-TYPE_CHECKING = False  # typing itself costs the unpacker ~7 ms to import
+TYPE_CHECKING = False  # typing costs the unpacker ~7 ms where isal doesn't load it
 if TYPE_CHECKING:
     from berth.archive.layer import Applied, LayerWriter, apply_layer, start_unpack
 

@@ -1,11 +1,12 @@
 """Tar headers to `Member`s: a fast path for plain headers, tarfile for everything else.
 
 tarfile's header parser costs ~40 us a header in pure Python, most of an unpack of small
-files. Plain ustar/GNU/v7 headers of the common entry types (no PAX records in force, octal
-numbers, a good checksum) are decoded here with one struct unpack; any other header (PAX
-'x'/'g', GNU long names 'L'/'K', sparse 'S', base-256 numbers, a bad checksum) is pushed
-back and parsed by `tarfile.TarInfo.fromtarfile`, which also raises tarfile's errors for a
-broken header. Names stay bytes, exactly as stored.
+files. Plain ustar/GNU/v7 headers of the common entry types (octal numbers, a good checksum)
+are decoded here with one struct unpack, and so are PAX 'x' records in front of one (real
+layers carry them on every member: nanosecond mtimes, long names, xattrs). Anything else
+(global PAX records, GNU long names and sparse files, base-256 numbers, a bad checksum) is
+pushed back and parsed by `tarfile.TarInfo.fromtarfile`, which also raises tarfile's errors
+for a broken header. Names stay bytes, exactly as stored.
 
 Runs in the unpacker after the chroot: imports only the stdlib.
 """
@@ -24,8 +25,8 @@ _END = bytes(BLOCK)
 _USTAR = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s")
 _POSIX_MAGIC = b"ustar\x0000"
 _FAST_TYPES = frozenset(b"01234567\x00")
-_DATA_TYPES = frozenset(b"07\x00")
-_DEVICE_TYPES = (tarfile.CHRTYPE, tarfile.BLKTYPE)  # the types whose data follows the header
+_DATA_TYPES = frozenset(b"07\x00")  # the types whose data follows the header
+_DEVICE_TYPES = (tarfile.CHRTYPE, tarfile.BLKTYPE)
 _XATTR = "SCHILY.xattr."
 _NO_XATTRS: tuple[tuple[str, bytes], ...] = ()
 

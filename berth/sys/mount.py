@@ -14,7 +14,7 @@ import os
 from berth.errors import InvalidArgument
 from berth.sys._libc import check, libc
 
-TYPE_CHECKING = False  # the unpacker imports this: pathlib and typing cost it ~10 ms
+TYPE_CHECKING = False  # the unpacker imports this module: pathlib costs it ~3 ms
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path

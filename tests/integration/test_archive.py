@@ -489,3 +489,60 @@ def test_gnu_tar_sparse_files_and_binary_capabilities(area: Area, tmp_path: Path
     assert os.getxattr(target / "ping", "security.capability") == capability
     assert applied.size == 5_000_003 + 4
     shutil.rmtree(source)
+
+
+def tree(root: Path) -> dict[str, tuple[object, ...]]:
+    """Everything unpacking must reproduce, per path (atime and ctime aside)."""
+    found: dict[str, tuple[object, ...]] = {}
+    for path in [root, *root.rglob("*")]:
+        st = path.lstat()
+        record: tuple[object, ...] = (
+            stat.S_IFMT(st.st_mode),
+            stat.S_IMODE(st.st_mode),
+            st.st_uid,
+            st.st_gid,
+            st.st_mtime_ns,
+            st.st_rdev,
+            st.st_nlink,
+            sorted(
+                (k, os.getxattr(path, k, follow_symlinks=False))
+                for k in os.listxattr(path, follow_symlinks=False)
+            ),
+        )
+        if stat.S_ISREG(st.st_mode):
+            record += (hashlib.sha256(path.read_bytes()).hexdigest(),)
+        elif stat.S_ISLNK(st.st_mode):
+            record += (os.readlink(path),)
+        found[str(path.relative_to(root))] = record
+    return found
+
+
+@pytest.mark.skipif(not Path(GNU_TAR).exists(), reason="needs GNU tar")
+def test_matches_gnu_tar_on_a_real_tree(area: Area, tmp_path: Path) -> None:
+    import subprocess
+
+    sources = ["/etc", "/usr/share/zoneinfo", "/usr/bin/gpasswd", "/usr/bin/newuidmap"]
+    layer = tmp_path / "real.tar"
+    subprocess.run(
+        [GNU_TAR, "--format=posix", "--xattrs", "--xattrs-include=*", "--numeric-owner",
+         "-cf", str(layer), *[s for s in sources if Path(s).exists()]],
+        check=False,  # files changing while read only make tar warn
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    ours, theirs = area.layer("berth"), area.layer("gnu-tar")
+    with layer.open("rb") as stream:
+        apply_layer(stream, ours, "none")
+    subprocess.run(
+        [GNU_TAR, "--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", str(layer),
+         "-C", str(theirs)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    with tarfile.open(layer) as archive:  # parents without an entry get the time of day
+        names = {m.name.rstrip("/") for m in archive.getmembers()}
+    expected, got = tree(theirs), tree(ours)
+    assert got.keys() == expected.keys()
+    assert len(names) > 500
+    assert {k: got[k] for k in names if expected[k] != got[k]} == {}
