@@ -546,3 +546,20 @@ def test_matches_gnu_tar_on_a_real_tree(area: Area, tmp_path: Path) -> None:
     assert got.keys() == expected.keys()
     assert len(names) > 500
     assert {k: got[k] for k in names if expected[k] != got[k]} == {}
+
+
+def test_parallel_unpacks_are_independent(area: Area) -> None:
+    tars = [
+        make_tar([oci.file(f"layer{n}/f{i}", f"{n}-{i}") for i in range(300)]) for n in range(3)
+    ]
+    blobs = [oci.compress(tar, "gzip") for tar in tars]
+    targets = [area.layer(f"l{n}") for n in range(3)]
+    writers = [start_unpack(target, "gzip") for target in targets]
+    for offset in range(0, max(map(len, blobs)), 1000):
+        for writer, blob in zip(writers, blobs, strict=True):
+            if chunk := blob[offset : offset + 1000]:
+                writer.write(chunk)
+    results = [writer.finish() for writer in writers]
+    for n, (tar, applied, target) in enumerate(zip(tars, results, targets, strict=True)):
+        assert applied.diff_id == "sha256:" + hashlib.sha256(tar).hexdigest()
+        assert sorted(p.name for p in target.iterdir()) == [f"layer{n}"]
