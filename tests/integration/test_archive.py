@@ -563,3 +563,21 @@ def test_parallel_unpacks_are_independent(area: Area) -> None:
     for n, (tar, applied, target) in enumerate(zip(tars, results, targets, strict=True)):
         assert applied.diff_id == "sha256:" + hashlib.sha256(tar).hexdigest()
         assert sorted(p.name for p in target.iterdir()) == [f"layer{n}"]
+
+
+def test_a_whiteout_replaces_an_entry_of_its_own_layer(area: Area) -> None:
+    target = area.layer()
+    unpack(
+        [
+            oci.file("x", "x"),
+            oci.directory("d"),
+            oci.file("d/inner", "x"),
+            oci.whiteout("x"),
+            oci.whiteout("d"),
+            oci.whiteout("new/deep/y"),  # parents of a whiteout are made like any others
+        ],
+        target,
+    )
+    for name in ("x", "d", "new/deep/y"):
+        st = (target / name).lstat()
+        assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0, name
