@@ -8,6 +8,11 @@ Tables (v1):
   tags          "docker.io/library/postgres:15" -> image id
   repo_digests  "docker.io/library/postgres@sha256:..." -> image id (the digest pulled by)
 
+Tables (v2):
+  containers    one row per container: its Docker-shaped Config and HostConfig (JSON, fixed at
+                create) apart from its State (JSON, changed by start/stop/exit), as Podman
+                keeps config apart from state
+
 Never edit a released migration: append a new one.
 """
 
@@ -43,5 +48,18 @@ MIGRATIONS: tuple[str, ...] = (
         image_id  TEXT NOT NULL REFERENCES images(id)
     );
     CREATE INDEX repo_digests_by_image ON repo_digests(image_id);
+    """,
+    """
+    CREATE TABLE containers (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL UNIQUE,
+        image_id     TEXT NOT NULL REFERENCES images(id),
+        image_name   TEXT NOT NULL,
+        created      TEXT NOT NULL,
+        config       TEXT NOT NULL,
+        host_config  TEXT NOT NULL,
+        state        TEXT NOT NULL
+    );
+    CREATE INDEX containers_by_image ON containers(image_id);
     """,
 )

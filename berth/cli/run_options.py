@@ -1,0 +1,245 @@
+"""`run`/`create` flags, parsed into the Config and HostConfig documents of Docker's API, so
+the CLI and the API hand the container service the same thing."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from berth.errors import InvalidArgument
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([bkmgtp]?)b?$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+PULL_POLICIES = ("missing", "always", "never")
+
+
+def parse_size(text: str, what: str) -> int:
+    """Docker's RAMInBytes: `512m`, `1g`, `1048576` (binary units)."""
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise InvalidArgument(f"invalid size: '{text}' for {what}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
+    add("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
+    add("--name", help="Assign a name to the container")
+    add("-e", "--env", action="append", default=[], help="Set environment variables")
+    add("--env-file", action="append", default=[], help="Read in a file of environment variables")
+    add("-w", "--workdir", help="Working directory inside the container")
+    add("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])")
+    add("--entrypoint", help="Overwrite the default ENTRYPOINT of the image")
+    add("-h", "--hostname", help="Container host name")
+    add("--add-host", action="append", default=[], help="Add a custom host-to-IP mapping")
+    add("-l", "--label", action="append", default=[], help="Set meta data on a container")
+    add("-v", "--volume", action="append", default=[], help="Bind mount a volume")
+    add("--mount", action="append", default=[], help="Attach a filesystem mount")
+    add("--tmpfs", action="append", default=[], help="Mount a tmpfs directory")
+    add("--read-only", action="store_true", help="Mount the container's root as read only")
+    add("-m", "--memory", help="Memory limit")
+    add("--memory-swap", help="Swap limit equal to memory plus swap: '-1' for unlimited")
+    add("--memory-reservation", help="Memory soft limit")
+    add("--cpus", help="Number of CPUs")
+    add("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)")
+    add("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)")
+    add("--pids-limit", type=int, help="Tune container pids limit (-1 for unlimited)")
+    add("--ulimit", action="append", default=[], help="Ulimit options")
+    add("--cap-add", action="append", default=[], help="Add Linux capabilities")
+    add("--cap-drop", action="append", default=[], help="Drop Linux capabilities")
+    add("--privileged", action="store_true", help="Give extended privileges to this container")
+    add("--security-opt", action="append", default=[], help="Security Options")
+    add("--restart", default="no", help="Restart policy to apply when a container exits")
+    add("--rm", action="store_true", help="Automatically remove the container when it exits")
+    add("--stop-signal", help="Signal to stop the container")
+    add("--stop-timeout", type=int, help="Timeout (in seconds) to stop a container")
+    add("--init", action="store_true", help="Run an init inside the container")
+    add(
+        "--pull", default="missing", help='Pull image before running ("always", "missing", "never")'
+    )
+    add("--platform", help="Set platform if server is multi-platform capable")
+    add("--network", "--net", default="default", help="Connect a container to a network")
+    add("-p", "--publish", action="append", default=[], help="Publish a container's port(s)")
+    add("--health-cmd", help="Command to run to check health")
+    add("--health-interval", help="Time between running the check")
+    add("--health-timeout", help="Maximum time to allow one check to run")
+    add("--health-retries", type=int, help="Consecutive failures needed to report unhealthy")
+    add("--health-start-period", help="Start period for the container to initialize")
+    add("--no-healthcheck", action="store_true", help="Disable any container-specified HEALTHCHECK")
+    add("image", metavar="IMAGE")
+    add("command", nargs=argparse.REMAINDER, metavar="[COMMAND] [ARG...]")
+
+
+def _env(args: argparse.Namespace) -> list[str]:
+    import os
+
+    entries: list[str] = []
+    for path in args.env_file:
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError as error:
+            raise InvalidArgument(f"open {path}: {error.strerror}") from None
+        entries += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    entries += args.env
+    resolved = []
+    for item in entries:
+        key, eq, _ = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid environment variable: {item}")
+        if not eq:  # `-e NAME` passes the caller's value, or nothing if unset
+            if key in os.environ:
+                resolved.append(f"{key}={os.environ[key]}")
+            continue
+        resolved.append(item)
+    return resolved
+
+
+def _labels(items: list[str]) -> dict[str, str]:
+    labels = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid label: {item}")
+        labels[key] = value
+    return labels
+
+
+def _restart(text: str) -> dict[str, Any]:
+    name, _, count = text.partition(":")
+    if name not in RESTART_POLICIES:
+        raise InvalidArgument(f"invalid restart policy: {text}")
+    if count and (name != "on-failure" or not count.isdigit()):
+        raise InvalidArgument(f"invalid restart policy format: {text}")
+    return {"Name": "" if name == "no" else name, "MaximumRetryCount": int(count or 0)}
+
+
+def _duration_ns(text: str | None) -> int:
+    if not text:
+        return 0
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text.strip())
+    if not match:
+        raise InvalidArgument(f"invalid duration: {text}")
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}[match.group(2)]
+    return int(float(match.group(1)) * scale)
+
+
+def _healthcheck(args: argparse.Namespace) -> dict[str, Any] | None:
+    if args.no_healthcheck:
+        return {"Test": ["NONE"]}
+    if not args.health_cmd:
+        return None
+    return {
+        "Test": ["CMD-SHELL", args.health_cmd],
+        "Interval": _duration_ns(args.health_interval),
+        "Timeout": _duration_ns(args.health_timeout),
+        "StartPeriod": _duration_ns(args.health_start_period),
+        "Retries": args.health_retries or 0,
+    }
+
+
+def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Config and HostConfig from the parsed flags, validated as Docker validates them."""
+    from berth.container.mounts import parse_mount, parse_volume
+    from berth.container.spec import capability_name, parse_ulimit
+
+    if args.publish:
+        raise InvalidArgument(
+            "publishing ports needs bridge networking, which berth does not have yet",
+            hint="use --network host to reach a container's ports from the host",
+        )
+    network = args.network
+    if network not in ("default", "bridge", "none", "host"):
+        raise InvalidArgument(f"network {network} not found")
+    if args.pull not in PULL_POLICIES:
+        raise InvalidArgument(
+            f'invalid pull option: "{args.pull}": must be one of "always", "missing" or "never"'
+        )
+    if args.rm and args.restart not in ("no", ""):
+        raise InvalidArgument("Conflicting options: --restart and --rm")
+    if args.init:
+        raise InvalidArgument("--init is not supported yet")
+    if args.hostname and network == "host":
+        raise InvalidArgument("Conflicting options: hostname and the network mode")
+    for name in [*args.cap_add, *args.cap_drop]:
+        capability_name(name)
+    ulimits = []
+    for text in args.ulimit:
+        limit = parse_ulimit(text)
+        ulimits.append(
+            {"Name": text.partition("=")[0], "Soft": limit["soft"], "Hard": limit["hard"]}
+        )
+    for option in args.security_opt:
+        key = re.split("[=:]", option, maxsplit=1)[0]
+        if key not in ("no-new-privileges", "seccomp", "apparmor", "label"):
+            raise InvalidArgument(f"Invalid --security-opt: {option!r}")
+    config: dict[str, Any] = {
+        "Hostname": args.hostname or "",
+        "User": args.user or "",
+        "AttachStdin": args.interactive,
+        "AttachStdout": True,
+        "AttachStderr": True,
+        "Tty": args.tty,
+        "OpenStdin": args.interactive,
+        "StdinOnce": args.interactive,
+        "Env": _env(args),
+        "Cmd": args.command or None,
+        "Image": args.image,
+        "WorkingDir": args.workdir or "",
+        "Entrypoint": ([] if args.entrypoint == "" else shlex.split(args.entrypoint))
+        if args.entrypoint is not None
+        else None,
+        "Labels": _labels(args.label),
+    }
+    if args.stop_signal:
+        config["StopSignal"] = args.stop_signal
+    if args.stop_timeout is not None:
+        config["StopTimeout"] = args.stop_timeout
+    health = _healthcheck(args)
+    if health is not None:
+        config["Healthcheck"] = health
+    memory = parse_size(args.memory, "--memory") if args.memory else 0
+    swap = 0
+    if args.memory_swap:
+        swap = -1 if args.memory_swap == "-1" else parse_size(args.memory_swap, "--memory-swap")
+    nano_cpus = 0
+    if args.cpus:
+        try:
+            nano_cpus = int(float(args.cpus) * 1e9)
+        except ValueError:
+            raise InvalidArgument(f'invalid argument "{args.cpus}" for "--cpus"') from None
+        if nano_cpus <= 0:
+            raise InvalidArgument("Range of CPUs is from 0.01 to the number of CPUs")
+    mounts = [parse_volume(v) for v in args.volume] + [parse_mount(m) for m in args.mount]
+    tmpfs = {}
+    for item in args.tmpfs:
+        target, _, options = item.partition(":")
+        tmpfs[target] = options
+    host_config: dict[str, Any] = {
+        "NetworkMode": network,
+        "RestartPolicy": _restart(args.restart),
+        "AutoRemove": args.rm,
+        "Mounts": mounts,
+        "Tmpfs": tmpfs,
+        "CapAdd": args.cap_add or None,
+        "CapDrop": args.cap_drop or None,
+        "Privileged": args.privileged,
+        "ReadonlyRootfs": args.read_only,
+        "SecurityOpt": args.security_opt or None,
+        "ExtraHosts": args.add_host or None,
+        "Memory": memory,
+        "MemorySwap": swap,
+        "MemoryReservation": parse_size(args.memory_reservation, "--memory-reservation")
+        if args.memory_reservation
+        else 0,
+        "NanoCpus": nano_cpus,
+        "CpuShares": args.cpu_shares or 0,
+        "CpusetCpus": args.cpuset_cpus or "",
+        "PidsLimit": args.pids_limit,
+        "Ulimits": ulimits or None,
+    }
+    return config, host_config

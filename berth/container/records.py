@@ -1,0 +1,141 @@
+"""Container rows: Docker-shaped Config and HostConfig fixed at create, State as it changes.
+
+Lookup follows Docker: full id, then exact name, then a unique id prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, replace
+from typing import Any
+
+from berth.db import Database
+from berth.errors import AlreadyExists, InvalidArgument, NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRecord:
+    id: str  # 64 hex characters
+    name: str  # without Docker's leading "/"
+    image_id: str
+    image_name: str  # as the user named the image
+    created: str
+    config: dict[str, Any]
+    host_config: dict[str, Any]
+    state: dict[str, Any]
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def status(self) -> str:
+        return str(self.state.get("Status", "created"))
+
+    def with_state(self, **changes: Any) -> ContainerRecord:
+        return replace(self, state={**self.state, **changes})
+
+
+def _record(row: tuple[Any, ...]) -> ContainerRecord:
+    return ContainerRecord(
+        id=row[0],
+        name=row[1],
+        image_id=row[2],
+        image_name=row[3],
+        created=row[4],
+        config=json.loads(row[5]),
+        host_config=json.loads(row[6]),
+        state=json.loads(row[7]),
+    )
+
+
+_COLUMNS = "id, name, image_id, image_name, created, config, host_config, state"
+
+
+class ContainerStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def add(self, record: ContainerRecord) -> None:
+        try:
+            with self.database.transaction() as cursor:
+                cursor.execute(
+                    f"INSERT INTO containers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        record.id,
+                        record.name,
+                        record.image_id,
+                        record.image_name,
+                        record.created,
+                        json.dumps(record.config),
+                        json.dumps(record.host_config),
+                        json.dumps(record.state),
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            holder = self.database.query("SELECT id FROM containers WHERE name = ?", (record.name,))
+            owner = str(holder[0][0]) if holder else "another container"
+            raise AlreadyExists(
+                f'Conflict. The container name "/{record.name}" is already in use by container '
+                f'"{owner}". You have to remove (or rename) that container to be able to reuse '
+                "that name."
+            ) from None
+
+    def all(self) -> list[ContainerRecord]:
+        rows = self.database.query(f"SELECT {_COLUMNS} FROM containers ORDER BY created DESC")
+        return [_record(row) for row in rows]
+
+    def get(self, container_id: str) -> ContainerRecord:
+        rows = self.database.query(
+            f"SELECT {_COLUMNS} FROM containers WHERE id = ?", (container_id,)
+        )
+        if not rows:
+            raise NotFound(f"No such container: {container_id}")
+        return _record(rows[0])
+
+    def lookup(self, text: str) -> ContainerRecord:
+        if not text:
+            raise InvalidArgument("a container name or id is required")
+        name = text.removeprefix("/")
+        rows = self.database.query(
+            f"SELECT {_COLUMNS} FROM containers WHERE id = ? OR name = ?", (text, name)
+        )
+        if rows:
+            return _record(rows[0])
+        if all(c in "0123456789abcdef" for c in text):
+            rows = self.database.query(
+                f"SELECT {_COLUMNS} FROM containers WHERE id LIKE ?", (text + "%",)
+            )
+            if len(rows) == 1:
+                return _record(rows[0])
+            if len(rows) > 1:
+                raise InvalidArgument(f"multiple containers found with provided prefix: {text}")
+        raise NotFound(f"No such container: {text}")
+
+    def save_state(self, record: ContainerRecord) -> None:
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "UPDATE containers SET state = ? WHERE id = ?",
+                (json.dumps(record.state), record.id),
+            )
+
+    def rename(self, record: ContainerRecord, name: str) -> None:
+        try:
+            with self.database.transaction() as cursor:
+                cursor.execute("UPDATE containers SET name = ? WHERE id = ?", (name, record.id))
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(
+                f'Error when allocating new name: Conflict. The container name "/{name}" is '
+                "already in use"
+            ) from None
+
+    def delete(self, container_id: str) -> None:
+        with self.database.transaction() as cursor:
+            cursor.execute("DELETE FROM containers WHERE id = ?", (container_id,))
+
+    def using_image(self, image_id: str) -> list[ContainerRecord]:
+        rows = self.database.query(
+            f"SELECT {_COLUMNS} FROM containers WHERE image_id = ?", (image_id,)
+        )
+        return [_record(row) for row in rows]

@@ -1,0 +1,270 @@
+"""The OCI runtime spec (config.json) for a container, built from its Docker-shaped Config and
+HostConfig the way Docker builds it: default capabilities, mounts, masked and read-only paths,
+namespaces, seccomp and rlimits. Pure code: the caller supplies what it read from disk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from berth.container.user import User
+from berth.errors import InvalidArgument
+
+OCI_VERSION = "1.0.2"
+
+DEFAULT_CAPABILITIES = (
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+)
+
+# Every capability the kernel headers name, in number order (CAP_CHOWN is 0).
+ALL_CAPABILITIES = (
+    "CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_FSETID CAP_KILL CAP_SETGID "
+    "CAP_SETUID CAP_SETPCAP CAP_LINUX_IMMUTABLE CAP_NET_BIND_SERVICE CAP_NET_BROADCAST "
+    "CAP_NET_ADMIN CAP_NET_RAW CAP_IPC_LOCK CAP_IPC_OWNER CAP_SYS_MODULE CAP_SYS_RAWIO "
+    "CAP_SYS_CHROOT CAP_SYS_PTRACE CAP_SYS_PACCT CAP_SYS_ADMIN CAP_SYS_BOOT CAP_SYS_NICE "
+    "CAP_SYS_RESOURCE CAP_SYS_TIME CAP_SYS_TTY_CONFIG CAP_MKNOD CAP_LEASE CAP_AUDIT_WRITE "
+    "CAP_AUDIT_CONTROL CAP_SETFCAP CAP_MAC_OVERRIDE CAP_MAC_ADMIN CAP_SYSLOG CAP_WAKE_ALARM "
+    "CAP_BLOCK_SUSPEND CAP_AUDIT_READ CAP_PERFMON CAP_BPF CAP_CHECKPOINT_RESTORE"
+).split()
+
+MASKED_PATHS = (
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = (
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+)
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+_RLIMITS = {
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+    "as",
+}
+
+
+def capability_name(text: str) -> str:
+    name = text.strip().upper()
+    if name == "ALL":
+        return name
+    name = name if name.startswith("CAP_") else f"CAP_{name}"
+    if name not in ALL_CAPABILITIES:
+        raise InvalidArgument(f"invalid capability: {text}")
+    return name
+
+
+def capabilities(add: Sequence[str], drop: Sequence[str], privileged: bool) -> list[str]:
+    """Docker's rule: start from the defaults (all with --privileged), drop, then add."""
+    if privileged:
+        return list(ALL_CAPABILITIES)
+    added = [capability_name(c) for c in add]
+    dropped = [capability_name(c) for c in drop]
+    chosen = [] if "ALL" in dropped else [c for c in DEFAULT_CAPABILITIES if c not in dropped]
+    if "ALL" in added:
+        return list(ALL_CAPABILITIES)
+    return chosen + [c for c in added if c not in chosen]
+
+
+def parse_ulimit(text: str) -> dict[str, Any]:
+    """`nofile=1024:2048` -> the OCI rlimit object."""
+    name, eq, values = text.partition("=")
+    soft_text, _, hard_text = values.partition(":")
+    if not eq or name not in _RLIMITS or not soft_text:
+        raise InvalidArgument(f"invalid ulimit argument: {text}")
+    try:
+        soft = int(soft_text)
+        hard = int(hard_text) if hard_text else soft
+    except ValueError:
+        raise InvalidArgument(f"invalid ulimit argument: {text}") from None
+    if soft > hard:
+        raise InvalidArgument(f"ulimit soft limit must be less than or equal to hard limit: {text}")
+    return {"type": f"RLIMIT_{name.upper()}", "soft": soft, "hard": hard}
+
+
+def merge_env(*layers: Sequence[str]) -> list[str]:
+    """Later KEY=VALUE entries replace earlier ones with the same key, keeping first order."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        for item in layer:
+            key = item.partition("=")[0]
+            merged[key] = item
+    return list(merged.values())
+
+
+@dataclass(frozen=True, slots=True)
+class SpecInputs:
+    """What the spec needs beyond the container's own Config and HostConfig."""
+
+    rootfs: Path
+    user: User
+    etc_files: Mapping[str, Path]  # /etc/hostname, /etc/hosts, /etc/resolv.conf -> host file
+    netns: str | None  # None: a new one; "host": the host's; else a path to join
+    seccomp: Mapping[str, Any] | None
+    binds: Sequence[Mapping[str, Any]] = ()  # extra OCI mounts (volumes, -v, --tmpfs)
+
+
+def _default_mounts(privileged: bool) -> list[dict[str, Any]]:
+    sys_options = ["nosuid", "noexec", "nodev"] + ([] if privileged else ["ro"])
+    return [
+        {
+            "destination": "/proc",
+            "type": "proc",
+            "source": "proc",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        },
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_options},
+        {
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": ["ro", "nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/dev/mqueue",
+            "type": "mqueue",
+            "source": "mqueue",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/dev/shm",
+            "type": "tmpfs",
+            "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        },
+    ]
+
+
+def process_args(config: Mapping[str, Any]) -> list[str]:
+    args = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+    if not args:
+        raise InvalidArgument("No command specified")
+    return args
+
+
+def build(
+    config: Mapping[str, Any], host_config: Mapping[str, Any], inputs: SpecInputs
+) -> dict[str, Any]:
+    privileged = bool(host_config.get("Privileged"))
+    caps = capabilities(
+        host_config.get("CapAdd") or [], host_config.get("CapDrop") or [], privileged
+    )
+    env = merge_env(
+        [f"PATH={DEFAULT_PATH}"],
+        [f"HOSTNAME={config.get('Hostname', '')}"],
+        ["TERM=xterm"] if config.get("Tty") else [],
+        config.get("Env") or [],
+    )
+    if not any(item.startswith("HOME=") for item in env):
+        env.append(f"HOME={inputs.user.home}")
+    security = [str(o) for o in host_config.get("SecurityOpt") or []]
+    process: dict[str, Any] = {
+        "terminal": bool(config.get("Tty")),
+        "user": {
+            "uid": inputs.user.uid,
+            "gid": inputs.user.gid,
+            "additionalGids": list(inputs.user.additional_gids),
+        },
+        "args": process_args(config),
+        "env": env,
+        "cwd": config.get("WorkingDir") or "/",
+        "capabilities": {
+            "bounding": caps,
+            "effective": caps,
+            "permitted": caps,
+            "inheritable": [],
+            "ambient": [],
+        },
+        "rlimits": [
+            parse_ulimit(f"{u['Name']}={u['Soft']}:{u['Hard']}")
+            for u in host_config.get("Ulimits") or []
+        ],
+        "noNewPrivileges": any(
+            re.fullmatch(r"no-new-privileges(:true|=true)?", o) for o in security
+        ),
+    }
+    mounts = _default_mounts(privileged)
+    for destination, source in inputs.etc_files.items():
+        mounts.append(
+            {
+                "destination": destination,
+                "type": "bind",
+                "source": str(source),
+                "options": ["rbind", "rprivate"],
+            }
+        )
+    mounts += [dict(m) for m in inputs.binds]
+    namespaces: list[dict[str, str]] = [
+        {"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")
+    ]
+    if inputs.netns != "host":
+        namespaces.append({"type": "network", **({"path": inputs.netns} if inputs.netns else {})})
+    linux: dict[str, Any] = {"namespaces": namespaces}
+    if not privileged:
+        linux["maskedPaths"] = list(MASKED_PATHS)
+        linux["readonlyPaths"] = list(READONLY_PATHS)
+    if inputs.seccomp is not None:
+        linux["seccomp"] = dict(inputs.seccomp)
+    return {
+        "ociVersion": OCI_VERSION,
+        "process": process,
+        "root": {"path": str(inputs.rootfs), "readonly": bool(host_config.get("ReadonlyRootfs"))},
+        "hostname": config.get("Hostname", ""),
+        "mounts": mounts,
+        "linux": linux,
+    }
