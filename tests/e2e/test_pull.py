@@ -331,3 +331,36 @@ def test_pull_all_tags(registry: Catalogue, berth: Berth) -> None:
     tags = berth("images", "--format", "{{.Tag}}").stdout.split()
     assert sorted(tags) == sorted(registry.variants("base"))
     assert result.stdout.strip().splitlines()[-1] == f"{registry.host}/berth-test/base"
+
+
+@pytest.mark.parametrize("name", ["evil-dotdot", "evil-absolute", "evil-symlink", "evil-hardlink"])
+def test_hostile_layers_write_nothing_outside_their_directory(
+    registry: Catalogue, berth: Berth, store: Store, name: str
+) -> None:
+    """Whatever the layer does, no file appears outside the store's layer directories."""
+    marker = name  # each hostile entry names its file after the image
+    outside = [
+        Path("/tmp") / marker,
+        Path("/") / marker,
+        store.mountpoint / marker,
+        store.root / marker,
+        store.root / "snapshots" / marker,
+    ]
+    passwd_before = Path("/etc/passwd").read_bytes()
+    result = berth("pull", registry[name].reference)
+    assert "Traceback" not in result.stderr
+    for path in outside:
+        assert not path.exists(), f"{path} was written by a hostile layer"
+    assert Path("/etc/passwd").read_bytes() == passwd_before
+    host_passwd = Path("/etc/passwd").stat()
+    linked = [
+        p
+        for p in store.root.rglob("*")
+        if not p.is_symlink()
+        and p.is_file()
+        and (p.stat().st_dev, p.stat().st_ino) == (host_passwd.st_dev, host_passwd.st_ino)
+    ]
+    assert linked == []
+    if result.returncode == 0:  # contained rather than refused: the escape landed inside
+        inside = [p for p in (store.root / "snapshots").rglob("*") if marker in p.name]
+        assert all(str(p).startswith(str(store.root / "snapshots")) for p in inside)
