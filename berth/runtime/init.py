@@ -1,0 +1,407 @@
+"""`python -m berth.runtime.init BUNDLE SYNC_FD START_FD CGROUP_PROCS_JSON`: the container
+init, a fresh process (DESIGN §1: never a fork of the multi-threaded engine).
+
+1. join the cgroups, unshare the namespaces, fork pid 1 (CLONE_NEWPID applies to children);
+   the intermediate reports pid 1's host pid and exits;
+2. pid 1 mounts the rootfs and the spec's mounts, pivots into it, masks paths, sets the
+   hostname, rlimits, user and capabilities (bounding set dropped while CAP_SETPCAP is held,
+   KEEPCAPS across setuid, then no_new_privs, then capset), applies seccomp;
+3. reports ready, waits for `start`, resolves the command in the container's PATH and execs.
+   The sync pipe is close-on-exec: EOF tells the runtime the exec succeeded.
+Messages are JSON lines on the sync pipe. Imports stay minimal: this runs per container.
+Everything is imported before pivot_root: afterwards the host's Python library is gone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import resource
+import signal
+import socket
+import stat
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+from berth.errors import BerthError
+from berth.sys import (
+    CLONE_NEWCGROUP,
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWUTS,
+    MNT_DETACH,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    mount,
+    setns,
+    umount,
+    unshare,
+)
+from berth.sys import process as proc
+
+try:  # the seccomp module is optional until it lands; import it before pivot_root
+    from berth.runtime import seccomp  # type: ignore[attr-defined]
+except ImportError:
+    seccomp = None
+
+NAMESPACE_FLAGS = {
+    "mount": CLONE_NEWNS,
+    "uts": CLONE_NEWUTS,
+    "ipc": CLONE_NEWIPC,
+    "network": CLONE_NEWNET,
+    "pid": CLONE_NEWPID,
+    "cgroup": CLONE_NEWCGROUP,
+}
+MS_STRICTATIME = 1 << 24
+MS_NOATIME = 1024
+MS_RELATIME = 1 << 21
+MS_SLAVE = 1 << 19
+FLAG_OPTIONS = {
+    "ro": MS_RDONLY,
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "strictatime": MS_STRICTATIME,
+    "noatime": MS_NOATIME,
+    "relatime": MS_RELATIME,
+    "bind": MS_BIND,
+    "rbind": MS_BIND | MS_REC,
+}
+IGNORED_OPTIONS = {
+    "rw",
+    "private",
+    "rprivate",
+    "slave",
+    "rslave",
+    "shared",
+    "rshared",
+    "suid",
+    "dev",
+    "exec",
+}
+DEVICES = (
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+)
+CAPABILITY_NUMBERS = {
+    name: number
+    for number, name in enumerate(
+        "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
+        "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
+        "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE "
+        "SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP "
+        "MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF "
+        "CHECKPOINT_RESTORE".split()
+    )
+}
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+
+
+class InitError(Exception):
+    def __init__(self, message: str, exit_status: int = 125) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+def _send(fd: int, message: dict[str, Any]) -> None:
+    os.write(fd, (json.dumps(message) + "\n").encode())
+
+
+def _inside(rootfs: str, destination: str) -> str:
+    """The host path of `destination` within the rootfs, following symlinks only while they
+    stay inside it (an absolute link is taken relative to the rootfs, as in a chroot)."""
+    parts = [p for p in destination.split("/") if p and p != "."]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(rootfs, *resolved, part)
+        if os.path.islink(candidate):
+            hops += 1
+            if hops > 40:
+                raise InitError(f"too many symlinks in mount destination {destination}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p and p != "."] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(rootfs, *resolved)
+
+
+def _flags_and_data(options: list[str]) -> tuple[int, str]:
+    flags, data = 0, []
+    for option in options:
+        if option in FLAG_OPTIONS:
+            flags |= FLAG_OPTIONS[option]
+        elif option not in IGNORED_OPTIONS:
+            data.append(option)
+    return flags, ",".join(data)
+
+
+def _make_target(path: str, is_file: bool) -> None:
+    if os.path.lexists(path):
+        return
+    if is_file:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a"):
+            pass
+    else:
+        os.makedirs(path, exist_ok=True)
+
+
+def _mount_one(rootfs: str, entry: dict[str, Any], new_netns: bool) -> None:
+    kind = entry.get("type") or "bind"
+    options = list(entry.get("options") or [])
+    target = _inside(rootfs, entry["destination"])
+    flags, data = _flags_and_data(options)
+    source = entry.get("source") or kind
+    if kind == "cgroup":
+        return  # v1 hosts need a per-controller tree here; containers see none for now
+    if kind == "sysfs" and not new_netns:
+        # A fresh sysfs needs a new network namespace: share the host's read-only instead.
+        _make_target(target, False)
+        mount("/sys", target, None, MS_BIND | MS_REC)
+        mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+        return
+    if flags & MS_BIND:
+        _make_target(target, not os.path.isdir(source))
+        mount(source, target, None, flags & (MS_BIND | MS_REC))
+        remount = flags & ~(MS_BIND | MS_REC)
+        if remount:
+            mount(None, target, None, MS_BIND | MS_REMOUNT | remount)
+        return
+    _make_target(target, False)
+    mount(source, target, kind, flags, data or None)
+
+
+def _devices(rootfs: str) -> None:
+    dev = os.path.join(rootfs, "dev")
+    for name, major, minor in DEVICES:
+        path = os.path.join(dev, name)
+        if not os.path.lexists(path):
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+            os.chmod(path, 0o666)
+    links = {
+        "ptmx": "pts/ptmx",
+        "fd": "/proc/self/fd",
+        "stdin": "/proc/self/fd/0",
+        "stdout": "/proc/self/fd/1",
+        "stderr": "/proc/self/fd/2",
+        "core": "/proc/kcore",
+    }
+    for name, target in links.items():
+        path = os.path.join(dev, name)
+        if not os.path.lexists(path):
+            os.symlink(target, path)
+
+
+def _pivot(rootfs: str) -> None:
+    os.chdir(rootfs)
+    proc.pivot_root(".", ".")
+    umount(".", MNT_DETACH)
+    os.chdir("/")
+
+
+def _mask(paths: list[str]) -> None:
+    for path in paths:
+        if not os.path.lexists(path):
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            mount("tmpfs", path, "tmpfs", MS_RDONLY, None)
+        else:
+            mount("/dev/null", path, None, MS_BIND)
+
+
+def _readonly(paths: list[str]) -> None:
+    for path in paths:
+        if os.path.lexists(path):
+            mount(path, path, None, MS_BIND | MS_REC)
+            mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def _caps(names: list[str]) -> set[int]:
+    numbers = set()
+    for name in names:
+        number = CAPABILITY_NUMBERS.get(name.removeprefix("CAP_"))
+        if number is not None:
+            numbers.add(number)
+    return numbers
+
+
+def _rlimits(limits: list[dict[str, Any]]) -> None:
+    for limit in limits:
+        number = getattr(resource, str(limit["type"]), None)
+        if number is None:
+            raise InitError(f"unknown rlimit {limit['type']}")
+        _, inherited_hard = resource.getrlimit(number)
+        hard = int(limit["hard"])
+        if inherited_hard != resource.RLIM_INFINITY and hard > inherited_hard:
+            hard = inherited_hard  # never above the inherited hard limit (DESIGN §7b)
+        resource.setrlimit(number, (min(int(limit["soft"]), hard), hard))
+
+
+def _credentials(process: dict[str, Any]) -> None:
+    caps = process.get("capabilities") or {}
+    bounding = _caps(caps.get("bounding") or [])
+    proc.drop_bounding(bounding)
+    user = process.get("user") or {}
+    uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
+    if uid != 0:
+        proc.prctl(proc.PR_SET_KEEPCAPS, 1)
+    os.setgroups([int(g) for g in user.get("additionalGids") or []])
+    os.setgid(gid)
+    os.setuid(uid)
+    if process.get("noNewPrivileges"):
+        proc.prctl(proc.PR_SET_NO_NEW_PRIVS, 1)
+    proc.capset(
+        _caps(caps.get("effective") or []),
+        _caps(caps.get("permitted") or []),
+        _caps(caps.get("inheritable") or []),
+    )
+    ambient = _caps(caps.get("ambient") or [])
+    if ambient:
+        proc.raise_ambient(ambient)
+
+
+def _find_command(args: list[str], env: list[str]) -> str:
+    command = args[0]
+    if "/" in command:
+        candidates = [command]
+    else:
+        path = next((e[5:] for e in env if e.startswith("PATH=")), "")
+        candidates = [os.path.join(d or ".", command) for d in path.split(":")]
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            if not os.access(candidate, os.X_OK):
+                raise InitError(f'exec: "{command}": permission denied', 126)
+            return candidate
+        if "/" in command and os.path.isdir(candidate):
+            raise InitError(f'exec: "{command}": is a directory', 126)
+    if "/" in command:
+        raise InitError(f'exec: "{command}": stat {command}: no such file or directory', 127)
+    raise InitError(f'exec: "{command}": executable file not found in $PATH', 127)
+
+
+def _container(
+    spec: dict[str, Any], bundle: Path, sync_fd: int, start_fd: int, new_netns: bool
+) -> None:
+    """Pid 1: build the container's world, then exec its process."""
+    process = spec["process"]
+    root = spec.get("root") or {}
+    rootfs = str((bundle / root.get("path", "rootfs")).resolve())
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount(rootfs, rootfs, None, MS_BIND | MS_REC)
+    for entry in spec.get("mounts") or []:
+        _mount_one(rootfs, entry, new_netns)
+    _devices(rootfs)
+    cwd = str(process.get("cwd") or "/")
+    os.makedirs(_inside(rootfs, cwd), exist_ok=True)
+    _pivot(rootfs)
+    linux = spec.get("linux") or {}
+    _mask(list(linux.get("maskedPaths") or []))
+    _readonly(list(linux.get("readonlyPaths") or []))
+    if root.get("readonly"):
+        mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+    if spec.get("hostname"):
+        proc.sethostname(str(spec["hostname"]))
+    if new_netns:
+        _loopback_up()
+    for key, value in (linux.get("sysctl") or {}).items():
+        Path("/proc/sys", key.replace(".", "/")).write_text(str(value))
+    _rlimits(list(process.get("rlimits") or []))
+    args = list(process["args"])
+    env = list(process.get("env") or [])
+    _credentials(process)
+    if linux.get("seccomp"):
+        seccomp.apply(linux["seccomp"])
+    _send(sync_fd, {"ready": True})
+    if not os.read(start_fd, 1):
+        os._exit(0)  # the runtime went away before starting us
+    os.close(start_fd)
+    try:
+        os.chdir(cwd)
+    except OSError as error:
+        raise InitError(
+            f'chdir to cwd ("{cwd}") set in config.json failed: {error.strerror}', 126
+        ) from None
+    executable = _find_command(args, env)
+    for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    try:
+        os.execve(executable, args, dict(e.split("=", 1) for e in env if "=" in e))
+    except OSError as error:
+        code = 127 if error.errno == 2 else 126
+        reason = (error.strerror or "exec failed").lower()
+        raise InitError(f'exec: "{args[0]}": {reason}', code) from None
+
+
+def main() -> None:
+    bundle = Path(sys.argv[1])
+    sync_fd, start_fd = int(sys.argv[2]), int(sys.argv[3])
+    cgroup_procs = json.loads(sys.argv[4])
+    os.set_inheritable(sync_fd, False)
+    os.set_inheritable(start_fd, False)
+    try:
+        spec = json.loads((bundle / "config.json").read_text())
+        for path in cgroup_procs:
+            Path(path).write_text(str(os.getpid()))
+        flags = 0
+        new_netns = False
+        for namespace in (spec.get("linux") or {}).get("namespaces") or []:
+            kind = namespace["type"]
+            if kind not in NAMESPACE_FLAGS:
+                raise InitError(f"unsupported namespace {kind}")
+            if namespace.get("path"):
+                fd = os.open(namespace["path"], os.O_RDONLY | os.O_CLOEXEC)
+                setns(fd, NAMESPACE_FLAGS[kind])
+                os.close(fd)
+            else:
+                flags |= NAMESPACE_FLAGS[kind]
+                new_netns = new_netns or kind == "network"
+        unshare(flags)
+    except (BerthError, InitError, OSError, ValueError) as error:
+        _send(sync_fd, {"error": str(error), "exit_status": getattr(error, "exit_status", 125)})
+        os._exit(1)
+    child = os.fork()
+    if child:
+        _send(sync_fd, {"pid": child})
+        os._exit(0)
+    try:
+        _container(spec, bundle, sync_fd, start_fd, new_netns)
+    except Exception as error:  # the top of pid 1: report, never leave the runtime guessing
+        _send(sync_fd, {"error": str(error), "exit_status": getattr(error, "exit_status", 125)})
+        os._exit(getattr(error, "exit_status", 125))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""The runtime's caller side: spawn the init, learn the container's pid, release it to exec,
+and signal or clean up containers by the state each one leaves in its state directory.
+
+Parentage: the init unshares the pid namespace and forks pid 1, then the intermediate exits.
+The caller (the monitor) has set PR_SET_CHILD_SUBREAPER, so pid 1 is reparented to it and
+its exit status reaches the monitor's waitpid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from berth.errors import InvalidArgument, NotFound, SystemFailure
+
+CREATE_TIMEOUT = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Stdio:
+    stdin: int
+    stdout: int
+    stderr: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeState:
+    status: str  # created | running | stopped
+    pid: int | None
+
+
+class CommandFailed(InvalidArgument):
+    """The container's command could not be run: 127 not found, 126 not executable."""
+
+    def __init__(self, message: str, exit_status: int) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+def _read_message(stream: Any) -> dict[str, Any] | None:
+    line = stream.readline()
+    if not line:
+        return None
+    message: dict[str, Any] = json.loads(line)
+    return message
+
+
+def _raise(message: dict[str, Any]) -> None:
+    status = int(message.get("exit_status", 125))
+    text = str(message.get("error", "the container init failed"))
+    if status in (126, 127):
+        raise CommandFailed(text, status)
+    raise SystemFailure(text)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            return stream.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Runtime:
+    def __init__(self, state_root: Path) -> None:
+        self.state_root = state_root
+        self._pending: dict[str, tuple[Any, int]] = {}  # id -> (sync reader, start fd)
+
+    def _dir(self, container_id: str) -> Path:
+        return self.state_root / container_id
+
+    def _state(self, container_id: str) -> dict[str, Any]:
+        try:
+            document: dict[str, Any] = json.loads(
+                (self._dir(container_id) / "state.json").read_text()
+            )
+        except FileNotFoundError:
+            raise NotFound(f"container {container_id} does not exist in the runtime") from None
+        return document
+
+    def create(
+        self,
+        container_id: str,
+        bundle: Path,
+        stdio: Stdio,
+        *,
+        cgroup_procs: list[Path] | tuple[Path, ...] = (),
+    ) -> int:
+        directory = self._dir(container_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+        start_r, start_w = os.pipe2(os.O_CLOEXEC)
+        argv = [
+            sys.executable,
+            "-m",
+            "berth.runtime.init",
+            str(bundle),
+            str(sync_w),
+            str(start_r),
+            json.dumps([str(p) for p in cgroup_procs]),
+        ]
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=stdio.stdin,
+                stdout=stdio.stdout,
+                stderr=stdio.stderr,
+                pass_fds=(sync_w, start_r),
+                close_fds=True,
+            )
+        finally:
+            os.close(sync_w)
+            os.close(start_r)
+        reader = os.fdopen(sync_r, "r")
+        try:
+            first = _read_message(reader)
+            process.wait(timeout=CREATE_TIMEOUT)
+            if first is None or "pid" not in first:
+                _raise(first or {"error": f"the container init exited ({process.returncode})"})
+            assert first is not None
+            pid = int(first["pid"])
+            ready = _read_message(reader)
+            if ready is None or "error" in ready:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                _raise(ready or {"error": "the container init died during set-up"})
+        except BaseException:
+            reader.close()
+            os.close(start_w)
+            raise
+        (directory / "state.json").write_text(json.dumps({"pid": pid, "bundle": str(bundle)}))
+        self._pending[container_id] = (reader, start_w)
+        return pid
+
+    def start(self, container_id: str) -> None:
+        """Let the init exec; a failed exec (not found, not executable) is raised here."""
+        reader, start_w = self._pending.pop(container_id)
+        try:
+            os.write(start_w, b"s")
+            os.close(start_w)
+            failure = _read_message(reader)  # EOF: the exec closed the pipe (CLOEXEC)
+        finally:
+            reader.close()
+        if failure is not None:
+            _raise(failure)
+        (self._dir(container_id) / "started").touch()
+
+    def state(self, container_id: str) -> RuntimeState:
+        pid = int(self._state(container_id)["pid"])
+        if not _alive(pid):
+            return RuntimeState("stopped", None)
+        started = (self._dir(container_id) / "started").exists()
+        return RuntimeState("running" if started else "created", pid)
+
+    def kill(self, container_id: str, sig: int, *, all_processes: bool = False) -> None:
+        """Signal the container's pid 1. `all_processes` needs nothing more: every container
+        has its own pid namespace, and the kernel kills all of it when its pid 1 dies."""
+        pid = int(self._state(container_id)["pid"])
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    def delete(self, container_id: str) -> None:
+        with contextlib.suppress(NotFound):
+            pid = int(self._state(container_id)["pid"])
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        pending = self._pending.pop(container_id, None)
+        if pending is not None:
+            pending[0].close()
+            os.close(pending[1])
+        shutil.rmtree(self._dir(container_id), ignore_errors=True)

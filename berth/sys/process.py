@@ -1,0 +1,85 @@
+"""Process-level shims for the container init: capabilities, prctl, pivot_root, hostname.
+
+The order matters and lives in the caller (DESIGN §7b): drop the bounding set while
+CAP_SETPCAP is held, keep capabilities across setuid, then no_new_privs, then capset.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+from berth.sys._libc import check, libc
+
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+PR_SET_CHILD_SUBREAPER = 36
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+SYS_PIVOT_ROOT = 155  # x86_64
+SYS_CAPSET = 126
+SYS_CAPGET = 125
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
+    result = int(libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), 0, 0))
+    check(result, f"prctl({option})")
+    return result
+
+
+def last_capability() -> int:
+    with open("/proc/sys/kernel/cap_last_cap") as stream:
+        return int(stream.read())
+
+
+def drop_bounding(keep: set[int]) -> None:
+    for number in range(last_capability() + 1):
+        if number not in keep and libc.prctl(PR_CAPBSET_READ, number, 0, 0, 0) == 1:
+            prctl(PR_CAPBSET_DROP, number)
+
+
+def capset(effective: set[int], permitted: set[int], inheritable: set[int]) -> None:
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    for index in range(2):
+
+        def mask(numbers: set[int], index: int = index) -> int:
+            return sum(1 << (n - 32 * index) for n in numbers if 32 * index <= n < 32 * (index + 1))
+
+        data[index].effective = mask(effective)
+        data[index].permitted = mask(permitted)
+        data[index].inheritable = mask(inheritable)
+    check(int(libc.syscall(SYS_CAPSET, ctypes.byref(header), data)), "capset")
+
+
+def raise_ambient(numbers: set[int]) -> None:
+    for number in numbers:
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, number)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    check(
+        int(libc.syscall(SYS_PIVOT_ROOT, os.fsencode(new_root), os.fsencode(put_old))), "pivot_root"
+    )
+
+
+def sethostname(name: str) -> None:
+    encoded = name.encode()
+    check(int(libc.sethostname(encoded, len(encoded))), "sethostname")
