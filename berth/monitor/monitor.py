@@ -1,0 +1,465 @@
+"""The monitor's life: create and start the container, pump its stdio, wait, clean up.
+
+One thread, one selector: the container's output pipes (or pty), the attach socket and its
+clients, and a self-pipe that turns SIGCHLD into readable input. The container's pid 1 is
+the monitor's child (directly, or through PR_SET_CHILD_SUBREAPER), so waitpid gives its
+exit status; every other orphan that lands here is reaped and forgotten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import json
+import os
+import pty
+import selectors
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from berth.errors import BerthError
+from berth.monitor import protocol
+from berth.monitor.config import ATTACH_SOCKET, STATUS_NAME, STOP_REQUESTED, MonitorConfig
+from berth.monitor.files import JsonLog, rfc3339_nano, write_json_atomically
+from berth.runtime import Runtime, Stdio
+
+PR_SET_CHILD_SUBREAPER = 36
+DRAIN_SECONDS = 2.0
+ATTACH_WAIT_SECONDS = 30.0
+READ_SIZE = 64 * 1024
+ENGINE_FAILURE = 125
+
+
+@dataclass
+class _Client:
+    sock: socket.socket
+    reader: protocol.FrameReader = field(default_factory=protocol.FrameReader)
+    streams: set[int] = field(default_factory=set)
+    stdin: bool = False
+    greeted: bool = False
+    pending: bytes = b""
+
+
+@dataclass
+class _Stdio:
+    """The monitor's ends of the container's stdio, and the container's ends to hand over."""
+
+    container: Stdio
+    outputs: dict[int, int]  # our read fd -> stream (STDOUT/STDERR)
+    stdin: int | None  # our write fd, when stdin is open
+    to_close: list[int]  # the container's ends, closed here once it has them
+    pty_master: int | None = None
+
+
+def _open_stdio(config: MonitorConfig) -> _Stdio:
+    if config.tty:
+        master, slave = pty.openpty()
+        return _Stdio(
+            Stdio(slave, slave, slave),
+            {master: protocol.STDOUT},
+            master,
+            [slave],
+            pty_master=master,
+        )
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    if config.open_stdin:
+        in_r, in_w = os.pipe()
+        return _Stdio(
+            Stdio(in_r, out_w, err_w),
+            {out_r: protocol.STDOUT, err_r: protocol.STDERR},
+            in_w,
+            [in_r, out_w, err_w],
+        )
+    null = os.open(os.devnull, os.O_RDONLY)
+    return _Stdio(
+        Stdio(null, out_w, err_w),
+        {out_r: protocol.STDOUT, err_r: protocol.STDERR},
+        None,
+        [null, out_w, err_w],
+    )
+
+
+def _exit_code(status: int) -> int:
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return ENGINE_FAILURE
+
+
+class Monitor:
+    def __init__(self, config: MonitorConfig) -> None:
+        self.config = config
+        self.run_dir = Path(config.run_dir)
+        self.runtime = Runtime(Path(config.runtime_root))
+        self.log = JsonLog(Path(config.log_path))
+        self.selector = selectors.DefaultSelector()
+        self.clients: dict[int, _Client] = {}
+        self.restart_count = 0
+        self.status: dict[str, Any] = {}
+        self.pid: int | None = None
+        self.exit_status: int | None = None
+        self.ready_fd = -1
+        wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._wake_r = wake_r
+        self.selector.register(wake_r, selectors.EVENT_READ, "wake")
+        signal.set_wakeup_fd(self._wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.listener = self._listen()
+
+    # -- status -----------------------------------------------------------------------
+
+    def _publish(self, **changes: Any) -> None:
+        self.status.update(changes, RestartCount=self.restart_count, MonitorPid=os.getpid())
+        write_json_atomically(self.run_dir / STATUS_NAME, self.status)
+
+    # -- attach socket ----------------------------------------------------------------
+
+    def _listen(self) -> socket.socket:
+        path = self.run_dir / ATTACH_SOCKET
+        path.unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        with protocol.reachable(path) as name:
+            listener.bind(name)
+        os.chmod(path, 0o600)
+        listener.listen(16)
+        listener.setblocking(False)
+        self.selector.register(listener, selectors.EVENT_READ, "listener")
+        return listener
+
+    def _accept(self) -> None:
+        try:
+            sock, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        sock.setblocking(False)
+        self.clients[sock.fileno()] = _Client(sock)
+        self.selector.register(sock, selectors.EVENT_READ, "client")
+
+    def _drop(self, client: _Client) -> None:
+        self.clients.pop(client.sock.fileno(), None)
+        self.selector.unregister(client.sock)
+        client.sock.close()
+
+    def _client_input(self, client: _Client, stdio: _Stdio) -> None:
+        try:
+            data = client.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(client)
+            return
+        if not client.greeted:
+            client.pending += data
+            line, newline, rest = client.pending.partition(b"\n")
+            if not newline:
+                return
+            wanted = json.loads(line or b"{}")
+            client.greeted = True
+            client.stdin = bool(wanted.get("stdin"))
+            client.streams = {protocol.STDOUT} if wanted.get("stdout", True) else set()
+            if wanted.get("stderr", True):
+                client.streams.add(protocol.STDERR)
+            data = rest
+        for kind, payload in client.reader.feed(data):
+            self._client_frame(kind, payload, client, stdio)
+
+    def _client_frame(self, kind: int, payload: bytes, client: _Client, stdio: _Stdio) -> None:
+        if kind == protocol.STDIN and client.stdin and stdio.stdin is not None:
+            with contextlib.suppress(OSError):
+                os.write(stdio.stdin, payload)
+        elif kind == protocol.STDIN_CLOSE and stdio.stdin is not None and stdio.pty_master is None:
+            os.close(stdio.stdin)
+            stdio.stdin = None
+        elif kind == protocol.RESIZE and stdio.pty_master is not None:
+            rows, cols = (int(v) for v in payload.split())
+            _set_window_size(stdio.pty_master, rows, cols)
+        elif kind == protocol.SIGNAL and self.pid is not None:
+            with contextlib.suppress(BerthError):
+                self.runtime.kill(self.config.id, int(payload))
+
+    def _broadcast(self, kind: int, payload: bytes) -> None:
+        message = protocol.frame(kind, payload)
+        for client in list(self.clients.values()):
+            if kind != protocol.EXIT and kind not in client.streams:
+                continue
+            try:
+                client.sock.setblocking(True)
+                client.sock.sendall(message)
+                client.sock.setblocking(False)
+            except OSError:
+                self._drop(client)
+
+    # -- the container ----------------------------------------------------------------
+
+    def _start(self, stdio: _Stdio) -> None:
+        """Create and start the container.
+
+        With `wait_for_attach` the launcher is told as soon as the container exists, then the
+        start waits for the first client, so a foreground `run` misses no output.
+        """
+        self.pid = self.runtime.create(
+            self.config.id,
+            Path(self.config.bundle),
+            stdio.container,
+            cgroup_procs=[Path(p) for p in self.config.cgroup_procs],
+        )
+        for fd in stdio.to_close:
+            os.close(fd)
+        stdio.to_close = []
+        if self.config.wait_for_attach and self.ready_fd >= 0:
+            self._publish(
+                Status="running",
+                Running=True,
+                Pid=self.pid,
+                ExitCode=0,
+                Error="",
+                StartedAt=rfc3339_nano(),
+                FinishedAt="0001-01-01T00:00:00Z",
+                OOMKilled=False,
+            )
+            self._report({"pid": self.pid})
+            self._wait_for_client()
+        self.runtime.start(self.config.id)
+
+    def _report(self, message: dict[str, Any]) -> None:
+        """Tell the launcher how the start went, once; later reports go nowhere."""
+        self.ready_fd = _report(self.ready_fd, message)
+
+    def _wait_for_client(self) -> None:
+        deadline = time.monotonic() + ATTACH_WAIT_SECONDS
+        while not self.clients and time.monotonic() < deadline:
+            for key, _ in self.selector.select(0.5):
+                if key.data == "listener":
+                    self._accept()
+                elif key.data == "wake":
+                    _drain(self._wake_r)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                self.exit_status = status
+
+    def _pump(self, stdio: _Stdio) -> None:
+        for fd in stdio.outputs:
+            self.selector.register(fd, selectors.EVENT_READ, "output")
+        open_outputs = set(stdio.outputs)
+        drain_deadline: float | None = None
+        while open_outputs:
+            timeout = (
+                None if drain_deadline is None else max(0.0, drain_deadline - time.monotonic())
+            )
+            events = self.selector.select(timeout)
+            if not events and drain_deadline is not None:
+                break
+            for key, _ in events:
+                if key.data == "wake":
+                    _drain(self._wake_r)
+                    self._reap()
+                elif key.data == "listener":
+                    self._accept()
+                elif key.data == "client":
+                    client = self.clients.get(key.fd)
+                    if client is not None:
+                        self._client_input(client, stdio)
+                elif key.data == "output" and not self._output(key.fd, stdio):
+                    open_outputs.discard(key.fd)
+            if self.exit_status is not None and drain_deadline is None:
+                drain_deadline = time.monotonic() + DRAIN_SECONDS
+        for fd in stdio.outputs:
+            self.selector.unregister(fd)
+            os.close(fd)
+        if self.exit_status is None and self.pid is not None:
+            # The container closed its output but lives on: wait for it.
+            try:
+                _, self.exit_status = os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                self.exit_status = ENGINE_FAILURE << 8
+
+    def _output(self, fd: int, stdio: _Stdio) -> bool:
+        try:
+            data = os.read(fd, READ_SIZE)
+        except OSError as error:
+            if error.errno == errno.EAGAIN:
+                return True
+            data = b""  # EIO: the pty's other side is gone
+        if not data:
+            return False
+        stream = stdio.outputs[fd]
+        self.log.write("stdout" if stream == protocol.STDOUT else "stderr", data)
+        self._broadcast(stream, data)
+        return True
+
+    def _should_restart(self, exit_code: int) -> bool:
+        policy = self.config.restart_policy
+        if (self.run_dir / STOP_REQUESTED).exists() or policy == "no":
+            return False
+        if policy == "on-failure":
+            return exit_code != 0 and (
+                self.config.restart_max <= 0 or self.restart_count < self.config.restart_max
+            )
+        return policy in ("always", "unless-stopped")
+
+    def _oom_killed(self) -> bool:
+        if not self.config.cgroup_name:
+            return False
+        from berth.cgroups import open_cgroup
+
+        try:
+            return open_cgroup(
+                self.config.cgroup_name, parent=self.config.cgroup_parent
+            ).oom_killed()
+        except BerthError:
+            return False
+
+    def run(self, ready_fd: int) -> None:
+        self.ready_fd = ready_fd
+        delay = 0.1
+        while True:
+            stdio = _open_stdio(self.config)
+            self.exit_status = None
+            try:
+                self._start(stdio)
+            except BerthError as error:
+                for fd in stdio.to_close:
+                    os.close(fd)
+                code = int(getattr(error, "exit_status", ENGINE_FAILURE))
+                self._publish(
+                    Status="exited",
+                    Running=False,
+                    Pid=0,
+                    ExitCode=code,
+                    Error=error.message,
+                    FinishedAt=rfc3339_nano(),
+                )
+                self._report({"error": error.message, "exit_code": code})
+                self._broadcast(protocol.EXIT, str(code).encode())
+                with contextlib.suppress(BerthError):
+                    self.runtime.delete(self.config.id)
+                break
+            self._publish(
+                Status="running",
+                Running=True,
+                Pid=self.pid,
+                ExitCode=0,
+                Error="",
+                StartedAt=self.status.get("StartedAt")
+                if self.config.wait_for_attach and self.restart_count == 0
+                else rfc3339_nano(),
+                FinishedAt="0001-01-01T00:00:00Z",
+                OOMKilled=False,
+            )
+            self._report({"pid": self.pid})
+            started = time.monotonic()
+            self._pump(stdio)
+            if stdio.stdin is not None and stdio.stdin not in stdio.outputs:
+                os.close(stdio.stdin)
+            self.log.flush()
+            exit_code = _exit_code(self.exit_status or 0)
+            oom = self._oom_killed()
+            with contextlib.suppress(BerthError):
+                self.runtime.delete(self.config.id)
+            restart = self._should_restart(exit_code)
+            self._publish(
+                Status="restarting" if restart else "exited",
+                Running=False,
+                Pid=0,
+                ExitCode=exit_code,
+                OOMKilled=oom,
+                FinishedAt=rfc3339_nano(),
+            )
+            self._broadcast(protocol.EXIT, str(exit_code).encode())
+            if not restart:
+                break
+            # Docker's back-off: double the delay after a quick failure, reset after 10 s up.
+            delay = 0.1 if time.monotonic() - started > 10 else min(delay * 2, 60.0)
+            time.sleep(delay)
+            self.restart_count += 1
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        for client in list(self.clients.values()):
+            self._drop(client)
+        self.listener.close()
+        (self.run_dir / ATTACH_SOCKET).unlink(missing_ok=True)
+        self.log.close()
+        from berth.sys import MNT_DETACH, umount
+
+        with contextlib.suppress(BerthError):
+            umount(Path(self.config.rootfs), MNT_DETACH)
+        if self.config.cgroup_name:
+            from berth.cgroups import open_cgroup
+
+            with contextlib.suppress(BerthError):
+                open_cgroup(self.config.cgroup_name, parent=self.config.cgroup_parent).destroy()
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _report(fd: int, message: dict[str, Any]) -> int:
+    """Tell the launcher how the start went (once); returns -1 once the pipe is closed."""
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            os.write(fd, (json.dumps(message) + "\n").encode())
+        os.close(fd)
+    return -1
+
+
+def _set_window_size(fd: int, rows: int, cols: int) -> None:
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def run(run_dir: Path, ready_fd: int) -> int:
+    """The monitor's entry point (after detaching). Never raises: it has no one to raise to."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    config = MonitorConfig.read(run_dir)
+    monitor: Monitor | None = None
+    try:
+        monitor = Monitor(config)
+        monitor.run(ready_fd)
+    except Exception as error:  # the top of the monitor: record why, for ps and inspect
+        write_json_atomically(
+            run_dir / STATUS_NAME,
+            {
+                "Status": "exited",
+                "Running": False,
+                "Pid": 0,
+                "ExitCode": ENGINE_FAILURE,
+                "Error": f"monitor failed: {error}",
+                "FinishedAt": rfc3339_nano(),
+            },
+        )
+        failure = {"error": f"monitor failed: {error}", "exit_code": ENGINE_FAILURE}
+        if monitor is not None:
+            monitor._report(failure)
+        else:
+            _report(ready_fd, failure)
+        return 1
+    if config.auto_remove_argv:
+        os.execv(config.auto_remove_argv[0], config.auto_remove_argv)
+    return 0
