@@ -74,8 +74,12 @@ def exit_code(error: BerthError, *, starting_container: bool = False) -> int:
 
     Docker exits 1 when a command fails and 125 when `run`/`create`/`start` fail before the
     container's own process could report a code (usage errors exit 125 too; argparse handles
-    those in the CLI).
+    those in the CLI). An error that carries the container's `exit_status` (126: the command
+    can't be invoked, 127: it doesn't exist) exits with it.
     """
+    status = getattr(error, "exit_status", None)
+    if isinstance(status, int):
+        return status
     return 125 if starting_container else 1
 
 

@@ -29,6 +29,8 @@ from tests.fixtures.registry import RunningRegistry, start_registry
 from tests.fixtures.store import Berth, Store, mount_store, unmount_store
 
 SESSION_ID = os.environ.setdefault(leaks.SESSION_MARKER, uuid.uuid4().hex)
+# Containers' cgroups go under a parent of this session's own, removed at the end.
+CGROUP_PARENT = os.environ.setdefault("BERTH_CGROUP_PARENT", f"berth-test-{SESSION_ID[:12]}")
 _BEFORE = pytest.StashKey[leaks.Snapshot]()
 _SCOPE = pytest.StashKey[list[Path]]()
 
@@ -72,6 +74,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     else:
         print(report)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cgroup_parent() -> Iterator[str]:
+    """The session's cgroup parent; its (by then empty) directories are removed at the end."""
+    yield CGROUP_PARENT
+    for hierarchy in leaks.CGROUP_ROOT.iterdir():
+        parent = hierarchy / CGROUP_PARENT
+        if parent.is_dir():
+            for child in sorted(parent.glob("*/"), reverse=True):
+                child.rmdir()
+            parent.rmdir()
 
 
 @pytest.fixture(scope="session")

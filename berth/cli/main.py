@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Error: {error.message}", file=sys.stderr)
         if error.hint:
             print(f"Hint: {error.hint}", file=sys.stderr)
-        return exit_code(error)
+        return exit_code(error, starting_container=command.starts_container)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -20,8 +20,13 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message, self.prog)
 
 
-def new_parser(prog: str, description: str) -> Parser:
-    return Parser(prog=prog, description=description)
+def new_parser(prog: str, description: str, *, short_help: bool = True) -> Parser:
+    """A command's parser; `short_help=False` frees `-h` for the command (`run -h HOSTNAME`),
+    as Docker's run keeps only `--help`."""
+    parser = Parser(prog=prog, description=description, add_help=short_help)
+    if not short_help:
+        parser.add_argument("--help", action="help", help="Print usage")
+    return parser
 
 
 def report_usage_error(error: UsageError) -> int:

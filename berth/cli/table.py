@@ -12,6 +12,7 @@ from dataclasses import dataclass
 class Command:
     module: str
     summary: str
+    starts_container: bool = False  # failures exit 125, as Docker's run/create/start do
 
 
 COMMANDS: dict[str, Command] = {
@@ -23,6 +24,19 @@ COMMANDS: dict[str, Command] = {
     "login": Command("login", "Log in to a registry"),
     "logout": Command("logout", "Log out from a registry"),
     "inspect": Command("inspect", "Return low-level information on berth objects"),
+    "run": Command("run", "Create and run a new container from an image", True),
+    "create": Command("create", "Create a new container", True),
+    "start": Command("start", "Start one or more stopped containers", True),
+    "stop": Command("stop", "Stop one or more running containers"),
+    "restart": Command("restart", "Restart one or more containers"),
+    "kill": Command("kill", "Kill one or more running containers"),
+    "rm": Command("rm", "Remove one or more containers"),
+    "ps": Command("ps", "List containers"),
+    "logs": Command("logs", "Fetch the logs of a container"),
+    "wait": Command("wait", "Block until containers stop, then print their exit codes"),
+    "rename": Command("rename", "Rename a container"),
+    "pause": Command("pause", "Pause all processes within one or more containers"),
+    "unpause": Command("unpause", "Unpause all processes within one or more containers"),
 }
 
 GROUPS: dict[str, dict[str, Command]] = {
@@ -39,9 +53,28 @@ GROUPS: dict[str, dict[str, Command]] = {
     "system": {
         "df": Command("system_df", "Show berth disk usage"),
     },
+    "container": {
+        "run": COMMANDS["run"],
+        "create": COMMANDS["create"],
+        "start": COMMANDS["start"],
+        "stop": COMMANDS["stop"],
+        "restart": COMMANDS["restart"],
+        "kill": COMMANDS["kill"],
+        "rm": COMMANDS["rm"],
+        "ls": COMMANDS["ps"],
+        "list": COMMANDS["ps"],
+        "ps": COMMANDS["ps"],
+        "logs": COMMANDS["logs"],
+        "wait": COMMANDS["wait"],
+        "rename": COMMANDS["rename"],
+        "pause": COMMANDS["pause"],
+        "unpause": COMMANDS["unpause"],
+        "inspect": Command("container_inspect", "Display detailed information on containers"),
+    },
 }
 
 GROUP_SUMMARIES = {
+    "container": "Manage containers",
     "image": "Manage images",
     "system": "Manage berth",
 }

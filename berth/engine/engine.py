@@ -12,6 +12,7 @@ from berth.layout import Layout
 
 if TYPE_CHECKING:
     from berth.content import ContentStore
+    from berth.engine.containers import ContainerService
     from berth.engine.images import ImageService
     from berth.image import ImageStore
     from berth.snapshot import LayerStore
@@ -61,6 +62,12 @@ class Engine:
         from berth.engine.images import ImageService
 
         return ImageService(self)
+
+    @cached_property
+    def containers(self) -> ContainerService:
+        from berth.engine.containers import ContainerService
+
+        return ContainerService(self)
 
     def close(self) -> None:
         self.database.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from berth.container import ContainerRecord
 from berth.image import ImageRecord
 from berth.layout import Layout
 from berth.oci import ImageConfig
@@ -67,3 +69,65 @@ def image_inspect(
     if config.raw.get("os.version"):
         document["OsVersion"] = config.raw["os.version"]
     return document
+
+
+def container_inspect(record: ContainerRecord, directory: Path) -> dict[str, Any]:
+    """`docker container inspect`'s shape for one container."""
+    state = dict(record.state)
+    args = list(record.config.get("Entrypoint") or []) + list(record.config.get("Cmd") or [])
+    mounts = [
+        {
+            "Type": m.get("Type"),
+            "Name": m.get("Source") if m.get("Type") == "volume" else None,
+            "Source": m.get("Source", ""),
+            "Destination": m.get("Target"),
+            "Mode": "",
+            "RW": not m.get("ReadOnly"),
+            "Propagation": "rprivate" if m.get("Type") == "bind" else "",
+        }
+        for m in record.host_config.get("Mounts") or []
+    ]
+    return {
+        "Id": record.id,
+        "Created": record.created,
+        "Path": args[0] if args else "",
+        "Args": args[1:],
+        "State": {
+            "Status": state.get("Status", "created"),
+            "Running": bool(state.get("Running")),
+            "Paused": bool(state.get("Paused")),
+            "Restarting": bool(state.get("Restarting")),
+            "OOMKilled": bool(state.get("OOMKilled")),
+            "Dead": bool(state.get("Dead")),
+            "Pid": int(state.get("Pid") or 0),
+            "ExitCode": int(state.get("ExitCode") or 0),
+            "Error": str(state.get("Error") or ""),
+            "StartedAt": state.get("StartedAt"),
+            "FinishedAt": state.get("FinishedAt"),
+        },
+        "Image": record.image_id,
+        "ResolvConfPath": str(directory / "resolv.conf"),
+        "HostnamePath": str(directory / "hostname"),
+        "HostsPath": str(directory / "hosts"),
+        "LogPath": str(directory / f"{record.id}-json.log"),
+        "Name": f"/{record.name}",
+        "RestartCount": int(state.get("RestartCount") or 0),
+        "Driver": "overlay",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": record.host_config,
+        "GraphDriver": {
+            "Data": {
+                "UpperDir": str(directory / "diff"),
+                "WorkDir": str(directory / "work"),
+                "MergedDir": str(directory / "rootfs"),
+            },
+            "Name": "overlay",
+        },
+        "Mounts": mounts,
+        "Config": record.config,
+        "NetworkSettings": {"Networks": {str(record.host_config.get("NetworkMode")): {}}},
+    }

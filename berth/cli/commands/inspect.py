@@ -1,5 +1,50 @@
-"""`berth inspect`: any object by name or id (images, for now), as `docker inspect`."""
+"""`berth inspect`: any object by name or id, containers first, then images (as Docker)."""
 
-from berth.cli.commands.image_inspect import build_parser, run
+from __future__ import annotations
 
-__all__ = ["build_parser", "run"]
+import argparse
+from typing import Any
+
+from berth.cli.context import Context
+from berth.cli.listing import print_documents
+from berth.cli.parser import new_parser
+from berth.engine.reports import container_inspect
+from berth.errors import NotFound
+
+
+def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
+    parser = new_parser(prog, summary)
+    parser.add_argument("names", nargs="+", metavar="NAME|ID")
+    parser.add_argument("-f", "--format", help="Format output using a custom template")
+    parser.add_argument("--type", choices=("container", "image"), help="Only this type")
+    return parser
+
+
+def _find(ctx: Context, name: str, kind: str | None) -> dict[str, Any]:
+    if kind in (None, "container"):
+        try:
+            record = ctx.engine.containers.lookup(name)
+            return container_inspect(record, ctx.engine.containers.directory(record.id))
+        except NotFound:
+            if kind == "container":
+                raise
+    if kind in (None, "image"):
+        try:
+            return ctx.engine.images.inspect(name)
+        except NotFound:
+            pass
+    raise NotFound(f"No such object: {name}")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    documents: list[Any] = []
+    missing = False
+    for name in args.names:
+        try:
+            documents.append(_find(ctx, name, args.type))
+        except NotFound as error:
+            ctx.stderr.write(f"Error: {error.message}\n")
+            missing = True
+    if documents or not args.format:
+        print_documents(ctx.stdout, documents, args.format)
+    return 1 if missing else 0

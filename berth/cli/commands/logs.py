@@ -1,0 +1,118 @@
+"""`berth logs`: a container's json-file log, as Docker prints it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from berth.cli import humanize
+from berth.cli.context import Context
+from berth.cli.parser import new_parser
+from berth.errors import InvalidArgument
+
+FOLLOW_POLL_SECONDS = 0.1
+
+
+def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
+    parser = new_parser(prog, summary)
+    parser.add_argument("container", metavar="CONTAINER")
+    parser.add_argument("-f", "--follow", action="store_true", help="Follow log output")
+    parser.add_argument(
+        "-n",
+        "--tail",
+        default="all",
+        help='Number of lines to show from the end of the logs (default "all")',
+    )
+    parser.add_argument("-t", "--timestamps", action="store_true", help="Show timestamps")
+    parser.add_argument("--since", help="Show logs since timestamp or relative (e.g. 42m)")
+    parser.add_argument("--until", help="Show logs before a timestamp or relative (e.g. 42m)")
+    parser.add_argument("--details", action="store_true", help="Show extra details")
+    return parser
+
+
+def parse_moment(text: str) -> float:
+    """A Unix time from RFC 3339, a Unix timestamp, or a duration ago (`10m`, `1h30m`)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    total, number = 0.0, ""
+    if text and text[-1] in units:
+        for char in text:
+            if char.isdigit() or char == ".":
+                number += char
+            elif char in units and number:
+                total += float(number) * units[char]
+                number = ""
+            else:
+                break
+        else:
+            return time.time() - total
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    moment = humanize.parse_time(text)
+    if moment is None:
+        raise InvalidArgument(f'invalid value for "since"/"until": {text}')
+    return moment.timestamp()
+
+
+def _records(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(offset)
+            data = stream.read()
+    except FileNotFoundError:
+        return [], offset
+    complete = data[: data.rfind(b"\n") + 1]
+    records = []
+    for line in complete.splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records, offset + len(complete)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    containers = ctx.engine.containers
+    record = containers.lookup(args.container)
+    path = containers.directory(record.id) / f"{record.id}-json.log"
+    since = parse_moment(args.since) if args.since else None
+    until = parse_moment(args.until) if args.until else None
+    if args.tail != "all" and not args.tail.lstrip("-").isdigit():
+        raise InvalidArgument(f"invalid value for --tail: {args.tail}")
+    records, offset = _records(path, 0)
+    if args.tail != "all":
+        count = int(args.tail)
+        records = list(deque(records, maxlen=count)) if count >= 0 else records
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+
+    def emit(batch: list[dict[str, Any]]) -> None:
+        for entry in batch:
+            moment = humanize.parse_time(entry.get("time"))
+            when = moment.timestamp() if moment else 0.0
+            if (since is not None and when < since) or (until is not None and when > until):
+                continue
+            text = str(entry.get("log", ""))
+            if args.timestamps:
+                text = f"{entry.get('time', '')} {text}"
+            stream = err if entry.get("stream") == "stderr" else out
+            stream.write(text.encode())
+        out.flush()
+        err.flush()
+
+    emit(records)
+    while args.follow:
+        current = containers.refresh(containers.records.get(record.id))
+        batch, offset = _records(path, offset)
+        emit(batch)
+        if current.status not in ("running", "restarting", "paused"):
+            batch, offset = _records(path, offset)
+            emit(batch)
+            break
+        time.sleep(FOLLOW_POLL_SECONDS)
+    return 0

@@ -1,0 +1,65 @@
+"""`berth run`: create and start a container, attached to the terminal unless -d.
+
+Exit codes as Docker's: the container's own; 125 when berth fails; 126 when the command
+can't be invoked; 127 when it can't be found.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from berth.cli.attach import DEFAULT_DETACH_KEYS, Session
+from berth.cli.context import Context
+from berth.cli.images_needed import ensure_image
+from berth.cli.parser import new_parser
+from berth.cli.run_options import add_run_flags, build_documents
+from berth.monitor.config import ATTACH_SOCKET
+
+
+def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
+    parser = new_parser(prog, summary, short_help=False)
+    parser.add_argument(
+        "-d",
+        "--detach",
+        action="store_true",
+        help="Run container in background and print container ID",
+    )
+    parser.add_argument(
+        "--detach-keys",
+        default=DEFAULT_DETACH_KEYS,
+        help="Override the key sequence for detaching a container",
+    )
+    parser.add_argument(
+        "--sig-proxy", default="true", help="Proxy received signals to the process (default true)"
+    )
+    add_run_flags(parser)
+    return parser
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    config, host_config = build_documents(args)
+    ensure_image(ctx, args)
+    containers = ctx.engine.containers
+    record = containers.create(config, host_config, args.name)
+    if args.detach:
+        containers.start(record)
+        ctx.stdout.write(record.id + "\n")
+        return 0
+    record = containers.start(record, wait_for_attach=True)
+    session = Session(
+        containers.run_dir(record.id) / ATTACH_SOCKET,
+        stdin=args.interactive,
+        tty=args.tty,
+        detach_keys=args.detach_keys,
+    )
+    code = session.run()
+    if code is None:
+        return 0  # detached: the container runs on
+    if code in (126, 127) or code < 0:
+        current = containers.refresh(containers.records.get(record.id))
+        error = str(current.state.get("Error") or "")
+        if error:
+            ctx.stderr.write(f"Error: {error}\n")
+        if code < 0:
+            code = int(current.state.get("ExitCode", 125))
+    return code

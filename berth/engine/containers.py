@@ -1,0 +1,508 @@
+"""The container service: create, start, stop, kill, remove, wait, and the state readers
+trust (a row reconciled with its monitor's status file).
+
+Start mounts the rootfs (an overlay of the image's layers under the container's own upper
+directory: no image file is copied), writes the OCI spec, creates the cgroup and hands the
+rest to a detached monitor, waiting only until the monitor reports the container running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from berth.container import ContainerRecord, ContainerStore, names
+from berth.db import now
+from berth.errors import BerthError, Conflict, InvalidArgument, NotFound, SystemFailure
+from berth.monitor.config import STATUS_NAME, STOP_REQUESTED, MonitorConfig
+from berth.monitor.files import read_json
+
+if TYPE_CHECKING:
+    from berth.cgroups import CgroupManager
+    from berth.engine.engine import Engine
+    from berth.runtime import Runtime
+
+NOT_STARTED = "0001-01-01T00:00:00Z"
+MONITOR_READY_SECONDS = 60
+CGROUP_PARENT_ENV = "BERTH_CGROUP_PARENT"
+MIN_MEMORY = 6 * 1024 * 1024
+NANO = 1_000_000_000
+CPU_PERIOD = 100_000
+ACTIVE = ("running", "restarting", "paused")
+
+
+class ContainerFailed(BerthError):
+    """The container's process could not be started; `exit_status` is Docker's code for it
+    (125 engine failure, 126 not executable, 127 not found)."""
+
+    def __init__(self, message: str, exit_status: int) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+def _initial_state() -> dict[str, Any]:
+    return {
+        "Status": "created",
+        "Running": False,
+        "Paused": False,
+        "Restarting": False,
+        "OOMKilled": False,
+        "Dead": False,
+        "Pid": 0,
+        "ExitCode": 0,
+        "Error": "",
+        "StartedAt": NOT_STARTED,
+        "FinishedAt": NOT_STARTED,
+        "RestartCount": 0,
+    }
+
+
+def _alive(pid: int, marker: str) -> bool:
+    """Whether `pid` is still the process we think it is (pids are reused)."""
+    try:
+        return marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+class ContainerService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.layout = engine.layout
+        self.records = ContainerStore(engine.database)
+
+    # -- places --------------------------------------------------------------------------
+
+    def directory(self, container_id: str) -> Path:
+        return self.layout.containers / container_id
+
+    def run_dir(self, container_id: str) -> Path:
+        return self.layout.runroot / "containers" / container_id
+
+    @property
+    def cgroup_parent(self) -> str:
+        return os.environ.get(CGROUP_PARENT_ENV, "berth")
+
+    def _runtime(self) -> Runtime:
+        from berth.runtime import Runtime
+
+        return Runtime(self.layout.runroot / "runtime")
+
+    # -- reading -------------------------------------------------------------------------
+
+    def lookup(self, text: str) -> ContainerRecord:
+        return self.refresh(self.records.lookup(text))
+
+    def all(self) -> list[ContainerRecord]:
+        return [self.refresh(record) for record in self.records.all()]
+
+    def refresh(self, record: ContainerRecord) -> ContainerRecord:
+        """Merge what the monitor reported; a monitor that is gone without reporting an exit
+        means the container is gone too (a crash or a reboot): say so, never 'running'."""
+        if record.status not in ACTIVE:
+            return record
+        run_dir = self.run_dir(record.id)
+        status = read_json(run_dir / STATUS_NAME) or {}
+        monitor_pid = int(status.get("MonitorPid") or 0)
+        monitor_alive = bool(monitor_pid) and _alive(monitor_pid, str(run_dir))
+        changes = {k: v for k, v in status.items() if k != "MonitorPid"}
+        if status.get("Status") == "exited" or not monitor_alive:
+            if status.get("Status") != "exited":
+                changes = {
+                    "ExitCode": 255,
+                    "Error": "the container's monitor is gone",
+                    "FinishedAt": now(),
+                }
+            changes.update(Status="exited", Running=False, Paused=False, Restarting=False, Pid=0)
+            updated = record.with_state(**changes)
+            self.records.save_state(updated)
+            if not monitor_alive:
+                self._release(updated)
+            return updated
+        if record.status == "paused":
+            changes.update(Status="paused", Paused=True)
+        changes["Restarting"] = changes.get("Status") == "restarting"
+        return record.with_state(**changes)
+
+    # -- create --------------------------------------------------------------------------
+
+    def create(
+        self, config: dict[str, Any], host_config: dict[str, Any], name: str | None
+    ) -> ContainerRecord:
+        image = self.engine.images.lookup(str(config.get("Image") or ""))
+        image_config = self.engine.images.config(image).config
+        merged = _merge_image_config(config, dict(image_config))
+        from berth.container.spec import process_args
+
+        process_args(merged)  # "No command specified" now, not at start
+        _check_resources(host_config)
+        taken = {r.name for r in self.records.all()}
+        container_id = secrets.token_hex(32)
+        chosen = names.check_name(name) if name else names.random_name(taken)
+        merged.setdefault("Hostname", "")
+        if not merged["Hostname"]:
+            merged["Hostname"] = container_id[:12]
+        record = ContainerRecord(
+            id=container_id,
+            name=chosen,
+            image_id=image.id,
+            image_name=str(config.get("Image")),
+            created=now(),
+            config=merged,
+            host_config=host_config,
+            state=_initial_state(),
+        )
+        directory = self.directory(container_id)
+        for sub in ("diff", "work", "rootfs"):
+            (directory / sub).mkdir(parents=True)
+        try:
+            self.records.add(record)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        return record
+
+    # -- start ---------------------------------------------------------------------------
+
+    def start(self, record: ContainerRecord, *, wait_for_attach: bool = False) -> ContainerRecord:
+        record = self.refresh(record)
+        if record.status in ("running", "restarting"):
+            return record
+        if record.status == "paused":
+            raise Conflict("cannot start a paused container, try unpause instead")
+        directory, run_dir = self.directory(record.id), self.run_dir(record.id)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True)
+        rootfs = directory / "rootfs"
+        self._mount_rootfs(record, rootfs)
+        cgroup: CgroupManager | None = None
+        try:
+            spec = self._spec(record, rootfs)
+            (directory / "config.json").write_text(json.dumps(spec))
+            cgroup = self._cgroup(record)
+            monitor = MonitorConfig(
+                id=record.id,
+                bundle=str(directory),
+                run_dir=str(run_dir),
+                runtime_root=str(self.layout.runroot / "runtime"),
+                log_path=str(directory / f"{record.id}-json.log"),
+                rootfs=str(rootfs),
+                tty=bool(record.config.get("Tty")),
+                open_stdin=bool(record.config.get("OpenStdin")),
+                wait_for_attach=wait_for_attach,
+                cgroup_name=record.id,
+                cgroup_parent=self.cgroup_parent,
+                cgroup_procs=[str(p) for p in cgroup.procs_files()],
+                restart_policy=str(
+                    (record.host_config.get("RestartPolicy") or {}).get("Name") or "no"
+                ),
+                restart_max=int(
+                    (record.host_config.get("RestartPolicy") or {}).get("MaximumRetryCount") or 0
+                ),
+                auto_remove_argv=self._remove_argv(record)
+                if record.host_config.get("AutoRemove")
+                else [],
+            )
+            monitor.write()
+            report = self._launch_monitor(run_dir)
+        except BaseException as error:
+            self._release(record, cgroup_too=cgroup is not None)
+            message = getattr(error, "message", str(error))
+            failed = record.with_state(
+                Status="exited" if record.state.get("StartedAt") != NOT_STARTED else "created",
+                Error=message,
+                ExitCode=getattr(error, "exit_status", 125),
+            )
+            self.records.save_state(failed)
+            raise
+        if "error" in report:
+            code = int(report.get("exit_code", 125))
+            self.records.save_state(
+                record.with_state(
+                    Status="exited" if code != 125 else "created",
+                    Error=report["error"],
+                    ExitCode=code,
+                    FinishedAt=now(),
+                )
+            )
+            raise ContainerFailed(report["error"], code)
+        status = read_json(run_dir / STATUS_NAME) or {}
+        started = record.with_state(**{k: v for k, v in status.items() if k != "MonitorPid"})
+        self.records.save_state(started)
+        return started
+
+    def _remove_argv(self, record: ContainerRecord) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "berth",
+            "--root",
+            str(self.layout.root),
+            "--runroot",
+            str(self.layout.runroot),
+            "rm",
+            "-f",
+            record.id,
+        ]
+
+    def _mount_rootfs(self, record: ContainerRecord, rootfs: Path) -> None:
+        from berth.sys import mount_overlay
+
+        image = self.engine.images.records.get(record.image_id)
+        directory = self.directory(record.id)
+        if image.top_chain is None:
+            empty = directory / "empty"
+            empty.mkdir(exist_ok=True)
+            lowers = [empty]
+        else:
+            lowers = [layer.path for layer in self.engine.layers.chain_layers(image.top_chain)]
+        if os.path.ismount(rootfs):
+            return
+        mount_overlay(lowers, directory / "diff", directory / "work", rootfs)
+
+    def _spec(self, record: ContainerRecord, rootfs: Path) -> dict[str, Any]:
+        from berth.container import spec, user
+        from berth.engine.etc_files import write_etc_files
+
+        resolved = user.resolve(rootfs, str(record.config.get("User") or ""))
+        etc = write_etc_files(self.directory(record.id), record)
+        network = str(record.host_config.get("NetworkMode") or "default")
+        netns = "host" if network == "host" else None
+        return spec.build(
+            record.config,
+            record.host_config,
+            spec.SpecInputs(
+                rootfs=rootfs,
+                user=resolved,
+                etc_files=etc,
+                netns=netns,
+                seccomp=self._seccomp(record),
+                binds=self._binds(record),
+            ),
+        )
+
+    def _binds(self, record: ContainerRecord) -> list[dict[str, Any]]:
+        from berth.container.mounts import oci_mounts
+
+        return oci_mounts(record.host_config, self.layout.volumes)
+
+    def _seccomp(self, record: ContainerRecord) -> dict[str, Any] | None:
+        """No seccomp filter yet: refuse a profile file rather than pretend to apply it."""
+        for option in record.host_config.get("SecurityOpt") or []:
+            text = str(option)
+            if text.startswith(("seccomp=", "seccomp:")) and text[8:] != "unconfined":
+                raise InvalidArgument("seccomp profiles are not supported by berth yet")
+        return None
+
+    def _cgroup(self, record: ContainerRecord) -> CgroupManager:
+        from berth.cgroups import Resources, open_cgroup
+
+        hc = record.host_config
+        quota = None
+        if hc.get("NanoCpus"):
+            quota = int(hc["NanoCpus"]) * CPU_PERIOD // NANO
+        resources = Resources(
+            memory=hc.get("Memory") or None,
+            memory_swap=hc.get("MemorySwap") or None,
+            memory_reservation=hc.get("MemoryReservation") or None,
+            cpu_quota=quota or hc.get("CpuQuota") or None,
+            cpu_period=CPU_PERIOD if quota else (hc.get("CpuPeriod") or None),
+            cpu_shares=hc.get("CpuShares") or None,
+            cpuset_cpus=hc.get("CpusetCpus") or None,
+            pids_limit=hc.get("PidsLimit") if (hc.get("PidsLimit") or 0) > 0 else None,
+        )
+        cgroup = open_cgroup(record.id, parent=self.cgroup_parent)
+        cgroup.create(resources)
+        return cgroup
+
+    def _launch_monitor(self, run_dir: Path) -> dict[str, Any]:
+        read_end, write_end = os.pipe()
+        try:
+            with open(run_dir / "monitor.log", "ab") as log:
+                first = subprocess.Popen(
+                    [sys.executable, "-m", "berth.monitor", str(run_dir), str(write_end)],
+                    pass_fds=[write_end],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            os.close(write_end)
+            write_end = -1
+            first.wait(timeout=30)
+            with os.fdopen(read_end, "rb", closefd=True) as ready:
+                read_end = -1
+                line = ready.readline()
+        finally:
+            for fd in (read_end, write_end):
+                if fd >= 0:
+                    os.close(fd)
+        if not line:
+            tail = (run_dir / "monitor.log").read_text(errors="replace")[-500:]
+            raise SystemFailure(f"the container monitor failed to start: {tail.strip()}")
+        report: dict[str, Any] = json.loads(line)
+        return report
+
+    # -- stop, kill, wait, remove ----------------------------------------------------------
+
+    def kill(self, record: ContainerRecord, sig: int, *, all_processes: bool = False) -> None:
+        record = self.refresh(record)
+        if record.status not in ("running", "restarting"):
+            raise Conflict(
+                f"Cannot kill container: {record.id}: Container {record.id} is not running"
+            )
+        with contextlib.suppress(NotFound):
+            self._runtime().kill(record.id, sig, all_processes=all_processes)
+
+    def stop(self, record: ContainerRecord, timeout: float | None = None) -> ContainerRecord:
+        record = self.refresh(record)
+        if record.status not in ("running", "restarting", "paused"):
+            return record
+        (self.run_dir(record.id) / STOP_REQUESTED).touch()
+        if record.status == "paused":
+            self.unpause(record)
+        grace = timeout if timeout is not None else record.config.get("StopTimeout") or 10
+        stop_signal = signal_number(str(record.config.get("StopSignal") or "SIGTERM"))
+        with contextlib.suppress(BerthError):
+            self._runtime().kill(record.id, stop_signal)
+        stopped = self.wait_exit(record, float(grace))
+        if stopped is None:
+            with contextlib.suppress(BerthError):
+                self._runtime().kill(record.id, signal.SIGKILL, all_processes=True)
+            stopped = self.wait_exit(record, 30.0)
+        return stopped or self.refresh(record)
+
+    def wait_exit(self, record: ContainerRecord, timeout: float | None) -> ContainerRecord | None:
+        """The container once it has exited (and will not restart), or None on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            current = self.refresh(self.records.get(record.id))
+            if current.status in ("exited", "created", "dead"):
+                return current
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    def pause(self, record: ContainerRecord) -> None:
+        from berth.cgroups import open_cgroup
+
+        record = self.refresh(record)
+        if record.status != "running":
+            raise Conflict(f"Container {record.id} is not running")
+        open_cgroup(record.id, parent=self.cgroup_parent).freeze()
+        self.records.save_state(record.with_state(Status="paused", Paused=True))
+
+    def unpause(self, record: ContainerRecord) -> None:
+        from berth.cgroups import open_cgroup
+
+        if record.status != "paused":
+            raise Conflict(f"Container {record.id} is not paused")
+        open_cgroup(record.id, parent=self.cgroup_parent).thaw()
+        self.records.save_state(record.with_state(Status="running", Paused=False))
+
+    def remove(self, record: ContainerRecord, *, force: bool = False) -> None:
+        record = self.refresh(record)
+        if record.status in ACTIVE:
+            if not force:
+                raise Conflict(
+                    f"You cannot remove a {record.status} container {record.id}. Stop the "
+                    "container before attempting removal or force remove"
+                )
+            (self.run_dir(record.id) / STOP_REQUESTED).touch()
+            if record.status == "paused":
+                self.unpause(record)
+            with contextlib.suppress(BerthError):
+                self._runtime().kill(record.id, signal.SIGKILL, all_processes=True)
+            self.wait_exit(record, 30.0)
+        self._wait_monitor_gone(record)
+        self._release(record, cgroup_too=True)
+        self.records.delete(record.id)
+        shutil.rmtree(self.directory(record.id), ignore_errors=True)
+        shutil.rmtree(self.run_dir(record.id), ignore_errors=True)
+
+    def _wait_monitor_gone(self, record: ContainerRecord) -> None:
+        run_dir = self.run_dir(record.id)
+        status = read_json(run_dir / STATUS_NAME) or {}
+        pid = int(status.get("MonitorPid") or 0)
+        deadline = time.monotonic() + 10
+        while pid and pid != os.getppid() and _alive(pid, str(run_dir)):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                break
+            time.sleep(0.01)
+
+    def _release(self, record: ContainerRecord, *, cgroup_too: bool = True) -> None:
+        """Undo what start set up on the host: the rootfs mount, runtime state, the cgroup."""
+        from berth.sys import MNT_DETACH, umount
+
+        rootfs = self.directory(record.id) / "rootfs"
+        if os.path.ismount(rootfs):
+            with contextlib.suppress(BerthError):
+                umount(rootfs, MNT_DETACH)
+        with contextlib.suppress(BerthError):
+            self._runtime().delete(record.id)
+        if cgroup_too:
+            with contextlib.suppress(BerthError):
+                from berth.cgroups import open_cgroup
+
+                open_cgroup(record.id, parent=self.cgroup_parent).destroy()
+
+    def rename(self, record: ContainerRecord, name: str) -> None:
+        self.records.rename(record, names.check_name(name))
+
+
+def signal_number(name: str) -> int:
+    text = name.upper()
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(signal.Signals[text if text.startswith("SIG") else f"SIG{text}"])
+    except KeyError:
+        raise InvalidArgument(f"Invalid signal: {name}") from None
+
+
+def _merge_image_config(config: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
+    """Docker's merge at create: the image supplies what the run options leave unset."""
+    merged = dict(config)
+    from berth.container.spec import merge_env
+
+    merged["Env"] = merge_env(image.get("Env") or [], config.get("Env") or [])
+    if not config.get("Entrypoint") and config.get("Entrypoint") != []:
+        merged["Entrypoint"] = image.get("Entrypoint")
+        if not config.get("Cmd"):
+            merged["Cmd"] = image.get("Cmd")
+    for key in ("WorkingDir", "User", "StopSignal"):
+        if not merged.get(key) and image.get(key):
+            merged[key] = image[key]
+    for key in ("ExposedPorts", "Volumes", "Labels"):
+        combined = {**(image.get(key) or {}), **(config.get(key) or {})}
+        merged[key] = combined or None
+    if image.get("Healthcheck") and not config.get("Healthcheck"):
+        merged["Healthcheck"] = image["Healthcheck"]
+    return merged
+
+
+def _check_resources(host_config: dict[str, Any]) -> None:
+    memory = int(host_config.get("Memory") or 0)
+    if memory and memory < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    swap = int(host_config.get("MemorySwap") or 0)
+    if swap > 0 and memory and swap < memory:
+        raise InvalidArgument(
+            "Minimum memoryswap limit should be larger than memory limit, see usage"
+        )
+    if swap and not memory:
+        raise InvalidArgument(
+            "You should always set the Memory limit when using Memoryswap limit, see usage"
+        )

@@ -1,0 +1,176 @@
+"""`berth run` and the container lifecycle, looked at from inside and outside the container.
+
+Real namespaces, overlay mounts, cgroups and monitors; the session's leak guard checks that
+nothing (mounts, processes, cgroups) outlives the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.fixtures.images import Catalogue
+from tests.fixtures.store import Berth, Store
+
+
+@pytest.fixture
+def busybox(registry: Catalogue, berth: Berth) -> str:
+    """The catalogue's busybox base image, pulled and tagged `busybox`."""
+    reference = registry["base"].reference
+    assert berth("pull", "-q", reference).returncode == 0
+    assert berth("tag", reference, "busybox").returncode == 0
+    yield "busybox"
+    # Containers first: everything a test started must be gone before the store unmounts.
+    for container_id in berth("ps", "-aq", "--no-trunc").stdout.split():
+        berth("rm", "-f", container_id)
+
+
+def test_run_prints_output_and_returns_the_exit_code(berth: Berth, busybox: str) -> None:
+    result = berth("run", "--rm", busybox, "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert result.returncode == 3
+    assert result.stdout == "out\n"
+    assert result.stderr == "err\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "code", "message"),
+    [
+        (["nonexistent-cmd"], 127, "executable file not found"),
+        (["/etc/passwd"], 126, "permission denied"),
+    ],
+)
+def test_commands_that_cannot_run(
+    berth: Berth, busybox: str, command: list[str], code: int, message: str
+) -> None:
+    result = berth("run", "--rm", busybox, *command)
+    assert result.returncode == code
+    assert message in result.stderr.lower()
+    assert "Traceback" not in result.stderr
+
+
+def test_piped_stdin(berth: Berth, busybox: str) -> None:
+    result = berth("run", "--rm", "-i", busybox, "cat", input="hello through stdin\n")
+    assert result.returncode == 0
+    assert result.stdout == "hello through stdin\n"
+
+
+def test_isolation_seen_from_inside(berth: Berth, busybox: str) -> None:
+    script = (
+        "echo pid=$$; hostname; ls /sys/class/net | tr '\\n' ' '; echo; "
+        "ls /proc | grep -c '^[0-9]' ; cat /proc/self/status | grep CapEff"
+    )
+    result = berth("run", "--rm", "--hostname", "inside", busybox, "sh", "-c", script)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "pid=1"
+    assert lines[1] == "inside"
+    assert lines[2].split() == ["lo"]
+    assert int(lines[3]) <= 3  # sh, ls (and grep): no host process is visible
+    assert lines[4].split()[1] == "00000000a80425fb"  # Docker's 14 default capabilities
+
+
+def test_writes_stay_in_the_container(berth: Berth, busybox: str) -> None:
+    first = berth(
+        "run", "-d", "--name", "writer", busybox, "sh", "-c", "echo mine > /tmp/file; sleep 30"
+    )
+    assert first.returncode == 0, first.stderr
+    other = berth("run", "--rm", busybox, "cat", "/tmp/file")
+    assert other.returncode == 1  # the image never changes; the other container can't see it
+    assert berth("rm", "-f", "writer").returncode == 0
+
+
+def test_detached_lifecycle(berth: Berth, busybox: str, store: Store) -> None:
+    started = berth("run", "-d", "--name", "sleeper", busybox, "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    container_id = started.stdout.strip()
+    assert len(container_id) == 64
+    listed = berth("ps", "--format", "{{.Names}} {{.Image}} {{.Status}}").stdout
+    assert listed.startswith("sleeper busybox Up")
+    state = json.loads(berth("inspect", "sleeper").stdout)[0]["State"]
+    assert state["Running"] is True and state["Pid"] > 0
+    assert os.path.exists(f"/proc/{state['Pid']}")
+
+    duplicate = berth("run", "-d", "--name", "sleeper", busybox, "true")
+    assert duplicate.returncode == 125
+    assert "is already in use" in duplicate.stderr
+
+    stopped = berth("stop", "-t", "1", "sleeper")
+    assert stopped.returncode == 0, stopped.stderr
+    state = json.loads(berth("inspect", "sleeper").stdout)[0]["State"]
+    assert state["Status"] == "exited" and state["ExitCode"] in (137, 143)
+    assert berth("ps", "-q").stdout == ""
+    assert berth("ps", "-aq").stdout.strip() == container_id[:12]
+    assert berth("rm", "sleeper").returncode == 0
+    assert berth("ps", "-aq").stdout == ""
+    assert not (store.root / "containers" / container_id).exists()
+
+
+def test_logs_keep_streams_apart(berth: Berth, busybox: str) -> None:
+    run = berth(
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        busybox,
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo out$i; echo err$i >&2; done",
+    )
+    assert run.returncode == 0
+    assert berth("wait", "talker").stdout.strip() == "0"
+    logs = berth("logs", "talker")
+    assert logs.stdout == "out1\nout2\nout3\n"
+    assert logs.stderr == "err1\nerr2\nerr3\n"
+    last = berth("logs", "--tail", "1", "talker")  # the last line of both streams, as Docker
+    assert (last.stdout, last.stderr) == ("", "err3\n")
+    stamped = berth("logs", "-t", "talker").stdout.splitlines()[0]
+    assert stamped.endswith(" out1") and stamped[:4].isdigit()
+
+
+def test_rm_force_of_a_running_container(berth: Berth, busybox: str) -> None:
+    assert berth("run", "-d", "--name", "busy", busybox, "sleep", "60").returncode == 0
+    refused = berth("rm", "busy")
+    assert refused.returncode == 1 and "Stop the container" in refused.stderr
+    assert berth("rm", "-f", "busy").returncode == 0
+    assert berth("ps", "-aq").stdout == ""
+
+
+def test_ps_never_lies_after_the_monitor_dies(berth: Berth, busybox: str) -> None:
+    assert berth("run", "-d", "--name", "orphan", busybox, "sleep", "60").returncode == 0
+    state = json.loads(berth("inspect", "orphan").stdout)[0]["State"]
+    monitor = int(
+        subprocess.run(
+            ["ps", "-o", "ppid=", "-p", str(state["Pid"])],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    os.kill(monitor, signal.SIGKILL)
+    os.kill(state["Pid"], signal.SIGKILL)
+    time.sleep(0.2)
+    listed = berth("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout.split()
+    assert listed == ["orphan", "exited"]
+
+
+def test_twenty_parallel_runs(berth: Berth, busybox: str) -> None:
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(lambda _: berth("run", "-d", busybox, "sleep", "30"), range(20)))
+    assert [r.returncode for r in results] == [0] * 20, [r.stderr for r in results]
+    assert len({r.stdout for r in results}) == 20
+    assert len(berth("ps", "-q").stdout.split()) == 20
+
+
+def test_bad_input(berth: Berth, busybox: str) -> None:
+    missing = berth("run", "--pull", "never", "nothing-here")
+    assert missing.returncode == 125 and "No such image" in missing.stderr
+    user = berth("run", "--rm", "-u", "nobody-at-all", busybox, "true")
+    assert user.returncode == 125 and "unable to find user" in user.stderr
+    memory = berth("run", "--rm", "-m", "1k", busybox, "true")
+    assert memory.returncode == 125 and "Minimum memory limit" in memory.stderr
