@@ -257,3 +257,38 @@ def test_load_failure_is_a_system_failure() -> None:
         env={**os.environ, "PYTHONPATH": ROOT},
     )
     assert "refused: seccomp: unknown architecture 'SCMP_ARCH_NOPE'" in done.stdout, done.stderr
+
+
+def test_loading_without_no_new_privs_needs_cap_sys_admin() -> None:
+    # The filter is built not to set no_new_privs (setuid programs keep working), so the
+    # kernel asks for CAP_SYS_ADMIN: the init must load it before dropping capabilities, or
+    # after setting no_new_privs. This pins down the contract the init relies on.
+    code = (
+        "import ctypes\n"
+        "from berth.errors import SystemFailure\n"
+        "from berth.runtime.seccomp import apply\n"
+        "from berth.sys import process\n"
+        "process.capset({0}, {0}, set())\n"
+        "profile = {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': []}\n"
+        "try:\n"
+        "    apply(profile)\n"
+        "except SystemFailure as e:\n"
+        "    print('refused:', e, '|', e.hint)\n"
+        "ctypes.CDLL(None).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS\n"
+        "apply(profile)\n"
+        "print('loaded with no_new_privs')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    assert done.returncode == 0, done.stderr
+    refused, loaded = done.stdout.splitlines()
+    assert refused.startswith("refused: loading the seccomp filter failed:")
+    assert "CAP_SYS_ADMIN" in refused
+    assert loaded == "loaded with no_new_privs"
