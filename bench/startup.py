@@ -2,7 +2,8 @@
 
 Why: a daemonless CLI pays its start-up on every command, so the issue sets a budget
 (median <= 60 ms). Measured like hyperfine: 3 warm-up runs (page cache, the store's creation
-on first use), then 30 timed runs, wall clock around fork+exec+wait, output discarded.
+on first use), then 30 timed runs, wall clock around fork+exec+waitpid (a blocking wait:
+`subprocess.run(timeout=)` polls and would quantize the result), output discarded.
 docker and podman run the same commands on their own stores for reference (docker's
 `images` includes a round trip to its running daemon; `--version` is client-only).
 
@@ -37,7 +38,7 @@ from bench.peers import (
     filesystem_of,
     make_tool,
 )
-from bench.proc import run
+from bench.proc import run, timed
 from tests.fixtures.registry import start_registry
 
 log = logging.getLogger("bench.startup")
@@ -72,18 +73,9 @@ def measure(
         return timing
     samples: list[float] = []
     for i in range(warmup - 1 + runs):
-        start = time.perf_counter()
-        subprocess.run(
-            list(argv),
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=60,
-            check=False,
-        )
+        seconds, _ = timed(argv, env=env, timeout=60, capture=False)
         if i >= warmup - 1:
-            samples.append(time.perf_counter() - start)
+            samples.append(seconds)
     timing.median_s = statistics.median(samples)
     timing.min_s = min(samples)
     timing.max_s = max(samples)
