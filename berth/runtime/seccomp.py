@@ -9,17 +9,28 @@ are skipped (a newer profile on an older host still loads); a rule whose action 
 default action is dropped (it changes nothing and libseccomp refuses it); comparisons of the
 same argument index are OR-ed as separate rules, since one rule can only AND distinct ones.
 
-The filter is built with CTL_NNP off so it loads without setting no_new_privs: a container
-without `no-new-privileges` must still run setuid programs. The kernel then requires
-CAP_SYS_ADMIN, so without no_new_privs this must run before the capabilities are dropped.
+Loading never sets no_new_privs (unlike libseccomp's default): a container without
+`no-new-privileges` must still run setuid programs. The kernel then requires CAP_SYS_ADMIN,
+so without no_new_privs the load must come before the capabilities are dropped (runc orders
+it the same way); the profile must then allow what the init still does after it.
 
-Must import fast and work inside the init: ctypes via berth.sys.seccomp and berth.errors only.
+Compiling the default profile costs ~10-15 ms here, most of it for the x86 and x32 ABIs a
+64-bit filter must also cover; loading a compiled program costs well under 1 ms. So the work
+splits in two: `prepare` compiles (or reads a compiled program from a cache directory, keyed
+by the profile and libseccomp's identity) and may run before pivot_root, while the host's
+cache is still visible; `Program.load` installs it right before execve. `apply` does both.
+The cache directory must be writable by root only: a program in it is trusted as is.
+
+Must import fast and work inside the init: stdlib, berth.sys.seccomp and berth.errors only.
 """
 
 from __future__ import annotations
 
 import errno
+import json
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from berth.errors import SystemFailure
@@ -35,11 +46,11 @@ _COMPARATORS = {
     "SCMP_CMP_MASKED_EQ": scmp.CMP_MASKED_EQ,
 }
 
-# OCI's linux.seccomp.flags, as libseccomp filter attributes.
+# OCI's linux.seccomp.flags: seccomp(2) flags, passed when the program is loaded.
 _FLAGS = {
-    "SECCOMP_FILTER_FLAG_TSYNC": scmp.FLTATR_CTL_TSYNC,
-    "SECCOMP_FILTER_FLAG_LOG": scmp.FLTATR_CTL_LOG,
-    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 7,  # SCMP_FLTATR_CTL_SSB
+    "SECCOMP_FILTER_FLAG_TSYNC": scmp.FILTER_FLAG_TSYNC,
+    "SECCOMP_FILTER_FLAG_LOG": scmp.FILTER_FLAG_LOG,
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": scmp.FILTER_FLAG_SPEC_ALLOW,
 }
 
 
@@ -90,21 +101,44 @@ def _arg_groups(args: Sequence[Mapping[str, Any]]) -> list[list[scmp.ArgCmp]]:
     return [cmps]
 
 
-def apply(profile: Mapping[str, Any]) -> None:
-    """Build the filter `profile` describes and load it on the calling thread.
+class Program:
+    """A compiled filter and the seccomp(2) flags to load it with."""
 
-    Raises SystemFailure when the profile can't be expressed or the kernel refuses the load.
-    """
+    __slots__ = ("bpf", "flags")
+
+    def __init__(self, bpf: bytes, flags: int) -> None:
+        self.bpf = bpf
+        self.flags = flags
+
+    def load(self) -> None:
+        """Install the filter on the calling thread; it stays across execve and fork."""
+        try:
+            scmp.load_program(self.bpf, self.flags)
+        except SystemFailure as error:
+            raise SystemFailure(
+                f"loading the seccomp filter failed: {error.message}",
+                hint="without no_new_privs the filter must be loaded while the process"
+                " still holds CAP_SYS_ADMIN",
+            ) from error
+
+
+def _flags(profile: Mapping[str, Any]) -> int:
+    flags = 0
+    for flag in profile.get("flags") or ():
+        value = _FLAGS.get(str(flag))
+        if value is None:
+            raise SystemFailure(f"seccomp: unsupported flag {flag!r}")
+        flags |= value
+    return flags
+
+
+def compile_program(profile: Mapping[str, Any]) -> Program:
+    """Build the filter `profile` describes and compile it, without loading it."""
     default = action_value(str(profile["defaultAction"]), profile.get("defaultErrnoRet"))
+    flags = _flags(profile)
     with scmp.Filter(default) as filt:
-        filt.set_attr(scmp.FLTATR_CTL_NNP, 0)
         for arch in profile.get("architectures") or ():
             filt.add_arch(_arch_token(str(arch)))
-        for flag in profile.get("flags") or ():
-            attr = _FLAGS.get(str(flag))
-            if attr is None:
-                raise SystemFailure(f"seccomp: unsupported flag {flag!r}")
-            filt.set_attr(attr, 1)
         for rule in profile.get("syscalls") or ():
             action = action_value(str(rule["action"]), rule.get("errnoRet"))
             if action == default:
@@ -120,11 +154,46 @@ def apply(profile: Mapping[str, Any]) -> None:
                         raise SystemFailure(
                             f"seccomp: adding a rule for {name}: {errno.errorcode.get(-result)}"
                         )
-        try:
-            filt.load()
-        except SystemFailure as error:
-            raise SystemFailure(
-                f"loading the seccomp filter failed: {error.message}",
-                hint="without no_new_privs the filter must be loaded while the process"
-                " still holds CAP_SYS_ADMIN",
-            ) from error
+        return Program(filt.export(), flags)
+
+
+def _cache_key(profile: Mapping[str, Any]) -> str:
+    import hashlib  # 2 ms (OpenSSL) that an init without a cache shouldn't pay
+
+    text = json.dumps(profile, sort_keys=True, separators=(",", ":"))
+    identity = f"{scmp.library_identity()} {os.uname().machine}\n{text}"
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+def prepare(profile: Mapping[str, Any], cache_dir: Path | None = None) -> Program:
+    """The compiled program for `profile`, from `cache_dir` when it was compiled before.
+
+    A cache that can't be read or written only costs time: the program is compiled afresh.
+    """
+    if cache_dir is None:
+        return compile_program(profile)
+    path = cache_dir / f"{_cache_key(profile)}.bpf"
+    flags = _flags(profile)
+    try:
+        bpf = path.read_bytes()
+    except OSError:
+        bpf = b""
+    if bpf and len(bpf) % scmp.BPF_INSTRUCTION_SIZE == 0:
+        return Program(bpf, flags)
+    program = compile_program(profile)
+    temp = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temp.write_bytes(program.bpf)
+        os.replace(temp, path)
+    except OSError:
+        temp.unlink(missing_ok=True)
+    return program
+
+
+def apply(profile: Mapping[str, Any], cache_dir: Path | None = None) -> None:
+    """Build (or fetch from `cache_dir`) the filter `profile` describes and load it.
+
+    Raises SystemFailure when the profile can't be expressed or the kernel refuses the load.
+    """
+    prepare(profile, cache_dir).load()

@@ -101,6 +101,33 @@ _lib.seccomp_rule_add_array.argtypes = (
     ctypes.POINTER(_ArgCmp),
 )
 _lib.seccomp_rule_add_array.restype = ctypes.c_int
+_lib.seccomp_export_bpf.argtypes = (ctypes.c_void_p, ctypes.c_int)
+_lib.seccomp_export_bpf.restype = ctypes.c_int
+_lib.seccomp_api_get.argtypes = ()
+_lib.seccomp_api_get.restype = ctypes.c_uint
+
+
+class _Version(ctypes.Structure):
+    _fields_ = (("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint))
+
+
+_lib.seccomp_version.argtypes = ()
+_lib.seccomp_version.restype = ctypes.POINTER(_Version)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+
+# seccomp(2) operations and flags, for loading a program compiled earlier.
+SECCOMP_SET_MODE_FILTER = 1
+FILTER_FLAG_TSYNC = 1
+FILTER_FLAG_LOG = 2
+FILTER_FLAG_SPEC_ALLOW = 4
+BPF_INSTRUCTION_SIZE = 8  # struct sock_filter
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
 
 
 def _check(result: int, call: str) -> None:
@@ -117,6 +144,36 @@ def resolve_syscall(name: str) -> int:
 def resolve_arch(name: str) -> int:
     """libseccomp's token for an arch name ("x86_64", "x32", "aarch64"); 0 when unknown."""
     return int(_lib.seccomp_arch_resolve_name(name.encode()))
+
+
+def library_identity() -> str:
+    """What besides the profile decides the compiled program: libseccomp's version and the
+    kernel features it detected (its API level). Part of a compiled-program cache key."""
+    version = _lib.seccomp_version().contents
+    return (
+        f"libseccomp {version.major}.{version.minor}.{version.micro} api {_lib.seccomp_api_get()}"
+    )
+
+
+def load_program(program: bytes, flags: int = 0) -> None:
+    """Install a compiled classic-BPF filter with seccomp(2) on the calling thread.
+
+    Like seccomp_load without no_new_privs: the kernel wants no_new_privs or CAP_SYS_ADMIN.
+    """
+    if not program or len(program) % BPF_INSTRUCTION_SIZE:
+        raise SystemFailure(f"seccomp: a filter program of {len(program)} bytes is malformed")
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // BPF_INSTRUCTION_SIZE, ctypes.addressof(buffer))
+    number = resolve_syscall("seccomp")
+    result = _libc.syscall(
+        ctypes.c_long(number),
+        ctypes.c_ulong(SECCOMP_SET_MODE_FILTER),
+        ctypes.c_ulong(flags),
+        ctypes.byref(fprog),
+    )
+    if result == -1:
+        code = ctypes.get_errno()
+        raise SystemFailure(f"seccomp_load: {os.strerror(code)}")
 
 
 class Filter:
@@ -157,8 +214,19 @@ class Filter:
         )
         return int(_lib.seccomp_rule_add_array(self._handle(), action, syscall, len(args), array))
 
+    def export(self) -> bytes:
+        """Compile the filter to the classic-BPF program seccomp(2) takes, without loading."""
+        fd = os.memfd_create("berth-seccomp", os.MFD_CLOEXEC)
+        try:
+            _check(_lib.seccomp_export_bpf(self._handle(), fd), "seccomp_export_bpf")
+            size = os.lseek(fd, 0, os.SEEK_END)
+            return os.pread(fd, size, 0)
+        finally:
+            os.close(fd)
+
     def load(self) -> None:
-        """Compile the filter and install it on the calling thread (kept across execve)."""
+        """Compile and install the filter via libseccomp (which sets no_new_privs unless
+        FLTATR_CTL_NNP is 0); berth loads exported programs with `load_program` instead."""
         _check(_lib.seccomp_load(self._handle()), "seccomp_load")
 
     def release(self) -> None:

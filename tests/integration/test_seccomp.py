@@ -292,3 +292,38 @@ def test_loading_without_no_new_privs_needs_cap_sys_admin() -> None:
     assert refused.startswith("refused: loading the seccomp filter failed:")
     assert "CAP_SYS_ADMIN" in refused
     assert loaded == "loaded with no_new_privs"
+
+
+def test_compiled_programs_are_cached(default: dict[str, Any], tmp_path: Path) -> None:
+    # Compiling needs no privilege and changes nothing in this process; only loading does.
+    from berth.runtime.seccomp import compile_program, prepare
+
+    cache = tmp_path / "cache"
+    first = prepare(default, cache)
+    (entry,) = cache.iterdir()
+    assert entry.suffix == ".bpf" and entry.read_bytes() == first.bpf
+    assert first.bpf == compile_program(default).bpf
+    entry.write_bytes(first.bpf[:-8])  # a program read from the cache is used as it is
+    assert prepare(default, cache).bpf == first.bpf[:-8]
+    entry.write_bytes(b"bad")  # a torn file is compiled again
+    assert prepare(default, cache).bpf == first.bpf
+    other = default_profile(DOCKER_DEFAULT_CAPS | {"CAP_SYS_ADMIN"})
+    assert prepare(other, cache).bpf != first.bpf
+    assert len(list(cache.iterdir())) == 2
+
+
+def test_cached_program_filters(default: dict[str, Any], tmp_path: Path) -> None:
+    code = f"""
+from pathlib import Path
+from berth.runtime.seccomp import prepare
+prepare(json.loads(sys.argv[3]), Path(sys.argv[2])).load()
+out["unshare_ns"] = call(libc.unshare({CLONE_NEWNS}))
+out["getpid"] = call(libc.getpid())
+"""
+    cache = str(tmp_path / "cache")
+    # The prelude applies an allow-all profile; the cached default filter is stacked on it.
+    allow_all = {"defaultAction": "SCMP_ACT_ALLOW"}
+    for _ in range(2):  # compiled and stored, then read back
+        out = probe(allow_all, code, cache, json.dumps(default))
+        assert out == {"unshare_ns": errno.EPERM, "getpid": 0}
+    assert len(os.listdir(cache)) == 1
