@@ -9,7 +9,8 @@ socket refuses AF_ALG and AF_VSOCK; personality accepts only the values programs
 
 The profile is written here as Docker-format data (rules with `includes`/`excludes` on
 capabilities, arches and kernel versions), grouped by what the calls do, and turned into the
-OCI object by the same resolver that reads `--security-opt seccomp=FILE`, so both paths decide
+OCI object by the same resolver that reads `--security-opt seccomp=FILE` (`load_profile`, or
+`parse_profile` for the JSON the Engine API receives), so all paths decide
 conditions the same way. Resolution happens when the spec is built, against the container's
 capability (bounding) set and the host's arch, exactly when Docker does it.
 
@@ -337,6 +338,22 @@ def _parse_version(text: str, where: str) -> tuple[int, int]:
         raise InvalidArgument(f"{where}: bad minKernel {text!r}") from None
 
 
+def _object(value: Any, field: str, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgument(f"{where}: '{field}' must be an object")
+    return value
+
+
+def _list(value: Any, field: str, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidArgument(f"{where}: '{field}' must be a list")
+    return value
+
+
 def _applies(
     rule: Mapping[str, Any],
     caps: Collection[str],
@@ -345,14 +362,14 @@ def _applies(
     where: str,
 ) -> bool:
     """Docker's conditions: every include must hold; any exclude that holds drops the rule."""
-    excludes = rule.get("excludes") or {}
+    excludes = _object(rule.get("excludes"), "excludes", where)
     if arch in (excludes.get("arches") or ()):
         return False
     if any(cap in caps for cap in excludes.get("caps") or ()):
         return False
     if excludes.get("minKernel") and kernel >= _parse_version(excludes["minKernel"], where):
         return False
-    includes = rule.get("includes") or {}
+    includes = _object(rule.get("includes"), "includes", where)
     if includes.get("arches") and arch not in includes["arches"]:
         return False
     if not all(cap in caps for cap in includes.get("caps") or ()):
@@ -423,9 +440,10 @@ def resolve(
         raise InvalidArgument(f"{where}: use either 'architectures' or 'archMap', not both")
     arches = list(profile.get("architectures") or ())
     native = _SCMP_ARCH.get(arch)
-    for entry in profile.get("archMap") or ():
+    for raw_entry in _list(profile.get("archMap"), "archMap", where):
+        entry = _object(raw_entry, "archMap entry", where)
         if entry.get("architecture") == native:
-            arches = [native, *(entry.get("subArchitectures") or ())]
+            arches = [native, *_list(entry.get("subArchitectures"), "subArchitectures", where)]
             break
     if arches:
         out["architectures"] = arches
@@ -438,7 +456,7 @@ def resolve(
             raise InvalidArgument(f"{here}: must be an object")
         if raw.get("name") and raw.get("names"):
             raise InvalidArgument(f"{here}: use either 'name' or 'names', not both")
-        names = [raw["name"]] if raw.get("name") else list(raw.get("names") or ())
+        names = [raw["name"]] if raw.get("name") else _list(raw.get("names"), "names", here)
         if not names or not all(isinstance(n, str) and n for n in names):
             raise InvalidArgument(f"{here}: needs syscall names")
         action = _check_action(raw.get("action"), here)
@@ -464,13 +482,20 @@ def default_profile(capabilities: Collection[str], *, arch: str | None = None) -
 def load_profile(path: Path, capabilities: Collection[str]) -> dict[str, Any]:
     """Read `--security-opt seccomp=FILE` (Docker's format) as the OCI object for a container."""
     try:
-        data = json.loads(Path(path).read_text())
-    except OSError as error:
-        raise InvalidArgument(
-            f"opening seccomp profile ({path}) failed: {error.strerror}"
-        ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidArgument(f"decoding seccomp profile ({path}) failed: {error}") from None
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InvalidArgument(f"opening seccomp profile ({path}) failed: {reason}") from None
+    return parse_profile(text, capabilities, source=str(path))
+
+
+def parse_profile(text: str, capabilities: Collection[str], *, source: str) -> dict[str, Any]:
+    """A Docker-format profile given as JSON text, as the Engine API receives it (the docker
+    CLI reads the file and sends `seccomp=<json>` in SecurityOpt). `source` names it in errors."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidArgument(f"decoding seccomp profile ({source}) failed: {error}") from None
     if not isinstance(data, dict):
-        raise InvalidArgument(f"seccomp profile ({path}): must be a JSON object")
-    return resolve(data, capabilities, where=f"seccomp profile ({path})")
+        raise InvalidArgument(f"seccomp profile ({source}): must be a JSON object")
+    return resolve(data, capabilities, where=f"seccomp profile ({source})")

@@ -17,6 +17,7 @@ from berth.runtime.seccomp_default import (
     default_profile,
     docker_default,
     load_profile,
+    parse_profile,
     resolve,
 )
 
@@ -230,6 +231,17 @@ def test_oci_style_file_passes_through(tmp_path: Path) -> None:
             "errnoRet is only valid",
         ),
         (
+            {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": "read", "action": "x"}]},
+            "'names' must be a list",
+        ),
+        (
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["read"], "action": "SCMP_ACT_LOG", "includes": []}],
+            },
+            "'includes' must be an object",
+        ),
+        (
             {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["a"], "archMap": [{}]},
             "either 'architectures' or 'archMap'",
         ),
@@ -241,6 +253,16 @@ def test_bad_files_are_rejected_with_their_name(tmp_path: Path, content: Any, me
         load_profile(path, DOCKER_DEFAULT_CAPS)
     assert message in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+def test_inline_profile_as_the_api_receives_it() -> None:
+    text = json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []})
+    assert parse_profile(text, set(), source="SecurityOpt") == {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [],
+    }
+    with pytest.raises(InvalidArgument, match=r"seccomp profile \(SecurityOpt\)"):
+        parse_profile('{"defaultAction": 1}', set(), source="SecurityOpt")
 
 
 def test_missing_file(tmp_path: Path) -> None:
