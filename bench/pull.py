@@ -260,7 +260,7 @@ def render(
         entries = f"{min(s.store_entries):,}" if s.store_entries else "-"
         # Stores differ in layout (opaque markers become xattrs, metadata files are added), so
         # only a clear shortfall is flagged.
-        if name != "skopeo" and s.store_entries and min(s.store_entries) < 0.95 * image_entries:
+        if name != "skopeo" and s.store_entries and min(s.store_entries) < 0.9 * image_entries:
             entries += " (fewer than the image's entries: incomplete unpack?)"
         lines.append(
             f"| {name} | {_fmt(cold_m)} | {_fmt(s.minimum('cold'))} | {ratio_cold} "

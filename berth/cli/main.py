@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from berth import __version__
-from berth.cli.parser import UsageError, report_usage_error
 from berth.cli.table import COMMANDS, GROUP_SUMMARIES, GROUPS, Command
+from berth.cli.usage import UsageError, report_usage_error
 from berth.errors import BerthError, exit_code
 
 _GLOBAL_USAGE = """\

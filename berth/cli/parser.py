@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import NoReturn
 
-USAGE_ERROR = 125
-
-
-class UsageError(Exception):
-    def __init__(self, message: str, prog: str) -> None:
-        super().__init__(message)
-        self.prog = prog
+from berth.cli.usage import UsageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -27,9 +20,3 @@ def new_parser(prog: str, description: str, *, short_help: bool = True) -> Parse
     if not short_help:
         parser.add_argument("--help", action="help", help="Print usage")
     return parser
-
-
-def report_usage_error(error: UsageError) -> int:
-    print(f"{error.prog}: {error}", file=sys.stderr)
-    print(f"See '{error.prog} --help'.", file=sys.stderr)
-    return USAGE_ERROR

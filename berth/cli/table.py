@@ -5,14 +5,16 @@ Only the chosen command's module is imported, so `berth ps` does not pay for `pu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
 class Command:
-    module: str
-    summary: str
-    starts_container: bool = False  # failures exit 125, as Docker's run/create/start do
+    """A command's module and summary (a plain class: dataclasses cost start-up time)."""
+
+    __slots__ = ("module", "starts_container", "summary")
+
+    def __init__(self, module: str, summary: str, starts_container: bool = False) -> None:
+        self.module = module
+        self.summary = summary
+        self.starts_container = starts_container  # failures exit 125, as Docker's run does
 
 
 COMMANDS: dict[str, Command] = {

@@ -162,8 +162,15 @@ def _command(words: Sequence[str], dot: Any, piped: list[Any], expression: str) 
     return _operand(head, dot, expression)
 
 
-def _evaluate(expression: str, dot: Any) -> Any:
-    piped: list[Any] = []
+_PIPELINES: dict[str, list[list[str]]] = {}
+
+
+def _pipeline(expression: str) -> list[list[str]]:
+    """An action's commands, split into words once per template (rows reuse them)."""
+    cached = _PIPELINES.get(expression)
+    if cached is not None:
+        return cached
+    commands = []
     for segment in expression.split("|"):
         try:
             words = shlex.split(segment.replace("\\", "\\\\"), posix=False)
@@ -171,6 +178,17 @@ def _evaluate(expression: str, dot: Any) -> Any:
             raise InvalidArgument(f"template: malformed action {{{{{expression}}}}}") from None
         if not words:
             raise InvalidArgument(f"template: missing value for command in {{{{{expression}}}}}")
+        commands.append(words)
+    _PIPELINES[expression] = commands
+    return commands
+
+
+def _evaluate(expression: str, dot: Any) -> Any:
+    commands = _pipeline(expression)
+    if len(commands) == 1 and len(commands[0]) == 1 and commands[0][0].startswith("."):
+        return _field(dot, commands[0][0], expression)  # the common `{{.Field}}`
+    piped: list[Any] = []
+    for words in commands:
         piped = [_command(words, dot, piped, expression)]
     return piped[0]
 

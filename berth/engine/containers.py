@@ -394,6 +394,16 @@ class ContainerService:
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 
+    def wait_removed(self, record: ContainerRecord, timeout: float = 30.0) -> None:
+        """Wait while the monitor removes an `--rm` container, as Docker's CLI waits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.records.get(record.id)
+            except NotFound:
+                return
+            time.sleep(0.01)
+
     def pause(self, record: ContainerRecord) -> None:
         from berth.cgroups import open_cgroup
 

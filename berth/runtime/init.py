@@ -109,6 +109,7 @@ CAPABILITY_NUMBERS = {
         "CHECKPOINT_RESTORE".split()
     )
 }
+TIOCSCTTY = 0x540E
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
@@ -354,6 +355,10 @@ def _container(
             f'chdir to cwd ("{cwd}") set in config.json failed: {error.strerror}', 126
         ) from None
     executable = _find_command(args, env)
+    if process.get("terminal"):
+        # The pty on stdin becomes the controlling terminal: Ctrl-C reaches the process.
+        os.setsid()
+        fcntl.ioctl(0, TIOCSCTTY, 0)
     for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])

@@ -55,6 +55,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     code = session.run()
     if code is None:
         return 0  # detached: the container runs on
+    if args.rm:
+        containers.wait_removed(record)
     if code in (126, 127) or code < 0:
         current = containers.refresh(containers.records.get(record.id))
         error = str(current.state.get("Error") or "")
