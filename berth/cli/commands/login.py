@@ -12,7 +12,8 @@ import getpass
 import sys
 
 from berth.cli.context import Context
-from berth.cli.parser import UsageError, new_parser
+from berth.cli.parser import new_parser
+from berth.cli.usage import UsageError
 from berth.errors import InvalidArgument, Unauthorized
 
 
