@@ -258,6 +258,8 @@ class V1:
         A group that was paused stays paused unless the signal is SIGKILL: a frozen task
         only dies once thawed.
         """
+        if not self.pids():
+            return  # nothing to signal, or the group is gone: freezing it would fail
         if self._dir("freezer") is None:
             _signal(self.pids(), sig)
             return

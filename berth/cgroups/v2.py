@@ -12,6 +12,7 @@ import contextlib
 import errno
 import logging
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -150,8 +151,10 @@ class V2:
     def kill_all(self, sig: int) -> None:
         """SIGKILL through cgroup.kill (kernel >= 5.14: atomic, forks can't escape);
         otherwise freeze (fatal signals still kill frozen tasks on v2), signal, thaw."""
+        if not self.pids():
+            return  # nothing to signal, or the group is gone: freezing it would fail
         kill_file = self.path / "cgroup.kill"
-        if sig == 9 and kill_file.exists():
+        if sig == signal.SIGKILL and kill_file.exists():
             files.write(kill_file, "1")
             return
         was_frozen = keyed(files.read(self.path / "cgroup.events")).get("frozen", 0) == 1

@@ -63,11 +63,7 @@ def group() -> Iterator[CgroupManager]:
     try:
         yield manager
     finally:
-        try:
-            manager.kill_all(signal.SIGKILL)
-        except Exception:
-            for pid in manager.pids():
-                os.kill(pid, signal.SIGKILL)
+        manager.kill_all(signal.SIGKILL)
         manager.destroy()
 
 
@@ -396,3 +392,95 @@ def test_destroy_waits_for_exiting_processes(group: CgroupManager, spawn: Spawn)
 
 def test_destroy_of_a_group_never_created() -> None:
     open_cgroup(f"t-{uuid.uuid4().hex[:12]}", parent=CGROUP_PARENT).destroy()
+
+
+def test_memory_limit_below_usage_is_refused(group: CgroupManager, spawn: Spawn) -> None:
+    group.create(Resources(memory=256 * MiB, memory_swap=256 * MiB))
+    holder = spawn(
+        PYTHON,
+        "-c",
+        "import sys, time\nb = bytearray(64 << 20)\nprint(1, flush=True)\ntime.sleep(30)",
+        stdout=subprocess.PIPE,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == b"1"
+    if LAYOUT.version == 2:
+        pytest.skip("v2 reclaims or OOM-kills instead of refusing a memory.max below usage")
+    with pytest.raises(InvalidArgument, match=r"memory\.limit_in_bytes"):
+        group.update(Resources(memory=16 * MiB))
+    assert holder.poll() is None
+
+
+# The hybrid layout's cgroup2 mount holds no controller, but the core of v2 works there:
+# cgroup.procs, cgroup.freeze + cgroup.events, cgroup.kill and cpu.stat's usage_usec. These
+# tests drive V2 on it, so the v2 lifecycle is exercised on v1 hosts too.
+UNIFIED = LAYOUT.unified if LAYOUT.version == 1 else None
+ON_HYBRID = pytest.mark.skipif(
+    UNIFIED is None or not (UNIFIED.mount_point / "cgroup.procs").exists(),
+    reason="needs the hybrid layout's cgroup2 mount (v2 hosts run the tests above on v2)",
+)
+
+
+@pytest.fixture
+def v2_group() -> Iterator[CgroupManager]:
+    from berth.cgroups.v2 import V2
+
+    assert UNIFIED is not None
+    manager = V2(UNIFIED.mount_point, Path(CGROUP_PARENT, f"t-{uuid.uuid4().hex[:12]}"))
+    try:
+        yield manager
+    finally:
+        manager.kill_all(signal.SIGKILL)
+        manager.destroy()
+
+
+def _spawn_into(manager: CgroupManager, *argv: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(argv)
+    manager.add(process.pid)
+    return process
+
+
+@ON_HYBRID
+def test_v2_lifecycle_on_the_unified_mount(v2_group: CgroupManager) -> None:
+    v2_group.create(Resources())
+    v2_group.create(Resources())
+    busy = _spawn_into(v2_group, PYTHON, "-c", "while True: pass")
+    try:
+        assert v2_group.pids() == [busy.pid]
+        time.sleep(0.2)
+        assert v2_group.stats().cpu_usage_ns > 0
+        v2_group.freeze()
+        events = (v2_group.procs_files()[0].parent / "cgroup.events").read_text()
+        assert "frozen 1" in events
+        assert _cpu_seconds(v2_group, 0.3) < 0.01
+        v2_group.thaw()
+        assert _cpu_seconds(v2_group, 0.3) > 0.05
+        v2_group.kill_all(signal.SIGTERM)
+        assert busy.wait(timeout=5) == -signal.SIGTERM
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+@ON_HYBRID
+def test_v2_kill_all_sigkill_uses_cgroup_kill(v2_group: CgroupManager) -> None:
+    v2_group.create(Resources())
+    sleeper = _spawn_into(v2_group, "sleep", "30")
+    v2_group.freeze()
+    v2_group.kill_all(signal.SIGKILL)
+    assert sleeper.wait(timeout=5) == -signal.SIGKILL
+    v2_group.destroy()
+    assert not v2_group.procs_files()[0].parent.exists()
+    v2_group.destroy()
+
+
+@ON_HYBRID
+def test_v2_refuses_limits_whose_controller_is_not_delegated(v2_group: CgroupManager) -> None:
+    from berth.errors import SystemFailure
+
+    with pytest.raises(SystemFailure, match="memory controller"):
+        v2_group.create(Resources(memory=64 * MiB))
+    assert not v2_group.procs_files()[0].parent.exists()
+
+
+def test_kill_all_of_a_group_never_created_is_a_no_op() -> None:
+    open_cgroup(f"t-{uuid.uuid4().hex[:12]}", parent=CGROUP_PARENT).kill_all(signal.SIGKILL)
