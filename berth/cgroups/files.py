@@ -20,7 +20,8 @@ REMOVE_PATIENCE = 5.0
 def write(path: Path, value: str) -> None:
     """Write `value` in one write(2): cgroup files act on each write call separately."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        # O_TRUNC is ignored by cgroupfs and makes plain-file stand-ins behave the same.
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
     except OSError as error:
         raise _kind(error, path, value) from None
     try:

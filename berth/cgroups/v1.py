@@ -203,9 +203,11 @@ class V1:
         """FROZEN, and wait until every task is: FREEZING is not frozen yet."""
         freezer = self._require_freezer()
         deadline = time.monotonic() + FREEZE_PATIENCE
+        retry_after = FREEZE_RETRY_AFTER
         while True:
             files.write(freezer / "freezer.state", "FROZEN")
-            retry_at = time.monotonic() + FREEZE_RETRY_AFTER
+            retry_at = time.monotonic() + retry_after
+            retry_after *= 2  # a large group may just need longer: don't keep undoing it
             while time.monotonic() < retry_at:
                 if self._freezer_state() == "FROZEN":
                     return

@@ -48,14 +48,15 @@ class V2:
 
     def create(self, resources: Resources) -> None:
         created: list[Path] = []
+        refused: dict[str, str] = {}
         try:
             level = self.mount_point
             for part in self.path.relative_to(self.mount_point).parts:
-                _delegate(level)
+                refused.update(_delegate(level))
                 level = level / part
                 if files.make_dir(level):
                     created.append(level)
-            self._check_controllers(resources)
+            self._check_controllers(resources, refused)
             self.update(resources)
         except BaseException:
             for path in reversed(created):
@@ -63,8 +64,11 @@ class V2:
                     path.rmdir()
             raise
 
-    def _check_controllers(self, resources: Resources) -> None:
-        """Fail with the reason now, rather than with a missing file later."""
+    def _check_controllers(self, resources: Resources, refused: dict[str, str]) -> None:
+        """Fail with the reason now, rather than with a missing file later.
+
+        `refused` maps a controller to why an ancestor would not delegate it.
+        """
         have = set(files.read(self.path / "cgroup.controllers").split())
         needs = {
             "memory": (resources.memory, resources.memory_swap, resources.memory_reservation),
@@ -74,9 +78,12 @@ class V2:
         }
         for controller, values in needs.items():
             if controller not in have and any(value is not None for value in values):
+                reason = refused.get(controller)
                 raise SystemFailure(
-                    f"the {controller} controller is not available in {self.path}",
-                    hint="it must be enabled in cgroup.subtree_control of every ancestor",
+                    f"the {controller} controller is not available in {self.path}"
+                    + (f": {reason}" if reason else ""),
+                    hint="it must be enabled in cgroup.subtree_control of every ancestor, "
+                    "and an ancestor other than the root can't while it holds processes",
                 )
 
     def update(self, resources: Resources) -> None:
@@ -172,24 +179,26 @@ class V2:
         files.remove_tree(self.path)
 
 
-def _delegate(level: Path) -> None:
+def _delegate(level: Path) -> dict[str, str]:
     """Enable the wanted controllers `level` offers in its cgroup.subtree_control.
 
-    One controller per write, so one that can't be enabled doesn't stop the others; a
-    missing one is reported by `create` only if a limit needs it.
+    One controller per write, so one that can't be enabled doesn't stop the others. Returns
+    why each refused one was refused; `create` reports it only if a limit needs it.
     """
     offered = set(files.read(level / "cgroup.controllers").split())
     enabled = set(files.read(level / "cgroup.subtree_control").split())
+    refused: dict[str, str] = {}
     for controller in WANTED:
         if controller in offered and controller not in enabled:
             try:
                 files.write(level / "cgroup.subtree_control", f"+{controller}")
             except BerthError as error:
                 cause = error.__context__
-                busy = isinstance(cause, OSError) and cause.errno == errno.EBUSY
-                log.warning(
-                    "cannot enable %s in %s%s",
-                    controller,
-                    level,
-                    ": it has processes of its own (no-internal-process rule)" if busy else "",
-                )
+                if isinstance(cause, OSError) and cause.errno == errno.EBUSY:
+                    refused[controller] = (
+                        f"{level} holds processes of its own (the no-internal-process rule)"
+                    )
+                else:
+                    refused[controller] = error.message
+                log.warning("cannot enable %s in %s: %s", controller, level, refused[controller])
+    return refused

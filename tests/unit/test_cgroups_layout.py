@@ -11,6 +11,7 @@ from berth.cgroups import open_cgroup
 from berth.cgroups.layout import parse, parse_proc_cgroup
 from berth.cgroups.manager import group_path
 from berth.cgroups.resources import (
+    Resources,
     cpu_max,
     keyed,
     limit_or_none,
@@ -18,6 +19,7 @@ from berth.cgroups.resources import (
     shares_to_weight,
     swap_max,
 )
+from berth.cgroups.v2 import V2
 from berth.errors import InvalidArgument, SystemFailure
 
 PURE_V2_MOUNTS = """\
@@ -242,3 +244,61 @@ def test_group_names_stay_under_the_parent(name: str, parent: str) -> None:
 
 def test_group_path() -> None:
     assert group_path("abc", "/berth/nested/") == Path("berth/nested/abc")
+
+
+V2_FILES = ("memory.max", "memory.swap.max", "memory.low", "cpu.max", "cpu.weight")
+V2_FILES += ("cpuset.cpus", "cpuset.mems", "pids.max")
+
+
+def _fake_v2_group(tmp_path: Path) -> tuple[V2, Path]:
+    """A directory standing in for a v2 group: writes land in plain files, so what V2
+    writes (and in which files) is checked on hosts that can't run v2 limits."""
+    directory = tmp_path / "berth-unit" / "c1"
+    directory.mkdir(parents=True)
+    for name in V2_FILES:
+        (directory / name).write_text("")
+    return V2(tmp_path, Path("berth-unit", "c1")), directory
+
+
+def test_v2_update_writes_each_file(tmp_path: Path) -> None:
+    group, directory = _fake_v2_group(tmp_path)
+    group.update(
+        Resources(
+            memory=64 << 20,
+            memory_swap=96 << 20,
+            memory_reservation=32 << 20,
+            cpu_quota=150_000,
+            cpu_shares=512,
+            cpuset_cpus="0-1",
+            cpuset_mems="0",
+            pids_limit=0,
+        )
+    )
+    written = {name: (directory / name).read_text() for name in V2_FILES}
+    assert written == {
+        "memory.max": str(64 << 20),
+        "memory.swap.max": str(32 << 20),
+        "memory.low": str(32 << 20),
+        "cpu.max": "150000 100000",
+        "cpu.weight": "59",
+        "cpuset.cpus": "0-1",
+        "cpuset.mems": "0",
+        "pids.max": "max",
+    }
+
+
+def test_v2_swap_alone_uses_the_memory_limit_in_force(tmp_path: Path) -> None:
+    group, directory = _fake_v2_group(tmp_path)
+    (directory / "memory.max").write_text(f"{64 << 20}\n")
+    group.update(Resources(memory_swap=128 << 20))
+    assert (directory / "memory.swap.max").read_text() == str(64 << 20)
+    (directory / "memory.max").write_text("max\n")
+    with pytest.raises(InvalidArgument, match="needs a memory limit"):
+        group.update(Resources(memory_swap=128 << 20))
+
+
+def test_v2_period_alone_keeps_the_quota(tmp_path: Path) -> None:
+    group, directory = _fake_v2_group(tmp_path)
+    (directory / "cpu.max").write_text("50000 100000\n")
+    group.update(Resources(cpu_period=50_000))
+    assert (directory / "cpu.max").read_text() == "50000 50000"
