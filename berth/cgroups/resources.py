@@ -25,7 +25,8 @@ class Resources:
 
     `memory_swap` is memory + swap like `docker --memory-swap` and v1's memsw (-1 unlimited);
     v2 limits swap alone, so V2 writes `memory_swap - memory`. `memory`, `cpu_quota` and
-    `pids_limit` accept -1 (pids: any value <= 0) to lift a limit in `update`.
+    `pids_limit` accept -1 (pids: any value <= 0) to lift a limit in `update`. An empty
+    cpuset or zero shares count as unset, as in Docker (an empty v1 cpuset admits no task).
     """
 
     memory: int | None = None

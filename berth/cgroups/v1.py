@@ -97,11 +97,11 @@ class V1:
         self._cpu(resources)
         cpuset = self._dir("cpuset")
         if cpuset is not None:
-            if resources.cpuset_cpus is not None:
+            if resources.cpuset_cpus:
                 files.write(cpuset / "cpuset.cpus", resources.cpuset_cpus)
-            if resources.cpuset_mems is not None:
+            if resources.cpuset_mems:
                 files.write(cpuset / "cpuset.mems", resources.cpuset_mems)
-        elif resources.cpuset_cpus is not None or resources.cpuset_mems is not None:
+        elif resources.cpuset_cpus or resources.cpuset_mems:
             raise SystemFailure("the cpuset cgroup controller is not mounted")
         pids = self._dir("pids")
         if resources.pids_limit is not None:
@@ -160,7 +160,7 @@ class V1:
             if any(value is not None for value in wanted):
                 raise SystemFailure("the cpu cgroup controller is not mounted")
             return
-        if resources.cpu_shares is not None:
+        if resources.cpu_shares:
             files.write(cpu / "cpu.shares", str(resources.cpu_shares))
         period = resources.cpu_period
         if period is None and resources.cpu_quota is not None and resources.cpu_quota > 0:

@@ -77,7 +77,7 @@ class V2:
             "pids": (resources.pids_limit,),
         }
         for controller, values in needs.items():
-            if controller not in have and any(value is not None for value in values):
+            if controller not in have and any(value not in (None, "", 0) for value in values):
                 reason = refused.get(controller)
                 raise SystemFailure(
                     f"the {controller} controller is not available in {self.path}"
@@ -104,11 +104,11 @@ class V2:
         line = cpu_max(resources.cpu_quota, resources.cpu_period, files.read(self.path / "cpu.max"))
         if line is not None:
             files.write(self.path / "cpu.max", line)
-        if resources.cpu_shares is not None:
+        if resources.cpu_shares:
             files.write(self.path / "cpu.weight", str(shares_to_weight(resources.cpu_shares)))
-        if resources.cpuset_cpus is not None:
+        if resources.cpuset_cpus:
             files.write(self.path / "cpuset.cpus", resources.cpuset_cpus)
-        if resources.cpuset_mems is not None:
+        if resources.cpuset_mems:
             files.write(self.path / "cpuset.mems", resources.cpuset_mems)
         if resources.pids_limit is not None:
             limit = "max" if resources.pids_limit <= 0 else str(resources.pids_limit)
