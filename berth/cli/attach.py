@@ -78,6 +78,7 @@ class Session:
         self.tty = tty
         self.detach = parse_detach_keys(detach_keys)
         self.detached = False
+        self.error = ""  # why the container could not run, when it couldn't
         self._send_lock = threading.Lock()
         self.sock.sendall(
             json.dumps({"stdin": stdin, "stdout": True, "stderr": True}).encode() + b"\n"
@@ -148,7 +149,9 @@ class Session:
                 return None if self.detached else -1
             for kind, payload in reader.feed(data):
                 if kind == protocol.EXIT:
-                    return int(payload)
+                    ended = json.loads(payload)
+                    self.error = str(ended.get("Error") or "")
+                    return int(ended["ExitCode"])
                 stream = outputs.get(kind)
                 if stream is not None:
                     stream.write(payload)

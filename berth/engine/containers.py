@@ -296,12 +296,26 @@ class ContainerService:
         return oci_mounts(record.host_config, self.layout.volumes)
 
     def _seccomp(self, record: ContainerRecord) -> dict[str, Any] | None:
-        """No seccomp filter yet: refuse a profile file rather than pretend to apply it."""
-        for option in record.host_config.get("SecurityOpt") or []:
+        """Docker's default filter, a profile file, or none (privileged or unconfined)."""
+        from berth.container.spec import capabilities
+        from berth.runtime import seccomp_default
+
+        host_config = record.host_config
+        if host_config.get("Privileged"):
+            return None
+        chosen = None
+        for option in host_config.get("SecurityOpt") or []:
             text = str(option)
-            if text.startswith(("seccomp=", "seccomp:")) and text[8:] != "unconfined":
-                raise InvalidArgument("seccomp profiles are not supported by berth yet")
-        return None
+            if text.startswith(("seccomp=", "seccomp:")):
+                chosen = text[len("seccomp=") :]
+        caps = capabilities(
+            host_config.get("CapAdd") or [], host_config.get("CapDrop") or [], False
+        )
+        if chosen == "unconfined":
+            return None
+        if chosen:
+            return dict(seccomp_default.load_profile(Path(chosen), caps))
+        return dict(seccomp_default.default_profile(caps))
 
     def _cgroup(self, record: ContainerRecord) -> CgroupManager:
         from berth.cgroups import Resources, open_cgroup

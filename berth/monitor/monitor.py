@@ -13,7 +13,6 @@ import ctypes
 import errno
 import json
 import os
-import pty
 import selectors
 import signal
 import socket
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from berth.errors import BerthError
+from berth.errors import BerthError, SystemFailure
 from berth.monitor import protocol
 from berth.monitor.config import ATTACH_SOCKET, STATUS_NAME, STOP_REQUESTED, MonitorConfig
 from berth.monitor.files import JsonLog, rfc3339_nano, write_json_atomically
@@ -54,18 +53,15 @@ class _Stdio:
     stdin: int | None  # our write fd, when stdin is open
     to_close: list[int]  # the container's ends, closed here once it has them
     pty_master: int | None = None
+    console: socket.socket | None = None  # where a -t container's pty master comes from
 
 
 def _open_stdio(config: MonitorConfig) -> _Stdio:
     if config.tty:
-        master, slave = pty.openpty()
-        return _Stdio(
-            Stdio(slave, slave, slave),
-            {master: protocol.STDOUT},
-            master,
-            [slave],
-            pty_master=master,
-        )
+        # The pty itself is made inside the container; its master arrives on this socket.
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        null = os.open(os.devnull, os.O_RDWR)
+        return _Stdio(Stdio(null, null, null), {}, None, [null, theirs.detach()], console=ours)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     if config.open_stdin:
@@ -211,10 +207,20 @@ class Monitor:
             Path(self.config.bundle),
             stdio.container,
             cgroup_procs=[Path(p) for p in self.config.cgroup_procs],
+            console_socket=stdio.to_close[-1] if stdio.console is not None else None,
         )
         for fd in stdio.to_close:
             os.close(fd)
         stdio.to_close = []
+        if stdio.console is not None:
+            _, fds, _, _ = socket.recv_fds(stdio.console, 16, 1)
+            stdio.console.close()
+            stdio.console = None
+            if not fds:
+                raise SystemFailure("the container's terminal did not arrive")
+            master = fds[0]
+            stdio.outputs = {master: protocol.STDOUT}
+            stdio.stdin = stdio.pty_master = master
         if self.config.wait_for_attach and self.ready_fd >= 0:
             self._publish(
                 Status="running",
@@ -304,6 +310,10 @@ class Monitor:
         self._broadcast(stream, data)
         return True
 
+    def _exit(self, code: int, error: str) -> None:
+        """Tell attached clients the container ended, with why if it never ran."""
+        self._broadcast(protocol.EXIT, json.dumps({"ExitCode": code, "Error": error}).encode())
+
     def _should_restart(self, exit_code: int) -> bool:
         policy = self.config.restart_policy
         if (self.run_dir / STOP_REQUESTED).exists() or policy == "no":
@@ -347,7 +357,7 @@ class Monitor:
                     FinishedAt=rfc3339_nano(),
                 )
                 self._report({"error": error.message, "exit_code": code})
-                self._broadcast(protocol.EXIT, str(code).encode())
+                self._exit(code, error.message)
                 with contextlib.suppress(BerthError):
                     self.runtime.delete(self.config.id)
                 break
@@ -382,7 +392,7 @@ class Monitor:
                 OOMKilled=oom,
                 FinishedAt=rfc3339_nano(),
             )
-            self._broadcast(protocol.EXIT, str(exit_code).encode())
+            self._exit(exit_code, "")
             if not restart:
                 break
             # Docker's back-off: double the delay after a quick failure, reset after 10 s up.

@@ -2,7 +2,8 @@
 
 Server to client: Docker's multiplexed stream framing, `[stream, 0, 0, 0, size (4 bytes BE)]`
 then `size` bytes, stream 1 = stdout, 2 = stderr; plus EXIT (payload: the exit code as
-decimal text) sent once when the container has exited and its output is drained.
+JSON {"ExitCode", "Error"}) sent once when the container has exited and its output is
+drained; Error says why a container that never ran couldn't (e.g. its command is missing).
 Client to server: the same header with STDIN data, STDIN_CLOSE, RESIZE ("rows cols") and
 SIGNAL (a signal number as text). A client first sends one JSON line naming the streams it
 wants: {"stdin": bool, "stdout": bool, "stderr": bool}.

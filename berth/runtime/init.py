@@ -1,4 +1,4 @@
-"""`python -m berth.runtime.init BUNDLE SYNC_FD START_FD CGROUP_PROCS_JSON`: the container
+"""`python -m berth.runtime.init BUNDLE SYNC FD START_FD CGROUPS [SECCOMP_CACHE] [CONSOLE_FD]`: the
 init, a fresh process (DESIGN §1: never a fork of the multi-threaded engine).
 
 1. join the cgroups, unshare the namespaces, fork pid 1 (CLONE_NEWPID applies to children);
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from berth.errors import BerthError
+from berth.runtime import seccomp  # loads libseccomp: must happen before pivot_root
 from berth.sys import (
     CLONE_NEWCGROUP,
     CLONE_NEWIPC,
@@ -49,11 +50,6 @@ from berth.sys import (
     unshare,
 )
 from berth.sys import process as proc
-
-try:  # the seccomp module is optional until it lands; import it before pivot_root
-    from berth.runtime import seccomp  # type: ignore[attr-defined]
-except ImportError:
-    seccomp = None
 
 NAMESPACE_FLAGS = {
     "mount": CLONE_NEWNS,
@@ -110,6 +106,8 @@ CAPABILITY_NUMBERS = {
     )
 }
 TIOCSCTTY = 0x540E
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
@@ -249,6 +247,23 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
+def _console(console_fd: int, uid: int, gid: int) -> None:
+    """Make a pty in the container's own devpts, send its master to the monitor over the
+    console socket (SCM_RIGHTS), and make the slave the process's stdio: a pty from the
+    host's devpts would not exist inside the container (`tty` would say "not a tty")."""
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+    number = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, struct.pack("I", 0)))[0]
+    slave = os.open(f"/dev/pts/{number}", os.O_RDWR | os.O_NOCTTY)
+    os.fchown(slave, uid, gid)
+    with socket.socket(fileno=console_fd) as channel:
+        socket.send_fds(channel, [b"pty"], [master])
+    os.close(master)
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    os.close(slave)
+
+
 def _caps(names: list[str]) -> set[int]:
     numbers = set()
     for name in names:
@@ -313,10 +328,19 @@ def _find_command(args: list[str], env: list[str]) -> str:
 
 
 def _container(
-    spec: dict[str, Any], bundle: Path, sync_fd: int, start_fd: int, new_netns: bool
+    spec: dict[str, Any],
+    bundle: Path,
+    sync_fd: int,
+    start_fd: int,
+    new_netns: bool,
+    seccomp_cache: Path | None,
+    console_fd: int | None,
 ) -> None:
     """Pid 1: build the container's world, then exec its process."""
     process = spec["process"]
+    linux = spec.get("linux") or {}
+    # Compile the filter while the host (libseccomp, the cache) is still visible.
+    program = seccomp.prepare(linux["seccomp"], seccomp_cache) if linux.get("seccomp") else None
     root = spec.get("root") or {}
     rootfs = str((bundle / root.get("path", "rootfs")).resolve())
     mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -327,7 +351,9 @@ def _container(
     cwd = str(process.get("cwd") or "/")
     os.makedirs(_inside(rootfs, cwd), exist_ok=True)
     _pivot(rootfs)
-    linux = spec.get("linux") or {}
+    if console_fd is not None:
+        user = process.get("user") or {}
+        _console(console_fd, int(user.get("uid", 0)), int(user.get("gid", 0)))
     _mask(list(linux.get("maskedPaths") or []))
     _readonly(list(linux.get("readonlyPaths") or []))
     if root.get("readonly"):
@@ -341,9 +367,14 @@ def _container(
     _rlimits(list(process.get("rlimits") or []))
     args = list(process["args"])
     env = list(process.get("env") or [])
+    # Without no_new_privs the kernel loads a filter only while CAP_SYS_ADMIN is held, so
+    # load it before dropping capabilities (as runc does); with no_new_privs, as late as can be.
+    no_new_privs = bool(process.get("noNewPrivileges"))
+    if program is not None and not no_new_privs:
+        program.load()
     _credentials(process)
-    if linux.get("seccomp"):
-        seccomp.apply(linux["seccomp"])
+    if program is not None and no_new_privs:
+        program.load()
     _send(sync_fd, {"ready": True})
     if not os.read(start_fd, 1):
         os._exit(0)  # the runtime went away before starting us
@@ -374,6 +405,10 @@ def main() -> None:
     bundle = Path(sys.argv[1])
     sync_fd, start_fd = int(sys.argv[2]), int(sys.argv[3])
     cgroup_procs = json.loads(sys.argv[4])
+    seccomp_cache = Path(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] else None
+    console_fd = int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[6] else None
+    if console_fd is not None:
+        os.set_inheritable(console_fd, False)
     os.set_inheritable(sync_fd, False)
     os.set_inheritable(start_fd, False)
     try:
@@ -402,7 +437,7 @@ def main() -> None:
         _send(sync_fd, {"pid": child})
         os._exit(0)
     try:
-        _container(spec, bundle, sync_fd, start_fd, new_netns)
+        _container(spec, bundle, sync_fd, start_fd, new_netns, seccomp_cache, console_fd)
     except Exception as error:  # the top of pid 1: report, never leave the runtime guessing
         _send(sync_fd, {"error": str(error), "exit_status": getattr(error, "exit_status", 125)})
         os._exit(getattr(error, "exit_status", 125))

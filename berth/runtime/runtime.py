@@ -93,7 +93,13 @@ class Runtime:
         stdio: Stdio,
         *,
         cgroup_procs: list[Path] | tuple[Path, ...] = (),
+        console_socket: int | None = None,
     ) -> int:
+        """Set the container up and return its pid 1's host pid, blocked before exec.
+
+        With `console_socket` (a unix socket), the init makes a pty inside the container
+        and sends its master fd there, as runc's --console-socket does; stdio is then unused.
+        """
         directory = self._dir(container_id)
         directory.mkdir(parents=True, exist_ok=True)
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
@@ -106,14 +112,17 @@ class Runtime:
             str(sync_w),
             str(start_r),
             json.dumps([str(p) for p in cgroup_procs]),
+            str(self.state_root / "seccomp"),  # compiled filters, reused across containers
+            "" if console_socket is None else str(console_socket),
         ]
+        passed = (sync_w, start_r) + (() if console_socket is None else (console_socket,))
         try:
             process = subprocess.Popen(
                 argv,
                 stdin=stdio.stdin,
                 stdout=stdio.stdout,
                 stderr=stdio.stderr,
-                pass_fds=(sync_w, start_r),
+                pass_fds=passed,
                 close_fds=True,
             )
         finally:

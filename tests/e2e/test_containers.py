@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +175,98 @@ def test_bad_input(berth: Berth, busybox: str) -> None:
     assert user.returncode == 125 and "unable to find user" in user.stderr
     memory = berth("run", "--rm", "-m", "1k", busybox, "true")
     assert memory.returncode == 125 and "Minimum memory limit" in memory.stderr
+
+
+def test_memory_limit_oom_kills_and_inspect_says_so(berth: Berth, busybox: str) -> None:
+    # A shell string that doubles until it outgrows 16 MiB.
+    hog = "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"
+    result = berth(
+        "run", "--name", "hog", "-m", "16m", "--memory-swap", "16m", busybox, "sh", "-c", hog
+    )
+    assert result.returncode == 137
+    state = json.loads(berth("inspect", "hog").stdout)[0]["State"]
+    assert state["OOMKilled"] is True and state["ExitCode"] == 137
+
+
+def test_pids_limit_holds(berth: Berth, busybox: str) -> None:
+    """Forks beyond the limit fail inside the container; a higher limit lets them through."""
+    script = "for i in $(seq 1 20); do sleep 1 & done; wait; echo all started"
+    limited = berth("run", "--rm", "--pids-limit", "8", busybox, "sh", "-c", script)
+    assert limited.returncode != 0
+    assert "can't fork" in limited.stderr
+    roomy = berth("run", "--rm", "--pids-limit", "64", busybox, "sh", "-c", script)
+    assert roomy.returncode == 0 and roomy.stdout == "all started\n"
+
+
+def test_read_only_root_user_and_capabilities(berth: Berth, busybox: str) -> None:
+    read_only = berth("run", "--rm", "--read-only", busybox, "touch", "/file")
+    assert read_only.returncode == 1 and "Read-only file system" in read_only.stderr
+    as_nobody = berth("run", "--rm", "-u", "nobody", busybox, "id")
+    assert as_nobody.stdout.startswith("uid=65534(nobody) gid=65534(nogroup)")
+    no_chown = berth("run", "--rm", "--cap-drop", "CHOWN", busybox, "chown", "65534", "/tmp")
+    assert no_chown.returncode == 1
+    assert berth("run", "--rm", busybox, "chown", "65534", "/tmp").returncode == 0
+
+
+def test_bind_mounts_and_volumes(berth: Berth, busybox: str, tmp_path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "from-host").write_text("hello\n")
+    result = berth(
+        "run",
+        "--rm",
+        "-v",
+        f"{shared}:/data",
+        busybox,
+        "sh",
+        "-c",
+        "cat /data/from-host; echo back > /data/from-container",
+    )
+    assert result.stdout == "hello\n"
+    assert (shared / "from-container").read_text() == "back\n"
+    read_only = berth("run", "--rm", "-v", f"{shared}:/data:ro", busybox, "touch", "/data/x")
+    assert read_only.returncode == 1
+    assert (
+        berth("run", "--rm", "-v", "keep:/v", busybox, "sh", "-c", "echo kept > /v/f").returncode
+        == 0
+    )
+    assert berth("run", "--rm", "-v", "keep:/v", busybox, "cat", "/v/f").stdout == "kept\n"
+
+
+def test_masked_and_read_only_proc_paths(berth: Berth, busybox: str) -> None:
+    masked = next(p for p in ("/proc/kcore", "/proc/keys", "/proc/timer_list") if Path(p).exists())
+    result = berth(
+        "run",
+        "--rm",
+        busybox,
+        "sh",
+        "-c",
+        f"wc -c < {masked}; echo 1 > /proc/sys/kernel/domainname || echo refused",
+    )
+    assert result.stdout.split() == ["0", "refused"]
+    assert "Read-only file system" in result.stderr
+
+
+def test_restart_on_failure(berth: Berth, busybox: str) -> None:
+    started = berth(
+        "run", "-d", "--name", "flaky", "--restart", "on-failure:2", busybox, "sh", "-c", "exit 1"
+    )
+    assert started.returncode == 0
+    assert berth("wait", "flaky").stdout.strip() == "1"
+    state = json.loads(berth("inspect", "flaky").stdout)[0]
+    assert state["RestartCount"] == 2
+
+
+def test_tty_gives_the_container_a_terminal(berth: Berth, busybox: str) -> None:
+    command = " ".join(berth.argv("run", "--rm", "-t", busybox, "sh", "-c", "tty; echo $TERM"))
+    result = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.replace("\r", "").split()
+    assert lines[0].startswith("/dev/pts/") and lines[1] == "xterm"

@@ -55,13 +55,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     code = session.run()
     if code is None:
         return 0  # detached: the container runs on
+    if session.error:
+        ctx.stderr.write(f"Error: {session.error}\n")
+    if code < 0:  # the monitor went away without an exit: read what was recorded
+        code = int(containers.refresh(containers.records.get(record.id)).state.get("ExitCode", 125))
     if args.rm:
         containers.wait_removed(record)
-    if code in (126, 127) or code < 0:
-        current = containers.refresh(containers.records.get(record.id))
-        error = str(current.state.get("Error") or "")
-        if error:
-            ctx.stderr.write(f"Error: {error}\n")
-        if code < 0:
-            code = int(current.state.get("ExitCode", 125))
     return code
