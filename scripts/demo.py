@@ -51,8 +51,7 @@ def main() -> int:
         say(f"A local registry (Debian's docker-registry) listens on {registry.host}")
         build_and_push(registry.host, work)
         (store / "root" / "registries.toml").write_text(
-            f'[registries."docker.io"]\nmirrors = ["http://{registry.host}"]\n'
-            "mirrors_only = true\n"
+            f'[registries."docker.io"]\nmirrors = ["http://{registry.host}"]\nmirrors_only = true\n'
         )
         say("berth's registries.toml sends docker.io to it as a mirror:")
         print((store / "root" / "registries.toml").read_text(), end="")
