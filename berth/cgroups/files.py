@@ -34,6 +34,8 @@ def write(path: Path, value: str) -> None:
 
 def _kind(error: OSError, path: Path, value: str) -> Exception:
     reason = error.strerror or str(error)
+    if error.errno == errno.ENOENT and not path.parent.is_dir():
+        return NotFound(f"cgroup {path.parent} does not exist")
     if error.errno == errno.ENOENT:
         return SystemFailure(
             f"cgroup file {path} does not exist",

@@ -484,3 +484,12 @@ def test_v2_refuses_limits_whose_controller_is_not_delegated(v2_group: CgroupMan
 
 def test_kill_all_of_a_group_never_created_is_a_no_op() -> None:
     open_cgroup(f"t-{uuid.uuid4().hex[:12]}", parent=CGROUP_PARENT).kill_all(signal.SIGKILL)
+
+
+def test_update_of_a_group_never_created_is_not_found() -> None:
+    from berth.errors import NotFound
+
+    with pytest.raises(NotFound, match="does not exist"):
+        open_cgroup(f"t-{uuid.uuid4().hex[:12]}", parent=CGROUP_PARENT).update(
+            Resources(pids_limit=5)
+        )
