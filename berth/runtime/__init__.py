@@ -4,8 +4,26 @@
 never a fork of the caller); the init builds the namespaces, mounts and credentials, then
 waits until `Runtime.start` lets it exec the user's process. Imports berth.sys, berth.errors
 and the stdlib only.
+
+The exports are loaded lazily (PEP 562): `python -m berth.runtime.init` imports this
+package first, and the caller side (subprocess, dataclasses) would cost the init ~20 ms of
+imports on every container start.
 """
 
-from berth.runtime.runtime import CommandFailed, Runtime, RuntimeState, Stdio
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing itself costs the init ~3 ms
+if TYPE_CHECKING:
+    from typing import Any
+
+    from berth.runtime.runtime import CommandFailed, Runtime, RuntimeState, Stdio
 
 __all__ = ["CommandFailed", "Runtime", "RuntimeState", "Stdio"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from berth.runtime import runtime
+
+        return getattr(runtime, name)
+    raise AttributeError(f"module 'berth.runtime' has no attribute {name!r}")
