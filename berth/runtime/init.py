@@ -20,14 +20,13 @@ import os
 import resource
 import signal
 import socket
-import stat
 import struct
 import sys
 from pathlib import Path
 from typing import Any
 
 from berth.errors import BerthError
-from berth.runtime import seccomp  # loads libseccomp: must happen before pivot_root
+from berth.runtime import mounts, seccomp  # loads libseccomp: must happen before pivot_root
 from berth.sys import (
     CLONE_NEWCGROUP,
     CLONE_NEWIPC,
@@ -37,9 +36,6 @@ from berth.sys import (
     CLONE_NEWUTS,
     MNT_DETACH,
     MS_BIND,
-    MS_NODEV,
-    MS_NOEXEC,
-    MS_NOSUID,
     MS_PRIVATE,
     MS_RDONLY,
     MS_REC,
@@ -59,41 +55,6 @@ NAMESPACE_FLAGS = {
     "pid": CLONE_NEWPID,
     "cgroup": CLONE_NEWCGROUP,
 }
-MS_STRICTATIME = 1 << 24
-MS_NOATIME = 1024
-MS_RELATIME = 1 << 21
-MS_SLAVE = 1 << 19
-FLAG_OPTIONS = {
-    "ro": MS_RDONLY,
-    "nosuid": MS_NOSUID,
-    "nodev": MS_NODEV,
-    "noexec": MS_NOEXEC,
-    "strictatime": MS_STRICTATIME,
-    "noatime": MS_NOATIME,
-    "relatime": MS_RELATIME,
-    "bind": MS_BIND,
-    "rbind": MS_BIND | MS_REC,
-}
-IGNORED_OPTIONS = {
-    "rw",
-    "private",
-    "rprivate",
-    "slave",
-    "rslave",
-    "shared",
-    "rshared",
-    "suid",
-    "dev",
-    "exec",
-}
-DEVICES = (
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
-)
 CAPABILITY_NUMBERS = {
     name: number
     for number, name in enumerate(
@@ -119,101 +80,8 @@ class InitError(Exception):
         self.exit_status = exit_status
 
 
-def _send(fd: int, message: dict[str, Any]) -> None:
+def send(fd: int, message: dict[str, Any]) -> None:
     os.write(fd, (json.dumps(message) + "\n").encode())
-
-
-def _inside(rootfs: str, destination: str) -> str:
-    """The host path of `destination` within the rootfs, following symlinks only while they
-    stay inside it (an absolute link is taken relative to the rootfs, as in a chroot)."""
-    parts = [p for p in destination.split("/") if p and p != "."]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(rootfs, *resolved, part)
-        if os.path.islink(candidate):
-            hops += 1
-            if hops > 40:
-                raise InitError(f"too many symlinks in mount destination {destination}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p and p != "."] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(rootfs, *resolved)
-
-
-def _flags_and_data(options: list[str]) -> tuple[int, str]:
-    flags, data = 0, []
-    for option in options:
-        if option in FLAG_OPTIONS:
-            flags |= FLAG_OPTIONS[option]
-        elif option not in IGNORED_OPTIONS:
-            data.append(option)
-    return flags, ",".join(data)
-
-
-def _make_target(path: str, is_file: bool) -> None:
-    if os.path.lexists(path):
-        return
-    if is_file:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "a"):
-            pass
-    else:
-        os.makedirs(path, exist_ok=True)
-
-
-def _mount_one(rootfs: str, entry: dict[str, Any], new_netns: bool) -> None:
-    kind = entry.get("type") or "bind"
-    options = list(entry.get("options") or [])
-    target = _inside(rootfs, entry["destination"])
-    flags, data = _flags_and_data(options)
-    source = entry.get("source") or kind
-    if kind == "cgroup":
-        return  # v1 hosts need a per-controller tree here; containers see none for now
-    if kind == "sysfs" and not new_netns:
-        # A fresh sysfs needs a new network namespace: share the host's read-only instead.
-        _make_target(target, False)
-        mount("/sys", target, None, MS_BIND | MS_REC)
-        mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
-        return
-    if flags & MS_BIND:
-        _make_target(target, not os.path.isdir(source))
-        mount(source, target, None, flags & (MS_BIND | MS_REC))
-        remount = flags & ~(MS_BIND | MS_REC)
-        if remount:
-            mount(None, target, None, MS_BIND | MS_REMOUNT | remount)
-        return
-    _make_target(target, False)
-    mount(source, target, kind, flags, data or None)
-
-
-def _devices(rootfs: str) -> None:
-    dev = os.path.join(rootfs, "dev")
-    for name, major, minor in DEVICES:
-        path = os.path.join(dev, name)
-        if not os.path.lexists(path):
-            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
-            os.chmod(path, 0o666)
-    links = {
-        "ptmx": "pts/ptmx",
-        "fd": "/proc/self/fd",
-        "stdin": "/proc/self/fd/0",
-        "stdout": "/proc/self/fd/1",
-        "stderr": "/proc/self/fd/2",
-        "core": "/proc/kcore",
-    }
-    for name, target in links.items():
-        path = os.path.join(dev, name)
-        if not os.path.lexists(path):
-            os.symlink(target, path)
 
 
 def _pivot(rootfs: str) -> None:
@@ -221,23 +89,6 @@ def _pivot(rootfs: str) -> None:
     proc.pivot_root(".", ".")
     umount(".", MNT_DETACH)
     os.chdir("/")
-
-
-def _mask(paths: list[str]) -> None:
-    for path in paths:
-        if not os.path.lexists(path):
-            continue
-        if os.path.isdir(path) and not os.path.islink(path):
-            mount("tmpfs", path, "tmpfs", MS_RDONLY, None)
-        else:
-            mount("/dev/null", path, None, MS_BIND)
-
-
-def _readonly(paths: list[str]) -> None:
-    for path in paths:
-        if os.path.lexists(path):
-            mount(path, path, None, MS_BIND | MS_REC)
-            mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
 
 
 def _loopback_up() -> None:
@@ -285,9 +136,22 @@ def _rlimits(limits: list[dict[str, Any]]) -> None:
         resource.setrlimit(number, (min(int(limit["soft"]), hard), hard))
 
 
-def _credentials(process: dict[str, Any]) -> None:
+def _held() -> tuple[set[int], set[int]]:
+    """The capabilities this process may pass on (permitted, bounding): a host's root can
+    lack some (here CAP_SYS_RESOURCE), and asking for those makes capset fail."""
+    held = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(("CapPrm:", "CapBnd:")):
+                mask = int(line.split()[1], 16)
+                held[line[:6]] = {n for n in range(64) if mask >> n & 1}
+    return held.get("CapPrm", set()), held.get("CapBnd", set())
+
+
+def apply_credentials(process: dict[str, Any]) -> None:
     caps = process.get("capabilities") or {}
-    bounding = _caps(caps.get("bounding") or [])
+    permitted_here, bounding_here = _held()
+    bounding = _caps(caps.get("bounding") or []) & bounding_here
     proc.drop_bounding(bounding)
     user = process.get("user") or {}
     uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
@@ -299,16 +163,16 @@ def _credentials(process: dict[str, Any]) -> None:
     if process.get("noNewPrivileges"):
         proc.prctl(proc.PR_SET_NO_NEW_PRIVS, 1)
     proc.capset(
-        _caps(caps.get("effective") or []),
-        _caps(caps.get("permitted") or []),
-        _caps(caps.get("inheritable") or []),
+        _caps(caps.get("effective") or []) & permitted_here,
+        _caps(caps.get("permitted") or []) & permitted_here,
+        _caps(caps.get("inheritable") or []) & permitted_here,
     )
     ambient = _caps(caps.get("ambient") or [])
     if ambient:
         proc.raise_ambient(ambient)
 
 
-def _find_command(args: list[str], env: list[str]) -> str:
+def find_command(args: list[str], env: list[str]) -> str:
     command = args[0]
     if "/" in command:
         candidates = [command]
@@ -345,17 +209,20 @@ def _container(
     rootfs = str((bundle / root.get("path", "rootfs")).resolve())
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount(rootfs, rootfs, None, MS_BIND | MS_REC)
+    new_cgroupns = any(
+        n.get("type") == "cgroup" and not n.get("path") for n in linux.get("namespaces") or []
+    )
     for entry in spec.get("mounts") or []:
-        _mount_one(rootfs, entry, new_netns)
-    _devices(rootfs)
+        mounts.mount_entry(rootfs, entry, new_netns, new_cgroupns)
+    mounts.make_devices(rootfs)
     cwd = str(process.get("cwd") or "/")
-    os.makedirs(_inside(rootfs, cwd), exist_ok=True)
+    os.makedirs(mounts.inside(rootfs, cwd), exist_ok=True)
     _pivot(rootfs)
     if console_fd is not None:
         user = process.get("user") or {}
         _console(console_fd, int(user.get("uid", 0)), int(user.get("gid", 0)))
-    _mask(list(linux.get("maskedPaths") or []))
-    _readonly(list(linux.get("readonlyPaths") or []))
+    mounts.mask(list(linux.get("maskedPaths") or []))
+    mounts.make_readonly(list(linux.get("readonlyPaths") or []))
     if root.get("readonly"):
         mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
     if spec.get("hostname"):
@@ -372,10 +239,10 @@ def _container(
     no_new_privs = bool(process.get("noNewPrivileges"))
     if program is not None and not no_new_privs:
         program.load()
-    _credentials(process)
+    apply_credentials(process)
     if program is not None and no_new_privs:
         program.load()
-    _send(sync_fd, {"ready": True})
+    send(sync_fd, {"ready": True})
     if not os.read(start_fd, 1):
         os._exit(0)  # the runtime went away before starting us
     os.close(start_fd)
@@ -385,7 +252,7 @@ def _container(
         raise InitError(
             f'chdir to cwd ("{cwd}") set in config.json failed: {error.strerror}', 126
         ) from None
-    executable = _find_command(args, env)
+    executable = find_command(args, env)
     if process.get("terminal"):
         # The pty on stdin becomes the controlling terminal: Ctrl-C reaches the process.
         os.setsid()
@@ -430,16 +297,16 @@ def main() -> None:
                 new_netns = new_netns or kind == "network"
         unshare(flags)
     except (BerthError, InitError, OSError, ValueError) as error:
-        _send(sync_fd, {"error": str(error), "exit_status": getattr(error, "exit_status", 125)})
+        send(sync_fd, {"error": str(error), "exit_status": getattr(error, "exit_status", 125)})
         os._exit(1)
     child = os.fork()
     if child:
-        _send(sync_fd, {"pid": child})
+        send(sync_fd, {"pid": child})
         os._exit(0)
     try:
         _container(spec, bundle, sync_fd, start_fd, new_netns, seccomp_cache, console_fd)
     except Exception as error:  # the top of pid 1: report, never leave the runtime guessing
-        _send(sync_fd, {"error": str(error), "exit_status": getattr(error, "exit_status", 125)})
+        send(sync_fd, {"error": str(error), "exit_status": getattr(error, "exit_status", 125)})
         os._exit(getattr(error, "exit_status", 125))
 
 

@@ -295,6 +295,16 @@ def test_mount_destination_cannot_escape_the_rootfs(box: Box) -> None:
                 leftover.rmdir()
 
 
+def test_cgroupfs_is_the_containers_own_and_readonly(box: Box) -> None:
+    ran = run(
+        box,
+        sh("cut -d: -f3 /proc/self/cgroup | sort -u; mkdir /sys/fs/cgroup/pids/x; echo mkdir=$?"),
+    )
+    assert ran.lines()[0] == "/", ran.output  # the cgroup namespace's root
+    assert ran.lines()[-1] == "mkdir=1"
+    assert "Read-only file system" in ran.output
+
+
 def test_readonly_root(box: Box) -> None:
     spec = sh("touch /newfile 2>/dev/null; echo root=$?; echo ok > /dev/shm/x && cat /dev/shm/x")
     spec["root"]["readonly"] = True

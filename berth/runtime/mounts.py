@@ -1,0 +1,266 @@
+"""The container's filesystem view, built by the init before pivot_root: OCI mounts in spec
+order, the /dev nodes and links, and the paths masked or made read-only after the pivot.
+
+Every destination is resolved inside the rootfs (`inside`): a symlink in an image can never
+send a mount onto the host. Runs in the init, so stdlib, berth.sys and berth.errors only.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from berth.errors import InvalidArgument
+from berth.sys import (
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    MS_SHARED,
+    MS_SLAVE,
+    mount,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+MS_UNBINDABLE = 1 << 17
+MS_STRICTATIME = 1 << 24
+MS_NOATIME = 1 << 10
+MS_NODIRATIME = 1 << 11
+MS_RELATIME = 1 << 21
+MS_SYNCHRONOUS = 1 << 4
+MS_DIRSYNC = 1 << 7
+
+# Options that are mount(2) flags (set), their negations (clear), and propagation changes,
+# which need a mount call of their own after the mount exists.
+FLAGS = {
+    "ro": MS_RDONLY,
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "sync": MS_SYNCHRONOUS,
+    "dirsync": MS_DIRSYNC,
+    "strictatime": MS_STRICTATIME,
+    "noatime": MS_NOATIME,
+    "nodiratime": MS_NODIRATIME,
+    "relatime": MS_RELATIME,
+    "bind": MS_BIND,
+    "rbind": MS_BIND | MS_REC,
+}
+CLEARS = {
+    "rw": MS_RDONLY,
+    "suid": MS_NOSUID,
+    "dev": MS_NODEV,
+    "exec": MS_NOEXEC,
+    "async": MS_SYNCHRONOUS,
+    "atime": MS_NOATIME,
+    "diratime": MS_NODIRATIME,
+}
+PROPAGATION = {
+    "private": MS_PRIVATE,
+    "rprivate": MS_PRIVATE | MS_REC,
+    "slave": MS_SLAVE,
+    "rslave": MS_SLAVE | MS_REC,
+    "shared": MS_SHARED,
+    "rshared": MS_SHARED | MS_REC,
+    "unbindable": MS_UNBINDABLE,
+    "runbindable": MS_UNBINDABLE | MS_REC,
+}
+DEVICES = (
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+)
+DEV_LINKS = (
+    ("ptmx", "pts/ptmx"),
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("core", "/proc/kcore"),
+)
+MAX_SYMLINKS = 40
+
+
+class MountError(InvalidArgument):
+    """A spec mount the runtime refuses (unknown option, destination outside the root)."""
+
+
+def inside(rootfs: str, destination: str) -> str:
+    """The host path of `destination` inside `rootfs`, resolving symlinks as if `rootfs` were
+    `/` (what openat2's RESOLVE_IN_ROOT does): an absolute link restarts at the rootfs and
+    `..` stops at it, so no image can point a mount at the host."""
+    parts = [p for p in destination.split("/") if p and p != "."]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(rootfs, *resolved, part)
+        if os.path.islink(candidate):
+            hops += 1
+            if hops > MAX_SYMLINKS:
+                raise MountError(f"too many levels of symlinks in mount destination {destination}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p and p != "."] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(rootfs, *resolved)
+
+
+def parse_options(options: list[str]) -> tuple[int, int, str]:
+    """(flags, propagation, data) of an OCI mount's options; the rest is filesystem data."""
+    flags, propagation, data = 0, 0, []
+    for option in options:
+        if option in FLAGS:
+            flags |= FLAGS[option]
+        elif option in CLEARS:
+            flags &= ~CLEARS[option]
+        elif option in PROPAGATION:
+            propagation |= PROPAGATION[option]
+        else:
+            data.append(option)
+    return flags, propagation, ",".join(data)
+
+
+def _make_target(path: str, is_file: bool) -> None:
+    if os.path.lexists(path):
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if is_file:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+    else:
+        os.mkdir(path, 0o755)
+
+
+def _bind(source: str, target: str, flags: int) -> None:
+    """Bind, then remount for the flags a bind ignores (ro, nosuid, ...)."""
+    mount(source, target, None, flags & (MS_BIND | MS_REC))
+    remount = flags & ~(MS_BIND | MS_REC)
+    if remount:
+        mount(None, target, None, MS_BIND | MS_REMOUNT | remount)
+
+
+def _host_cgroups() -> list[tuple[str, str, str]]:
+    """(mount point name, fstype, super options) of each cgroup hierarchy of the host."""
+    found = []
+    with open("/proc/self/mountinfo") as stream:
+        for line in stream:
+            fields = line.split()
+            tail = fields[fields.index("-") + 1 :]
+            if tail[0] in ("cgroup", "cgroup2") and fields[4].startswith("/sys/fs/cgroup"):
+                options = [o for o in tail[2].split(",") if o not in ("rw", "ro")]
+                found.append((fields[4], tail[0], ",".join(options)))
+    return found
+
+
+def _cgroups(target: str, flags: int, new_cgroupns: bool) -> None:
+    """/sys/fs/cgroup as the container's own: in its cgroup namespace a fresh mount of each
+    hierarchy shows the container's cgroup as the root (what runc does for v1 and v2).
+    Without a new cgroup namespace it would show the host's whole tree, so none is mounted."""
+    if not new_cgroupns:
+        return
+    hierarchies = _host_cgroups()
+    if any(path == "/sys/fs/cgroup" and kind == "cgroup2" for path, kind, _ in hierarchies):
+        _make_target(target, False)
+        mount("cgroup2", target, "cgroup2", flags)
+        return
+    _make_target(target, False)
+    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755")
+    for path, kind, options in hierarchies:
+        name = os.path.basename(path)
+        if not name or path == "/sys/fs/cgroup":
+            continue
+        directory = os.path.join(target, name)
+        os.mkdir(directory, 0o755)
+        mount(kind, directory, kind, flags, options or None)
+        if "," in name:  # joined controllers (cpu,cpuacct): each name is a link, as on hosts
+            for alias in name.split(","):
+                if not os.path.lexists(os.path.join(target, alias)):
+                    os.symlink(name, os.path.join(target, alias))
+    if flags & MS_RDONLY:
+        mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def mount_entry(rootfs: str, entry: dict[str, Any], new_netns: bool, new_cgroupns: bool) -> None:
+    """Apply one OCI mount inside `rootfs`."""
+    kind = entry.get("type") or "bind"
+    flags, propagation, data = parse_options(list(entry.get("options") or []))
+    target = inside(rootfs, str(entry["destination"]))
+    source = str(entry.get("source") or kind)
+    if kind == "cgroup":
+        _cgroups(target, flags, new_cgroupns)
+        return
+    if kind == "sysfs" and not new_netns:
+        # A fresh sysfs needs a network namespace of its own: share the host's, read-only.
+        _make_target(target, False)
+        _bind("/sys", target, MS_BIND | MS_REC | MS_RDONLY | (flags & ~MS_BIND))
+    elif flags & MS_BIND or kind == "bind":
+        try:
+            is_dir = os.path.isdir(source)
+        except OSError:
+            is_dir = False
+        if not os.path.exists(source):
+            raise MountError(f"bind mount source {source} does not exist")
+        _make_target(target, not is_dir)
+        _bind(source, target, flags | MS_BIND)
+    else:
+        _make_target(target, False)
+        mount(source, target, kind, flags, data or None)
+    if propagation:
+        mount(None, target, None, propagation)
+
+
+def make_devices(rootfs: str) -> None:
+    """The nodes Docker gives every container, and the usual links. mknod can be refused (a
+    user namespace, a nodev mount); then the host's node is bound onto an empty file."""
+    dev = inside(rootfs, "/dev")
+    for name, major, minor in DEVICES:
+        path = os.path.join(dev, name)
+        if os.path.lexists(path):
+            continue
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+            os.chmod(path, 0o666)  # the umask trimmed the mode mknod got
+        except PermissionError:
+            _make_target(path, True)
+            mount(f"/dev/{name}", path, None, MS_BIND)
+    for name, target in DEV_LINKS:
+        path = os.path.join(dev, name)
+        if not os.path.lexists(path):
+            os.symlink(target, path)
+
+
+def mask(paths: list[str]) -> None:
+    """Hide `paths` (after the pivot): /dev/null over a file, an empty read-only tmpfs over a
+    directory. A path the kernel doesn't have needs no mask."""
+    for path in paths:
+        try:
+            is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
+        except FileNotFoundError:
+            continue
+        if is_dir:
+            mount("tmpfs", path, "tmpfs", MS_RDONLY, None)
+        else:
+            mount("/dev/null", path, None, MS_BIND)
+
+
+def make_readonly(paths: list[str]) -> None:
+    """Bind each path onto itself and remount it read-only (after the pivot)."""
+    for path in paths:
+        if os.path.lexists(path):
+            _bind(path, path, MS_BIND | MS_REC | MS_RDONLY)
