@@ -29,7 +29,7 @@ from berth.monitor.files import read_json
 if TYPE_CHECKING:
     from berth.cgroups import CgroupManager
     from berth.engine.engine import Engine
-    from berth.runtime import Runtime
+    from berth.runtime import Runtime, Stdio
 
 NOT_STARTED = "0001-01-01T00:00:00Z"
 MONITOR_READY_SECONDS = 60
@@ -407,6 +407,54 @@ class ContainerService:
                 return None
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+    def exec(
+        self,
+        record: ContainerRecord,
+        args: list[str],
+        *,
+        env: list[str],
+        user: str | None,
+        workdir: str | None,
+        tty: bool,
+        stdio: Stdio,
+    ) -> subprocess.Popen[bytes]:
+        """Run one more process in a running container, as `docker exec` does: the
+        container's environment, user, capabilities and seccomp filter unless overridden."""
+        from berth.cgroups import open_cgroup
+        from berth.container import user as users
+        from berth.container.spec import merge_env
+
+        record = self.refresh(record)
+        if record.status == "paused":
+            raise Conflict(f"Container {record.id} is paused, unpause the container before exec")
+        if record.status != "running":
+            raise Conflict(f"Container {record.id} is not running")
+        if not args:
+            raise InvalidArgument("exec needs a command to run")
+        directory = self.directory(record.id)
+        spec = json.loads((directory / "config.json").read_text())
+        process = dict(spec["process"])
+        process["args"] = args
+        process["env"] = merge_env(process.get("env") or [], ["TERM=xterm"] if tty else [], env)
+        process["terminal"] = tty
+        if workdir:
+            process["cwd"] = workdir
+        if user is not None:
+            resolved = users.resolve(directory / "rootfs", user)
+            process["user"] = {
+                "uid": resolved.uid,
+                "gid": resolved.gid,
+                "additionalGids": list(resolved.additional_gids),
+            }
+        cgroup = open_cgroup(record.id, parent=self.cgroup_parent)
+        return self._runtime().exec(
+            record.id,
+            process,
+            stdio,
+            cgroup_procs=cgroup.procs_files(),
+            seccomp_profile=(spec.get("linux") or {}).get("seccomp"),
+        )
 
     def wait_removed(self, record: ContainerRecord, timeout: float = 30.0) -> None:
         """Wait while the monitor removes an `--rm` container, as Docker's CLI waits."""

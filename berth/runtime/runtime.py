@@ -177,6 +177,48 @@ class Runtime:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
+    def exec(
+        self,
+        container_id: str,
+        process: dict[str, Any],
+        stdio: Stdio,
+        *,
+        cgroup_procs: list[Path] | tuple[Path, ...] = (),
+        seccomp_profile: dict[str, Any] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Run `process` (an OCI process object) inside the running container. Returns the
+        helper that parents it; its exit status is the process's (128+N when killed)."""
+        pid = int(self._state(container_id)["pid"])
+        if not _alive(pid):
+            raise NotFound(f"container {container_id} is not running")
+        sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+        argv = [
+            sys.executable,
+            "-m",
+            "berth.runtime.exec",
+            str(pid),
+            json.dumps(process),
+            str(sync_w),
+            json.dumps([str(p) for p in cgroup_procs]),
+            json.dumps(seccomp_profile) if seccomp_profile else "",
+        ]
+        try:
+            helper = subprocess.Popen(
+                argv,
+                stdin=stdio.stdin,
+                stdout=stdio.stdout,
+                stderr=stdio.stderr,
+                pass_fds=(sync_w,),
+            )
+        finally:
+            os.close(sync_w)
+        with os.fdopen(sync_r, "r") as reader:
+            failure = _read_message(reader)  # EOF: the command was exec'd
+        if failure is not None:
+            helper.wait()
+            _raise(failure)
+        return helper
+
     def delete(self, container_id: str) -> None:
         with contextlib.suppress(NotFound):
             pid = int(self._state(container_id)["pid"])

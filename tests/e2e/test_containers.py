@@ -270,3 +270,46 @@ def test_tty_gives_the_container_a_terminal(berth: Berth, busybox: str) -> None:
     assert result.returncode == 0, result.stdout
     lines = result.stdout.replace("\r", "").split()
     assert lines[0].startswith("/dev/pts/") and lines[1] == "xterm"
+
+
+def test_exec_runs_inside_the_running_container(berth: Berth, busybox: str) -> None:
+    assert (
+        berth(
+            "run", "-d", "--name", "host1", "--hostname", "inner", busybox, "sleep", "60"
+        ).returncode
+        == 0
+    )
+    inside = berth("exec", "host1", "sh", "-c", "hostname; echo $$; id -u")
+    assert inside.returncode == 0, inside.stderr
+    assert inside.stdout.split() == ["inner", "2", "0"]  # pid 2: beside the container's pid 1
+    assert berth("exec", "-u", "nobody", "host1", "id", "-u").stdout == "65534\n"
+    assert berth("exec", "host1", "sh", "-c", "exit 7").returncode == 7
+    assert berth("exec", "-i", "host1", "cat", input="fed\n").stdout == "fed\n"
+    missing = berth("exec", "host1", "no-such-command")
+    assert missing.returncode == 127 and "executable file not found" in missing.stderr
+    assert berth("stop", "-t", "0", "host1").returncode == 0
+    stopped = berth("exec", "host1", "true")
+    assert stopped.returncode == 125 and "is not running" in stopped.stderr
+
+
+@pytest.mark.parametrize("syscall_tool", [["unshare", "-m", "true"], ["unshare", "-U", "true"]])
+def test_default_seccomp_denies_namespaces_unless_unconfined(
+    berth: Berth, busybox: str, syscall_tool: list[str]
+) -> None:
+    denied = berth("run", "--rm", busybox, *syscall_tool)
+    assert denied.returncode != 0 and "Operation not permitted" in denied.stderr
+    allowed = berth("run", "--rm", "--privileged", busybox, *syscall_tool)
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_create_copies_no_image_file(berth: Berth, busybox: str, store: Store) -> None:
+    created = berth("create", "--name", "fresh", busybox, "true")
+    assert created.returncode == 0, created.stderr
+    container_dir = store.root / "containers" / created.stdout.strip()
+    assert list((container_dir / "diff").iterdir()) == []
+    assert list((container_dir / "rootfs").iterdir()) == []  # mounted only while it runs
+    assert berth("start", "-a", "fresh").returncode == 0
+    # After a run the upper holds only the empty mount points of the /etc files berth binds.
+    written = [p for p in (container_dir / "diff").rglob("*") if p.is_file()]
+    assert {p.name for p in written} <= {"hostname", "hosts", "resolv.conf"}
+    assert all(p.stat().st_size == 0 for p in written)

@@ -1,0 +1,55 @@
+"""`berth exec`: run a command in a running container."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from berth.cli.context import Context
+from berth.cli.parser import new_parser
+from berth.runtime import Stdio
+
+
+def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
+    parser = new_parser(prog, summary)
+    parser.add_argument(
+        "-d", "--detach", action="store_true", help="Detached mode: run command in the background"
+    )
+    parser.add_argument(
+        "-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached"
+    )
+    parser.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
+    parser.add_argument(
+        "-e", "--env", action="append", default=[], help="Set environment variables"
+    )
+    parser.add_argument("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])")
+    parser.add_argument("-w", "--workdir", help="Working directory inside the container")
+    parser.add_argument("container", metavar="CONTAINER")
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+    return parser
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    containers = ctx.engine.containers
+    record = containers.lookup(args.container)
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        if args.detach:
+            stdio = Stdio(null, null, null)
+        else:
+            # The command's stdio is berth's own: output goes straight to the caller.
+            stdio = Stdio(0 if args.interactive else null, 1, 2)
+        helper = containers.exec(
+            record,
+            list(args.command),
+            env=list(args.env),
+            user=args.user,
+            workdir=args.workdir,
+            tty=args.tty,
+            stdio=stdio,
+        )
+    finally:
+        os.close(null)
+    if args.detach:
+        return 0
+    return helper.wait()
