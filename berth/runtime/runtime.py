@@ -15,11 +15,13 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from berth.errors import InvalidArgument, NotFound, SystemFailure
+from berth.runtime import processes
 
 CREATE_TIMEOUT = 60
 
@@ -61,14 +63,6 @@ def _raise(message: dict[str, Any]) -> None:
     raise SystemFailure(text)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stream:
-            return stream.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 class Runtime:
     def __init__(self, state_root: Path) -> None:
         self.state_root = state_root
@@ -92,7 +86,7 @@ class Runtime:
         bundle: Path,
         stdio: Stdio,
         *,
-        cgroup_procs: list[Path] | tuple[Path, ...] = (),
+        cgroup_procs: Sequence[Path] = (),
         console_socket: int | None = None,
     ) -> int:
         """Set the container up and return its pid 1's host pid, blocked before exec.
@@ -145,13 +139,24 @@ class Runtime:
             reader.close()
             os.close(start_w)
             raise
-        (directory / "state.json").write_text(json.dumps({"pid": pid, "bundle": str(bundle)}))
+        document = {"pid": pid, "started": processes.start_time(pid), "bundle": str(bundle)}
+        temporary = directory / "state.json.tmp"
+        temporary.write_text(json.dumps(document))
+        temporary.rename(directory / "state.json")  # readers never see half a state
         self._pending[container_id] = (reader, start_w)
         return pid
+
+    def _live_pid(self, container_id: str) -> int | None:
+        """Pid 1's host pid while that very process runs (a reused pid is not it)."""
+        document = self._state(container_id)
+        pid = int(document["pid"])
+        return pid if processes.alive(pid, document.get("started")) else None
 
     def start(self, container_id: str) -> None:
         """Let the init exec; a failed exec (not found, not executable) is raised here."""
         reader, start_w = self._pending.pop(container_id)
+        # Marked before the release, so no reader ever sees a running process as "created".
+        (self._dir(container_id) / "started").touch()
         try:
             os.write(start_w, b"s")
             os.close(start_w)
@@ -160,20 +165,25 @@ class Runtime:
             reader.close()
         if failure is not None:
             _raise(failure)
-        (self._dir(container_id) / "started").touch()
 
     def state(self, container_id: str) -> RuntimeState:
-        pid = int(self._state(container_id)["pid"])
-        if not _alive(pid):
+        pid = self._live_pid(container_id)
+        if pid is None:
             return RuntimeState("stopped", None)
         started = (self._dir(container_id) / "started").exists()
         return RuntimeState("running" if started else "created", pid)
 
     def kill(self, container_id: str, sig: int, *, all_processes: bool = False) -> None:
-        """Signal the container's pid 1. `all_processes` needs nothing more: every container
-        has its own pid namespace, and the kernel kills all of it when its pid 1 dies."""
-        pid = int(self._state(container_id)["pid"])
-        if _alive(pid):
+        """Signal the container's pid 1, or with `all_processes` every process in its mount
+        namespace: with a pid namespace of its own the kernel kills the rest when pid 1 dies,
+        but a container sharing the host's pid namespace (or a stopped pid 1 that ignores the
+        signal) needs each process told."""
+        pid = self._live_pid(container_id)
+        if pid is None:
+            return
+        if all_processes:
+            processes.signal_all(pid, sig)
+        else:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
@@ -183,13 +193,13 @@ class Runtime:
         process: dict[str, Any],
         stdio: Stdio,
         *,
-        cgroup_procs: list[Path] | tuple[Path, ...] = (),
+        cgroup_procs: Sequence[Path] = (),
         seccomp_profile: dict[str, Any] | None = None,
     ) -> subprocess.Popen[bytes]:
         """Run `process` (an OCI process object) inside the running container. Returns the
         helper that parents it; its exit status is the process's (128+N when killed)."""
-        pid = int(self._state(container_id)["pid"])
-        if not _alive(pid):
+        pid = self._live_pid(container_id)
+        if pid is None:
             raise NotFound(f"container {container_id} is not running")
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         argv = [
@@ -220,11 +230,11 @@ class Runtime:
         return helper
 
     def delete(self, container_id: str) -> None:
+        """Kill whatever is left of the container and remove its state directory."""
         with contextlib.suppress(NotFound):
-            pid = int(self._state(container_id)["pid"])
-            if _alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            pid = self._live_pid(container_id)
+            if pid is not None:
+                processes.signal_all(pid, signal.SIGKILL)
         pending = self._pending.pop(container_id, None)
         if pending is not None:
             pending[0].close()

@@ -338,6 +338,24 @@ def test_kill_delivers_signals(box: Box) -> None:
     assert os.WIFSIGNALED(ran.status) and os.WTERMSIG(ran.status) == signal.SIGKILL
 
 
+def test_kill_all_reaches_every_process_without_a_pid_namespace(box: Box) -> None:
+    spec = sh("sleep 100 & echo $!; wait")
+    spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "pid"]
+    container = Started(box, spec, "h")
+    box.runtime.start("h")
+    seen = b""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while b"\n" not in seen and time.monotonic() < deadline:
+        if select.select([container.read], [], [], 0.5)[0]:
+            seen += os.read(container.read, 100)
+    sleeper = int(seen.split()[0])  # a host pid: the host's pid namespace is shared
+    box.runtime.kill("h", signal.SIGKILL, all_processes=True)
+    ran = container.finish()
+    assert os.WIFSIGNALED(ran.status)
+    status = _wait(sleeper)  # orphaned to us, the subreaper
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+
+
 def _wait_for_output(fd: int, marker: bytes) -> None:
     seen = b""
     deadline = time.monotonic() + WAIT_SECONDS

@@ -1,0 +1,62 @@
+"""A container's processes as /proc shows them, for the runtime's caller side.
+
+A pid alone is not an identity: after the container exits the kernel may give its number to
+another process, and signalling that one would be a bug. So the runtime records pid 1's start
+time (field 22 of /proc/PID/stat, clock ticks since boot) and checks it before each signal.
+The container's members are the processes in its mount namespace: every process the init
+or an exec started is there, even in a container that shares the host's pid namespace.
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields 3.. of /proc/PID/stat (after the command, which may hold spaces and parens)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            return stream.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def start_time(pid: int) -> int | None:
+    """When `pid` started (ticks since boot), or None if there is no such process."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def alive(pid: int, started: int | None = None) -> bool:
+    """Whether `pid` runs (not a zombie) and, given `started`, is still the same process."""
+    fields = _stat_fields(pid)
+    if fields is None or fields[0] in ("Z", "X"):
+        return False
+    return started is None or int(fields[19]) == started
+
+
+def members(pid: int) -> list[int]:
+    """The pids sharing `pid`'s mount namespace, `pid` last; just `pid` if that namespace is
+    the caller's own (a container without a mount namespace: no way to tell its processes)."""
+    try:
+        namespace = os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return []
+    if namespace == os.readlink("/proc/self/ns/mnt"):
+        return [pid]
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != pid:
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{entry}/ns/mnt") == namespace:
+                    found.append(int(entry))
+    return [*found, pid]
+
+
+def signal_all(pid: int, sig: int) -> None:
+    """Send `sig` to every member of `pid`'s container; members may exit meanwhile."""
+    for member in members(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, sig)
