@@ -128,8 +128,10 @@ def test_logs_keep_streams_apart(berth: Berth, busybox: str) -> None:
     logs = berth("logs", "talker")
     assert logs.stdout == "out1\nout2\nout3\n"
     assert logs.stderr == "err1\nerr2\nerr3\n"
-    last = berth("logs", "--tail", "1", "talker")  # the last line of both streams, as Docker
-    assert (last.stdout, last.stderr) == ("", "err3\n")
+    # The last line of both streams together: which one came last is the kernel's choice,
+    # since the two pipes are read as they fill (Docker's logs behave the same).
+    last = berth("logs", "--tail", "1", "talker")
+    assert last.stdout + last.stderr in ("out3\n", "err3\n")
     stamped = berth("logs", "-t", "talker").stdout.splitlines()[0]
     assert stamped.endswith(" out1") and stamped[:4].isdigit()
 
