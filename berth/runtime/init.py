@@ -124,7 +124,11 @@ def _caps(names: list[str]) -> set[int]:
     return numbers
 
 
-def _rlimits(limits: list[dict[str, Any]]) -> None:
+def _rlimits(limits: list[dict[str, Any]]) -> list[str]:
+    """Set the rlimits, each hard limit clamped to the inherited one (DESIGN §7b: root here
+    lacks CAP_SYS_RESOURCE, so asking for more fails with EPERM, as Podman does); each clamp
+    is returned as a warning for the caller to log."""
+    warnings = []
     for limit in limits:
         number = getattr(resource, str(limit["type"]), None)
         if number is None:
@@ -132,8 +136,12 @@ def _rlimits(limits: list[dict[str, Any]]) -> None:
         _, inherited_hard = resource.getrlimit(number)
         hard = int(limit["hard"])
         if inherited_hard != resource.RLIM_INFINITY and hard > inherited_hard:
-            hard = inherited_hard  # never above the inherited hard limit (DESIGN §7b)
+            warnings.append(
+                f"{limit['type']} hard limit {hard} lowered to the inherited {inherited_hard}"
+            )
+            hard = inherited_hard
         resource.setrlimit(number, (min(int(limit["soft"]), hard), hard))
+    return warnings
 
 
 def _held() -> tuple[set[int], set[int]]:
@@ -214,24 +222,29 @@ def _container(
     )
     for entry in spec.get("mounts") or []:
         mounts.mount_entry(rootfs, entry, new_netns, new_cgroupns)
-    mounts.make_devices(rootfs)
+    mounts.make_devices(rootfs, list(linux.get("devices") or []))
     cwd = str(process.get("cwd") or "/")
     os.makedirs(mounts.inside(rootfs, cwd), exist_ok=True)
     _pivot(rootfs)
     if console_fd is not None:
         user = process.get("user") or {}
         _console(console_fd, int(user.get("uid", 0)), int(user.get("gid", 0)))
-    mounts.mask(list(linux.get("maskedPaths") or []))
-    mounts.make_readonly(list(linux.get("readonlyPaths") or []))
-    if root.get("readonly"):
-        mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
     if spec.get("hostname"):
         proc.sethostname(str(spec["hostname"]))
     if new_netns:
         _loopback_up()
+    # Sysctls before readonlyPaths: those make /proc/sys read-only.
     for key, value in (linux.get("sysctl") or {}).items():
         Path("/proc/sys", key.replace(".", "/")).write_text(str(value))
-    _rlimits(list(process.get("rlimits") or []))
+    mounts.mask(list(linux.get("maskedPaths") or []))
+    mounts.make_readonly(list(linux.get("readonlyPaths") or []))
+    if root.get("readonly"):
+        mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+    if "oomScoreAdj" in process:
+        Path("/proc/self/oom_score_adj").write_text(str(int(process["oomScoreAdj"])))
+    warnings = _rlimits(list(process.get("rlimits") or []))
+    # runc's default: the init may have inherited any umask from its caller.
+    os.umask(int((process.get("user") or {}).get("umask", 0o022)))
     args = list(process["args"])
     env = list(process.get("env") or [])
     # Without no_new_privs the kernel loads a filter only while CAP_SYS_ADMIN is held, so
@@ -242,7 +255,7 @@ def _container(
     apply_credentials(process)
     if program is not None and no_new_privs:
         program.load()
-    send(sync_fd, {"ready": True})
+    send(sync_fd, {"ready": True, "warnings": warnings})
     if not os.read(start_fd, 1):
         os._exit(0)  # the runtime went away before starting us
     os.close(start_fd)

@@ -225,20 +225,38 @@ def mount_entry(rootfs: str, entry: dict[str, Any], new_netns: bool, new_cgroupn
         mount(None, target, None, propagation)
 
 
-def make_devices(rootfs: str) -> None:
-    """The nodes Docker gives every container, and the usual links. mknod can be refused (a
-    user namespace, a nodev mount); then the host's node is bound onto an empty file."""
+def _node(path: str, kind: int, major: int, minor: int, mode: int, host: str) -> None:
+    """mknod, or when that is refused (a user namespace, a nodev mount) the host's node
+    bound onto an empty file."""
+    try:
+        os.mknod(path, kind | mode, os.makedev(major, minor))
+        os.chmod(path, mode)  # the umask trimmed the mode mknod got
+    except PermissionError:
+        _make_target(path, True)
+        mount(host, path, None, MS_BIND)
+
+
+def make_devices(rootfs: str, devices: list[dict[str, Any]]) -> None:
+    """The nodes Docker gives every container, the spec's linux.devices (`--device`), and
+    the usual links."""
     dev = inside(rootfs, "/dev")
     for name, major, minor in DEVICES:
         path = os.path.join(dev, name)
+        if not os.path.lexists(path):
+            _node(path, stat.S_IFCHR, major, minor, 0o666, f"/dev/{name}")
+    kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+    for device in devices:
+        kind = kinds.get(str(device.get("type")))
+        if kind is None:
+            raise MountError(f"device {device.get('path')}: unknown type {device.get('type')}")
+        path = inside(rootfs, str(device["path"]))
         if os.path.lexists(path):
-            continue
-        try:
-            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
-            os.chmod(path, 0o666)  # the umask trimmed the mode mknod got
-        except PermissionError:
-            _make_target(path, True)
-            mount(f"/dev/{name}", path, None, MS_BIND)
+            os.unlink(path)  # the spec's node wins over one the image shipped
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        mode = int(device.get("fileMode", 0o666)) & 0o7777
+        major, minor = int(device.get("major", 0)), int(device.get("minor", 0))
+        _node(path, kind, major, minor, mode, str(device["path"]))
+        os.chown(path, int(device.get("uid", 0)), int(device.get("gid", 0)))
     for name, target in DEV_LINKS:
         path = os.path.join(dev, name)
         if not os.path.lexists(path):

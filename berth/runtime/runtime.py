@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ from berth.errors import InvalidArgument, NotFound, SystemFailure
 from berth.runtime import processes
 
 CREATE_TIMEOUT = 60
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,8 @@ class Runtime:
             assert first is not None
             pid = int(first["pid"])
             ready = _read_message(reader)
+            for warning in (ready or {}).get("warnings") or []:
+                log.warning("container %s: %s", container_id, warning)
             if ready is None or "error" in ready:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)

@@ -10,6 +10,7 @@ subreaper for the module, as the monitor is, so the container's pid 1 is its chi
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import signal
@@ -238,7 +239,22 @@ def test_user_switch_and_no_new_privs(box: Box) -> None:
     assert _status_field(ran.output, "NoNewPrivs") == 1
 
 
-def test_rlimits_are_applied_and_clamped(box: Box) -> None:
+def test_sysctl_umask_oom_score_and_devices(box: Box) -> None:
+    spec = sh(
+        "cat /proc/sys/kernel/domainname; umask; cat /proc/self/oom_score_adj;"
+        "stat -c '%t,%T %a %u' /dev/mynull; echo x > /dev/mynull && echo written"
+    )
+    spec["linux"]["sysctl"] = {"kernel.domainname": "example.org"}
+    spec["process"]["user"]["umask"] = 0o027
+    spec["process"]["oomScoreAdj"] = 500
+    spec["linux"]["devices"] = [
+        {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600, "uid": 7}
+    ]
+    ran = run(box, spec)
+    assert ran.lines() == ["example.org", "0027", "500", "1,3 600 7", "written"], ran.output
+
+
+def test_rlimits_are_applied_and_clamped(box: Box, caplog: pytest.LogCaptureFixture) -> None:
     spec = sh("ulimit -n; ulimit -Hn; ulimit -Hu")
     spec["process"]["rlimits"] = [
         {"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048},
@@ -248,9 +264,12 @@ def test_rlimits_are_applied_and_clamped(box: Box) -> None:
     import resource
 
     _, nproc_hard = resource.getrlimit(resource.RLIMIT_NPROC)
-    ran = run(box, spec)
+    with caplog.at_level(logging.WARNING, logger="berth.runtime.runtime"):
+        ran = run(box, spec)
     assert ran.code == 0, ran.output
     assert ran.lines()[:2] == ["1024", "2048"]
+    if nproc_hard != resource.RLIM_INFINITY:
+        assert "RLIMIT_NPROC hard limit" in caplog.text
     expected = "unlimited" if nproc_hard == resource.RLIM_INFINITY else str(nproc_hard)
     assert ran.lines()[2] == expected
 
