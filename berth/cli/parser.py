@@ -1,16 +1,37 @@
-"""argparse with Docker's usage-error behaviour: one line, a pointer to --help, exit 125."""
+"""argparse with Docker's usage-error behaviour: one line, a pointer to --help, exit 125.
+
+Two start-up costs of argparse are avoided here, because every command builds a parser:
+its help formatter imports shutil to measure the terminal (os can), and its messages go
+through gettext, whose locale lookup imports `locale` on every call; berth's messages are
+English only, so the parser's gettext is the identity.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import NoReturn
 
 from berth.cli.usage import UsageError
+
+argparse._ = lambda message: message  # type: ignore[attr-defined]
+
+DEFAULT_WIDTH = 100
+
+
+def _terminal_width() -> int:
+    try:
+        return os.get_terminal_size().columns
+    except OSError:
+        return DEFAULT_WIDTH
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.prog)
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        return argparse.HelpFormatter(prog=self.prog, width=_terminal_width() - 2)
 
 
 def new_parser(prog: str, description: str, *, short_help: bool = True) -> Parser:
