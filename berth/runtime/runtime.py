@@ -1,9 +1,18 @@
 """The runtime's caller side: spawn the init, learn the container's pid, release it to exec,
 and signal or clean up containers by the state each one leaves in its state directory.
 
-Parentage: the init unshares the pid namespace and forks pid 1, then the intermediate exits.
-The caller (the monitor) has set PR_SET_CHILD_SUBREAPER, so pid 1 is reparented to it and
-its exit status reaches the monitor's waitpid.
+Parentage: the init (a fresh `python -m berth.runtime.init`, child of the caller) joins the
+cgroups, unshares the namespaces and forks pid 1 (CLONE_NEWPID applies to children only),
+reports pid 1's host pid on the sync pipe and exits. The caller (the monitor) has set
+PR_SET_CHILD_SUBREAPER, so the orphaned pid 1 is reparented to it, not to the host's init,
+and the caller's `os.waitpid(pid)` gets the container's own status (WIFSIGNALED and all):
+no proxy process stays between them. `create` warns when the caller is not a subreaper.
+`exec` is different: its helper stays as the new process's parent and exits with its status
+(128+N when killed), so `berth exec` needs no subreaper.
+
+State on disk, per container under `state_root/<id>/`: state.json (pid, its start time,
+bundle) written atomically, and `started` once `start` released the init. Any process can
+read `state`; `start` must run in the process that called `create` (it holds the pipes).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from typing import Any
 
 from berth.errors import InvalidArgument, NotFound, SystemFailure
 from berth.runtime import processes
+from berth.sys.process import is_child_subreaper
 
 CREATE_TIMEOUT = 60
 log = logging.getLogger(__name__)
@@ -96,6 +106,12 @@ class Runtime:
         With `console_socket` (a unix socket), the init makes a pty inside the container
         and sends its master fd there, as runc's --console-socket does; stdio is then unused.
         """
+        if not is_child_subreaper():
+            log.warning(
+                "container %s: the caller is not a child subreaper, so pid 1 will be "
+                "reparented to the host's init and waitpid() will not see it",
+                container_id,
+            )
         directory = self._dir(container_id)
         directory.mkdir(parents=True, exist_ok=True)
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)

@@ -20,6 +20,7 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 SYS_PIVOT_ROOT = 155  # x86_64
 SYS_CAPSET = 126
@@ -83,3 +84,12 @@ def pivot_root(new_root: str, put_old: str) -> None:
 def sethostname(name: str) -> None:
     encoded = name.encode()
     check(int(libc.sethostname(encoded, len(encoded))), "sethostname")
+
+
+def is_child_subreaper() -> bool:
+    """Whether orphaned descendants are reparented to this process (PR_SET_CHILD_SUBREAPER):
+    the runtime's caller must be one to waitpid() a container's pid 1."""
+    value = ctypes.c_int(0)
+    result = int(libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0))
+    check(result, "prctl(PR_GET_CHILD_SUBREAPER)")
+    return bool(value.value)
