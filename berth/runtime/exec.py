@@ -22,7 +22,9 @@ from berth.runtime.init import (
     InitError,
     apply_credentials,
     find_command,
+    seal_imports,
     send,
+    undumpable,
 )
 from berth.sys import setns
 
@@ -45,6 +47,7 @@ def main() -> None:
     cgroup_procs = json.loads(sys.argv[4])
     profile = json.loads(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] else None
     os.set_inheritable(sync_fd, False)
+    undumpable()
     try:
         program = seccomp.prepare(profile) if profile else None
         for path in cgroup_procs:
@@ -58,6 +61,7 @@ def main() -> None:
         for fd, kind in fds:
             setns(fd, NAMESPACE_FLAGS[kind])
             os.close(fd)
+        seal_imports()  # the container's root from here on
     except Exception as error:  # the top of the helper: report, the caller decides
         send(sync_fd, {"error": str(error), "exit_status": 126})
         os._exit(126)

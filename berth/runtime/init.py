@@ -66,6 +66,7 @@ CAPABILITY_NUMBERS = {
         "CHECKPOINT_RESTORE".split()
     )
 }
+PR_SET_DUMPABLE = 4
 TIOCSCTTY = 0x540E
 TIOCGPTN = 0x80045430
 TIOCSPTLCK = 0x40045431
@@ -82,6 +83,26 @@ class InitError(Exception):
 
 def send(fd: int, message: dict[str, Any]) -> None:
     os.write(fd, (json.dumps(message) + "\n").encode())
+
+
+def seal_imports() -> None:
+    """Allow no more imports from files. Once the process sees the container's root, a lazy
+    import (a codec, a traceback's linecache) would run a file the image controls, as root
+    and before capabilities drop; builtin and frozen modules stay importable."""
+    sys.meta_path[:] = [
+        finder
+        for finder in sys.meta_path
+        if getattr(finder, "__name__", "") in ("BuiltinImporter", "FrozenImporter")
+    ]
+    sys.path_importer_cache.clear()
+    sys.path.clear()
+
+
+def undumpable() -> None:
+    """Make this process non-dumpable until its execve: no container process may then open
+    /proc/PID/exe (the host's Python) to overwrite it (the CVE-2019-5736 class) or ptrace it
+    without CAP_SYS_PTRACE, which Docker's default set lacks."""
+    proc.prctl(PR_SET_DUMPABLE, 0)
 
 
 def _pivot(rootfs: str) -> None:
@@ -226,6 +247,7 @@ def _container(
     cwd = str(process.get("cwd") or "/")
     os.makedirs(mounts.inside(rootfs, cwd), exist_ok=True)
     _pivot(rootfs)
+    seal_imports()
     if console_fd is not None:
         user = process.get("user") or {}
         _console(console_fd, int(user.get("uid", 0)), int(user.get("gid", 0)))
@@ -290,6 +312,7 @@ def main() -> None:
     if console_fd is not None:
         os.set_inheritable(console_fd, False)
     os.set_inheritable(sync_fd, False)
+    undumpable()
     os.set_inheritable(start_fd, False)
     try:
         spec = json.loads((bundle / "config.json").read_text())
