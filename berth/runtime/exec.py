@@ -17,15 +17,11 @@ import sys
 from pathlib import Path
 
 from berth.runtime import seccomp
-from berth.runtime.init import (
-    NAMESPACE_FLAGS,
-    InitError,
-    apply_credentials,
-    find_command,
-    seal_imports,
-    send,
-    undumpable,
-)
+from berth.runtime.command import find_command
+from berth.runtime.credentials import apply_credentials
+from berth.runtime.hardening import seal_imports, undumpable
+from berth.runtime.init import NAMESPACE_FLAGS
+from berth.runtime.sync import InitError, send
 from berth.sys import setns
 
 # Join order: the mount namespace last, since /proc/PID paths are read through the old one.

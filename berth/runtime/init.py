@@ -8,8 +8,11 @@ init, a fresh process (DESIGN §1: never a fork of the multi-threaded engine).
    KEEPCAPS across setuid, then no_new_privs, then capset), applies seccomp;
 3. reports ready, waits for `start`, resolves the command in the container's PATH and execs.
    The sync pipe is close-on-exec: EOF tells the runtime the exec succeeded.
-Messages are JSON lines on the sync pipe. Imports stay minimal: this runs per container.
-Everything is imported before pivot_root: afterwards the host's Python library is gone.
+Messages are JSON lines on the sync pipe (sync.py). Imports stay minimal: this runs per
+container. Everything is imported before pivot_root: afterwards the host's Python library is
+gone, and hardening.seal_imports makes sure nothing from the container's files is imported.
+The steps live in mounts.py (filesystem view), credentials.py (user, capabilities, rlimits)
+and command.py (PATH lookup with Docker's 126/127); this module orders them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import resource
 import signal
 import socket
 import struct
@@ -27,6 +29,10 @@ from typing import Any
 
 from berth.errors import BerthError
 from berth.runtime import mounts, seccomp  # loads libseccomp: must happen before pivot_root
+from berth.runtime.command import find_command
+from berth.runtime.credentials import apply_credentials, set_rlimits
+from berth.runtime.hardening import seal_imports, undumpable
+from berth.runtime.sync import InitError, send
 from berth.sys import (
     CLONE_NEWCGROUP,
     CLONE_NEWIPC,
@@ -55,18 +61,6 @@ NAMESPACE_FLAGS = {
     "pid": CLONE_NEWPID,
     "cgroup": CLONE_NEWCGROUP,
 }
-CAPABILITY_NUMBERS = {
-    name: number
-    for number, name in enumerate(
-        "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
-        "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
-        "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE "
-        "SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP "
-        "MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF "
-        "CHECKPOINT_RESTORE".split()
-    )
-}
-PR_SET_DUMPABLE = 4
 TIOCSCTTY = 0x540E
 TIOCGPTN = 0x80045430
 TIOCSPTLCK = 0x40045431
@@ -75,37 +69,9 @@ SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
 
 
-class InitError(Exception):
-    def __init__(self, message: str, exit_status: int = 125) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
-
-
-def send(fd: int, message: dict[str, Any]) -> None:
-    os.write(fd, (json.dumps(message) + "\n").encode())
-
-
-def seal_imports() -> None:
-    """Allow no more imports from files. Once the process sees the container's root, a lazy
-    import (a codec, a traceback's linecache) would run a file the image controls, as root
-    and before capabilities drop; builtin and frozen modules stay importable."""
-    sys.meta_path[:] = [
-        finder
-        for finder in sys.meta_path
-        if getattr(finder, "__name__", "") in ("BuiltinImporter", "FrozenImporter")
-    ]
-    sys.path_importer_cache.clear()
-    sys.path.clear()
-
-
-def undumpable() -> None:
-    """Make this process non-dumpable until its execve: no container process may then open
-    /proc/PID/exe (the host's Python) to overwrite it (the CVE-2019-5736 class) or ptrace it
-    without CAP_SYS_PTRACE, which Docker's default set lacks."""
-    proc.prctl(PR_SET_DUMPABLE, 0)
-
-
 def _pivot(rootfs: str) -> None:
+    """pivot_root(".", "."): the old root ends up stacked under the new one and is detached
+    at once, so no directory is needed for it (runc's trick). Needs / private, done first."""
     os.chdir(rootfs)
     proc.pivot_root(".", ".")
     umount(".", MNT_DETACH)
@@ -134,90 +100,6 @@ def _console(console_fd: int, uid: int, gid: int) -> None:
     for target in (0, 1, 2):
         os.dup2(slave, target)
     os.close(slave)
-
-
-def _caps(names: list[str]) -> set[int]:
-    numbers = set()
-    for name in names:
-        number = CAPABILITY_NUMBERS.get(name.removeprefix("CAP_"))
-        if number is not None:
-            numbers.add(number)
-    return numbers
-
-
-def _rlimits(limits: list[dict[str, Any]]) -> list[str]:
-    """Set the rlimits, each hard limit clamped to the inherited one (DESIGN §7b: root here
-    lacks CAP_SYS_RESOURCE, so asking for more fails with EPERM, as Podman does); each clamp
-    is returned as a warning for the caller to log."""
-    warnings = []
-    for limit in limits:
-        number = getattr(resource, str(limit["type"]), None)
-        if number is None:
-            raise InitError(f"unknown rlimit {limit['type']}")
-        _, inherited_hard = resource.getrlimit(number)
-        hard = int(limit["hard"])
-        if inherited_hard != resource.RLIM_INFINITY and hard > inherited_hard:
-            warnings.append(
-                f"{limit['type']} hard limit {hard} lowered to the inherited {inherited_hard}"
-            )
-            hard = inherited_hard
-        resource.setrlimit(number, (min(int(limit["soft"]), hard), hard))
-    return warnings
-
-
-def _held() -> tuple[set[int], set[int]]:
-    """The capabilities this process may pass on (permitted, bounding): a host's root can
-    lack some (here CAP_SYS_RESOURCE), and asking for those makes capset fail."""
-    held = {}
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(("CapPrm:", "CapBnd:")):
-                mask = int(line.split()[1], 16)
-                held[line[:6]] = {n for n in range(64) if mask >> n & 1}
-    return held.get("CapPrm", set()), held.get("CapBnd", set())
-
-
-def apply_credentials(process: dict[str, Any]) -> None:
-    caps = process.get("capabilities") or {}
-    permitted_here, bounding_here = _held()
-    bounding = _caps(caps.get("bounding") or []) & bounding_here
-    proc.drop_bounding(bounding)
-    user = process.get("user") or {}
-    uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
-    if uid != 0:
-        proc.prctl(proc.PR_SET_KEEPCAPS, 1)
-    os.setgroups([int(g) for g in user.get("additionalGids") or []])
-    os.setgid(gid)
-    os.setuid(uid)
-    if process.get("noNewPrivileges"):
-        proc.prctl(proc.PR_SET_NO_NEW_PRIVS, 1)
-    proc.capset(
-        _caps(caps.get("effective") or []) & permitted_here,
-        _caps(caps.get("permitted") or []) & permitted_here,
-        _caps(caps.get("inheritable") or []) & permitted_here,
-    )
-    ambient = _caps(caps.get("ambient") or [])
-    if ambient:
-        proc.raise_ambient(ambient)
-
-
-def find_command(args: list[str], env: list[str]) -> str:
-    command = args[0]
-    if "/" in command:
-        candidates = [command]
-    else:
-        path = next((e[5:] for e in env if e.startswith("PATH=")), "")
-        candidates = [os.path.join(d or ".", command) for d in path.split(":")]
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            if not os.access(candidate, os.X_OK):
-                raise InitError(f'exec: "{command}": permission denied', 126)
-            return candidate
-        if "/" in command and os.path.isdir(candidate):
-            raise InitError(f'exec: "{command}": is a directory', 126)
-    if "/" in command:
-        raise InitError(f'exec: "{command}": stat {command}: no such file or directory', 127)
-    raise InitError(f'exec: "{command}": executable file not found in $PATH', 127)
 
 
 def _container(
@@ -264,7 +146,7 @@ def _container(
         mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
     if "oomScoreAdj" in process:
         Path("/proc/self/oom_score_adj").write_text(str(int(process["oomScoreAdj"])))
-    warnings = _rlimits(list(process.get("rlimits") or []))
+    warnings = set_rlimits(list(process.get("rlimits") or []))
     # runc's default: the init may have inherited any umask from its caller.
     os.umask(int((process.get("user") or {}).get("umask", 0o022)))
     args = list(process["args"])
