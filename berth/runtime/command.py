@@ -11,20 +11,26 @@ from berth.runtime.sync import InitError
 
 
 def find_command(args: list[str], env: list[str]) -> str:
-    """The path to execve for `args[0]`, or InitError with status 126/127."""
+    """The path to execve for `args[0]`, or InitError with status 126/127.
+
+    As Go's exec.LookPath (which Docker's messages come from): a PATH entry that is not an
+    executable file is skipped, so a non-executable match is "not found" (127); a command
+    with a slash is taken as is, and not being executable is "permission denied" (126).
+    """
     command = args[0]
+    if not command:
+        raise InitError('exec: "": executable file not found in $PATH', 127)
     if "/" in command:
-        candidates = [command]
-    else:
-        path = next((e[5:] for e in env if e.startswith("PATH=")), "")
-        candidates = [os.path.join(d or ".", command) for d in path.split(":")]
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            if not os.access(candidate, os.X_OK):
-                raise InitError(f'exec: "{command}": permission denied', 126)
-            return candidate
-        if "/" in command and os.path.isdir(candidate):
+        if os.path.isdir(command):
             raise InitError(f'exec: "{command}": is a directory', 126)
-    if "/" in command:
-        raise InitError(f'exec: "{command}": stat {command}: no such file or directory', 127)
+        if not os.path.lexists(command):
+            raise InitError(f'exec: "{command}": stat {command}: no such file or directory', 127)
+        if not os.access(command, os.X_OK):
+            raise InitError(f'exec: "{command}": permission denied', 126)
+        return command
+    path = next((e[5:] for e in reversed(env) if e.startswith("PATH=")), "")
+    for directory in path.split(":"):
+        candidate = os.path.join(directory or ".", command)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
     raise InitError(f'exec: "{command}": executable file not found in $PATH', 127)

@@ -58,9 +58,13 @@ def test_command_lookup(tmp_path: Path) -> None:
         find_command(["nope"], env)
     assert missing.value.exit_status == 127
     assert str(missing.value) == 'exec: "nope": executable file not found in $PATH'
-    with pytest.raises(InitError) as denied:  # even root needs one x bit to execute
+    with pytest.raises(InitError) as skipped:  # not executable in PATH: skipped, as Go does
         find_command(["plain"], env)
+    assert skipped.value.exit_status == 127
+    with pytest.raises(InitError) as denied:  # even root needs one x bit to execute
+        find_command([str(bin_dir / "plain")], env)
     assert denied.value.exit_status == 126
+    assert str(denied.value) == f'exec: "{bin_dir / "plain"}": permission denied'
     with pytest.raises(InitError) as directory:
         find_command([str(bin_dir)], env)
     assert directory.value.exit_status == 126
