@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from berth.layout import Layout
@@ -12,12 +11,14 @@ if TYPE_CHECKING:
     from berth.engine import Engine
 
 
-@dataclass(slots=True)
 class Context:
-    layout: Layout
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    _engine: Engine | None = None
+    __slots__ = ("_engine", "layout", "stderr", "stdout")
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.stdout: TextIO = sys.stdout
+        self.stderr: TextIO = sys.stderr
+        self._engine: Engine | None = None
 
     @property
     def engine(self) -> Engine:

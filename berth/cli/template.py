@@ -12,7 +12,6 @@ import json
 import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from berth.errors import InvalidArgument
@@ -68,12 +67,16 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-@dataclass
 class _Node:
-    kind: str  # "text", "expr", "if", "range", "with"
-    value: str = ""
-    body: list[_Node] = field(default_factory=list)
-    alternative: list[_Node] = field(default_factory=list)
+    """A parsed piece of a template: text, an action, or a block with its branches."""
+
+    __slots__ = ("alternative", "body", "kind", "value")
+
+    def __init__(self, kind: str, value: str = "") -> None:
+        self.kind = kind  # "text", "expr", "if", "range", "with"
+        self.value = value
+        self.body: list[_Node] = []
+        self.alternative: list[_Node] = []
 
 
 def _parse(source: str) -> list[_Node]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -18,10 +17,10 @@ if TYPE_CHECKING:
     from berth.snapshot import LayerStore
 
 
-@dataclass
 class Engine:
-    layout: Layout
-    database: Database
+    def __init__(self, layout: Layout, database: Database) -> None:
+        self.layout = layout
+        self.database = database
 
     @classmethod
     def open(cls, layout: Layout) -> Engine:

@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from berth.db import Database
 from berth.errors import Conflict, InvalidArgument
@@ -13,7 +12,6 @@ from berth.image import progress
 from berth.image.progress import Reporter
 from berth.image.records import ImageRecord, ImageStore
 from berth.layout import Layout
-from berth.oci import ImageConfig, Platform, chain_ids, host_platform, parse_config
 from berth.reference import Reference, parse
 
 if TYPE_CHECKING:
@@ -21,20 +19,19 @@ if TYPE_CHECKING:
     from berth.engine.engine import Engine
     from berth.image.gc import Collected
     from berth.image.pull import PullResult
+    from berth.oci import ImageConfig, Platform
     from berth.registry import Registry
     from berth.snapshot import LayerStore
 
 
-@dataclass(frozen=True, slots=True)
-class Removal:
+class Removal(NamedTuple):
     """One line of `rmi`'s report: ("Untagged", "postgres:15") or ("Deleted", "sha256:...")."""
 
     action: str
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
+class HistoryEntry(NamedTuple):
     image_id: str | None  # only the top entry has an id for pulled images
     created: str | None
     created_by: str
@@ -43,8 +40,7 @@ class HistoryEntry:
     empty_layer: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ImageUsage:
+class ImageUsage(NamedTuple):
     record: ImageRecord
     shared_size: int
     unique_size: int
@@ -93,6 +89,8 @@ class ImageService:
             max_concurrent_downloads=max_concurrent_downloads,
             report=report,
         )
+        from berth.oci import host_platform
+
         return puller.pull(reference, platform or host_platform())
 
     # -- reading ---------------------------------------------------------------------------
@@ -104,6 +102,8 @@ class ImageService:
         return self.records.lookup(text)
 
     def config(self, record: ImageRecord) -> ImageConfig:
+        from berth.oci import parse_config
+
         return parse_config(self.content.read(record.id))
 
     def history(self, text: str) -> list[HistoryEntry]:
@@ -132,7 +132,7 @@ class ImageService:
             entries = [HistoryEntry(None, config.created, "", size, "", False) for size in sizes]
         entries.reverse()
         if entries:
-            entries[0] = replace(entries[0], image_id=record.id)
+            entries[0] = entries[0]._replace(image_id=record.id)
         return entries
 
     def _layer_size(self, diff_id: str) -> int:
@@ -214,9 +214,6 @@ class ImageService:
         from berth.image.gc import collect
 
         return collect(self.layout, self.content, self.layers, self.records)
-
-    def chain_ids(self, record: ImageRecord) -> list[str]:
-        return chain_ids(self.config(record).diff_ids)
 
 
 def _matching_name(text: str, record: ImageRecord) -> str | None:

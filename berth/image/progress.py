@@ -8,7 +8,7 @@ of the layer blob as `id`; events with an empty `id` are whole-pull messages.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PULLING_FS_LAYER = "Pulling fs layer"
 WAITING = "Waiting"
@@ -24,8 +24,7 @@ RETRYING = "Retrying"
 PROGRESS_STATUSES = frozenset({DOWNLOADING, EXTRACTING})
 
 
-@dataclass(frozen=True, slots=True)
-class ProgressEvent:
+class ProgressEvent(NamedTuple):
     id: str
     status: str
     current: int = 0

@@ -7,15 +7,14 @@ image, an image may have many tags, and an image whose last tag is gone is "dang
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from berth.db import Database, now
 from berth.errors import InvalidArgument, NotFound
 from berth.reference import Reference, is_digest, parse
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRecord:
+class ImageRecord(NamedTuple):
     id: str  # config digest, "sha256:..."
     manifest_digest: str
     top_chain: str | None

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from berth.errors import InvalidArgument
 
@@ -30,8 +30,7 @@ _HEX64_RE = re.compile(r"^[a-f0-9]{64}$")
 MAX_NAME_LENGTH = 255
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+class Reference(NamedTuple):
     """A fully normalised reference: domain, path, and a tag and/or a digest."""
 
     domain: str
