@@ -42,10 +42,11 @@ from berth.sys import (
     CLONE_NEWUTS,
     MNT_DETACH,
     MS_BIND,
-    MS_PRIVATE,
     MS_RDONLY,
     MS_REC,
     MS_REMOUNT,
+    MS_SHARED,
+    MS_SLAVE,
     mount,
     setns,
     umount,
@@ -118,7 +119,14 @@ def _container(
     program = seccomp.prepare(linux["seccomp"], seccomp_cache) if linux.get("seccomp") else None
     root = spec.get("root") or {}
     rootfs = str((bundle / root.get("path", "rootfs")).resolve())
-    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    # As runc: the host's tree becomes a slave copy (host mounts still reach `rslave` volumes,
+    # nothing flows back), unless the spec asks otherwise. pivot_root refuses a shared root,
+    # so a shared propagation is applied only after the pivot.
+    propagation = mounts.PROPAGATION.get(str(linux.get("rootfsPropagation") or "rslave"))
+    if propagation is None:
+        raise InitError(f"unknown rootfsPropagation {linux.get('rootfsPropagation')}")
+    shared = propagation & MS_SHARED
+    mount(None, "/", None, (MS_REC | MS_SLAVE) if shared else propagation)
     mount(rootfs, rootfs, None, MS_BIND | MS_REC)
     new_cgroupns = any(
         n.get("type") == "cgroup" and not n.get("path") for n in linux.get("namespaces") or []
@@ -130,11 +138,15 @@ def _container(
     os.makedirs(mounts.inside(rootfs, cwd), exist_ok=True)
     _pivot(rootfs)
     seal_imports()
+    if shared:
+        mount(None, "/", None, propagation)
     if console_fd is not None:
         user = process.get("user") or {}
         _console(console_fd, int(user.get("uid", 0)), int(user.get("gid", 0)))
     if spec.get("hostname"):
         proc.sethostname(str(spec["hostname"]))
+    if spec.get("domainname"):  # OCI 1.1; the uts namespace holds it too
+        Path("/proc/sys/kernel/domainname").write_text(str(spec["domainname"]))
     if new_netns:
         _loopback_up()
     # Sysctls before readonlyPaths: those make /proc/sys read-only.

@@ -26,7 +26,7 @@ import pytest
 from berth.container.spec import DEFAULT_CAPABILITIES
 from berth.errors import NotFound
 from berth.runtime import CommandFailed, Runtime, Stdio
-from berth.sys import MNT_DETACH, mount, umount
+from berth.sys import MNT_DETACH, MS_BIND, MS_SHARED, mount, umount
 from berth.sys import process as proc
 from tests.fixtures.bundle import capability_mask, default_spec, make_rootfs, write_bundle
 
@@ -293,6 +293,35 @@ def test_bind_mounts_rw_and_ro(box: Box) -> None:
     assert ran.lines() == ["rw=0", "from the host", "ro=1"], ran.output
     assert (rw / "written").read_text() == "hello\n"
     assert not (ro / "nope").exists()
+
+
+def test_host_mounts_propagate_into_an_rslave_volume(box: Box) -> None:
+    volume = box.root / "shared-volume"
+    volume.mkdir()
+    mount(str(volume), str(volume), None, MS_BIND)
+    mount(None, str(volume), None, MS_SHARED)  # a shared peer group the container slaves to
+    try:
+        spec = sh(
+            "echo up; i=0; while ! grep -q ' /vol/sub ' /proc/self/mountinfo; do"
+            " i=$((i+1)); [ $i -gt 200 ] && echo timeout && exit 1; sleep 0.05; done; echo seen"
+        )
+        spec["mounts"].append(
+            {
+                "destination": "/vol",
+                "type": "bind",
+                "source": str(volume),
+                "options": ["rbind", "rslave"],
+            }
+        )
+        container = Started(box, spec, "p")
+        box.runtime.start("p")
+        _wait_for_output(container.read, b"up")
+        (volume / "sub").mkdir()
+        mount("tmpfs", str(volume / "sub"), "tmpfs")
+        ran = container.finish()
+        assert ran.lines() == ["seen"], ran.output  # "up" was read by the wait
+    finally:
+        umount(str(volume), MNT_DETACH)
 
 
 def test_mount_destination_cannot_escape_the_rootfs(box: Box) -> None:
