@@ -39,3 +39,20 @@ def test_light_commands_import_nothing_heavy(store: Store, args: list[str]) -> N
     assert result.returncode == 0, result.stderr
     loaded = result.stdout.rsplit("LOADED", 1)[1].strip()
     assert loaded == "", f"{args} imported {loaded}"
+
+
+@pytest.mark.parametrize("args", [["--version"], ["images"], ["images", "-q"]])
+def test_the_commonest_commands_skip_dataclasses(store: Store, args: list[str]) -> None:
+    """dataclasses imports inspect: ~10 ms of every start, kept off the hottest paths."""
+    script = (
+        "import sys\n"
+        "from berth.cli.main import main\n"
+        f"code = main({[*store.flags, *args]!r})\n"
+        "print('LOADED', 'dataclasses' in sys.modules, 'inspect' in sys.modules)\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rsplit("LOADED", 1)[1].split() == ["False", "False"]
