@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from berth.errors import InvalidArgument, NotFound, SystemFailure
+from berth.errors import Conflict, InvalidArgument, NotFound, SystemFailure
 from berth.runtime import processes
 from berth.sys.process import is_child_subreaper
 
@@ -174,7 +174,13 @@ class Runtime:
 
     def start(self, container_id: str) -> None:
         """Let the init exec; a failed exec (not found, not executable) is raised here."""
-        reader, start_w = self._pending.pop(container_id)
+        pending = self._pending.pop(container_id, None)
+        if pending is None:
+            self._state(container_id)  # NotFound when there is no such container at all
+            raise Conflict(
+                f"container {container_id} was not created by this process or already started"
+            )
+        reader, start_w = pending
         # Marked before the release, so no reader ever sees a running process as "created".
         (self._dir(container_id) / "started").touch()
         try:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from berth.container.spec import DEFAULT_CAPABILITIES
-from berth.errors import NotFound
+from berth.errors import Conflict, NotFound
 from berth.runtime import CommandFailed, Runtime, Stdio
 from berth.sys import MNT_DETACH, MS_BIND, MS_SHARED, mount, umount
 from berth.sys import process as proc
@@ -449,6 +449,23 @@ def test_command_not_found_is_127(box: Box) -> None:
     assert raised.value.exit_status == 127
     assert str(raised.value) == 'exec: "no-such-command": executable file not found in $PATH'
     container.finish()
+
+
+def test_exec_of_a_missing_command_is_127(box: Box) -> None:
+    container = Started(box, sh("echo up; exec sleep 100"), "m")
+    box.runtime.start("m")
+    _wait_for_output(container.read, b"up")
+    try:
+        with pytest.raises(CommandFailed) as raised:
+            box.runtime.exec(
+                "m", {"args": ["nope"], "env": ["PATH=/bin"], "cwd": "/"}, Stdio(0, 1, 2)
+            )
+        assert raised.value.exit_status == 127
+        with pytest.raises(Conflict):
+            box.runtime.start("m")  # started already
+    finally:
+        box.runtime.kill("m", signal.SIGKILL)
+        container.finish()
 
 
 def test_not_executable_is_126(box: Box) -> None:
