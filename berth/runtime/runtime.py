@@ -141,6 +141,7 @@ class Runtime:
             os.close(sync_w)
             os.close(start_r)
         reader = os.fdopen(sync_r, "r")
+        pid = None
         try:
             first = _read_message(reader)
             process.wait(timeout=CREATE_TIMEOUT)
@@ -152,12 +153,16 @@ class Runtime:
             for warning in (ready or {}).get("warnings") or []:
                 log.warning("container %s: %s", container_id, warning)
             if ready is None or "error" in ready:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
                 _raise(ready or {"error": "the container init died during set-up"})
         except BaseException:
             reader.close()
             os.close(start_w)
+            if pid is not None:  # a half-built pid 1: gone, and reaped (we are its subreaper)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+            shutil.rmtree(directory, ignore_errors=True)
             raise
         document = {"pid": pid, "started": processes.start_time(pid), "bundle": str(bundle)}
         temporary = directory / "state.json.tmp"

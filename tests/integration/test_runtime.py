@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from berth.container.spec import DEFAULT_CAPABILITIES
-from berth.errors import Conflict, NotFound
+from berth.errors import Conflict, NotFound, SystemFailure
 from berth.runtime import CommandFailed, Runtime, Stdio
 from berth.sys import MNT_DETACH, MS_BIND, MS_SHARED, mount, umount
 from berth.sys import process as proc
@@ -512,6 +512,18 @@ def test_states_and_delete_leave_nothing(box: Box) -> None:
     assert _host_mounts_under(box.rootfs) == mounts_before  # the container's stayed in its ns
     with pytest.raises(NotFound):
         box.runtime.state("s")
+
+
+def test_failed_setup_is_reported_and_leaves_nothing(box: Box) -> None:
+    spec = sh("true")
+    spec["mounts"].append(
+        {"destination": "/x", "type": "bind", "source": "/no/such/source", "options": ["bind"]}
+    )
+    children = _children_of(os.getpid())
+    with pytest.raises(SystemFailure, match="/no/such/source"):
+        Started(box, spec, "f")
+    assert not (box.root / "state" / "f").exists()
+    assert _children_of(os.getpid()) == children  # the half-built pid 1 was reaped
 
 
 def test_delete_kills_a_created_container(box: Box) -> None:
