@@ -21,10 +21,12 @@ import contextlib
 import json
 import logging
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,12 +61,32 @@ class CommandFailed(InvalidArgument):
         self.exit_status = exit_status
 
 
-def _read_message(stream: Any) -> dict[str, Any] | None:
-    line = stream.readline()
-    if not line:
-        return None
-    message: dict[str, Any] = json.loads(line)
-    return message
+class _Messages:
+    """The runtime's end of a sync pipe: JSON lines, each awaited with a deadline, so an init
+    stuck on a hung mount or cgroup write fails the create instead of hanging the monitor."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = b""
+
+    def read(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """The next message, or None at EOF (the writer exited or exec'd)."""
+        timeout = CREATE_TIMEOUT if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+                raise SystemFailure(f"the container init did not answer within {timeout:.0f} s")
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 def _raise(message: dict[str, Any]) -> None:
@@ -78,7 +100,7 @@ def _raise(message: dict[str, Any]) -> None:
 class Runtime:
     def __init__(self, state_root: Path) -> None:
         self.state_root = state_root
-        self._pending: dict[str, tuple[Any, int]] = {}  # id -> (sync reader, start fd)
+        self._pending: dict[str, tuple[_Messages, int]] = {}  # id -> (sync pipe, start fd)
 
     def _dir(self, container_id: str) -> Path:
         return self.state_root / container_id
@@ -140,16 +162,16 @@ class Runtime:
         finally:
             os.close(sync_w)
             os.close(start_r)
-        reader = os.fdopen(sync_r, "r")
+        reader = _Messages(sync_r)
         pid = None
         try:
-            first = _read_message(reader)
+            first = reader.read()
             process.wait(timeout=CREATE_TIMEOUT)
             if first is None or "pid" not in first:
                 _raise(first or {"error": f"the container init exited ({process.returncode})"})
             assert first is not None
             pid = int(first["pid"])
-            ready = _read_message(reader)
+            ready = reader.read()
             for warning in (ready or {}).get("warnings") or []:
                 log.warning("container %s: %s", container_id, warning)
             if ready is None or "error" in ready:
@@ -157,6 +179,9 @@ class Runtime:
         except BaseException:
             reader.close()
             os.close(start_w)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
             if pid is not None:  # a half-built pid 1: gone, and reaped (we are its subreaper)
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -191,7 +216,7 @@ class Runtime:
         try:
             os.write(start_w, b"s")
             os.close(start_w)
-            failure = _read_message(reader)  # EOF: the exec closed the pipe (CLOEXEC)
+            failure = reader.read()  # EOF: the exec closed the pipe (CLOEXEC)
         finally:
             reader.close()
         if failure is not None:
@@ -253,8 +278,15 @@ class Runtime:
             )
         finally:
             os.close(sync_w)
-        with os.fdopen(sync_r, "r") as reader:
-            failure = _read_message(reader)  # EOF: the command was exec'd
+        reader = _Messages(sync_r)
+        try:
+            failure = reader.read()  # EOF: the command was exec'd
+        except SystemFailure:
+            helper.kill()
+            helper.wait()
+            raise
+        finally:
+            reader.close()
         if failure is not None:
             helper.wait()
             _raise(failure)

@@ -526,6 +526,29 @@ def test_failed_setup_is_reported_and_leaves_nothing(box: Box) -> None:
     assert _children_of(os.getpid()) == children  # the half-built pid 1 was reaped
 
 
+def test_a_stuck_init_fails_the_create(box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An init that never answers (here: blocked opening a FIFO given as its cgroup.procs)
+    is killed when the create gives up, and nothing is left."""
+    from berth.runtime import runtime as caller_side
+
+    monkeypatch.setattr(caller_side, "CREATE_TIMEOUT", 1)
+    fifo = box.root / "stuck.procs"
+    os.mkfifo(fifo)
+    children = _children_of(os.getpid())
+    read, write = os.pipe()
+    try:
+        with pytest.raises(SystemFailure, match="did not answer"):
+            box.runtime.create(
+                "stuck", box.bundle(sh("true")), Stdio(0, write, write), cgroup_procs=[fifo]
+            )
+    finally:
+        os.close(read)
+        os.close(write)
+        fifo.unlink()
+    assert _children_of(os.getpid()) == children
+    assert not (box.root / "state" / "stuck").exists()
+
+
 def test_delete_kills_a_created_container(box: Box) -> None:
     container = Started(box, sh("echo never"), "d")
     box.runtime.delete("d")
