@@ -168,16 +168,30 @@ def _host_cgroups() -> list[tuple[str, str, str]]:
     return found
 
 
+def _own_cgroups() -> dict[str, str]:
+    """This process's cgroup path per hierarchy, keyed by its controllers as mountinfo shows
+    them ("cpu,cpuacct", "name=systemd"; "" for cgroup2)."""
+    found = {}
+    with open("/proc/self/cgroup") as stream:
+        for line in stream:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            found[controllers] = path
+    return found
+
+
 def _cgroups(target: str, flags: int, new_cgroupns: bool) -> None:
     """/sys/fs/cgroup as the container's own: in its cgroup namespace a fresh mount of each
     hierarchy shows the container's cgroup as the root (what runc does for v1 and v2).
-    Without a new cgroup namespace it would show the host's whole tree, so none is mounted."""
-    if not new_cgroupns:
-        return
+    Without one, a fresh mount would show the host's whole tree, so the container's own
+    cgroup directories are bound instead (as runc does for --cgroupns=host)."""
     hierarchies = _host_cgroups()
+    own = _own_cgroups() if not new_cgroupns else {}
     if any(path == "/sys/fs/cgroup" and kind == "cgroup2" for path, kind, _ in hierarchies):
         _make_target(target, False)
-        mount("cgroup2", target, "cgroup2", flags)
+        if new_cgroupns:
+            mount("cgroup2", target, "cgroup2", flags)
+        else:
+            _bind("/sys/fs/cgroup" + own.get("", "/"), target, MS_BIND | flags)
         return
     _make_target(target, False)
     mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755")
@@ -187,7 +201,11 @@ def _cgroups(target: str, flags: int, new_cgroupns: bool) -> None:
             continue
         directory = os.path.join(target, name)
         os.mkdir(directory, 0o755)
-        mount(kind, directory, kind, flags, options or None)
+        if new_cgroupns:
+            mount(kind, directory, kind, flags, options or None)
+        else:
+            key = "" if kind == "cgroup2" else options
+            _bind(path + own.get(key, "/"), directory, MS_BIND | flags)
         if "," in name:  # joined controllers (cpu,cpuacct): each name is a link, as on hosts
             for alias in name.split(","):
                 if not os.path.lexists(os.path.join(target, alias)):

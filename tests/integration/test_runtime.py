@@ -353,6 +353,34 @@ def test_cgroupfs_is_the_containers_own_and_readonly(box: Box) -> None:
     assert "Read-only file system" in ran.output
 
 
+def test_cgroupfs_without_a_cgroup_namespace_binds_the_containers_own(box: Box) -> None:
+    parent = Path("/sys/fs/cgroup/pids") / os.environ.get("BERTH_CGROUP_PARENT", "berth-test")
+    group, probe = parent / "runtime-own", parent / "runtime-probe"
+    group.mkdir(parents=True, exist_ok=True)
+    probe.mkdir(exist_ok=True)  # a sibling: must not be visible inside
+    spec = sh("cat /proc/self/cgroup | grep pids; ls /sys/fs/cgroup/pids | grep -c -e probe -e own")
+    spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "cgroup"]
+    read, write = os.pipe()
+    try:
+        try:
+            pid = box.runtime.create(
+                "g", box.bundle(spec), Stdio(0, write, write), cgroup_procs=[group / "cgroup.procs"]
+            )
+        finally:
+            os.close(write)
+        box.runtime.start("g")
+        output = _read_all(read)
+        _wait(pid)
+    finally:
+        os.close(read)
+        box.runtime.delete("g")
+        group.rmdir()
+        probe.rmdir()
+    lines = output.splitlines()
+    assert lines[0].endswith(f"/{parent.name}/runtime-own"), output  # no namespace: host paths
+    assert lines[1] == "0", output
+
+
 def test_readonly_root(box: Box) -> None:
     spec = sh("touch /newfile 2>/dev/null; echo root=$?; echo ok > /dev/shm/x && cat /dev/shm/x")
     spec["root"]["readonly"] = True
