@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import select
 import shutil
 import signal
@@ -38,6 +39,7 @@ from berth.sys.process import is_child_subreaper
 
 CREATE_TIMEOUT = 60
 log = logging.getLogger(__name__)
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,9 @@ class Runtime:
         self._pending: dict[str, tuple[_Messages, int]] = {}  # id -> (sync pipe, start fd)
 
     def _dir(self, container_id: str) -> Path:
+        """The container's state directory; an id can never name a path outside state_root."""
+        if not _ID.fullmatch(container_id):
+            raise InvalidArgument(f"invalid container id {container_id!r}")
         return self.state_root / container_id
 
     def _state(self, container_id: str) -> dict[str, Any]:

@@ -73,3 +73,13 @@ def test_command_lookup(tmp_path: Path) -> None:
 def test_capability_names() -> None:
     assert capability_numbers(["CAP_CHOWN", "KILL", "CAP_NOT_A_THING"]) == {0, 5}
     assert capability_numbers(["CAP_CHECKPOINT_RESTORE"]) == {40}
+
+
+def test_container_ids_cannot_leave_the_state_root(tmp_path: Path) -> None:
+    from berth.errors import InvalidArgument
+    from berth.runtime import Runtime
+
+    runtime = Runtime(tmp_path)
+    for bad in ("../x", "a/b", "", ".hidden", "x" * 200):
+        with pytest.raises(InvalidArgument):
+            runtime.state(bad)
