@@ -75,10 +75,20 @@ GROUPS: dict[str, dict[str, Command]] = {
         "unpause": COMMANDS["unpause"],
         "inspect": Command("container_inspect", "Display detailed information on containers"),
     },
+    "volume": {
+        "create": Command("volume_create", "Create a volume"),
+        "ls": Command("volume_ls", "List volumes"),
+        "list": Command("volume_ls", "List volumes"),
+        "inspect": Command("volume_inspect", "Display detailed information on one or more volumes"),
+        "rm": Command("volume_rm", "Remove one or more volumes"),
+        "remove": Command("volume_rm", "Remove one or more volumes"),
+        "prune": Command("volume_prune", "Remove unused local volumes"),
+    },
 }
 
 GROUP_SUMMARIES = {
     "container": "Manage containers",
     "image": "Manage images",
     "system": "Manage berth",
+    "volume": "Manage volumes",
 }

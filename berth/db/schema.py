@@ -13,6 +13,10 @@ Tables (v2):
                 create) apart from its State (JSON, changed by start/stop/exit), as Podman
                 keeps config apart from state
 
+Tables (v3):
+  volumes       one row per named volume: its driver ("local"), creation time, labels and
+                options (JSON); the data lives in volumes/<name>/_data
+
 Never edit a released migration: append a new one.
 """
 
@@ -61,5 +65,14 @@ MIGRATIONS: tuple[str, ...] = (
         state        TEXT NOT NULL
     );
     CREATE INDEX containers_by_image ON containers(image_id);
+    """,
+    """
+    CREATE TABLE volumes (
+        name     TEXT PRIMARY KEY,
+        driver   TEXT NOT NULL,
+        created  TEXT NOT NULL,
+        labels   TEXT NOT NULL,
+        options  TEXT NOT NULL
+    );
     """,
 )

@@ -1,0 +1,41 @@
+"""`berth volume prune`: remove unused volumes (anonymous ones; all unused ones with -a)."""
+
+from __future__ import annotations
+
+import argparse
+
+from berth.cli import humanize
+from berth.cli.commands.image_prune import confirm
+from berth.cli.context import Context
+from berth.cli.parser import new_parser
+from berth.engine.volumes import VolumeService
+
+WARNING_ANONYMOUS = (
+    "WARNING! This will remove anonymous local volumes not used by at least one container."
+)
+WARNING_ALL = "WARNING! This will remove all local volumes not used by at least one container."
+
+
+def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
+    parser = new_parser(prog, summary)
+    parser.add_argument(
+        "-a",
+        "--all",
+        action="store_true",
+        help="Remove all unused volumes, not just anonymous ones",
+    )
+    parser.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    return parser
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    if not args.force and not confirm(ctx, WARNING_ALL if args.all else WARNING_ANONYMOUS):
+        return 0
+    removed, reclaimed = VolumeService(ctx.engine).prune(all_volumes=args.all)
+    if removed:
+        ctx.stdout.write("Deleted Volumes:\n")
+        for name in removed:
+            ctx.stdout.write(f"{name}\n")
+        ctx.stdout.write("\n")
+    ctx.stdout.write(f"Total reclaimed space: {humanize.size(reclaimed)}\n")
+    return 0

@@ -1,0 +1,146 @@
+"""`berth volume ...` and named volumes in containers: lifecycle, copy-up, in-use refusal,
+prune. Every container a test starts is removed by the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from tests.e2e.test_containers import busybox
+from tests.fixtures.store import Berth, Store
+
+__all__ = ["busybox"]
+
+
+def test_volume_lifecycle(berth: Berth, store: Store) -> None:
+    created = berth("volume", "create", "--label", "team=a", "data")
+    assert created.returncode == 0, created.stderr
+    assert created.stdout == "data\n"
+    assert berth("volume", "create", "data").stdout == "data\n"  # idempotent, as Docker
+    anonymous = berth("volume", "create")
+    assert re.fullmatch(r"[0-9a-f]{64}\n", anonymous.stdout)
+    random_name = anonymous.stdout.strip()
+
+    listed = berth("volume", "ls").stdout.splitlines()
+    assert listed[0].split() == ["DRIVER", "VOLUME", "NAME"]
+    assert ["local", "data"] in [line.split() for line in listed[1:]]
+    assert sorted(berth("volume", "ls", "-q").stdout.split()) == sorted(["data", random_name])
+    assert berth("volume", "ls", "-q", "--filter", "label=team=a").stdout == "data\n"
+    assert berth("volume", "ls", "-q", "--filter", "name=dat").stdout == "data\n"
+    formatted = berth("volume", "ls", "--filter", "name=data", "--format", "{{.Name}}:{{.Driver}}")
+    assert formatted.stdout == "data:local\n"
+    assert berth("volume", "ls", "--filter", "bogus=1").returncode == 1
+
+    document = json.loads(berth("volume", "inspect", "data").stdout)
+    assert len(document) == 1
+    volume = document[0]
+    assert set(volume) == {
+        "CreatedAt",
+        "Driver",
+        "Labels",
+        "Mountpoint",
+        "Name",
+        "Options",
+        "Scope",
+    }
+    assert volume["Name"] == "data"
+    assert volume["Driver"] == "local" and volume["Scope"] == "local"
+    assert volume["Labels"] == {"team": "a"}
+    assert volume["Mountpoint"] == str(store.root / "volumes" / "data" / "_data")
+    assert os.path.isdir(volume["Mountpoint"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", volume["CreatedAt"])
+    assert berth("volume", "inspect", "--format", "{{.Name}}", "data").stdout == "data\n"
+
+    missing = berth("volume", "inspect", "nope")
+    assert missing.returncode == 1
+    assert "No such volume: nope" in missing.stderr
+    assert berth("volume", "rm", "nope").returncode == 1
+    assert berth("volume", "rm", "-f", "nope").returncode == 0
+
+    removed = berth("volume", "rm", "data", random_name)
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.split() == ["data", random_name]
+    assert berth("volume", "ls", "-q").stdout == ""
+    assert not (store.root / "volumes" / "data").exists()
+
+
+def test_copy_up_fills_a_new_volume_and_data_survives(berth: Berth, busybox: str) -> None:
+    # The image has /etc/passwd and /etc/group: a new, empty volume at /etc gets them.
+    first = berth(
+        "run",
+        "--rm",
+        "-v",
+        "etcvol:/etc",
+        busybox,
+        "sh",
+        "-c",
+        "ls /etc; echo kept > /etc/mine",
+    )
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split() == ["group", "passwd"]
+    assert berth("volume", "ls", "-q").stdout == "etcvol\n"  # created by run
+    mountpoint = json.loads(berth("volume", "inspect", "etcvol").stdout)[0]["Mountpoint"]
+    assert sorted(os.listdir(mountpoint)) == ["group", "mine", "passwd"]
+
+    # Not empty any more: no second copy, the container's own file survives.
+    os.remove(os.path.join(mountpoint, "passwd"))
+    second = berth("run", "--rm", "-v", "etcvol:/etc", busybox, "ls", "/etc")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.split() == ["group", "mine"]
+    assert berth("volume", "rm", "etcvol").returncode == 0
+
+
+def test_copy_up_keeps_owners_and_modes(berth: Berth, busybox: str) -> None:
+    # /root is 0700 in the image and /tmp 1777: the volumes' roots take those modes.
+    result = berth(
+        "run",
+        "--rm",
+        "-v",
+        "tmpvol:/tmp",
+        "-v",
+        "rootvol:/root",
+        busybox,
+        "stat",
+        "-c",
+        "%a %u",
+        "/tmp",
+        "/root",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["1777 0", "700 0"]
+    assert berth("volume", "rm", "tmpvol", "rootvol").returncode == 0
+
+
+def test_rm_refused_while_in_use_and_prune(berth: Berth, busybox: str) -> None:
+    run = berth("run", "-d", "--name", "user", "-v", "busy:/data", busybox, "sleep", "60")
+    assert run.returncode == 0, run.stderr
+    container_id = run.stdout.strip()
+    assert berth("volume", "create", "idle").returncode == 0
+    try:
+        refused = berth("volume", "rm", "busy")
+        assert refused.returncode == 1
+        assert f"remove busy: volume is in use - [{container_id}]" in refused.stderr
+        assert berth("volume", "rm", "-f", "busy").returncode == 1
+        assert berth("volume", "ls", "-q", "-f", "dangling=true").stdout == "idle\n"
+        assert berth("volume", "ls", "-q", "-f", "dangling=false").stdout == "busy\n"
+
+        # Without -a only anonymous volumes go (Docker 23+): none here.
+        kept = berth("volume", "prune", "-f")
+        assert kept.returncode == 0
+        assert kept.stdout == "Total reclaimed space: 0B\n"
+        pruned = berth("volume", "prune", "-f", "-a")
+        assert pruned.returncode == 0, pruned.stderr
+        assert pruned.stdout.startswith("Deleted Volumes:\nidle\n\nTotal reclaimed space: ")
+        assert berth("volume", "ls", "-q").stdout == "busy\n"
+    finally:
+        assert berth("rm", "-f", "user").returncode == 0
+    assert berth("volume", "rm", "busy").returncode == 0
+
+
+def test_prune_asks_first(berth: Berth) -> None:
+    assert berth("volume", "create", "keep").returncode == 0
+    answered = berth("volume", "prune", "-a", input="n\n")
+    assert answered.returncode == 0
+    assert "Are you sure you want to continue? [y/N]" in answered.stdout
+    assert berth("volume", "ls", "-q").stdout == "keep\n"
