@@ -40,6 +40,11 @@ COMMANDS: dict[str, Command] = {
     "rename": Command("rename", "Rename a container"),
     "pause": Command("pause", "Pause all processes within one or more containers"),
     "unpause": Command("unpause", "Unpause all processes within one or more containers"),
+    "diff": Command("diff", "Inspect changes to files or directories on a container's filesystem"),
+    "cp": Command("cp", "Copy files/folders between a container and the local filesystem"),
+    "top": Command("top", "Display the running processes of a container"),
+    "stats": Command("stats", "Display a live stream of container(s) resource usage statistics"),
+    "update": Command("update", "Update configuration of one or more containers"),
 }
 
 GROUPS: dict[str, dict[str, Command]] = {
@@ -74,6 +79,12 @@ GROUPS: dict[str, dict[str, Command]] = {
         "pause": COMMANDS["pause"],
         "unpause": COMMANDS["unpause"],
         "inspect": Command("container_inspect", "Display detailed information on containers"),
+        "prune": Command("container_prune", "Remove all stopped containers"),
+        "diff": COMMANDS["diff"],
+        "cp": COMMANDS["cp"],
+        "top": COMMANDS["top"],
+        "stats": COMMANDS["stats"],
+        "update": COMMANDS["update"],
     },
     "volume": {
         "create": Command("volume_create", "Create a volume"),

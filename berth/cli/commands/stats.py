@@ -1,0 +1,83 @@
+"""`berth stats --no-stream`: one reading of containers' resource usage (a live stream is not
+implemented yet: without --no-stream berth prints one reading too)."""
+
+from __future__ import annotations
+
+import argparse
+
+from berth.cli import humanize
+from berth.cli.context import Context
+from berth.cli.listing import print_rows
+from berth.cli.parser import new_parser
+
+HEADERS = {
+    "Container": "CONTAINER",
+    "ID": "CONTAINER ID",
+    "Name": "NAME",
+    "CPUPerc": "CPU %",
+    "MemUsage": "MEM USAGE / LIMIT",
+    "MemPerc": "MEM %",
+    "NetIO": "NET I/O",
+    "BlockIO": "BLOCK I/O",
+    "PIDs": "PIDS",
+}
+DEFAULT = (
+    "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}"
+    "\t{{.BlockIO}}\t{{.PIDs}}"
+)
+_BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
+    parser = new_parser(prog, summary)
+    parser.add_argument("containers", nargs="*", metavar="CONTAINER")
+    parser.add_argument(
+        "-a", "--all", action="store_true", help="Show all containers (default shows just running)"
+    )
+    parser.add_argument(
+        "--no-stream",
+        action="store_true",
+        help="Disable streaming stats and only pull the first result",
+    )
+    parser.add_argument("--no-trunc", action="store_true", help="Do not truncate output")
+    parser.add_argument("--format", help="Pretty-print stats using a Go template")
+    return parser
+
+
+def binary_size(value: float) -> str:
+    """go-units' BytesSize: "1.5MiB" (four significant digits, binary units)."""
+    unit = 0
+    while value >= 1024 and unit < len(_BINARY) - 1:
+        value /= 1024
+        unit += 1
+    return f"{value:.4g}{_BINARY[unit]}"
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from berth.engine.container_admin import stats
+
+    containers = ctx.engine.containers
+    if args.containers:
+        records = [containers.lookup(name) for name in args.containers]
+    else:
+        records = [r for r in containers.all() if args.all or r.status in ("running", "paused")]
+    usages = stats(ctx.engine, records)
+    rows = []
+    for record in records:
+        usage = usages[record.id]
+        percent = usage.memory / usage.memory_limit * 100 if usage.memory_limit else 0.0
+        rows.append(
+            {
+                "Container": record.id if args.no_trunc else record.short_id,
+                "ID": record.id if args.no_trunc else record.short_id,
+                "Name": record.name,
+                "CPUPerc": f"{usage.cpu_percent:.2f}%",
+                "MemUsage": f"{binary_size(usage.memory)} / {binary_size(usage.memory_limit)}",
+                "MemPerc": f"{percent:.2f}%",
+                "NetIO": f"{humanize.size(usage.net_rx)} / {humanize.size(usage.net_tx)}",
+                "BlockIO": "0B / 0B",
+                "PIDs": str(usage.pids),
+            }
+        )
+    print_rows(ctx.stdout, rows, args.format, DEFAULT, HEADERS)
+    return 0
