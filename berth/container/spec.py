@@ -13,36 +13,11 @@ from typing import Any
 
 from berth.container.user import User
 from berth.errors import InvalidArgument
+from berth.runtime.capabilities import ALL_CAPABILITIES, DOCKER_DEFAULT
 
 OCI_VERSION = "1.0.2"
 
-DEFAULT_CAPABILITIES = (
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-)
-
-# Every capability the kernel headers name, in number order (CAP_CHOWN is 0).
-ALL_CAPABILITIES = (
-    "CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_FSETID CAP_KILL CAP_SETGID "
-    "CAP_SETUID CAP_SETPCAP CAP_LINUX_IMMUTABLE CAP_NET_BIND_SERVICE CAP_NET_BROADCAST "
-    "CAP_NET_ADMIN CAP_NET_RAW CAP_IPC_LOCK CAP_IPC_OWNER CAP_SYS_MODULE CAP_SYS_RAWIO "
-    "CAP_SYS_CHROOT CAP_SYS_PTRACE CAP_SYS_PACCT CAP_SYS_ADMIN CAP_SYS_BOOT CAP_SYS_NICE "
-    "CAP_SYS_RESOURCE CAP_SYS_TIME CAP_SYS_TTY_CONFIG CAP_MKNOD CAP_LEASE CAP_AUDIT_WRITE "
-    "CAP_AUDIT_CONTROL CAP_SETFCAP CAP_MAC_OVERRIDE CAP_MAC_ADMIN CAP_SYSLOG CAP_WAKE_ALARM "
-    "CAP_BLOCK_SUSPEND CAP_AUDIT_READ CAP_PERFMON CAP_BPF CAP_CHECKPOINT_RESTORE"
-).split()
+DEFAULT_CAPABILITIES = DOCKER_DEFAULT
 
 MASKED_PATHS = (
     "/proc/asound",
@@ -147,7 +122,7 @@ class SpecInputs:
     binds: Sequence[Mapping[str, Any]] = ()  # extra OCI mounts (volumes, -v, --tmpfs)
 
 
-def _default_mounts(privileged: bool) -> list[dict[str, Any]]:
+def default_mounts(privileged: bool) -> list[dict[str, Any]]:
     sys_options = ["nosuid", "noexec", "nodev"] + ([] if privileged else ["ro"])
     return [
         {
@@ -238,7 +213,7 @@ def build(
             re.fullmatch(r"no-new-privileges(:true|=true)?", o) for o in security
         ),
     }
-    mounts = _default_mounts(privileged)
+    mounts = default_mounts(privileged)
     for destination, source in inputs.etc_files.items():
         mounts.append(
             {

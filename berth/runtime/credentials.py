@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import resource
 
+from berth.runtime.capabilities import NUMBERS
 from berth.runtime.sync import InitError
 from berth.sys import process as proc
 
@@ -17,25 +18,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-CAPABILITY_NUMBERS = {
-    name: number
-    for number, name in enumerate(
-        "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
-        "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
-        "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE "
-        "SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP "
-        "MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF "
-        "CHECKPOINT_RESTORE".split()
-    )
-}
-
 
 def capability_numbers(names: list[str]) -> set[int]:
     """The numbers of capability `names` (with or without CAP_); unknown names are skipped,
     as runc does for names a newer kernel knows."""
     numbers = set()
     for name in names:
-        number = CAPABILITY_NUMBERS.get(name.removeprefix("CAP_"))
+        number = NUMBERS.get(name if name.startswith("CAP_") else f"CAP_{name}")
         if number is not None:
             numbers.add(number)
     return numbers

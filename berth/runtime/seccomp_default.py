@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from berth.errors import InvalidArgument
+from berth.runtime.capabilities import DOCKER_DEFAULT
 
 ACTIONS = frozenset(
     {
@@ -83,25 +84,7 @@ _SCMP_ARCH = {
     "mips64": "SCMP_ARCH_MIPS64",
 }
 
-# The capabilities Docker grants a container by default.
-DOCKER_DEFAULT_CAPS = frozenset(
-    {
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FSETID",
-        "CAP_FOWNER",
-        "CAP_MKNOD",
-        "CAP_NET_RAW",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETFCAP",
-        "CAP_SETPCAP",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT",
-        "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-    }
-)
+DOCKER_DEFAULT_CAPS = frozenset(DOCKER_DEFAULT)
 
 # --- the default profile's data -------------------------------------------------------------
 
