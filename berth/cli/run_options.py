@@ -161,8 +161,6 @@ def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         )
     if args.rm and args.restart not in ("no", ""):
         raise InvalidArgument("Conflicting options: --restart and --rm")
-    if args.init:
-        raise InvalidArgument("--init is not supported yet")
     if args.hostname and network == "host":
         raise InvalidArgument("Conflicting options: hostname and the network mode")
     for name in [*args.cap_add, *args.cap_drop]:
@@ -228,6 +226,7 @@ def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         "CapAdd": args.cap_add or None,
         "CapDrop": args.cap_drop or None,
         "Privileged": args.privileged,
+        "Init": args.init or None,
         "ReadonlyRootfs": args.read_only,
         "SecurityOpt": args.security_opt or None,
         "ExtraHosts": args.add_host or None,

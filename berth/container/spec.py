@@ -120,6 +120,7 @@ class SpecInputs:
     netns: str | None  # None: a new one; "host": the host's; else a path to join
     seccomp: Mapping[str, Any] | None
     binds: Sequence[Mapping[str, Any]] = ()  # extra OCI mounts (volumes, -v, --tmpfs)
+    init_binary: Path | None = None  # --init: a static init (tini) to run as pid 1
 
 
 def default_mounts(privileged: bool) -> list[dict[str, Any]]:
@@ -172,6 +173,18 @@ def process_args(config: Mapping[str, Any]) -> list[str]:
     return args
 
 
+INIT_PATH = "/sbin/docker-init"  # where Docker mounts its init, so images expecting it work
+
+
+def _with_init(args: list[str], host_config: Mapping[str, Any], inputs: SpecInputs) -> list[str]:
+    """With --init, pid 1 is a small init that reaps zombies and forwards signals."""
+    if not host_config.get("Init"):
+        return args
+    if inputs.init_binary is None:
+        raise InvalidArgument("--init needs a static init binary (apt-get install tini)")
+    return [INIT_PATH, "--", *args]
+
+
 def build(
     config: Mapping[str, Any], host_config: Mapping[str, Any], inputs: SpecInputs
 ) -> dict[str, Any]:
@@ -195,7 +208,7 @@ def build(
             "gid": inputs.user.gid,
             "additionalGids": list(inputs.user.additional_gids),
         },
-        "args": process_args(config),
+        "args": _with_init(process_args(config), host_config, inputs),
         "env": env,
         "cwd": config.get("WorkingDir") or "/",
         "capabilities": {
@@ -224,6 +237,15 @@ def build(
             }
         )
     mounts += [dict(m) for m in inputs.binds]
+    if host_config.get("Init") and inputs.init_binary is not None:
+        mounts.append(
+            {
+                "destination": INIT_PATH,
+                "type": "bind",
+                "source": str(inputs.init_binary),
+                "options": ["bind", "ro"],
+            }
+        )
     namespaces: list[dict[str, str]] = [
         {"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")
     ]

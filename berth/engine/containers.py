@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 NOT_STARTED = "0001-01-01T00:00:00Z"
 MONITOR_READY_SECONDS = 60
 CGROUP_PARENT_ENV = "BERTH_CGROUP_PARENT"
+INIT_BINARY = Path("/usr/bin/tini-static")  # Debian's tini: what `--init` runs as pid 1
 MIN_MEMORY = 6 * 1024 * 1024
 NANO = 1_000_000_000
 CPU_PERIOD = 100_000
@@ -294,6 +295,7 @@ class ContainerService:
                 etc_files=etc,
                 netns=netns,
                 seccomp=self._seccomp(record),
+                init_binary=INIT_BINARY if INIT_BINARY.exists() else None,
                 binds=self._binds(record),
             ),
         )

@@ -315,3 +315,33 @@ def test_create_copies_no_image_file(berth: Berth, busybox: str, store: Store) -
     written = [p for p in (container_dir / "diff").rglob("*") if p.is_file()]
     assert {p.name for p in written} <= {"hostname", "hosts", "resolv.conf"}
     assert all(p.stat().st_size == 0 for p in written)
+
+
+def test_init_runs_as_pid_1_and_the_command_beneath_it(berth: Berth, busybox: str) -> None:
+    result = berth(
+        "run", "--rm", "--init", busybox, "sh", "-c", "cat /proc/1/cmdline; echo; echo $$"
+    )
+    assert result.returncode == 0, result.stderr
+    pid1, own_pid = result.stdout.splitlines()
+    assert pid1.split("\0")[:2] == ["/sbin/docker-init", "--"]
+    assert own_pid != "1"
+
+
+def test_attach_feeds_stdin_and_returns_the_exit_code(berth: Berth, busybox: str) -> None:
+    started = berth(
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        "reader",
+        busybox,
+        "sh",
+        "-c",
+        "read line; echo got $line; exit 4",
+    )
+    assert started.returncode == 0, started.stderr
+    attached = berth("attach", "reader", input="hello\n")
+    assert attached.returncode == 4
+    assert attached.stdout == "got hello\n"
+    stopped = berth("attach", "reader")
+    assert stopped.returncode == 1 and "start it first" in stopped.stderr
