@@ -364,3 +364,9 @@ def test_hostile_layers_write_nothing_outside_their_directory(
     if result.returncode == 0:  # contained rather than refused: the escape landed inside
         inside = [p for p in (store.root / "snapshots").rglob("*") if marker in p.name]
         assert all(str(p).startswith(str(store.root / "snapshots")) for p in inside)
+
+
+def test_quiet_pull_prints_only_the_reference(registry: Catalogue, berth: Berth) -> None:
+    result = berth("pull", "-q", registry["app-a"].reference)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == registry["app-a"].reference + "\n"
