@@ -75,12 +75,12 @@ def plan(source: Source, dest: str) -> tuple[str, str | None]:
     if exists and is_dir:
         return dest, None
     if exists and source.is_dir:
-        raise InvalidArgument(f"cannot copy directory: {dest} exists and is not a directory")
+        raise InvalidArgument("cannot copy directory")
     if not exists and not source.is_dir and _asserts_dir(dest):
-        raise NotFound(f"no such directory: {dest}")
+        raise NotFound("no such directory")
     parent = os.path.dirname(dest.rstrip("/")) or "."
     if not os.path.isdir(parent):
-        raise NotFound(f"no such directory: {parent}")
+        raise NotFound(f"Could not find the file {parent}")
     return parent, os.path.basename(dest.rstrip("/"))
 
 
@@ -238,16 +238,18 @@ def copy_from(
                 else:
                     owner = None if archive else (os.getuid(), os.getgid())
                     extract(stream, source, dest, owner=owner)
+    except NotFound:
+        failure = NotFound("no such directory")
     except BerthError as error:
         failure = error
     finally:
         code = _reap(pid)
         with os.fdopen(status_r, "rb") as status_file:
             status = status_file.read()
+    if failure is not None:  # the host side stopped reading: the child's pipe broke
+        raise failure
     if code != 0:
         raise _error(status, f"copying from the container failed (status {code})")
-    if failure is not None:
-        raise failure
 
 
 def copy_to(
@@ -258,7 +260,10 @@ def copy_to(
         source = Source(True, ".", True)
         read_from = ""
     else:
-        source, read_from = describe(src, follow=follow)
+        try:
+            source, read_from = describe(src, follow=follow)
+        except NotFound:
+            raise InvalidArgument(f"lstat {src}: no such file or directory") from None
     data_r, data_w = os.pipe()
     status_r, status_w = os.pipe()
     pid = os.fork()
@@ -271,6 +276,9 @@ def copy_to(
                 if stream_in is not None:
                     if not os.path.isdir(path):
                         raise InvalidArgument(f"destination {path} must be a directory")
+                    first = stream.peek(1)[:1] if hasattr(stream, "peek") else b"x"
+                    if not first:
+                        return  # an empty stream copies nothing, as Docker's
                     with tarfile.open(fileobj=stream, mode="r|") as tar:
                         options = (
                             {"filter": "fully_trusted"}
@@ -335,11 +343,16 @@ def copy_path(engine: Engine, src: str, dest: str, *, follow: bool, archive: boo
     assert dest_container is not None
     record = engine.containers.lookup(dest_container)
     with container_root(engine, record) as root:
-        copy_to(
-            root,
-            src_path,
-            dest_path or "/",
-            follow=follow,
-            archive=archive,
-            stream_in=sys.stdin.buffer if src_path == "-" else None,
-        )
+        try:
+            copy_to(
+                root,
+                src_path,
+                dest_path or "/",
+                follow=follow,
+                archive=archive,
+                stream_in=sys.stdin.buffer if src_path == "-" else None,
+            )
+        except NotFound as error:
+            if not error.message.startswith("Could not find the file"):
+                raise
+            raise NotFound(f"{error.message} in container {dest_container}") from None

@@ -126,10 +126,10 @@ class VolumeService:
         return {
             "CreatedAt": record.created,
             "Driver": record.driver,
-            "Labels": record.labels,
+            "Labels": record.labels or None,  # Docker prints null for none
             "Mountpoint": str(self.data(record.name)),
             "Name": record.name,
-            "Options": record.options,
+            "Options": record.options or None,
             "Scope": "local",
         }
 

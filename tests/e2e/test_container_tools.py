@@ -127,6 +127,15 @@ def test_cp_both_ways_running_and_stopped(berth: Berth, busybox: str, tmp_path: 
         refused = berth("cp", str(tree), "box:/etc/passwd")
         assert refused.returncode == 1
         assert "cannot copy directory" in refused.stderr
+        no_parent = berth("cp", str(local), "box:/nonexist/x")
+        assert no_parent.returncode == 1
+        assert "Could not find the file /nonexist in container box" in no_parent.stderr
+        assert "no such directory" in berth("cp", str(local), "box:/nonexist/").stderr
+        assert "no such directory" in berth("cp", "box:/etc/passwd", f"{tmp_path}/no/").stderr
+        no_source = berth("cp", str(tmp_path / "absent"), "box:/tmp/")
+        assert no_source.returncode == 1
+        assert "no such file or directory" in no_source.stderr
+        assert berth("cp", "-", "box:/tmp/", input="").returncode == 0
     finally:
         assert berth("stop", "-t", "1", "box").returncode == 0
 
@@ -186,6 +195,7 @@ def test_top_lists_the_containers_processes(berth: Berth, busybox: str) -> None:
         assert result.returncode == 0, result.stderr
         lines = result.stdout.splitlines()
         assert lines[0].split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+        assert lines[0].startswith("UID" + " " * 17 + "PID" + " " * 17 + "PPID")  # Docker's widths
         commands = [line.split(None, 7)[7] for line in lines[1:]]
         assert "sleep 61" in commands and "sleep 62" in commands
         assert all("pytest" not in command for command in commands)

@@ -46,7 +46,7 @@ def test_volume_lifecycle(berth: Berth, store: Store) -> None:
     }
     assert volume["Name"] == "data"
     assert volume["Driver"] == "local" and volume["Scope"] == "local"
-    assert volume["Labels"] == {"team": "a"}
+    assert volume["Labels"] == {"team": "a"} and volume["Options"] is None
     assert volume["Mountpoint"] == str(store.root / "volumes" / "data" / "_data")
     assert os.path.isdir(volume["Mountpoint"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", volume["CreatedAt"])

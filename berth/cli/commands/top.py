@@ -6,8 +6,10 @@ import argparse
 
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
-from berth.cli.tables import render
 from berth.engine.container_admin import top
+
+MIN_WIDTH = 20
+PADDING = 3
 
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
@@ -20,7 +22,12 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     record = ctx.engine.containers.lookup(args.container)
     titles, rows = top(ctx.engine, record, list(args.ps_args))
-    text = render([titles, *rows])
-    if text:
-        ctx.stdout.write(text + "\n")
+    for row in [titles, *rows]:
+        ctx.stdout.write(layout(row) + "\n")
     return 0
+
+
+def layout(cells: list[str]) -> str:
+    """Docker's top table: tabwriter with min width 20 and padding 3, the last cell as is."""
+    padded = [cell.ljust(max(MIN_WIDTH, len(cell) + PADDING)) for cell in cells[:-1]]
+    return "".join(padded + cells[-1:])
