@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -232,6 +234,13 @@ def test_stats_shows_the_memory_limit(berth: Berth, busybox: str) -> None:
             "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", "limited"
         ).stdout.split()
         assert fields[0] == "limited" and fields[1] == "1" and fields[-1] == "64MiB"
+        # Without --no-stream: a reading about every second, each on a cleared screen.
+        streaming = berth.popen("stats", "limited")
+        time.sleep(3)
+        streaming.send_signal(signal.SIGINT)
+        out, _ = streaming.communicate(timeout=30)
+        assert out.count("\x1b[2J\x1b[H") >= 2
+        assert out.count("limited") >= 2
     finally:
         assert berth("rm", "-f", "limited").returncode == 0
 

@@ -1,14 +1,20 @@
-"""`berth stats --no-stream`: one reading of containers' resource usage (a live stream is not
-implemented yet: without --no-stream berth prints one reading too)."""
+"""`berth stats`: containers' resource usage, a reading about every second until ctrl-c
+(the screen redrawn as Docker's is), or one reading with --no-stream."""
 
 from __future__ import annotations
 
 import argparse
+import time
+from typing import TYPE_CHECKING
 
 from berth.cli import humanize
 from berth.cli.context import Context
 from berth.cli.listing import print_rows
 from berth.cli.parser import new_parser
+
+if TYPE_CHECKING:
+    from berth.container import ContainerRecord
+    from berth.engine.container_admin import Usage
 
 HEADERS = {
     "Container": "CONTAINER",
@@ -26,6 +32,8 @@ DEFAULT = (
     "\t{{.BlockIO}}\t{{.PIDs}}"
 )
 _BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+CLEAR = "\033[2J\033[H"  # clear the screen, cursor home: each reading replaces the last
+REFRESH = 0.5  # plus the half second a reading takes
 
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
@@ -57,19 +65,33 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from berth.engine.container_admin import stats
 
     containers = ctx.engine.containers
-    if args.containers:
-        records = [containers.lookup(name) for name in args.containers]
-    else:
-        records = [r for r in containers.all() if args.all or r.status in ("running", "paused")]
-    usages = stats(ctx.engine, records)
+    while True:
+        if args.containers:
+            records = [containers.lookup(name) for name in args.containers]
+        else:
+            records = [r for r in containers.all() if args.all or r.status in ("running", "paused")]
+        usages = stats(ctx.engine, records)
+        if not args.no_stream:
+            ctx.stdout.write(CLEAR)
+        print_rows(ctx.stdout, _rows(records, usages, args.no_trunc), args.format, DEFAULT, HEADERS)
+        ctx.stdout.flush()
+        if args.no_stream:
+            return 0
+        time.sleep(REFRESH)
+
+
+def _rows(
+    records: list[ContainerRecord], usages: dict[str, Usage], no_trunc: bool
+) -> list[dict[str, str]]:
     rows = []
     for record in records:
         usage = usages[record.id]
         percent = usage.memory / usage.memory_limit * 100 if usage.memory_limit else 0.0
+        shown = record.id if no_trunc else record.short_id
         rows.append(
             {
-                "Container": record.id if args.no_trunc else record.short_id,
-                "ID": record.id if args.no_trunc else record.short_id,
+                "Container": shown,
+                "ID": shown,
                 "Name": record.name,
                 "CPUPerc": f"{usage.cpu_percent:.2f}%",
                 "MemUsage": f"{binary_size(usage.memory)} / {binary_size(usage.memory_limit)}",
@@ -79,5 +101,4 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 "PIDs": str(usage.pids),
             }
         )
-    print_rows(ctx.stdout, rows, args.format, DEFAULT, HEADERS)
-    return 0
+    return rows
