@@ -2,7 +2,8 @@
 
 The container side always runs in a forked child chrooted into the container's root (the
 running container's `/proc/<pid>/root`, which shows its volumes too, or its rootfs overlay,
-mounted read-write for the copy when it is stopped): the kernel resolves every name, so no
+mounted read-write for the copy when it is stopped, its volumes and binds mounted
+in a mount namespace of the child's own): the kernel resolves every name, so no
 symlink in the container can lead a read or a write out of it. The two sides talk through a
 pipe in tar: a JSON header line, then the stream (POSIX tar, as Docker's archive API).
 
@@ -24,6 +25,7 @@ import shutil
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from berth.errors import BerthError, Conflict, InvalidArgument, NotFound, SystemFailure
@@ -147,36 +149,74 @@ def pack(read_from: str, source: Source, stream: IO[bytes]) -> None:
 # -- the container's side --------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Root:
+    """A container's root as the host sees it, and for a stopped container the volumes and
+    binds to mount in it for the copy: (host source, path inside, read-only)."""
+
+    path: str
+    binds: tuple[tuple[str, str, bool], ...] = ()
+
+
 @contextlib.contextmanager
-def container_root(engine: Engine, record: ContainerRecord) -> Iterator[str]:
-    """The container's root as the host sees it, for the length of a copy."""
+def container_root(engine: Engine, record: ContainerRecord) -> Iterator[Root]:
+    """The container's root for the length of a copy: a running container's own (its
+    volumes mounted), or a stopped one's rootfs mounted meanwhile, with its volumes and
+    binds to mount in the copying child's own mount namespace, as Docker mounts them."""
+    from berth.engine.volumes import VolumeService
     from berth.sys import MNT_DETACH, umount
 
     containers = engine.containers
     record = containers.refresh(record)
     pid = int(record.state.get("Pid") or 0)
     if record.status in ("running", "paused") and pid:
-        yield f"/proc/{pid}/root"
+        yield Root(f"/proc/{pid}/root")
         return
     rootfs = containers.directory(record.id) / "rootfs"
+    volumes = VolumeService(engine)
+    binds = []
+    for entry in record.host_config.get("Mounts") or []:
+        if entry.get("Type") == "volume" and entry.get("Source"):
+            source = str(volumes.data(str(entry["Source"])))
+        elif entry.get("Type") == "bind":
+            source = str(Path(str(entry["Source"])).absolute())
+        else:
+            continue
+        binds.append((source, str(entry["Target"]), bool(entry.get("ReadOnly"))))
     mounted_here = not os.path.ismount(rootfs)
     if mounted_here:
         containers._mount_rootfs(record, rootfs)
     try:
-        yield str(rootfs)
+        yield Root(str(rootfs), tuple(binds))
     finally:
         if mounted_here:
             with contextlib.suppress(BerthError):
                 umount(rootfs, MNT_DETACH)
 
 
-def _child(root: str, work: Any, status_fd: int) -> None:
-    """In the forked child: chroot, run `work()`, report an error on `status_fd`; never
-    returns."""
+def _enter(root: Root) -> None:
+    """In the child: mount the stopped container's volumes in a mount namespace of its own
+    (gone when it exits), then chroot into the root."""
+    if root.binds:
+        from berth.container.rootpath import resolve_in_root
+        from berth.sys import CLONE_NEWNS, bind, make_private, unshare
+
+        unshare(CLONE_NEWNS)
+        make_private("/")
+        for source, target, readonly in root.binds:
+            inside = resolve_in_root(root.path, target)
+            if os.path.exists(source) and os.path.isdir(inside) == os.path.isdir(source):
+                bind(source, inside, readonly=readonly, recursive=True)
+    os.chroot(root.path)
+    os.chdir("/")
+
+
+def _child(root: Root, work: Any, status_fd: int) -> None:
+    """In the forked child: enter the root, run `work()`, report an error on `status_fd`;
+    never returns."""
     code = 0
     try:
-        os.chroot(root)
-        os.chdir("/")
+        _enter(root)
         work()
     except BerthError as error:
         os.write(status_fd, json.dumps([type(error).__name__, error.message]).encode())
@@ -207,7 +247,7 @@ def _reap(pid: int) -> int:
 
 
 def copy_from(
-    root: str, path: str, dest: str, *, follow: bool, archive: bool, out: IO[bytes] | None = None
+    root: Root, path: str, dest: str, *, follow: bool, archive: bool, out: IO[bytes] | None = None
 ) -> None:
     """Container `path` -> host `dest` (or a tar stream on `out` when dest is `-`)."""
     data_r, data_w = os.pipe()
@@ -253,7 +293,7 @@ def copy_from(
 
 
 def copy_to(
-    root: str, src: str, path: str, *, follow: bool, archive: bool, stream_in: IO[bytes] | None
+    root: Root, src: str, path: str, *, follow: bool, archive: bool, stream_in: IO[bytes] | None
 ) -> None:
     """Host `src` (or a tar stream when src is `-`) -> container `path`."""
     if stream_in is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 from tests.e2e.test_containers import busybox
 from tests.fixtures.store import Berth, Store
@@ -144,3 +145,27 @@ def test_prune_asks_first(berth: Berth) -> None:
     assert answered.returncode == 0
     assert "Are you sure you want to continue? [y/N]" in answered.stdout
     assert berth("volume", "ls", "-q").stdout == "keep\n"
+
+
+def test_cp_reaches_volumes_of_running_and_stopped_containers(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    run = berth("run", "-d", "--name", "holder", "-v", "cpvol:/data", busybox, "sleep", "60")
+    assert run.returncode == 0, run.stderr
+    mountpoint = Path(json.loads(berth("volume", "inspect", "cpvol").stdout)[0]["Mountpoint"])
+    local = tmp_path / "note"
+    local.write_text("running\n")
+    try:
+        assert berth("cp", str(local), "holder:/data/running").returncode == 0
+        assert (mountpoint / "running").read_text() == "running\n"
+    finally:
+        assert berth("stop", "-t", "1", "holder").returncode == 0
+    local.write_text("stopped\n")
+    copied = berth("cp", str(local), "holder:/data/stopped")
+    assert copied.returncode == 0, copied.stderr
+    assert (mountpoint / "stopped").read_text() == "stopped\n"
+    back = berth("cp", "holder:/data/running", str(tmp_path / "back"))
+    assert back.returncode == 0, back.stderr
+    assert (tmp_path / "back").read_text() == "running\n"
+    assert berth("rm", "holder").returncode == 0
+    assert berth("volume", "rm", "cpvol").returncode == 0
