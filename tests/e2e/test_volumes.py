@@ -52,6 +52,8 @@ def test_volume_lifecycle(berth: Berth, store: Store) -> None:
     assert os.path.isdir(volume["Mountpoint"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", volume["CreatedAt"])
     assert berth("volume", "inspect", "--format", "{{.Name}}", "data").stdout == "data\n"
+    assert json.loads(berth("inspect", "data").stdout) == document  # any object, as Docker
+    assert berth("inspect", "--type", "volume", "-f", "{{.Driver}}", "data").stdout == "local\n"
 
     missing = berth("volume", "inspect", "nope")
     assert missing.returncode == 1

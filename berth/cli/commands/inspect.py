@@ -1,4 +1,5 @@
-"""`berth inspect`: any object by name or id, containers first, then images (as Docker)."""
+"""`berth inspect`: any object by name or id, containers first, then images, then volumes
+(as Docker)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     parser = new_parser(prog, summary)
     parser.add_argument("names", nargs="+", metavar="NAME|ID")
     parser.add_argument("-f", "--format", help="Format output using a custom template")
-    parser.add_argument("--type", choices=("container", "image"), help="Only this type")
+    parser.add_argument("--type", choices=("container", "image", "volume"), help="Only this type")
     return parser
 
 
@@ -31,6 +32,14 @@ def _find(ctx: Context, name: str, kind: str | None) -> dict[str, Any]:
     if kind in (None, "image"):
         try:
             return ctx.engine.images.inspect(name)
+        except NotFound:
+            pass
+    if kind in (None, "volume"):
+        from berth.engine.volumes import VolumeService
+
+        volumes = VolumeService(ctx.engine)
+        try:
+            return volumes.inspect(volumes.get(name))
         except NotFound:
             pass
     raise NotFound(f"No such object: {name}")
