@@ -116,6 +116,8 @@ def _parse(source: str) -> list[_Node]:
     if len(stack) != 1:
         raise InvalidArgument("template: unexpected EOF (missing {{end}})")
     tail = source[position:]
+    if "{{" in tail:
+        raise InvalidArgument("template: unclosed action")
     if pending_trim:
         tail = tail.lstrip()
     if tail:

@@ -133,7 +133,10 @@ def _container(
         mounts.mount_entry(rootfs, entry, new_netns, new_cgroupns)
     mounts.make_devices(rootfs, list(linux.get("devices") or []))
     cwd = str(process.get("cwd") or "/")
-    os.makedirs(mounts.inside(rootfs, cwd), exist_ok=True)
+    try:
+        os.makedirs(mounts.inside(rootfs, cwd), exist_ok=True)
+    except OSError as error:  # e.g. -w names a file: Docker's runc says the same
+        raise InitError(f"mkdir {cwd}: {(error.strerror or 'failed').lower()}", 126) from None
     channel = _console_channel(console_fd) if console_fd is not None else None
     _pivot(rootfs)
     seal_imports()

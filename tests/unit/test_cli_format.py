@@ -69,7 +69,9 @@ def test_templates() -> None:
     assert Template("{{- .Tag -}} ").render(dot) == "1"
 
 
-@pytest.mark.parametrize("source", ["{{.Nope}}", "{{if .Tag}}", "{{end}}", "{{nofunc .Tag}}"])
+@pytest.mark.parametrize(
+    "source", ["{{.Nope}}", "{{if .Tag}}", "{{end}}", "{{nofunc .Tag}}", "{{", "a {{.Tag"]
+)
 def test_bad_templates_are_invalid_argument(source: str) -> None:
     with pytest.raises(InvalidArgument):
         Template(source).render({"Tag": "1"})
