@@ -41,14 +41,17 @@ def _tree_size(path: str) -> int:
     return total
 
 
-def prune(engine: Engine, labels: list[str]) -> tuple[list[str], int]:
-    """Remove every container that is not running (created ones too, as Docker); returns
-    the ids removed and the bytes their writable layers held."""
+def prune(engine: Engine, labels: list[str], until: float | None = None) -> tuple[list[str], int]:
+    """Remove every container that is not running (created ones too, as Docker), with the
+    labels asked for and created before `until` (a Unix time) if given; returns the ids
+    removed and the bytes their writable layers held."""
     removed: list[str] = []
     reclaimed = 0
     containers = engine.containers
     for record in containers.all():
         if record.status in RUNNING or not all(_label(record, c) for c in labels):
+            continue
+        if until is not None and _created(record) >= until:
             continue
         size = _tree_size(str(containers.directory(record.id) / "diff"))
         try:
@@ -58,6 +61,15 @@ def prune(engine: Engine, labels: list[str]) -> tuple[list[str], int]:
         removed.append(record.id)
         reclaimed += size
     return removed, reclaimed
+
+
+def _created(record: ContainerRecord) -> float:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(record.created.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def _label(record: ContainerRecord, condition: str) -> bool:

@@ -31,21 +31,32 @@ def test_container_prune(berth: Berth, busybox: str) -> None:
     assert exited.returncode == 0, exited.stderr
     created = berth("create", "--name", "fresh", busybox, "true")
     assert created.returncode == 0, created.stderr
+    kept = berth("create", "--name", "kept", "--label", "keep=yes", busybox, "true")
+    assert kept.returncode == 0, kept.stderr
     running = berth("run", "-d", "--name", "busy", busybox, "sleep", "60")
     assert running.returncode == 0, running.stderr
     try:
         done_id = berth("inspect", "--format", "{{.Id}}", "done").stdout.strip()
         fresh_id = created.stdout.strip()
-        pruned = berth("container", "prune", "-f")
+        # None is older than an hour.
+        none = berth("container", "prune", "-f", "--filter", "until=1h")
+        assert none.stdout == "Total reclaimed space: 0B\n"
+        pruned = berth("container", "prune", "-f", "--filter", "label!=keep=yes")
         assert pruned.returncode == 0, pruned.stderr
         lines = pruned.stdout.splitlines()
         assert lines[0] == "Deleted Containers:"
         assert sorted(lines[1:3]) == sorted([done_id, fresh_id])
         assert lines[3] == ""
         assert lines[4].startswith("Total reclaimed space: ")
+        listed = berth("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert sorted(listed) == ["busy", "kept"]
+        last = berth("container", "prune", "-f", "--filter", "until=2000-01-01T00:00:00Z")
+        assert last.stdout == "Total reclaimed space: 0B\n"
+        assert berth("container", "prune", "-f").stdout.splitlines()[1] == kept.stdout.strip()
         assert berth("ps", "-a", "--format", "{{.Names}}").stdout == "busy\n"
         again = berth("container", "prune", "-f")
         assert again.stdout == "Total reclaimed space: 0B\n"
+        assert berth("container", "prune", "-f", "--filter", "bogus=1").returncode == 1
     finally:
         assert berth("rm", "-f", "busy").returncode == 0
 

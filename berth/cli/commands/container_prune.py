@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+import time
 
 from berth.cli import humanize
 from berth.cli.commands.image_prune import confirm
@@ -20,27 +22,55 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
         "--filter",
         action="append",
         default=[],
-        help="Provide filter values (e.g. 'label=<key>=<value>')",
+        help="Provide filter values (e.g. 'until=<timestamp>', 'label=<key>=<value>')",
     )
     parser.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
     return parser
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    labels = []
-    for item in args.filter:
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def until_time(text: str) -> float:
+    """Docker's `until`: a Go duration before now (`24h`, `1h30m`), a Unix timestamp, or an
+    RFC 3339 date."""
+    if text and _DURATION.sub("", text) == "":
+        seconds = sum(float(n) * _SECONDS[unit] for n, unit in _DURATION.findall(text))
+        return time.time() - seconds
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    moment = humanize.parse_time(text)
+    if moment is None:
+        raise InvalidArgument(f"invalid filter 'until={text}'")
+    return moment.timestamp()
+
+
+def parse_filters(items: list[str]) -> tuple[list[str], float | None]:
+    """(label conditions, `key!` for label!=; the `until` time or None)."""
+    labels: list[str] = []
+    until: float | None = None
+    for item in items:
         key, eq, value = item.partition("=")
-        if not eq or key not in ("label", "label!"):
+        if not eq or key not in ("label", "label!", "until"):
             raise InvalidArgument(f"invalid filter '{item}'")
-        labels.append(
-            value
-            if key == "label"
-            else f"{value.partition('=')[0]}!"
-            + (f"={value.partition('=')[2]}" if "=" in value else "")
-        )
+        if key == "until":
+            until = until_time(value)
+        elif key == "label":
+            labels.append(value)
+        else:
+            name, has_value, wanted = value.partition("=")
+            labels.append(f"{name}!={wanted}" if has_value else f"{name}!")
+    return labels, until
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    labels, until = parse_filters(args.filter)
     if not args.force and not confirm(ctx, WARNING):
         return 0
-    removed, reclaimed = prune(ctx.engine, labels)
+    removed, reclaimed = prune(ctx.engine, labels, until)
     if removed:
         ctx.stdout.write("Deleted Containers:\n")
         for container_id in removed:
