@@ -15,6 +15,7 @@ from berth.layout import Layout
 from berth.reference import Reference, parse
 
 if TYPE_CHECKING:
+    from berth.container import ContainerRecord
     from berth.content import ContentStore
     from berth.engine.engine import Engine
     from berth.image.gc import Collected
@@ -170,26 +171,53 @@ class ImageService:
             raise InvalidArgument("refusing to create a tag with a digest reference")
         self.records.tag(record.id, reference)
 
+    def _users(self, image_id: str) -> list[ContainerRecord]:
+        return self.engine.containers.records.using_image(image_id)
+
     def remove(self, text: str, *, force: bool = False) -> list[Removal]:
+        """Docker's rmi: untag, and delete the image with its last name unless a container
+        still uses it (then it must be forced, and stays as long as the container does)."""
         record = self.lookup(text)
+        short = record.id[7:19]
+        users = self._users(record.id)
         removals: list[Removal] = []
         name = _matching_name(text, record)
         if name is not None:
+            remaining = [n for n in record.tags if n != name]
+            if not remaining and users and not force:
+                raise Conflict(
+                    f'conflict: unable to remove repository reference "{text}" (must force) - '
+                    f"container {users[0].short_id} is using its referenced image {short}"
+                )
             self.records.untag(name)
             removals.append(Removal("Untagged", _familiar(name)))
-            record = self.records.get(record.id)
-            if record.tags:
+            if remaining or users:
                 return removals
+            record = self.records.get(record.id)
+        elif users:
+            running = [u for u in users if u.status in ("running", "paused", "restarting")]
+            if running:
+                raise Conflict(
+                    f"conflict: unable to delete {short} (cannot be forced) - image is being "
+                    f"used by running container {running[0].short_id}"
+                )
+            if not force:
+                raise Conflict(
+                    f"conflict: unable to delete {short} (must be forced) - image is being "
+                    f"used by stopped container {users[0].short_id}"
+                )
         else:
             repositories = {_repository(n) for n in (*record.tags, *record.digests)}
             if len(repositories) > 1 and not force:
                 raise Conflict(
-                    f"conflict: unable to delete {record.id[7:19]} (must be forced) - image is "
+                    f"conflict: unable to delete {short} (must be forced) - image is "
                     "referenced in multiple repositories"
                 )
         for other in (*record.tags, *record.digests):
             self.records.untag(other)
             removals.append(Removal("Untagged", _familiar(other)))
+        if users:
+            return removals  # forced: the names go, the image stays while containers use it
         self.records.delete(record.id)
         removals.append(Removal("Deleted", record.id))
         collected = self._collect()
@@ -197,11 +225,11 @@ class ImageService:
         return removals
 
     def prune(self, *, all_images: bool) -> tuple[list[Removal], int]:
-        """Remove dangling images (all unused ones with `all_images`); return what was removed
-        and the bytes reclaimed."""
+        """Remove dangling images (all unused ones with `all_images`); images containers use
+        stay. Returns what was removed and the bytes reclaimed."""
         removals: list[Removal] = []
         for record in self.all():
-            if record.dangling or all_images:
+            if (record.dangling or all_images) and not self._users(record.id):
                 for name in (*record.tags, *record.digests):
                     removals.append(Removal("untagged", _familiar(name)))
                 self.records.delete(record.id)

@@ -345,3 +345,22 @@ def test_attach_feeds_stdin_and_returns_the_exit_code(berth: Berth, busybox: str
     assert attached.stdout == "got hello\n"
     stopped = berth("attach", "reader")
     assert stopped.returncode == 1 and "start it first" in stopped.stderr
+
+
+def test_an_image_in_use_is_not_deleted(berth: Berth, busybox: str, registry: Catalogue) -> None:
+    image_id = json.loads(berth("image", "inspect", busybox).stdout)[0]["Id"]
+    assert berth("run", "-d", "--name", "user", busybox, "sleep", "60").returncode == 0
+    assert berth("rmi", registry["base"].reference).stdout.startswith("Untagged:")  # not last
+    refused = berth("rmi", busybox)
+    assert refused.returncode == 1 and "is using its referenced image" in refused.stderr
+    running = berth("rmi", "-f", image_id)
+    assert running.returncode == 1 and "cannot be forced" in running.stderr
+    assert berth("stop", "-t", "0", "user").returncode == 0
+    stopped = berth("rmi", image_id)
+    assert stopped.returncode == 1 and "must be forced" in stopped.stderr
+    pruned = berth("image", "prune", "-a", "-f")
+    assert pruned.returncode == 0 and image_id not in pruned.stdout
+    assert berth("inspect", "--type", "container", "user").returncode == 0
+    assert berth("start", "user").returncode == 0  # its image is still there
+    assert berth("rm", "-f", "user").returncode == 0
+    assert berth("tag", busybox, registry["base"].reference).returncode == 0
