@@ -64,6 +64,23 @@ def main() -> int:
         berth("pull", "demo/web:1")
         say("Pull another version: the shared base layer 'Already exists'")
         berth("pull", "demo/web:2")
+        say("Run both versions at once: each container has its own filesystem and processes")
+        for tag in ("1", "2"):
+            berth(
+                "run",
+                "-d",
+                "--name",
+                f"web{tag}",
+                f"demo/web:{tag}",
+                "sh",
+                "-c",
+                "/app/run.sh; echo my pid is $$; sleep 60",
+            )
+        berth("ps")
+        berth("logs", "web1")
+        berth("logs", "web2")
+        say("An image not running is an artifact lying around; started, it is a container")
+        berth("rm", "-f", "web1", "web2")
         say("The images, and what their layers share")
         berth("images")
         berth("system", "df", "-v")
