@@ -1,10 +1,10 @@
 """`cp`: files between a container and the host, with Docker's placement rules.
 
-The container side always runs in a forked child chrooted into the container's root (the
-running container's `/proc/<pid>/root`, which shows its volumes too, or its rootfs overlay,
-mounted read-write for the copy when it is stopped, its volumes and binds mounted
-in a mount namespace of the child's own): the kernel resolves every name, so no
-symlink in the container can lead a read or a write out of it. The two sides talk through a
+The container side always runs in a forked child chrooted into the container's root: the
+running container's `/proc/<pid>/root`, which shows its volumes too, or for a stopped one its
+rootfs overlay (read-write) with its volumes and binds, mounted in a mount namespace of the
+child's own that the host never sees. The kernel resolves every name, so no symlink in the
+container can lead a read or a write out of it. The two sides talk through a
 pipe in tar: a JSON header line, then the stream (POSIX tar, as Docker's archive API).
 
 Placement (moby's PrepareArchiveCopy): onto an existing directory, SRC goes inside it (its
@@ -15,7 +15,6 @@ in `/` must be an existing directory.
 
 from __future__ import annotations
 
-import contextlib
 import copy as shallow
 import grp  # noqa: F401 - imported before the chroot: tarfile may want it inside
 import json
@@ -23,7 +22,6 @@ import os
 import pwd  # noqa: F401
 import shutil
 import tarfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -151,28 +149,35 @@ def pack(read_from: str, source: Source, stream: IO[bytes]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Root:
-    """A container's root as the host sees it, and for a stopped container the volumes and
-    binds to mount in it for the copy: (host source, path inside, read-only)."""
+    """A container's root as the host sees it. For a stopped container, what the copying
+    child mounts in a mount namespace of its own: the rootfs overlay (lower directories
+    topmost first, upper, work) and the volumes and binds (host source, path inside,
+    read-only)."""
 
     path: str
+    overlay: tuple[tuple[Path, ...], Path, Path] | None = None
     binds: tuple[tuple[str, str, bool], ...] = ()
 
 
-@contextlib.contextmanager
-def container_root(engine: Engine, record: ContainerRecord) -> Iterator[Root]:
-    """The container's root for the length of a copy: a running container's own (its
-    volumes mounted), or a stopped one's rootfs mounted meanwhile, with its volumes and
-    binds to mount in the copying child's own mount namespace, as Docker mounts them."""
+def container_root(engine: Engine, record: ContainerRecord) -> Root:
+    """A running container's own root (its volumes mounted), or what a copy needs to mount
+    a stopped one's, as Docker mounts the rootfs and volumes of a stopped container for cp.
+    The mounts live only in the copying child's namespace: the host never sees them, and a
+    start meanwhile finds the container's rootfs as it left it."""
     from berth.engine.volumes import VolumeService
-    from berth.sys import MNT_DETACH, umount
 
     containers = engine.containers
     record = containers.refresh(record)
     pid = int(record.state.get("Pid") or 0)
     if record.status in ("running", "paused") and pid:
-        yield Root(f"/proc/{pid}/root")
-        return
-    rootfs = containers.directory(record.id) / "rootfs"
+        return Root(f"/proc/{pid}/root")
+    directory = containers.directory(record.id)
+    image = engine.images.records.get(record.image_id)
+    if image.top_chain is None:
+        (directory / "empty").mkdir(exist_ok=True)
+        lowers: tuple[Path, ...] = (directory / "empty",)
+    else:
+        lowers = tuple(layer.path for layer in engine.layers.chain_layers(image.top_chain))
     volumes = VolumeService(engine)
     binds = []
     for entry in record.host_config.get("Mounts") or []:
@@ -183,26 +188,22 @@ def container_root(engine: Engine, record: ContainerRecord) -> Iterator[Root]:
         else:
             continue
         binds.append((source, str(entry["Target"]), bool(entry.get("ReadOnly"))))
-    mounted_here = not os.path.ismount(rootfs)
-    if mounted_here:
-        containers._mount_rootfs(record, rootfs)
-    try:
-        yield Root(str(rootfs), tuple(binds))
-    finally:
-        if mounted_here:
-            with contextlib.suppress(BerthError):
-                umount(rootfs, MNT_DETACH)
+    overlay = (lowers, directory / "diff", directory / "work")
+    return Root(str(directory / "rootfs"), overlay, tuple(binds))
 
 
 def _enter(root: Root) -> None:
-    """In the child: mount the stopped container's volumes in a mount namespace of its own
-    (gone when it exits), then chroot into the root."""
-    if root.binds:
+    """In the child: mount a stopped container's rootfs and volumes in a mount namespace of
+    its own (gone when it exits), then chroot into the root."""
+    if root.overlay is not None:
         from berth.container.rootpath import resolve_in_root
-        from berth.sys import CLONE_NEWNS, bind, make_private, unshare
+        from berth.sys import CLONE_NEWNS, bind, make_private, mount_overlay, unshare
 
         unshare(CLONE_NEWNS)
         make_private("/")
+        if not os.path.ismount(root.path):
+            lowers, upper, work = root.overlay
+            mount_overlay(list(lowers), upper, work, Path(root.path))
         for source, target, readonly in root.binds:
             inside = resolve_in_root(root.path, target)
             if os.path.exists(source) and os.path.isdir(inside) == os.path.isdir(source):
@@ -365,34 +366,34 @@ def copy_path(engine: Engine, src: str, dest: str, *, follow: bool, archive: boo
         )
     if src_container is not None:
         record = engine.containers.lookup(src_container)
-        with container_root(engine, record) as root:
-            try:
-                copy_from(
-                    root,
-                    src_path or "/",
-                    dest_path,
-                    follow=follow,
-                    archive=archive,
-                    out=sys.stdout.buffer if dest_path == "-" else None,
-                )
-            except NotFound as error:
-                if not error.message.startswith("Could not find the file"):
-                    raise
-                raise NotFound(f"No such container:path: {src_container}:{src_path}") from None
-        return
-    assert dest_container is not None
-    record = engine.containers.lookup(dest_container)
-    with container_root(engine, record) as root:
+        root = container_root(engine, record)
         try:
-            copy_to(
+            copy_from(
                 root,
-                src_path,
-                dest_path or "/",
+                src_path or "/",
+                dest_path,
                 follow=follow,
                 archive=archive,
-                stream_in=sys.stdin.buffer if src_path == "-" else None,
+                out=sys.stdout.buffer if dest_path == "-" else None,
             )
         except NotFound as error:
             if not error.message.startswith("Could not find the file"):
                 raise
-            raise NotFound(f"{error.message} in container {dest_container}") from None
+            raise NotFound(f"No such container:path: {src_container}:{src_path}") from None
+        return
+    assert dest_container is not None
+    record = engine.containers.lookup(dest_container)
+    root = container_root(engine, record)
+    try:
+        copy_to(
+            root,
+            src_path,
+            dest_path or "/",
+            follow=follow,
+            archive=archive,
+            stream_in=sys.stdin.buffer if src_path == "-" else None,
+        )
+    except NotFound as error:
+        if not error.message.startswith("Could not find the file"):
+            raise
+        raise NotFound(f"{error.message} in container {dest_container}") from None
