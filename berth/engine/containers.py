@@ -29,7 +29,6 @@ from berth.monitor.files import read_json
 if TYPE_CHECKING:
     from berth.cgroups import CgroupManager
     from berth.engine.engine import Engine
-    from berth.engine.volumes import VolumeService
     from berth.runtime import Runtime, Stdio
 
 NOT_STARTED = "0001-01-01T00:00:00Z"
@@ -147,7 +146,7 @@ class ContainerService:
 
         process_args(merged)  # "No command specified" now, not at start
         _check_resources(host_config)
-        self._volumes().register_mounts(host_config)  # -v name:/path creates it
+        self.engine.volumes.register_mounts(host_config)  # -v name:/path creates it
         taken = {r.name for r in self.records.all()}
         container_id = secrets.token_hex(32)
         chosen = names.check_name(name) if name else names.random_name(taken)
@@ -189,7 +188,7 @@ class ContainerService:
         self._mount_rootfs(record, rootfs)
         cgroup: CgroupManager | None = None
         try:
-            self._volumes().copy_up(record.host_config, rootfs)
+            self.engine.volumes.copy_up(record.host_config, rootfs)
             spec = self._spec(record, rootfs)
             (directory / "config.json").write_text(json.dumps(spec))
             cgroup = self._cgroup(record)
@@ -244,10 +243,7 @@ class ContainerService:
         self.records.save_state(started)
         return started
 
-    def _volumes(self) -> VolumeService:
-        from berth.engine.volumes import VolumeService
-
-        return VolumeService(self.engine)
+        return self.engine.volumes
 
     def _remove_argv(self, record: ContainerRecord) -> list[str]:
         return [

@@ -164,7 +164,6 @@ def container_root(engine: Engine, record: ContainerRecord) -> Root:
     a stopped one's, as Docker mounts the rootfs and volumes of a stopped container for cp.
     The mounts live only in the copying child's namespace: the host never sees them, and a
     start meanwhile finds the container's rootfs as it left it."""
-    from berth.engine.volumes import VolumeService
 
     containers = engine.containers
     record = containers.refresh(record)
@@ -178,7 +177,7 @@ def container_root(engine: Engine, record: ContainerRecord) -> Root:
         lowers: tuple[Path, ...] = (directory / "empty",)
     else:
         lowers = tuple(layer.path for layer in engine.layers.chain_layers(image.top_chain))
-    volumes = VolumeService(engine)
+    volumes = engine.volumes
     binds = []
     for entry in record.host_config.get("Mounts") or []:
         if entry.get("Type") == "volume" and entry.get("Source"):

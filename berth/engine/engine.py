@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from berth.content import ContentStore
     from berth.engine.containers import ContainerService
     from berth.engine.images import ImageService
+    from berth.engine.volumes import VolumeService
     from berth.image import ImageStore
     from berth.snapshot import LayerStore
 
@@ -67,6 +68,12 @@ class Engine:
         from berth.engine.containers import ContainerService
 
         return ContainerService(self)
+
+    @cached_property
+    def volumes(self) -> VolumeService:
+        from berth.engine.volumes import VolumeService
+
+        return VolumeService(self)
 
     def close(self) -> None:
         self.database.close()

@@ -35,9 +35,7 @@ def _find(ctx: Context, name: str, kind: str | None) -> dict[str, Any]:
         except NotFound:
             pass
     if kind in (None, "volume"):
-        from berth.engine.volumes import VolumeService
-
-        volumes = VolumeService(ctx.engine)
+        volumes = ctx.engine.volumes
         try:
             return volumes.inspect(volumes.get(name))
         except NotFound:

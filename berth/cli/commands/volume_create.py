@@ -6,7 +6,6 @@ import argparse
 
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
-from berth.engine.volumes import VolumeService
 from berth.errors import InvalidArgument
 
 
@@ -35,7 +34,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             "conflicting options: either specify --name or provide positional arg, not both"
         )
     name = args.name or args.name_flag
-    record = VolumeService(ctx.engine).create(
+    record = ctx.engine.volumes.create(
         name, labels=pairs(args.label), options=pairs(args.opt), driver=args.driver
     )
     ctx.stdout.write(f"{record.name}\n")

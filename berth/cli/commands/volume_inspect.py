@@ -8,7 +8,6 @@ from typing import Any
 from berth.cli.context import Context
 from berth.cli.listing import print_documents
 from berth.cli.parser import new_parser
-from berth.engine.volumes import VolumeService
 from berth.errors import NotFound
 
 
@@ -20,7 +19,7 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    service = VolumeService(ctx.engine)
+    service = ctx.engine.volumes
     documents: list[Any] = []
     missing = False
     for name in args.volumes:

@@ -74,7 +74,7 @@ def select(
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    service = VolumeService(ctx.engine)
+    service = ctx.engine.volumes
     records, used = select(service, _filters(args.filter))
     if args.quiet:
         for record in records:

@@ -8,7 +8,6 @@ from berth.cli import humanize
 from berth.cli.commands.image_prune import confirm
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
-from berth.engine.volumes import VolumeService
 
 WARNING_ANONYMOUS = (
     "WARNING! This will remove anonymous local volumes not used by at least one container."
@@ -31,7 +30,7 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if not args.force and not confirm(ctx, WARNING_ALL if args.all else WARNING_ANONYMOUS):
         return 0
-    removed, reclaimed = VolumeService(ctx.engine).prune(all_volumes=args.all)
+    removed, reclaimed = ctx.engine.volumes.prune(all_volumes=args.all)
     if removed:
         ctx.stdout.write("Deleted Volumes:\n")
         for name in removed:

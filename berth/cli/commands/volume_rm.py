@@ -8,7 +8,6 @@ import argparse
 from berth.cli.commands._each import for_each
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
-from berth.engine.volumes import VolumeService
 from berth.errors import NotFound
 
 
@@ -22,7 +21,7 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    service = VolumeService(ctx.engine)
+    service = ctx.engine.volumes
 
     def remove(name: str) -> str:
         try:
