@@ -70,6 +70,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     add("--health-timeout", help="Maximum time to allow one check to run")
     add("--health-retries", type=int, help="Consecutive failures needed to report unhealthy")
     add("--health-start-period", help="Start period for the container to initialize")
+    add("--health-start-interval", help="Time between running the check during the start period")
     add("--no-healthcheck", action="store_true", help="Disable any container-specified HEALTHCHECK")
     add("image", metavar="IMAGE")
     add("command", nargs=argparse.REMAINDER, metavar="[COMMAND] [ARG...]")
@@ -118,27 +119,59 @@ def _restart(text: str) -> dict[str, Any]:
     return {"Name": "" if name == "no" else name, "MaximumRetryCount": int(count or 0)}
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
+
+
 def _duration_ns(text: str | None) -> int:
+    """A Go duration (`300ms`, `1m30s`, `-2s`) in nanoseconds."""
     if not text:
         return 0
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text.strip())
-    if not match:
-        raise InvalidArgument(f"invalid duration: {text}")
-    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}[match.group(2)]
-    return int(float(match.group(1)) * scale)
+    body = text.strip()
+    sign = -1 if body.startswith("-") else 1
+    body = body.lstrip("+-")
+    if body == "0":
+        return 0
+    parts = _DURATION_PART.findall(body)
+    if not parts or "".join(number + unit for number, unit in parts) != body:
+        raise InvalidArgument(f'invalid duration "{text}"')
+    return sign * int(sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts))
 
 
 def _healthcheck(args: argparse.Namespace) -> dict[str, Any] | None:
-    if args.no_healthcheck:
-        return {"Test": ["NONE"]}
-    if not args.health_cmd:
-        return None
-    return {
-        "Test": ["CMD-SHELL", args.health_cmd],
+    """Docker's CLI: any --health-* option makes a Healthcheck (an empty Test keeps the
+    image's); --no-healthcheck is Test ["NONE"]."""
+    durations = {
         "Interval": _duration_ns(args.health_interval),
         "Timeout": _duration_ns(args.health_timeout),
         "StartPeriod": _duration_ns(args.health_start_period),
-        "Retries": args.health_retries or 0,
+        "StartInterval": _duration_ns(args.health_start_interval),
+    }
+    retries = args.health_retries or 0
+    wanted = bool(args.health_cmd) or retries != 0 or any(durations.values())
+    if args.no_healthcheck:
+        if wanted:
+            raise InvalidArgument("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    if not wanted:
+        return None
+    flags = {
+        "Interval": "interval",
+        "Timeout": "timeout",
+        "StartPeriod": "start-period",
+        "StartInterval": "start-interval",
+    }
+    for key, value in durations.items():
+        if value < 0:
+            raise InvalidArgument(f"--health-{flags[key]} cannot be negative")
+        if 0 < value < 1_000_000:
+            raise InvalidArgument(f"{key} in Healthcheck cannot be less than 1ms")
+    if retries < 0:
+        raise InvalidArgument("--health-retries cannot be negative")
+    return {
+        "Test": ["CMD-SHELL", args.health_cmd] if args.health_cmd else [],
+        **durations,
+        "Retries": retries,
     }
 
 

@@ -214,6 +214,8 @@ class ContainerService:
                 auto_remove_argv=self._remove_argv(record)
                 if record.host_config.get("AutoRemove")
                 else [],
+                healthcheck=record.config.get("Healthcheck"),
+                shell=list(record.config.get("Shell") or []),
             )
             monitor.write()
             report = self._launch_monitor(run_dir)
@@ -560,14 +562,18 @@ def _merge_image_config(config: dict[str, Any], image: dict[str, Any]) -> dict[s
         merged["Entrypoint"] = image.get("Entrypoint")
         if not config.get("Cmd"):
             merged["Cmd"] = image.get("Cmd")
-    for key in ("WorkingDir", "User", "StopSignal"):
+    for key in ("WorkingDir", "User", "StopSignal", "Shell"):
         if not merged.get(key) and image.get(key):
             merged[key] = image[key]
     for key in ("ExposedPorts", "Volumes", "Labels"):
         combined = {**(image.get(key) or {}), **(config.get(key) or {})}
         merged[key] = combined or None
-    if image.get("Healthcheck") and not config.get("Healthcheck"):
-        merged["Healthcheck"] = image["Healthcheck"]
+    if image.get("Healthcheck"):  # Docker's merge: unset fields come from the image
+        own = dict(config.get("Healthcheck") or {})
+        merged["Healthcheck"] = {
+            **image["Healthcheck"],
+            **{k: v for k, v in own.items() if v not in (None, 0, [], "")},
+        }
     return merged
 
 

@@ -87,24 +87,27 @@ def container_inspect(record: ContainerRecord, directory: Path) -> dict[str, Any
         }
         for m in record.host_config.get("Mounts") or []
     ]
+    state_document: dict[str, Any] = {
+        "Status": state.get("Status", "created"),
+        "Running": bool(state.get("Running")),
+        "Paused": bool(state.get("Paused")),
+        "Restarting": bool(state.get("Restarting")),
+        "OOMKilled": bool(state.get("OOMKilled")),
+        "Dead": bool(state.get("Dead")),
+        "Pid": int(state.get("Pid") or 0),
+        "ExitCode": int(state.get("ExitCode") or 0),
+        "Error": str(state.get("Error") or ""),
+        "StartedAt": state.get("StartedAt"),
+        "FinishedAt": state.get("FinishedAt"),
+    }
+    if state.get("Health"):  # as Docker: only once a container with a probe has started
+        state_document["Health"] = state["Health"]
     return {
         "Id": record.id,
         "Created": record.created,
         "Path": args[0] if args else "",
         "Args": args[1:],
-        "State": {
-            "Status": state.get("Status", "created"),
-            "Running": bool(state.get("Running")),
-            "Paused": bool(state.get("Paused")),
-            "Restarting": bool(state.get("Restarting")),
-            "OOMKilled": bool(state.get("OOMKilled")),
-            "Dead": bool(state.get("Dead")),
-            "Pid": int(state.get("Pid") or 0),
-            "ExitCode": int(state.get("ExitCode") or 0),
-            "Error": str(state.get("Error") or ""),
-            "StartedAt": state.get("StartedAt"),
-            "FinishedAt": state.get("FinishedAt"),
-        },
+        "State": state_document,
         "Image": record.image_id,
         "ResolvConfPath": str(directory / "resolv.conf"),
         "HostnamePath": str(directory / "hostname"),

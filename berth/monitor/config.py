@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 CONFIG_NAME = "monitor.json"
 STATUS_NAME = "status.json"
@@ -30,6 +31,8 @@ class MonitorConfig:
     restart_policy: str = "no"
     restart_max: int = 0
     auto_remove_argv: list[str] = field(default_factory=list)
+    healthcheck: dict[str, Any] | None = None  # the container's Config.Healthcheck
+    shell: list[str] = field(default_factory=list)  # Config.Shell, for CMD-SHELL probes
 
     def write(self) -> None:
         Path(self.run_dir, CONFIG_NAME).write_text(json.dumps(asdict(self)))

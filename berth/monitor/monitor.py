@@ -25,6 +25,7 @@ from berth.errors import BerthError, SystemFailure
 from berth.monitor import protocol
 from berth.monitor.config import ATTACH_SOCKET, STATUS_NAME, STOP_REQUESTED, MonitorConfig
 from berth.monitor.files import JsonLog, rfc3339_nano, write_json_atomically
+from berth.monitor.health import HealthChecker, HealthConfig, exec_spawner, frozen
 from berth.runtime import Runtime, Stdio
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -108,11 +109,28 @@ class Monitor:
         signal.set_wakeup_fd(self._wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.listener = self._listen()
+        self.health = self._health_checker()
+
+    def _health_checker(self) -> HealthChecker | None:
+        health = HealthConfig.parse(self.config.healthcheck, self.config.shell)
+        if health is None:
+            return None
+        procs = self.config.cgroup_procs
+        return HealthChecker(
+            health,
+            exec_spawner(self.runtime, self.config.id, Path(self.config.bundle), procs),
+            selector=self.selector,
+            wake=lambda: _poke(self._wake_w),
+            on_change=self._publish,
+            paused=lambda: frozen(procs),
+        )
 
     # -- status -----------------------------------------------------------------------
 
     def _publish(self, **changes: Any) -> None:
         self.status.update(changes, RestartCount=self.restart_count, MonitorPid=os.getpid())
+        if self.health is not None:
+            self.status["Health"] = self.health.document()
         write_json_atomically(self.run_dir / STATUS_NAME, self.status)
 
     # -- attach socket ----------------------------------------------------------------
@@ -259,18 +277,21 @@ class Monitor:
                 return
             if pid == self.pid:
                 self.exit_status = status
+            elif self.health is not None:
+                self.health.reaped(pid, status)
 
     def _pump(self, stdio: _Stdio) -> None:
         for fd in stdio.outputs:
             self.selector.register(fd, selectors.EVENT_READ, "output")
         open_outputs = set(stdio.outputs)
         drain_deadline: float | None = None
-        while open_outputs:
-            timeout = (
-                None if drain_deadline is None else max(0.0, drain_deadline - time.monotonic())
-            )
+        # With a healthcheck, a container that closed its output is still probed until it exits.
+        while open_outputs or (self.health is not None and self.exit_status is None):
+            deadlines = [drain_deadline, self.health.deadline() if self.health else None]
+            due = min((d for d in deadlines if d is not None), default=None)
+            timeout = None if due is None else max(0.0, due - time.monotonic())
             events = self.selector.select(timeout)
-            if not events and drain_deadline is not None:
+            if not events and drain_deadline is not None and time.monotonic() >= drain_deadline:
                 break
             for key, _ in events:
                 if key.data == "wake":
@@ -284,8 +305,14 @@ class Monitor:
                         self._client_input(client, stdio)
                 elif key.data == "output" and not self._output(key.fd, stdio):
                     open_outputs.discard(key.fd)
+                elif key.data == "health" and self.health is not None:
+                    self.health.readable()
             if self.exit_status is not None and drain_deadline is None:
                 drain_deadline = time.monotonic() + DRAIN_SECONDS
+                if self.health is not None:
+                    self.health.stop()
+            if self.health is not None and self.exit_status is None:
+                self.health.tick()
         for fd in stdio.outputs:
             self.selector.unregister(fd)
             os.close(fd)
@@ -361,6 +388,8 @@ class Monitor:
                 with contextlib.suppress(BerthError):
                     self.runtime.delete(self.config.id)
                 break
+            if self.health is not None:
+                self.health.begin()
             self._publish(
                 Status="running",
                 Running=True,
@@ -424,6 +453,12 @@ def _drain(fd: int) -> None:
             pass
     except BlockingIOError:
         pass
+
+
+def _poke(fd: int) -> None:
+    """Wake the loop (from the thread that starts a health probe)."""
+    with contextlib.suppress(BlockingIOError):
+        os.write(fd, b"\0")
 
 
 def _report(fd: int, message: dict[str, Any]) -> int:

@@ -37,7 +37,8 @@ DEFAULT = (
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 )
 COMMAND_WIDTH = 20
-FILTERS = ("status", "name", "id", "ancestor", "label", "exited")
+FILTERS = ("status", "name", "id", "ancestor", "label", "exited", "health")
+HEALTH = ("starting", "healthy", "unhealthy", "none")
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
@@ -81,7 +82,12 @@ def status_text(state: dict[str, Any]) -> str:
     now = time.time()
     if status in ("running", "paused") and started is not None:
         text = f"Up {humanize.duration(now - started.timestamp())}"
-        return text + " (Paused)" if status == "paused" else text
+        if status == "paused":
+            return text + " (Paused)"
+        health = health_status(state)
+        if health == "starting":
+            return text + " (health: starting)"
+        return f"{text} ({health})" if health != "none" else text
     if status == "restarting" and finished is not None:
         ago = humanize.duration(now - finished.timestamp())
         return f"Restarting ({state.get('ExitCode', 0)}) {ago} ago"
@@ -89,6 +95,11 @@ def status_text(state: dict[str, Any]) -> str:
         ago = humanize.duration(now - finished.timestamp())
         return f"Exited ({state.get('ExitCode', 0)}) {ago} ago"
     return {"created": "Created", "dead": "Dead", "exited": "Exited"}.get(status, str(status))
+
+
+def health_status(state: dict[str, Any]) -> str:
+    """starting, healthy or unhealthy; `none` without a healthcheck (Docker's filter word)."""
+    return str((state.get("Health") or {}).get("Status") or "none")
 
 
 def command_text(config: dict[str, Any], truncate: bool) -> str:
@@ -107,6 +118,8 @@ def _filters(items: list[str]) -> dict[str, list[str]]:
             raise InvalidArgument(f"invalid filter '{item}'")
         if key == "status" and value not in STATUSES:
             raise InvalidArgument(f"invalid filter 'status={value}'")
+        if key == "health" and value not in HEALTH:
+            raise InvalidArgument(f"Unrecognised filter value for health: {value}")
         filters.setdefault(key, []).append(value)
     return filters
 
@@ -118,6 +131,7 @@ def _matches(record: ContainerRecord, filters: dict[str, list[str]], ctx: Contex
         "id": record.id.startswith,
         "exited": lambda v: record.status == "exited" and str(record.state.get("ExitCode")) == v,
         "label": partial(_label, record),
+        "health": lambda v: health_status(record.state) == v,
         "ancestor": lambda v: _ancestor(record, v, ctx),
     }
     return all(any(checks[key](value) for value in values) for key, values in filters.items())
