@@ -29,9 +29,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from berth.errors import Conflict, InvalidArgument, NotFound, SystemFailure
 from berth.runtime import processes
@@ -42,15 +41,13 @@ log = logging.getLogger(__name__)
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
-@dataclass(frozen=True, slots=True)
-class Stdio:
+class Stdio(NamedTuple):
     stdin: int
     stdout: int
     stderr: int
 
 
-@dataclass(frozen=True, slots=True)
-class RuntimeState:
+class RuntimeState(NamedTuple):
     status: str  # created | running | stopped
     pid: int | None
 

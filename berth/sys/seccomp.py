@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from berth.errors import SystemFailure
 
@@ -69,14 +68,32 @@ class _ArgCmp(ctypes.Structure):
     )
 
 
-@dataclass(frozen=True, slots=True)
 class ArgCmp:
-    """One comparison of a syscall argument: `arg op datum_a` (MASKED_EQ: `arg & a == b`)."""
+    """One comparison of a syscall argument: `arg op datum_a` (MASKED_EQ: `arg & a == b`).
 
-    index: int
-    op: int
-    datum_a: int
-    datum_b: int = 0
+    A plain class: the container init imports this module, and dataclasses (with inspect)
+    would add ~10 ms to every container start.
+    """
+
+    __slots__ = ("datum_a", "datum_b", "index", "op")
+
+    def __init__(self, index: int, op: int, datum_a: int, datum_b: int = 0) -> None:
+        self.index = index
+        self.op = op
+        self.datum_a = datum_a
+        self.datum_b = datum_b
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ArgCmp) and (
+            (self.index, self.op, self.datum_a, self.datum_b)
+            == (other.index, other.op, other.datum_a, other.datum_b)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.index, self.op, self.datum_a, self.datum_b))
+
+    def __repr__(self) -> str:
+        return f"ArgCmp({self.index}, {self.op}, {self.datum_a}, {self.datum_b})"
 
 
 _lib.seccomp_init.argtypes = (ctypes.c_uint32,)
