@@ -79,6 +79,7 @@ class Session:
         self.detach = parse_detach_keys(detach_keys)
         self.detached = False
         self.error = ""  # why the container could not run, when it couldn't
+        self.heard_exit = False
         self._send_lock = threading.Lock()
         self.sock.sendall(
             json.dumps({"stdin": stdin, "stdout": True, "stderr": True}).encode() + b"\n"
@@ -149,6 +150,7 @@ class Session:
                 return None if self.detached else -1
             for kind, payload in reader.feed(data):
                 if kind == protocol.EXIT:
+                    self.heard_exit = True
                     ended = json.loads(payload)
                     self.error = str(ended.get("Error") or "")
                     return int(ended["ExitCode"])

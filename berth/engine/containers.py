@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from berth.runtime import Runtime, Stdio
 
 NOT_STARTED = "0001-01-01T00:00:00Z"
-MONITOR_READY_SECONDS = 60
+MONITOR_EXIT_SECONDS = 10
 CGROUP_PARENT_ENV = "BERTH_CGROUP_PARENT"
 INIT_BINARY = Path("/usr/bin/tini-static")  # Debian's tini: what `--init` runs as pid 1
 MIN_MEMORY = 6 * 1024 * 1024
@@ -360,7 +361,7 @@ class ContainerService:
                 )
             os.close(write_end)
             write_end = -1
-            first.wait(timeout=30)
+            first.wait()  # it forks the monitor and exits at once; no timeout: that polls
             with os.fdopen(read_end, "rb", closefd=True) as ready:
                 read_end = -1
                 line = ready.readline()
@@ -515,12 +516,18 @@ class ContainerService:
         run_dir = self.run_dir(record.id)
         status = read_json(run_dir / STATUS_NAME) or {}
         pid = int(status.get("MonitorPid") or 0)
-        deadline = time.monotonic() + 10
-        while pid and pid != os.getppid() and _alive(pid, str(run_dir)):
-            if time.monotonic() > deadline:
+        if not pid or pid == os.getppid() or not _alive(pid, str(run_dir)):
+            return
+        try:  # a pidfd turns readable the moment the monitor exits: no polling
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            ready, _, _ = select.select([pidfd], [], [], MONITOR_EXIT_SECONDS)
+            if not ready and _alive(pid, str(run_dir)):
                 os.kill(pid, signal.SIGKILL)
-                break
-            time.sleep(0.01)
+        finally:
+            os.close(pidfd)
 
     def _release(self, record: ContainerRecord, *, cgroup_too: bool = True) -> None:
         """Undo what start set up on the host: the rootfs mount, runtime state, the cgroup."""

@@ -103,6 +103,9 @@ class Monitor:
         self.pid: int | None = None
         self.exit_status: int | None = None
         self.ready_fd = -1
+        # A foreground `run --rm` that heard the exit removes the container itself (its CLI
+        # has the engine loaded already); only an unheard exit makes the monitor do it.
+        self.exit_delivered = False
         wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._wake_r = wake_r
         self.selector.register(wake_r, selectors.EVENT_READ, "wake")
@@ -200,8 +203,10 @@ class Monitor:
             with contextlib.suppress(BerthError):
                 self.runtime.kill(self.config.id, int(payload))
 
-    def _broadcast(self, kind: int, payload: bytes) -> None:
+    def _broadcast(self, kind: int, payload: bytes) -> int:
+        """Send a frame to the clients that want it; returns how many got it."""
         message = protocol.frame(kind, payload)
+        delivered = 0
         for client in list(self.clients.values()):
             if kind != protocol.EXIT and kind not in client.streams:
                 continue
@@ -209,8 +214,10 @@ class Monitor:
                 client.sock.setblocking(True)
                 client.sock.sendall(message)
                 client.sock.setblocking(False)
+                delivered += 1
             except OSError:
                 self._drop(client)
+        return delivered
 
     # -- the container ----------------------------------------------------------------
 
@@ -339,7 +346,8 @@ class Monitor:
 
     def _exit(self, code: int, error: str) -> None:
         """Tell attached clients the container ended, with why if it never ran."""
-        self._broadcast(protocol.EXIT, json.dumps({"ExitCode": code, "Error": error}).encode())
+        message = json.dumps({"ExitCode": code, "Error": error}).encode()
+        self.exit_delivered = self._broadcast(protocol.EXIT, message) > 0
 
     def _should_restart(self, exit_code: int) -> bool:
         policy = self.config.restart_policy
@@ -505,6 +513,7 @@ def run(run_dir: Path, ready_fd: int) -> int:
         else:
             _report(ready_fd, failure)
         return 1
-    if config.auto_remove_argv:
+    heard = config.wait_for_attach and monitor is not None and monitor.exit_delivered
+    if config.auto_remove_argv and not heard:
         os.execv(config.auto_remove_argv[0], config.auto_remove_argv)
     return 0

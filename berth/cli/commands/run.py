@@ -60,5 +60,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if code < 0:  # the monitor went away without an exit: read what was recorded
         code = int(containers.refresh(containers.records.get(record.id)).state.get("ExitCode", 125))
     if args.rm:
-        containers.wait_removed(record)
+        if session.heard_exit:  # the monitor leaves the removal to us (no second CLI start)
+            containers.remove(containers.records.get(record.id), force=True)
+        else:
+            containers.wait_removed(record)
     return code
