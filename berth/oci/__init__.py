@@ -277,7 +277,3 @@ def parse_config(data: bytes) -> ImageConfig:
 def short_id(digest: str, length: int = 12) -> str:
     """`sha256:abcdef...` -> `abcdef012345`, as Docker prints ids."""
     return digest.partition(":")[2][:length]
-
-
-def non_empty_history(history: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [entry for entry in history if not entry.get("empty_layer")]
