@@ -368,6 +368,18 @@ def phases(tool: Berth, reference: str, runs: int) -> list[Latency]:
     return [Latency("berth", f"phase: {key}", values) for key, values in samples.items()]
 
 
+def wait_for_store_processes(store: Path, timeout: float = 30) -> None:
+    """Wait until no process names the store: podman's conmon runs `podman container
+    cleanup` after `rm -f` returns, and it would keep the store's overlay mount busy and
+    write into the directory under the tmpfs after it is (lazily) unmounted."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(str(store) in cmd for _ppid, _comm, cmd in _proc_children().values()):
+            return
+        time.sleep(0.1)
+    log.warning("processes still use %s", store)
+
+
 def cleanup_cgroups() -> list[str]:
     """Remove berth-bench cgroup dirs (deepest first); returns those that stay (non-empty)."""
     left = []
@@ -474,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
                         try:
                             remove_all(tool, container_env(tool))
                         finally:
+                            if isinstance(tool, Podman):
+                                wait_for_store_processes(tool.store)
                             tool.stop()
                             remove_tree(base / "stores" / name)
                 store_fs = filesystem_of(base)
