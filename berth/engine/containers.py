@@ -246,8 +246,6 @@ class ContainerService:
         self.records.save_state(started)
         return started
 
-        return self.engine.volumes
-
     def _remove_argv(self, record: ContainerRecord) -> list[str]:
         return [
             sys.executable,
