@@ -81,9 +81,12 @@ class Session:
         self.error = ""  # why the container could not run, when it couldn't
         self.heard_exit = False
         self._send_lock = threading.Lock()
-        self.sock.sendall(
-            json.dumps({"stdin": stdin, "stdout": True, "stderr": True}).encode() + b"\n"
-        )
+        # A container whose command can't start ends at once: the monitor may have sent the
+        # exit and closed before this greeting lands. What it sent is still there to read.
+        with contextlib.suppress(OSError):
+            self.sock.sendall(
+                json.dumps({"stdin": stdin, "stdout": True, "stderr": True}).encode() + b"\n"
+            )
 
     def send(self, kind: int, payload: bytes) -> None:
         with self._send_lock, contextlib.suppress(OSError):

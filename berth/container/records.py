@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from berth.db import Database
 from berth.errors import AlreadyExists, InvalidArgument, NotFound
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerRecord:
+class ContainerRecord(NamedTuple):
     id: str  # 64 hex characters
     name: str  # without Docker's leading "/"
     image_id: str
@@ -34,7 +32,7 @@ class ContainerRecord:
         return str(self.state.get("Status", "created"))
 
     def with_state(self, **changes: Any) -> ContainerRecord:
-        return replace(self, state={**self.state, **changes})
+        return self._replace(state={**self.state, **changes})
 
 
 def _record(row: tuple[Any, ...]) -> ContainerRecord:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import select
 import shutil
 import signal
@@ -149,7 +148,7 @@ class ContainerService:
         _check_resources(host_config)
         self.engine.volumes.register_mounts(host_config)  # -v name:/path creates it
         taken = {r.name for r in self.records.all()}
-        container_id = secrets.token_hex(32)
+        container_id = os.urandom(32).hex()
         chosen = names.check_name(name) if name else names.random_name(taken)
         merged.setdefault("Hostname", "")
         if not merged["Hostname"]:

@@ -515,5 +515,5 @@ def run(run_dir: Path, ready_fd: int) -> int:
         return 1
     heard = config.wait_for_attach and monitor is not None and monitor.exit_delivered
     if config.auto_remove_argv and not heard:
-        os.execv(config.auto_remove_argv[0], config.auto_remove_argv)
+        os.execv(config.auto_remove_argv[0], list(config.auto_remove_argv))
     return 0
