@@ -34,17 +34,29 @@ class Database:
             )
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             connection.execute("PRAGMA foreign_keys = ON")
-            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
+            database = cls(connection)
+            if connection.execute("PRAGMA journal_mode").fetchone()[
+                0
+            ] != "wal" or database._version() != len(MIGRATIONS):
+                # Switching to WAL takes an exclusive lock that SQLite's busy handler does
+                # not wait for: two commands opening a new store at once would see "database
+                # is locked". Set-up is serialised with a file lock instead (imported here:
+                # berth.sys loads ctypes, which a store already set up never needs).
+                from berth.sys.filelock import FileLock
+
+                with FileLock(path.with_name(path.name + ".lock")):
+                    connection.execute("PRAGMA journal_mode = WAL")
+                    database._migrate()
         except sqlite3.DatabaseError as error:
             raise DataLoss(f"cannot open the metadata database {path}: {error}") from None
-        database = cls(connection)
-        database._migrate()
         return database
 
+    def _version(self) -> int:
+        return int(self.connection.execute("PRAGMA user_version").fetchone()[0])
+
     def _migrate(self) -> None:
-        version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+        version = self._version()
         if version > len(MIGRATIONS):
             raise DataLoss(
                 f"the store was written by a newer berth (schema {version}); upgrade berth"
