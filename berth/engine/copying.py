@@ -195,8 +195,8 @@ def _enter(root: Root) -> None:
     """In the child: mount a stopped container's rootfs and volumes in a mount namespace of
     its own (gone when it exits), then chroot into the root."""
     if root.overlay is not None:
-        from berth.container.rootpath import resolve_in_root
         from berth.sys import CLONE_NEWNS, bind, make_private, mount_overlay, unshare
+        from berth.sys.rootpath import resolve_in_root
 
         unshare(CLONE_NEWNS)
         make_private("/")

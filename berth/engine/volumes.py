@@ -217,7 +217,7 @@ class VolumeService:
         volume is empty, and not when the mount says nocopy. Runs in the host namespace
         before the container starts, on its mounted rootfs; the path is resolved inside the
         rootfs, never through a link out."""
-        from berth.container.rootpath import resolve_in_root
+        from berth.sys.rootpath import resolve_in_root
 
         for entry in host_config.get("Mounts") or []:
             if entry.get("Type") != "volume" or not entry.get("Source"):

@@ -24,6 +24,7 @@ from berth.sys import (
     MS_SLAVE,
     mount,
 )
+from berth.sys.rootpath import resolve_in_root
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,7 +89,6 @@ DEV_LINKS = (
     ("stderr", "/proc/self/fd/2"),
     ("core", "/proc/kcore"),
 )
-MAX_SYMLINKS = 40
 
 
 class MountError(InvalidArgument):
@@ -96,30 +96,11 @@ class MountError(InvalidArgument):
 
 
 def inside(rootfs: str, destination: str) -> str:
-    """The host path of `destination` inside `rootfs`, resolving symlinks as if `rootfs` were
-    `/` (what openat2's RESOLVE_IN_ROOT does): an absolute link restarts at the rootfs and
-    `..` stops at it, so no image can point a mount at the host."""
-    parts = [p for p in destination.split("/") if p and p != "."]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(rootfs, *resolved, part)
-        if os.path.islink(candidate):
-            hops += 1
-            if hops > MAX_SYMLINKS:
-                raise MountError(f"too many levels of symlinks in mount destination {destination}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p and p != "."] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(rootfs, *resolved)
+    """The host path of `destination` inside `rootfs`: no image can point a mount at the host."""
+    try:
+        return resolve_in_root(rootfs, destination)
+    except InvalidArgument as error:
+        raise MountError(f"mount destination {destination}: {error}") from None
 
 
 def parse_options(options: list[str]) -> tuple[int, int, str]:

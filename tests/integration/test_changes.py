@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from berth.container.rootpath import resolve_in_root
 from berth.engine.changes import changes
 from berth.engine.copying import Source, plan, split_target
 from berth.errors import InvalidArgument, NotFound
+from berth.sys.rootpath import resolve_in_root
 
 
 def _tree(root: Path, files: dict[str, str]) -> None:

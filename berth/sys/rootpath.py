@@ -6,8 +6,8 @@ operation (volume copy-up, `cp`) outside the rootfs. The last component is follo
 when asked (`cp` copies a link itself, as Docker's does without -L).
 
 Used only on a root no container process can change at the same time (a container not yet
-started, a stopped one) or inside a chroot, where the kernel contains the rest. Stdlib and
-berth.errors only.
+started, a stopped one, the runtime's init placing mounts before the container runs) or
+inside a chroot, where the kernel contains the rest. Stdlib and berth.errors only.
 """
 
 from __future__ import annotations
