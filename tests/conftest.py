@@ -145,3 +145,15 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def berth(store: Store) -> Berth:
     """`berth("pull", ref)` runs the CLI against `store` and returns the CompletedProcess."""
     return Berth(store)
+
+
+@pytest.fixture
+def busybox(registry: Catalogue, berth: Berth) -> Iterator[str]:
+    """The catalogue's busybox base image, pulled and tagged `busybox`; every container left
+    at the end is removed before the store unmounts."""
+    reference = registry["base"].reference
+    assert berth("pull", "-q", reference).returncode == 0
+    assert berth("tag", reference, "busybox").returncode == 0
+    yield "busybox"
+    for container_id in berth("ps", "-aq", "--no-trunc").stdout.split():
+        berth("rm", "-f", container_id)

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_containers import busybox
 from tests.fixtures.store import Berth
 
-__all__ = ["busybox"]
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 

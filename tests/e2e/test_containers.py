@@ -20,18 +20,6 @@ from tests.fixtures.images import Catalogue
 from tests.fixtures.store import Berth, Store
 
 
-@pytest.fixture
-def busybox(registry: Catalogue, berth: Berth) -> str:
-    """The catalogue's busybox base image, pulled and tagged `busybox`."""
-    reference = registry["base"].reference
-    assert berth("pull", "-q", reference).returncode == 0
-    assert berth("tag", reference, "busybox").returncode == 0
-    yield "busybox"
-    # Containers first: everything a test started must be gone before the store unmounts.
-    for container_id in berth("ps", "-aq", "--no-trunc").stdout.split():
-        berth("rm", "-f", container_id)
-
-
 def test_run_prints_output_and_returns_the_exit_code(berth: Berth, busybox: str) -> None:
     result = berth("run", "--rm", busybox, "sh", "-c", "echo out; echo err >&2; exit 3")
     assert result.returncode == 3

@@ -7,24 +7,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.fixtures.images import Catalogue
 from tests.fixtures.store import Berth
-
-
-@pytest.fixture
-def busybox(registry: Catalogue, berth: Berth) -> Iterator[str]:
-    """The catalogue's busybox base image, pulled and tagged `busybox`."""
-    reference = registry["base"].reference
-    assert berth("pull", "-q", reference).returncode == 0
-    assert berth("tag", reference, "busybox").returncode == 0
-    yield "busybox"
-    for container_id in berth("ps", "-aq", "--no-trunc").stdout.split():
-        berth("rm", "-f", container_id)
 
 
 def _state(berth: Berth, name: str) -> dict[str, Any]:

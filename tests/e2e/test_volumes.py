@@ -8,10 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from tests.e2e.test_containers import busybox
 from tests.fixtures.store import Berth, Store
-
-__all__ = ["busybox"]
 
 
 def test_volume_lifecycle(berth: Berth, store: Store) -> None:
