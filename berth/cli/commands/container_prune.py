@@ -7,9 +7,9 @@ import re
 import time
 
 from berth.cli import humanize
-from berth.cli.commands.image_prune import confirm
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
+from berth.cli.prune import confirm, report
 from berth.engine.container_admin import prune
 from berth.errors import InvalidArgument
 
@@ -71,10 +71,5 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not args.force and not confirm(ctx, WARNING):
         return 0
     removed, reclaimed = prune(ctx.engine, labels, until)
-    if removed:
-        ctx.stdout.write("Deleted Containers:\n")
-        for container_id in removed:
-            ctx.stdout.write(f"{container_id}\n")
-        ctx.stdout.write("\n")
-    ctx.stdout.write(f"Total reclaimed space: {humanize.size(reclaimed)}\n")
+    report(ctx, "Deleted Containers", removed, reclaimed)
     return 0

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from berth.cli import humanize
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
+from berth.cli.prune import confirm, report
 
 WARNING_DANGLING = "WARNING! This will remove all dangling images."
 WARNING_ALL = (
@@ -24,21 +23,9 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     return parser
 
 
-def confirm(ctx: Context, warning: str) -> bool:
-    ctx.stdout.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
-    ctx.stdout.flush()
-    answer = sys.stdin.readline().strip().lower()
-    return answer in ("y", "yes")
-
-
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if not args.force and not confirm(ctx, WARNING_ALL if args.all else WARNING_DANGLING):
         return 0
     removals, reclaimed = ctx.engine.images.prune(all_images=args.all)
-    if removals:
-        ctx.stdout.write("Deleted Images:\n")
-        for removal in removals:
-            ctx.stdout.write(f"{removal.action}: {removal.value}\n")
-        ctx.stdout.write("\n")
-    ctx.stdout.write(f"Total reclaimed space: {humanize.size(reclaimed)}\n")
+    report(ctx, "Deleted Images", [f"{r.action}: {r.value}" for r in removals], reclaimed)
     return 0

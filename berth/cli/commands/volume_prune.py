@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from berth.cli import humanize
-from berth.cli.commands.image_prune import confirm
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
+from berth.cli.prune import confirm, report
 
 WARNING_ANONYMOUS = (
     "WARNING! This will remove anonymous local volumes not used by at least one container."
@@ -31,10 +30,5 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not args.force and not confirm(ctx, WARNING_ALL if args.all else WARNING_ANONYMOUS):
         return 0
     removed, reclaimed = ctx.engine.volumes.prune(all_volumes=args.all)
-    if removed:
-        ctx.stdout.write("Deleted Volumes:\n")
-        for name in removed:
-            ctx.stdout.write(f"{name}\n")
-        ctx.stdout.write("\n")
-    ctx.stdout.write(f"Total reclaimed space: {humanize.size(reclaimed)}\n")
+    report(ctx, "Deleted Volumes", removed, reclaimed)
     return 0
