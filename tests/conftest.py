@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures import leaks
+from tests.fixtures import leaks, netns
 from tests.fixtures.images import Catalogue, build_catalogue, push_catalogue, verify_catalogue
 from tests.fixtures.proxy import CountingProxy, start_proxy
 from tests.fixtures.registry import RunningRegistry, start_registry
@@ -142,9 +142,29 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def berth(store: Store) -> Berth:
-    """`berth("pull", ref)` runs the CLI against `store` and returns the CompletedProcess."""
-    return Berth(store)
+def host_ns() -> Iterator[netns.HostNamespace]:
+    """A network namespace playing the host (see tests/fixtures/netns.py)."""
+    namespace = netns.create()
+    try:
+        yield namespace
+        left = netns.leftovers(namespace)
+    finally:
+        netns.delete(namespace)
+    if left:
+        pytest.fail(f"test left network state in its namespace: {left}", pytrace=False)
+
+
+@pytest.fixture
+def berth(store: Store, host_ns: netns.HostNamespace) -> Iterator[Berth]:
+    """`berth("pull", ref)` runs the CLI against `store` and returns the CompletedProcess.
+
+    Containers run inside `host_ns`, a network namespace that plays the host, so their
+    bridges and nft rules never touch the machine's own network; networks a test leaves are
+    removed before the namespace is checked for leftovers."""
+    runner = Berth(store, prefix=host_ns.prefix)
+    yield runner
+    for network in runner("network", "ls", "-q", "--filter", "type=custom").stdout.split():
+        runner("network", "rm", network)
 
 
 @pytest.fixture

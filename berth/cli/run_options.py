@@ -65,6 +65,15 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     add("--platform", help="Set platform if server is multi-platform capable")
     add("--network", "--net", default="default", help="Connect a container to a network")
     add("-p", "--publish", action="append", default=[], help="Publish a container's port(s)")
+    add("-P", "--publish-all", action="store_true", help="Publish all exposed ports")
+    add("--expose", action="append", default=[], help="Expose a port or a range of ports")
+    add(
+        "--network-alias",
+        "--alias",
+        action="append",
+        default=[],
+        help="Add network-scoped alias for the container",
+    )
     add("--health-cmd", help="Command to run to check health")
     add("--health-interval", help="Time between running the check")
     add("--health-timeout", help="Maximum time to allow one check to run")
@@ -179,15 +188,26 @@ def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
     """Config and HostConfig from the parsed flags, validated as Docker validates them."""
     from berth.container.mounts import parse_mount, parse_volume
     from berth.container.spec import capability_name, parse_ulimit
+    from berth.network.ports import parse_publish
 
-    if args.publish:
-        raise InvalidArgument(
-            "publishing ports needs bridge networking, which berth does not have yet",
-            hint="use --network host to reach a container's ports from the host",
-        )
     network = args.network
-    if network not in ("default", "bridge", "none", "host"):
-        raise InvalidArgument(f"network {network} not found")
+    if not network:
+        raise InvalidArgument("--network needs a network name")
+    bindings: dict[str, list[dict[str, str]]] = {}
+    exposed: dict[str, dict[str, Any]] = {}
+    for spec in args.publish:
+        for key, host_ip, host_port in parse_publish(spec):
+            bindings.setdefault(key, []).append({"HostIp": host_ip, "HostPort": host_port})
+            exposed[key] = {}
+    for spec in args.expose:
+        for key, _, _ in parse_publish(spec):
+            exposed[key] = {}
+    if (bindings or args.publish_all) and (network == "none" or network.startswith("container:")):
+        raise InvalidArgument(
+            "conflicting options: port publishing and the container type network mode"
+        )
+    if network == "host":
+        bindings = {}  # Docker: "Published ports are discarded when using host network mode"
     if args.pull not in PULL_POLICIES:
         raise InvalidArgument(
             f'invalid pull option: "{args.pull}": must be one of "always", "missing" or "never"'
@@ -225,6 +245,7 @@ def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         if args.entrypoint is not None
         else None,
         "Labels": _labels(args.label),
+        "ExposedPorts": exposed or None,
     }
     if args.stop_signal:
         config["StopSignal"] = args.stop_signal
@@ -252,6 +273,8 @@ def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         tmpfs[target] = options
     host_config: dict[str, Any] = {
         "NetworkMode": network,
+        "PortBindings": bindings or None,
+        "PublishAllPorts": args.publish_all,
         "RestartPolicy": _restart(args.restart),
         "AutoRemove": args.rm,
         "Mounts": mounts,

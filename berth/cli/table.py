@@ -46,6 +46,7 @@ COMMANDS: dict[str, Command] = {
     "top": Command("top", "Display the running processes of a container"),
     "stats": Command("stats", "Display a live stream of container(s) resource usage statistics"),
     "update": Command("update", "Update configuration of one or more containers"),
+    "port": Command("port", "List port mappings or a specific mapping for the container"),
 }
 
 GROUPS: dict[str, dict[str, Command]] = {
@@ -87,6 +88,19 @@ GROUPS: dict[str, dict[str, Command]] = {
         "top": COMMANDS["top"],
         "stats": COMMANDS["stats"],
         "update": COMMANDS["update"],
+        "port": COMMANDS["port"],
+        "cleanup": Command("container_cleanup", "Release what stopped containers hold"),
+    },
+    "network": {
+        "create": Command("network_create", "Create a network"),
+        "ls": Command("network_ls", "List networks"),
+        "list": Command("network_ls", "List networks"),
+        "inspect": Command("network_inspect", "Display detailed information on networks"),
+        "rm": Command("network_rm", "Remove one or more networks"),
+        "remove": Command("network_rm", "Remove one or more networks"),
+        "prune": Command("network_prune", "Remove all unused networks"),
+        "connect": Command("network_connect", "Connect a container to a network"),
+        "disconnect": Command("network_disconnect", "Disconnect a container from a network"),
     },
     "volume": {
         "create": Command("volume_create", "Create a volume"),
@@ -102,6 +116,7 @@ GROUPS: dict[str, dict[str, Command]] = {
 GROUP_SUMMARIES = {
     "container": "Manage containers",
     "image": "Manage images",
+    "network": "Manage networks",
     "system": "Manage berth",
     "volume": "Manage volumes",
 }

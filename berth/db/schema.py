@@ -17,6 +17,13 @@ Tables (v3):
   volumes       one row per named volume: its driver ("local"), creation time, labels and
                 options (JSON); the data lives in volumes/<name>/_data
 
+Tables (v4):
+  networks      one row per network: bridge, host and none, then user-defined ones; subnet
+                and gateway are chosen once (at create, or the default bridge's first use)
+  endpoints     a container's attachment to a network, kept from create to rm; `address` and
+                `mac` are set while the container runs (allocated at start, freed at exit)
+  ports         published ports while a container runs: the host side chosen at start
+
 Never edit a released migration: append a new one.
 """
 
@@ -74,5 +81,38 @@ MIGRATIONS: tuple[str, ...] = (
         labels   TEXT NOT NULL,
         options  TEXT NOT NULL
     );
+    """,
+    """
+    CREATE TABLE networks (
+        id        TEXT PRIMARY KEY,
+        name      TEXT NOT NULL UNIQUE,
+        driver    TEXT NOT NULL,
+        subnet    TEXT UNIQUE,
+        gateway   TEXT,
+        internal  INTEGER NOT NULL,
+        labels    TEXT NOT NULL,
+        options   TEXT NOT NULL,
+        created   TEXT NOT NULL
+    );
+    CREATE TABLE endpoints (
+        network_id    TEXT NOT NULL REFERENCES networks(id),
+        container_id  TEXT NOT NULL,
+        aliases       TEXT NOT NULL,
+        address       TEXT,
+        mac           TEXT,
+        interface     TEXT,
+        PRIMARY KEY (network_id, container_id)
+    );
+    CREATE UNIQUE INDEX endpoints_by_address ON endpoints(network_id, address);
+    CREATE INDEX endpoints_by_container ON endpoints(container_id);
+    CREATE TABLE ports (
+        container_id    TEXT NOT NULL,
+        protocol        TEXT NOT NULL,
+        container_port  INTEGER NOT NULL,
+        host_ip         TEXT NOT NULL,
+        host_port       INTEGER NOT NULL,
+        PRIMARY KEY (protocol, host_ip, host_port)
+    );
+    CREATE INDEX ports_by_container ON ports(container_id);
     """,
 )

@@ -29,7 +29,9 @@ from berth.monitor.files import read_json
 if TYPE_CHECKING:
     from berth.cgroups import CgroupManager
     from berth.engine.engine import Engine
+    from berth.engine.networks import NetworkSetup
     from berth.runtime import Runtime, Stdio
+    from berth.sys.filelock import FileLock
 
 NOT_STARTED = "0001-01-01T00:00:00Z"
 MONITOR_EXIT_SECONDS = 10
@@ -137,7 +139,11 @@ class ContainerService:
     # -- create --------------------------------------------------------------------------
 
     def create(
-        self, config: dict[str, Any], host_config: dict[str, Any], name: str | None
+        self,
+        config: dict[str, Any],
+        host_config: dict[str, Any],
+        name: str | None,
+        aliases: list[str] | None = None,
     ) -> ContainerRecord:
         image = self.engine.images.lookup(str(config.get("Image") or ""))
         image_config = self.engine.images.config(image).config
@@ -171,11 +177,34 @@ class ContainerService:
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             raise
+        try:
+            self.engine.networks.register(record.id, host_config, list(aliases or []))
+        except BaseException:
+            self.records.delete(record.id)
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
         return record
 
     # -- start ---------------------------------------------------------------------------
 
+    def start_lock(self, container_id: str) -> FileLock:
+        """Held while a container starts: nothing may release what a start is setting up."""
+        from berth.sys.filelock import FileLock
+
+        return FileLock(self.layout.locks / f"start-{container_id}")
+
+    def starting(self, container_id: str) -> bool:
+        lock = self.start_lock(container_id)
+        if not lock.acquire(blocking=False):
+            return True
+        lock.release()
+        return False
+
     def start(self, record: ContainerRecord, *, wait_for_attach: bool = False) -> ContainerRecord:
+        with self.start_lock(record.id):
+            return self._start(record, wait_for_attach)
+
+    def _start(self, record: ContainerRecord, wait_for_attach: bool) -> ContainerRecord:
         record = self.refresh(record)
         if record.status in ("running", "restarting"):
             return record
@@ -187,9 +216,11 @@ class ContainerService:
         rootfs = directory / "rootfs"
         self._mount_rootfs(record, rootfs)
         cgroup: CgroupManager | None = None
+        network: NetworkSetup | None = None
         try:
             self.engine.volumes.copy_up(record.host_config, rootfs)
-            spec = self._spec(record, rootfs)
+            network = self.engine.networks.setup(record)
+            spec = self._spec(record, rootfs, network)
             (directory / "config.json").write_text(json.dumps(spec))
             cgroup = self._cgroup(record)
             monitor = MonitorConfig(
@@ -216,9 +247,14 @@ class ContainerService:
                 else [],
                 healthcheck=record.config.get("Healthcheck"),
                 shell=list(record.config.get("Shell") or []),
+                cleanup_argv=self._admin_argv("container-cleanup", record.id)
+                if network.netns == str(self.engine.networks.netns_path(record.id))
+                else [],
+                dns_fds=list(network.dns_fds or ()),
+                dns_names=network.names_files,
             )
             monitor.write()
-            report = self._launch_monitor(run_dir)
+            report = self._launch_monitor(run_dir, [s.fileno() for s in network.held])
         except BaseException as error:
             self._release(record, cgroup_too=cgroup is not None)
             message = getattr(error, "message", str(error))
@@ -229,6 +265,9 @@ class ContainerService:
             )
             self.records.save_state(failed)
             raise
+        finally:
+            for sock in network.held if network else []:
+                sock.close()  # the monitor holds them now
         if "error" in report:
             code = int(report.get("exit_code", 125))
             self.records.save_state(
@@ -246,6 +285,10 @@ class ContainerService:
         return started
 
     def _remove_argv(self, record: ContainerRecord) -> list[str]:
+        return self._admin_argv("rm", "-f", record.id)
+
+    def _admin_argv(self, *words: str) -> list[str]:
+        """A berth command on this store, for the monitor to run once its container is done."""
         return [
             sys.executable,
             "-m",
@@ -254,9 +297,7 @@ class ContainerService:
             str(self.layout.root),
             "--runroot",
             str(self.layout.runroot),
-            "rm",
-            "-f",
-            record.id,
+            *words,
         ]
 
     def _mount_rootfs(self, record: ContainerRecord, rootfs: Path) -> None:
@@ -274,14 +315,12 @@ class ContainerService:
             return
         mount_overlay(lowers, directory / "diff", directory / "work", rootfs)
 
-    def _spec(self, record: ContainerRecord, rootfs: Path) -> dict[str, Any]:
+    def _spec(self, record: ContainerRecord, rootfs: Path, network: NetworkSetup) -> dict[str, Any]:
         from berth.container import spec, user
         from berth.engine.etc_files import write_etc_files
 
         resolved = user.resolve(rootfs, str(record.config.get("User") or ""))
-        etc = write_etc_files(self.directory(record.id), record)
-        network = str(record.host_config.get("NetworkMode") or "default")
-        netns = "host" if network == "host" else None
+        etc = write_etc_files(self.directory(record.id), record, network)
         return spec.build(
             record.config,
             record.host_config,
@@ -289,7 +328,7 @@ class ContainerService:
                 rootfs=rootfs,
                 user=resolved,
                 etc_files=etc,
-                netns=netns,
+                netns=network.netns,
                 seccomp=self._seccomp(record),
                 init_binary=INIT_BINARY if INIT_BINARY.exists() else None,
                 binds=self._binds(record),
@@ -344,13 +383,13 @@ class ContainerService:
         cgroup.create(resources)
         return cgroup
 
-    def _launch_monitor(self, run_dir: Path) -> dict[str, Any]:
+    def _launch_monitor(self, run_dir: Path, held: list[int]) -> dict[str, Any]:
         read_end, write_end = os.pipe()
         try:
             with open(run_dir / "monitor.log", "ab") as log:
                 first = subprocess.Popen(
                     [sys.executable, "-m", "berth.monitor", str(run_dir), str(write_end)],
-                    pass_fds=[write_end],
+                    pass_fds=[write_end, *held],
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,
@@ -505,9 +544,11 @@ class ContainerService:
             self.wait_exit(record, 30.0)
         self._wait_monitor_gone(record)
         self._release(record, cgroup_too=True)
+        self.engine.networks.forget(record.id)
         self.records.delete(record.id)
         shutil.rmtree(self.directory(record.id), ignore_errors=True)
         shutil.rmtree(self.run_dir(record.id), ignore_errors=True)
+        (self.layout.locks / f"start-{record.id}").unlink(missing_ok=True)
 
     def _wait_monitor_gone(self, record: ContainerRecord) -> None:
         run_dir = self.run_dir(record.id)
@@ -536,11 +577,19 @@ class ContainerService:
                 umount(rootfs, MNT_DETACH)
         with contextlib.suppress(BerthError):
             self._runtime().delete(record.id)
+        self.engine.networks.teardown(record)
         if cgroup_too:
             with contextlib.suppress(BerthError):
                 from berth.cgroups import open_cgroup
 
                 open_cgroup(record.id, parent=self.cgroup_parent).destroy()
+
+    def cleanup(self, record: ContainerRecord) -> None:
+        """Release a container that is done (a no-op for one that was started again)."""
+        with self.start_lock(record.id):
+            record = self.refresh(self.records.get(record.id))
+            if record.status not in ACTIVE:
+                self._release(record, cgroup_too=True)
 
     def rename(self, record: ContainerRecord, name: str) -> None:
         self.records.rename(record, names.check_name(name))

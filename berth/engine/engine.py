@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from berth.content import ContentStore
     from berth.engine.containers import ContainerService
     from berth.engine.images import ImageService
+    from berth.engine.networks import NetworkService
     from berth.engine.volumes import VolumeService
     from berth.image import ImageStore
     from berth.snapshot import LayerStore
@@ -74,6 +75,12 @@ class Engine:
         from berth.engine.volumes import VolumeService
 
         return VolumeService(self)
+
+    @cached_property
+    def networks(self) -> NetworkService:
+        from berth.engine.networks import NetworkService
+
+        return NetworkService(self)
 
     def close(self) -> None:
         self.database.close()

@@ -3,22 +3,30 @@ resolv.conf, kept in the container's directory so `inspect` can name them."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from berth.container import ContainerRecord
+
+if TYPE_CHECKING:
+    from berth.engine.networks import NetworkSetup
 
 HOST_RESOLV_CONF = Path("/etc/resolv.conf")
 # Docker's fallback when the host only has loopback resolvers, which a container can't reach.
 FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
 
 
-def _resolv_conf(network_mode: str) -> str:
+def _resolv_conf(network_mode: str, embedded_dns: bool) -> str:
     try:
         lines = HOST_RESOLV_CONF.read_text().splitlines()
     except OSError:
         lines = []
     if network_mode == "host":
         return "\n".join(lines) + "\n"
+    if embedded_dns:  # Docker's: the resolver answers the network's names, forwards the rest
+        kept = [line for line in lines if line.split()[:1] in (["search"], ["domain"])]
+        return "\n".join([*kept, "nameserver 127.0.0.11", "options ndots:0"]) + "\n"
     kept = [
         line
         for line in lines
@@ -33,8 +41,15 @@ def _loopback(address: list[str]) -> bool:
     return bool(address) and (address[0].startswith("127.") or address[0] == "::1")
 
 
-def write_etc_files(directory: Path, record: ContainerRecord) -> dict[str, Path]:
-    """Write the three files and return where each goes in the container."""
+def write_etc_files(
+    directory: Path, record: ContainerRecord, network: NetworkSetup
+) -> dict[str, Path]:
+    """Write the three files and return where each goes in the container; a container that
+    joins another's network namespace gets copies of that container's."""
+    if network.shared_etc is not None:
+        for name in ("hostname", "hosts", "resolv.conf"):
+            shutil.copyfile(network.shared_etc / name, directory / name)
+        return {f"/etc/{name}": directory / name for name in ("hostname", "hosts", "resolv.conf")}
     hostname = str(record.config.get("Hostname") or record.id[:12])
     network_mode = str(record.host_config.get("NetworkMode") or "default")
     hosts = [
@@ -45,13 +60,15 @@ def write_etc_files(directory: Path, record: ContainerRecord) -> dict[str, Path]
         "ff02::1\tip6-allnodes",
         "ff02::2\tip6-allrouters",
     ]
+    if network.address:
+        hosts.append(f"{network.address}\t{hostname}")
     for entry in record.host_config.get("ExtraHosts") or []:
         name, _, address = str(entry).partition(":")
         hosts.append(f"{address}\t{name}")
     files = {
         "/etc/hostname": (directory / "hostname", hostname + "\n"),
         "/etc/hosts": (directory / "hosts", "\n".join(hosts) + "\n"),
-        "/etc/resolv.conf": (directory / "resolv.conf", _resolv_conf(network_mode)),
+        "/etc/resolv.conf": (directory / "resolv.conf", _resolv_conf(network_mode, network.dns)),
     }
     for path, text in files.values():
         path.write_text(text)

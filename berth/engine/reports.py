@@ -71,7 +71,9 @@ def image_inspect(
     return document
 
 
-def container_inspect(record: ContainerRecord, directory: Path) -> dict[str, Any]:
+def container_inspect(
+    record: ContainerRecord, directory: Path, network_settings: dict[str, Any]
+) -> dict[str, Any]:
     """`docker container inspect`'s shape for one container."""
     state = dict(record.state)
     args = list(record.config.get("Entrypoint") or []) + list(record.config.get("Cmd") or [])
@@ -132,5 +134,5 @@ def container_inspect(record: ContainerRecord, directory: Path) -> dict[str, Any
         },
         "Mounts": mounts,
         "Config": record.config,
-        "NetworkSettings": {"Networks": {str(record.host_config.get("NetworkMode")): {}}},
+        "NetworkSettings": network_settings,
     }

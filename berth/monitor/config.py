@@ -34,6 +34,9 @@ class MonitorConfig(NamedTuple):
     auto_remove_argv: Sequence[str] = ()
     healthcheck: dict[str, Any] | None = None  # the container's Config.Healthcheck
     shell: Sequence[str] = ()  # Config.Shell, for CMD-SHELL probes
+    cleanup_argv: Sequence[str] = ()  # run once the container is done: frees its network
+    dns_fds: Sequence[int] = ()  # (udp, tcp) bound to 127.0.0.11:53 in the container
+    dns_names: Sequence[str] = ()  # name tables (JSON) of the container's networks
 
     def write(self) -> None:
         Path(self.run_dir, CONFIG_NAME).write_text(json.dumps(self._asdict()))

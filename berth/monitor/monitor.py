@@ -493,6 +493,10 @@ def run(run_dir: Path, ready_fd: int) -> int:
     config = MonitorConfig.read(run_dir)
     monitor: Monitor | None = None
     try:
+        if config.dns_fds:
+            from berth.monitor import resolver
+
+            resolver.start(config.dns_fds, config.dns_names)
         monitor = Monitor(config)
         monitor.run(ready_fd)
     except Exception as error:  # the top of the monitor: record why, for ps and inspect
@@ -514,6 +518,9 @@ def run(run_dir: Path, ready_fd: int) -> int:
             _report(ready_fd, failure)
         return 1
     heard = config.wait_for_attach and monitor is not None and monitor.exit_delivered
-    if config.auto_remove_argv and not heard:
-        os.execv(config.auto_remove_argv[0], list(config.auto_remove_argv))
+    if config.auto_remove_argv:
+        if not heard:  # a client that heard the exit removes the container itself
+            os.execv(config.auto_remove_argv[0], list(config.auto_remove_argv))
+    elif config.cleanup_argv:  # free the network now, not at the next berth command
+        os.execv(config.cleanup_argv[0], list(config.cleanup_argv))
     return 0

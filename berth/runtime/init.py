@@ -215,7 +215,7 @@ def main() -> None:
         for path in cgroup_procs:
             Path(path).write_text(str(os.getpid()))
         flags = 0
-        new_netns = False
+        host_netns = os.stat("/proc/self/ns/net").st_ino
         for namespace in (spec.get("linux") or {}).get("namespaces") or []:
             kind = namespace["type"]
             if kind not in NAMESPACE_FLAGS:
@@ -226,8 +226,9 @@ def main() -> None:
                 os.close(fd)
             else:
                 flags |= NAMESPACE_FLAGS[kind]
-                new_netns = new_netns or kind == "network"
         unshare(flags)
+        # A namespace of its own, new or joined by path, gets a fresh sysfs showing its devices.
+        new_netns = os.stat("/proc/self/ns/net").st_ino != host_netns
     except (BerthError, InitError, OSError, ValueError) as error:
         send(sync_fd, {"error": str(error), "exit_status": getattr(error, "exit_status", 125)})
         os._exit(1)

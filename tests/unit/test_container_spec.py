@@ -163,7 +163,8 @@ def test_run_flags_become_docker_documents() -> None:
         (["--cpus", "x", "busybox"], "--cpus"),
         (["--cap-add", "BOGUS", "busybox"], "invalid capability"),
         (["--pull", "sometimes", "busybox"], "invalid pull option"),
-        (["--network", "nowhere", "busybox"], "network nowhere not found"),
+        (["-p", "80/sctp", "busybox"], "invalid proto"),
+        (["--network", "none", "-p", "80", "busybox"], "conflicting options: port publishing"),
         (["--security-opt", "bogus", "busybox"], "Invalid --security-opt"),
     ],
 )

@@ -31,7 +31,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             ctx.stderr.write(f"Error: {error.message}\n")
             missing = True
             continue
-        documents.append(container_inspect(record, containers.directory(record.id)))
+        documents.append(
+            container_inspect(
+                record, containers.directory(record.id), ctx.engine.networks.settings(record)
+            )
+        )
     if documents or not args.format:
         print_documents(ctx.stdout, documents, args.format)
     return 1 if missing else 0

@@ -19,6 +19,6 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     config, host_config = build_documents(args)
     ensure_image(ctx, args)
-    record = ctx.engine.containers.create(config, host_config, args.name)
+    record = ctx.engine.containers.create(config, host_config, args.name, args.network_alias)
     ctx.stdout.write(record.id + "\n")
     return 0

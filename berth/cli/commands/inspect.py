@@ -25,7 +25,11 @@ def _find(ctx: Context, name: str, kind: str | None) -> dict[str, Any]:
     if kind in (None, "container"):
         try:
             record = ctx.engine.containers.lookup(name)
-            return container_inspect(record, ctx.engine.containers.directory(record.id))
+            return container_inspect(
+                record,
+                ctx.engine.containers.directory(record.id),
+                ctx.engine.networks.settings(record),
+            )
         except NotFound:
             if kind == "container":
                 raise

@@ -14,6 +14,7 @@ from berth.cli.context import Context
 from berth.cli.listing import print_rows
 from berth.cli.parser import new_parser
 from berth.errors import InvalidArgument
+from berth.network.records import NetworkStore, PortMapping
 
 if TYPE_CHECKING:
     from berth.container import ContainerRecord
@@ -152,6 +153,14 @@ def _ancestor(record: ContainerRecord, text: str, ctx: Context) -> bool:
         return record.image_name == text
 
 
+def ports_text(exposed: dict[str, Any] | None, mappings: list[PortMapping]) -> str:
+    """Docker's PORTS column: "0.0.0.0:5433->5432/tcp", then exposed ports not published."""
+    shown = [f"{m.host_ip}:{m.host_port}->{m.container_port}/{m.protocol}" for m in mappings]
+    published = {f"{m.container_port}/{m.protocol}" for m in mappings}
+    shown += [key for key in exposed or {} if key not in published]
+    return ", ".join(shown)
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
     filters = _filters(args.filter)
     records = ctx.engine.containers.all()
@@ -166,6 +175,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     ]
     if args.last > 0:
         selected = selected[: args.last]
+    published: dict[str, list[PortMapping]] = {}
+    if any(r.status in ("running", "paused", "restarting") for r in selected):
+        for mapping in NetworkStore(ctx.engine.database).ports():
+            published.setdefault(mapping.container_id, []).append(mapping)
     rows = []
     for record in selected:
         rows.append(
@@ -175,7 +188,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 "Command": command_text(record.config, not args.no_trunc),
                 "CreatedAt": humanize.go_time(record.created),
                 "RunningFor": humanize.since(record.created),
-                "Ports": "",
+                "Ports": ports_text(record.config.get("ExposedPorts"), published.get(record.id, []))
+                if record.status in ("running", "paused", "restarting")
+                else "",
                 "State": record.status,
                 "Status": status_text(record.state),
                 "Size": "",

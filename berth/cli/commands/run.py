@@ -40,7 +40,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     config, host_config = build_documents(args)
     ensure_image(ctx, args)
     containers = ctx.engine.containers
-    record = containers.create(config, host_config, args.name)
+    record = containers.create(config, host_config, args.name, args.network_alias)
     if args.detach:
         containers.start(record)
         ctx.stdout.write(record.id + "\n")

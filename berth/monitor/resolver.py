@@ -1,0 +1,61 @@
+"""The embedded DNS resolver of a container on user-defined networks (Docker's 127.0.0.11),
+run by its monitor in a thread: the engine bound the sockets inside the container's network
+namespace and passed them down; the names come from the per-network tables the engine
+rewrites whenever a container joins or leaves, read again whenever they change."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+HOST_RESOLV_CONF = Path("/etc/resolv.conf")
+
+
+class NameTables:
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = list(paths)
+        self._seen: dict[str, tuple[int, dict[str, list[str]]]] = {}
+
+    def _table(self, path: str) -> dict[str, list[str]]:
+        try:
+            stamp = os.stat(path).st_mtime_ns
+        except OSError:
+            return {}
+        cached = self._seen.get(path)
+        if cached is None or cached[0] != stamp:
+            try:
+                table = json.loads(Path(path).read_text())
+            except (OSError, ValueError):
+                table = {}
+            self._seen[path] = cached = (stamp, table)
+        return cached[1]
+
+    def lookup(self, name: str) -> list[str]:
+        found: list[str] = []
+        for path in self.paths:
+            for address in self._table(path).get(name, []):
+                if address not in found:
+                    found.append(address)
+        return found
+
+
+def start(fds: Sequence[int], names: Sequence[str]) -> threading.Event:
+    """Serve on the inherited (udp, tcp) sockets until the returned event is set."""
+    from berth.network import dns
+
+    udp = socket.socket(fileno=fds[0])
+    tcp = socket.socket(fileno=fds[1])
+    try:
+        upstreams = dns.upstream_servers(HOST_RESOLV_CONF.read_text())
+    except OSError:
+        upstreams = []
+    stop = threading.Event()
+    tables = NameTables(names)
+    threading.Thread(
+        target=dns.serve, args=(udp, tcp, tables.lookup, upstreams, stop), daemon=True
+    ).start()
+    return stop
