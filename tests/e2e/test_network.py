@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
-
 from tests.fixtures.netns import HostNamespace
 from tests.fixtures.store import Berth
 
@@ -171,17 +169,30 @@ def test_a_taken_host_port_fails_cleanly(
     assert berth("port", "second").stdout == "80/tcp -> 0.0.0.0:8080\n"
 
 
+def start_python(prefix: list[str], script: str) -> subprocess.Popen[str]:
+    """A Python server in a namespace; the caller kills it. Waits until it says "ready"."""
+    process = subprocess.Popen(
+        [*prefix, "python3", "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "ready\n"
+    return process
+
+
 def test_default_bridge_from_inside(berth: Berth, host_ns: HostNamespace, busybox: str) -> None:
     script = (
         "ip -o -4 addr show eth0 | awk '{print $4}'; ip route | grep default; "
         "cat /etc/hosts | tail -1; grep nameserver /etc/resolv.conf | head -1; "
         f"echo hi | nc -w 3 {host_ns.client_address} 7000"
     )
-    server = subprocess_in(
-        host_ns.run_client,
+    server = start_python(
+        host_ns.client_prefix,
         "import socket\n"
         "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-        "s.bind(('0.0.0.0',7000)); s.listen(); s.settimeout(30)\n"
+        "s.bind(('0.0.0.0',7000)); s.listen(); s.settimeout(30); print('ready', flush=True)\n"
         "c,a=s.accept(); print(a[0], c.recv(100).decode().strip(), flush=True)\n",
     )
     try:
@@ -201,25 +212,3 @@ def test_default_bridge_from_inside(berth: Berth, host_ns: HostNamespace, busybo
     finally:
         server.kill()
         server.wait()
-
-
-def subprocess_in(run: object, script: str) -> "subprocess.Popen[str]":
-    import subprocess
-    import time
-
-    prefix = (
-        run.__self__.prefix
-        if run.__name__ == "run"
-        else [  # type: ignore[attr-defined]
-            "/usr/bin/nsenter",
-            f"--net=/run/netns/{run.__self__.client}",  # type: ignore[attr-defined]
-        ]
-    )
-    process = subprocess.Popen(
-        [*prefix, "python3", "-c", script],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(0.3)  # let it bind
-    return process

@@ -104,7 +104,7 @@ def test_addresses_skip_the_gateway_and_used_ones() -> None:
     assert ipam.gateway_for(ipaddress.IPv4Network("10.1.0.0/16")) == "10.1.0.1"
     with pytest.raises(InvalidArgument):
         ipam.gateway_for(ipaddress.IPv4Network("10.1.0.0/16"), "10.2.0.1")
-    with pytest.raises(InvalidArgument, match="it should be 10.1.0.0/16"):
+    with pytest.raises(InvalidArgument, match=r"it should be 10\.1\.0\.0/16"):
         ipam.parse_subnet("10.1.2.3/16")
 
 
