@@ -247,7 +247,7 @@ class ContainerService:
                 else [],
                 healthcheck=record.config.get("Healthcheck"),
                 shell=list(record.config.get("Shell") or []),
-                cleanup_argv=self._admin_argv("container-cleanup", record.id)
+                cleanup_argv=self._admin_argv("container", "cleanup", record.id)
                 if network.netns == str(self.engine.networks.netns_path(record.id))
                 else [],
                 dns_fds=list(network.dns_fds or ()),
