@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.fixtures.netns import HostNamespace
+from tests.fixtures.netns import HostNamespace, leftovers
 from tests.fixtures.store import Berth
 
 SERVE = 'mkdir -p /www && echo "$MESSAGE" > /www/index.html && exec httpd -f -p 80 -h /www'
@@ -212,3 +212,159 @@ def test_default_bridge_from_inside(berth: Berth, host_ns: HostNamespace, busybo
     finally:
         server.kill()
         server.wait()
+
+
+def test_two_versions_side_by_side(berth: Berth, host_ns: HostNamespace, busybox: str) -> None:
+    """The seed's scenario with stand-ins: two "versions" of one server on the same container
+    port, each reached through its own host port."""
+    for version, port in (("14.5", 5433), ("15", 5434)):
+        started = berth(
+            "run", "-d", "--name", f"db{port}", "-e", f"MESSAGE=version {version}",
+            "-p", f"{port}:80", "busybox", "sh", "-c", SERVE,
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr
+    assert fetch(host_ns, "127.0.0.1", 5433) == "version 14.5\n"
+    assert fetch(host_ns, "127.0.0.1", 5434) == "version 15\n"
+    assert fetch(host_ns, host_ns.address, 5434) == "version 15\n"
+    listed = berth("ps", "--format", "{{.Names}}\t{{.Ports}}").stdout.splitlines()
+    assert sorted(listed) == ["db5433\t0.0.0.0:5433->80/tcp", "db5434\t0.0.0.0:5434->80/tcp"]
+    addresses = {
+        inspect(berth, name)["NetworkSettings"]["IPAddress"] for name in ("db5433", "db5434")
+    }
+    assert len(addresses) == 2  # each its own address on the bridge
+
+
+def test_network_modes(berth: Berth, host_ns: HostNamespace, busybox: str) -> None:
+    devices = "ip -o link | awk -F': ' '{print $2}' | cut -d@ -f1"
+    none = berth("run", "--rm", "--network", "none", "busybox", "sh", "-c", devices)
+    assert none.stdout.split() == ["lo"]
+    host = berth("run", "--rm", "--network", "host", "busybox", "sh", "-c", devices)
+    assert "host0" in host.stdout.split()  # the host's own devices
+    assert berth("run", "-d", "--name", "first", "busybox", "sleep", "60").returncode == 0
+    address = inspect(berth, "first")["NetworkSettings"]["IPAddress"]
+    joined = berth(
+        "run", "--rm", "--network", "container:first", "busybox", "sh", "-c",
+        "ip -o -4 addr show eth0 | awk '{print $4}'",
+    )  # fmt: skip
+    assert joined.stdout.split("/")[0] == address
+    missing = berth("run", "--rm", "--network", "nowhere", "busybox", "true")
+    assert missing.returncode == 125
+    assert "network nowhere not found" in missing.stderr
+
+
+def test_user_networks_lifecycle(berth: Berth, host_ns: HostNamespace, busybox: str) -> None:
+    created = berth("network", "create", "--subnet", "10.77.0.0/24", "--label", "a=b", "backend")
+    assert created.returncode == 0, created.stderr
+    network_id = created.stdout.strip()
+    assert len(network_id) == 64
+    listed = berth("network", "ls", "--format", "{{.Name}} {{.Driver}}").stdout.splitlines()
+    assert listed == ["bridge bridge", "host host", "none null", "backend bridge"]
+    again = berth("network", "create", "backend")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    overlap = berth("network", "create", "--subnet", "10.77.0.0/16", "other")
+    assert overlap.returncode == 1 and "overlaps" in overlap.stderr
+    run = berth("run", "-d", "--name", "app", "--network", "backend", "busybox", "sleep", "60")
+    assert run.returncode == 0, run.stderr
+    document = json.loads(berth("network", "inspect", "backend").stdout)[0]
+    assert document["IPAM"]["Config"] == [{"Subnet": "10.77.0.0/24", "Gateway": "10.77.0.1"}]
+    assert document["Labels"] == {"a": "b"}
+    [(container_id, entry)] = document["Containers"].items()
+    assert container_id == inspect(berth, "app")["Id"]
+    assert entry["Name"] == "app" and entry["IPv4Address"] == "10.77.0.2/24"
+    busy = berth("network", "rm", "backend")
+    assert busy.returncode == 1 and "has active endpoints" in busy.stderr
+    builtin = berth("network", "rm", "bridge")
+    assert builtin.returncode == 1 and "pre-defined" in builtin.stderr
+    # connect and disconnect a running container: eth1 comes and goes
+    assert berth("network", "connect", "bridge", "app").returncode == 0
+    devices = berth("exec", "app", "ls", "/sys/class/net").stdout.split()
+    assert devices == ["eth0", "eth1", "lo"]
+    assert set(inspect(berth, "app")["NetworkSettings"]["Networks"]) == {"backend", "bridge"}
+    assert berth("network", "disconnect", "bridge", "app").returncode == 0
+    assert berth("exec", "app", "ls", "/sys/class/net").stdout.split() == ["eth0", "lo"]
+    assert berth("rm", "-f", "app").returncode == 0
+    assert berth("network", "create", "unused").returncode == 0
+    pruned = berth("network", "prune", "-f")
+    assert pruned.stdout.split() == ["Deleted", "Networks:", "backend", "unused"]
+    assert berth("network", "inspect", "backend").returncode == 1
+
+
+def test_internal_and_isolated_networks(berth: Berth, host_ns: HostNamespace, busybox: str) -> None:
+    assert berth("network", "create", "--internal", "sealed").returncode == 0
+    assert berth("network", "create", "apart").returncode == 0
+    assert berth("run", "-d", "--name", "target", "busybox", "sleep", "60").returncode == 0
+    target = inspect(berth, "target")["NetworkSettings"]["IPAddress"]
+    reach = f"ping -c 1 -W 1 {target} >/dev/null && echo reached || echo blocked"
+    outside = f"ping -c 1 -W 1 {host_ns.client_address} >/dev/null && echo reached || echo blocked"
+    sealed = berth("run", "--rm", "--network", "sealed", "busybox", "sh", "-c", outside)
+    assert sealed.stdout.strip() == "blocked"
+    from_bridge = berth("run", "--rm", "busybox", "sh", "-c", outside)
+    assert from_bridge.stdout.strip() == "reached"
+    apart = berth("run", "--rm", "--network", "apart", "busybox", "sh", "-c", reach)
+    assert apart.stdout.strip() == "blocked"  # networks don't reach each other
+    same = berth("run", "--rm", "busybox", "sh", "-c", reach)
+    assert same.stdout.strip() == "reached"
+
+
+def test_exit_and_crash_release_everything(
+    berth: Berth, host_ns: HostNamespace, busybox: str, store: object
+) -> None:
+    import os
+    import signal
+    import time
+
+    assert berth("run", "-d", "--name", "brief", "-p", "8081:80", "busybox", "true").returncode == 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and host_ns.nft_tables():
+        time.sleep(0.1)  # the monitor's cleanup command frees the port once the container exits
+    assert leftovers(host_ns) == []
+    # A crash: the monitor and the container die without cleaning up.
+    assert berth("run", "-d", "--name", "crashed", "-p", "8082:80", "busybox", "sleep", "60")
+    state = inspect(berth, "crashed")["State"]
+    monitor = int(
+        json.loads(
+            (store.runroot / "containers" / inspect(berth, "crashed")["Id"] / "status.json")  # type: ignore[attr-defined]
+            .read_text()
+        )["MonitorPid"]
+    )
+    os.kill(monitor, signal.SIGKILL)
+    os.kill(int(state["Pid"]), signal.SIGKILL)
+    time.sleep(0.2)
+    # The next start reconciles: the port, the address and the devices are free again.
+    again = berth("run", "-d", "--name", "next", "-p", "8082:80", "busybox", "sleep", "60")
+    assert again.returncode == 0, again.stderr
+    assert berth("port", "next").stdout == "80/tcp -> 0.0.0.0:8082\n"
+    assert inspect(berth, "crashed")["State"]["Status"] == "exited"
+    assert berth("rm", "-f", "next").returncode == 0
+    assert host_ns.nft_tables() == set()
+
+
+def test_names_resolve_on_user_networks_only(
+    berth: Berth, host_ns: HostNamespace, busybox: str
+) -> None:
+    assert berth("network", "create", "apps").returncode == 0
+    server = berth(
+        "run", "-d", "--name", "db", "--network", "apps", "--network-alias", "database",
+        "busybox", "sleep", "60",
+    )  # fmt: skip
+    assert server.returncode == 0, server.stderr
+    address = inspect(berth, "db")["NetworkSettings"]["Networks"]["apps"]["IPAddress"]
+    lookups = (
+        "cat /etc/resolv.conf; for n in db database DB.; do nslookup $n | tail -n +3; done; "
+        "ping -c 1 -W 2 db >/dev/null && echo pinged"
+    )
+    seen = berth("run", "--rm", "--network", "apps", "busybox", "sh", "-c", lookups)
+    assert seen.returncode == 0, seen.stderr
+    assert "nameserver 127.0.0.11" in seen.stdout
+    assert seen.stdout.count(f"Address: {address}") == 3
+    assert seen.stdout.rstrip().endswith("pinged")
+    unknown = berth("run", "--rm", "--network", "apps", "busybox", "nslookup", "nobody-here")
+    assert unknown.returncode != 0
+    # The default bridge has no embedded resolver, as in Docker.
+    assert berth("run", "-d", "--name", "plain", "busybox", "sleep", "60").returncode == 0
+    bridge = berth("run", "--rm", "busybox", "sh", "-c", "cat /etc/resolv.conf")
+    assert "127.0.0.11" not in bridge.stdout
+    # A container that leaves the network is no longer found.
+    assert berth("network", "disconnect", "apps", "db").returncode == 0
+    gone = berth("run", "--rm", "--network", "apps", "busybox", "nslookup", "db")
+    assert gone.returncode != 0
