@@ -593,6 +593,7 @@ class ContainerService:
 
     def rename(self, record: ContainerRecord, name: str) -> None:
         self.records.rename(record, names.check_name(name))
+        self.engine.networks.renamed(record.id)
 
 
 def signal_number(name: str) -> int:

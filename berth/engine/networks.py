@@ -421,6 +421,12 @@ class NetworkService:
             self._teardown(record.id)
             self._sync_host()
 
+    def renamed(self, container_id: str) -> None:
+        """A running container's new name resolves at once on its user-defined networks."""
+        if any(e.address for e in self.records.endpoints(container_id=container_id)):
+            with self._locked():
+                self._sync_host()
+
     def _teardown(self, container_id: str) -> None:
         """Free a container's addresses and drop its namespace. Its veth pairs go with the
         namespace, which the kernel frees in the background once nothing holds it: deleting
