@@ -72,9 +72,13 @@ def parse_publish(spec: str) -> list[tuple[str, str, str]]:
     host_part = parts[0] if len(parts) == 2 else ""
     if host_ip:
         try:
-            ipaddress.ip_address(host_ip)
+            address = ipaddress.ip_address(host_ip)
         except ValueError:
             raise InvalidArgument(f"invalid IP address in --publish: {host_ip}") from None
+        if address.version != 4:
+            raise InvalidArgument(
+                f"cannot publish on {host_ip}: berth's networks are IPv4 only for now"
+            )
     container_ports = _range(parts[-1], "container")
     host_ports = _range(host_part, "host") if host_part else []
     if host_ports and len(host_ports) != len(container_ports) and len(container_ports) != 1:
@@ -123,9 +127,8 @@ def wanted(
 
 
 def _bind(protocol: str, host_ip: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
     kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
-    sock = socket.socket(family, kind)
+    sock = socket.socket(socket.AF_INET, kind)
     try:
         sock.set_inheritable(True)
         sock.bind((host_ip, port))

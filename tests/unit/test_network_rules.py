@@ -123,7 +123,9 @@ def test_publish_syntax(spec: str, expected: list[tuple[str, str, str]]) -> None
     assert ports.parse_publish(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["", "80/sctp", "x:80", "1.2.3:80:80", "70000", "1:2:3:4"])
+@pytest.mark.parametrize(
+    "spec", ["", "80/sctp", "x:80", "1.2.3:80:80", "70000", "1:2:3:4", "[::1]:80:80"]
+)
 def test_bad_publish_specs(spec: str) -> None:
     with pytest.raises(InvalidArgument):
         ports.parse_publish(spec)
