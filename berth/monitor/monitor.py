@@ -396,6 +396,12 @@ class Monitor:
                 with contextlib.suppress(BerthError):
                     self.runtime.delete(self.config.id)
                 break
+            if self.config.dns_fds and self.restart_count == 0:
+                # After the first start: the init is forked only while this is one thread.
+                # Queries sent meanwhile wait in the socket, already bound.
+                from berth.monitor import resolver
+
+                resolver.start(self.config.dns_fds, self.config.dns_names)
             if self.health is not None:
                 self.health.begin()
             self._publish(
@@ -493,10 +499,6 @@ def run(run_dir: Path, ready_fd: int) -> int:
     config = MonitorConfig.read(run_dir)
     monitor: Monitor | None = None
     try:
-        if config.dns_fds:
-            from berth.monitor import resolver
-
-            resolver.start(config.dns_fds, config.dns_names)
         monitor = Monitor(config)
         monitor.run(ready_fd)
     except Exception as error:  # the top of the monitor: record why, for ps and inspect

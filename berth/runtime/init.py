@@ -1,5 +1,7 @@
 """`python -m berth.runtime.init BUNDLE SYNC FD START_FD CGROUPS [SECCOMP_CACHE] [CONSOLE_FD]`: the
-init, a fresh process (DESIGN §1: never a fork of the multi-threaded engine).
+init, a fresh process (DESIGN §1: never a fork of the multi-threaded engine). A caller that
+is still single-threaded (a monitor starting its container) forks it instead of starting a
+new interpreter: `main(argv)` in the child (see runtime.spawn_init).
 
 1. join the cgroups, unshare the namespaces, fork pid 1 (CLONE_NEWPID applies to children);
    the intermediate reports pid 1's host pid and exits;
@@ -199,12 +201,14 @@ def _container(
         raise InitError(f'exec: "{args[0]}": {reason}', code) from None
 
 
-def main() -> None:
-    bundle = Path(sys.argv[1])
-    sync_fd, start_fd = int(sys.argv[2]), int(sys.argv[3])
-    cgroup_procs = json.loads(sys.argv[4])
-    seccomp_cache = Path(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] else None
-    console_fd = int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[6] else None
+def main(argv: list[str] | None = None) -> None:
+    """The init's work, from its command line (or `argv`, when the runtime forked it)."""
+    args = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
+    bundle = Path(args[1])
+    sync_fd, start_fd = int(args[2]), int(args[3])
+    cgroup_procs = json.loads(args[4])
+    seccomp_cache = Path(args[5]) if len(args) > 5 and args[5] else None
+    console_fd = int(args[6]) if len(args) > 6 and args[6] else None
     if console_fd is not None:
         os.set_inheritable(console_fd, False)
     os.set_inheritable(sync_fd, False)
