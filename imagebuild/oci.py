@@ -1,8 +1,8 @@
-"""A minimal OCI image-layout writer for the benchmark images.
+"""A minimal OCI image-layout writer for the Debian-built images (benchmark and walkthrough).
 
-The benchmark pushes its images with an independent tool (skopeo), so all it needs is a
-layout on disk: blobs by digest, one manifest and config per tag, `index.json` naming the tags.
-Must not import `berth`: the images must not depend on the code they measure.
+The images are pushed by an independent tool (skopeo), so all this needs is a layout on disk:
+blobs by digest, one manifest and config per tag, `index.json` naming the tags.
+Must not import `berth`: the images must not depend on the code they exercise.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class Layer:
     uncompressed_size: int
     entries: int  # tar members: files, dirs, links
     created_by: str
+    versions: tuple[tuple[str, str], ...] = ()  # (package, installed version) the recipe names
 
 
 def sha256_file(path: Path) -> str:
@@ -81,17 +82,24 @@ class LayoutWriter:
         *,
         cmd: list[str] | None = None,
         labels: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> str:
-        """Add one linux/amd64 image under tag; return its manifest digest."""
+        """Add one linux/amd64 image under tag; return its manifest digest.
+
+        `extra` adds or replaces keys of the image's run config (`Env`, `Entrypoint`,
+        `ExposedPorts`, `StopSignal`...), in Docker's spelling.
+        """
+        run_config: dict[str, Any] = {
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Cmd": cmd or ["bash"],
+            "Labels": labels or {},
+            **(extra or {}),
+        }
         config = {
             "architecture": "amd64",
             "os": "linux",
             "created": CREATED,
-            "config": {
-                "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                "Cmd": cmd or ["bash"],
-                "Labels": labels or {},
-            },
+            "config": run_config,
             "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
             "history": [{"created": CREATED, "created_by": layer.created_by} for layer in layers],
         }
