@@ -17,16 +17,17 @@ import selectors
 import signal
 import socket
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from berth.errors import BerthError, SystemFailure
 from berth.monitor import protocol
 from berth.monitor.config import ATTACH_SOCKET, STATUS_NAME, STOP_REQUESTED, MonitorConfig
 from berth.monitor.files import JsonLog, rfc3339_nano, write_json_atomically
-from berth.monitor.health import HealthChecker, HealthConfig, exec_spawner, frozen
 from berth.runtime import Runtime, Stdio
+
+if TYPE_CHECKING:
+    from berth.monitor.health import HealthChecker
 
 PR_SET_CHILD_SUBREAPER = 36
 DRAIN_SECONDS = 2.0
@@ -35,26 +36,41 @@ READ_SIZE = 64 * 1024
 ENGINE_FAILURE = 125
 
 
-@dataclass
 class _Client:
-    sock: socket.socket
-    reader: protocol.FrameReader = field(default_factory=protocol.FrameReader)
-    streams: set[int] = field(default_factory=set)
-    stdin: bool = False
-    greeted: bool = False
-    pending: bytes = b""
+    """One attached client (plain classes, not dataclasses: the monitor's imports are paid
+    by every container start)."""
+
+    __slots__ = ("greeted", "pending", "reader", "sock", "stdin", "streams")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = protocol.FrameReader()
+        self.streams: set[int] = set()
+        self.stdin = False
+        self.greeted = False
+        self.pending = b""
 
 
-@dataclass
 class _Stdio:
     """The monitor's ends of the container's stdio, and the container's ends to hand over."""
 
-    container: Stdio
-    outputs: dict[int, int]  # our read fd -> stream (STDOUT/STDERR)
-    stdin: int | None  # our write fd, when stdin is open
-    to_close: list[int]  # the container's ends, closed here once it has them
-    pty_master: int | None = None
-    console: socket.socket | None = None  # where a -t container's pty master comes from
+    __slots__ = ("console", "container", "outputs", "pty_master", "stdin", "to_close")
+
+    def __init__(
+        self,
+        container: Stdio,
+        outputs: dict[int, int],  # our read fd -> stream (STDOUT/STDERR)
+        stdin: int | None,  # our write fd, when stdin is open
+        to_close: list[int],  # the container's ends, closed here once it has them
+        pty_master: int | None = None,
+        console: socket.socket | None = None,  # where a -t container's pty master comes from
+    ) -> None:
+        self.container = container
+        self.outputs = outputs
+        self.stdin = stdin
+        self.to_close = to_close
+        self.pty_master = pty_master
+        self.console = console
 
 
 def _open_stdio(config: MonitorConfig) -> _Stdio:
@@ -115,6 +131,10 @@ class Monitor:
         self.health = self._health_checker()
 
     def _health_checker(self) -> HealthChecker | None:
+        if not self.config.healthcheck:
+            return None
+        from berth.monitor.health import HealthChecker, HealthConfig, exec_spawner, frozen
+
         health = HealthConfig.parse(self.config.healthcheck, self.config.shell)
         if health is None:
             return None

@@ -34,6 +34,15 @@ class NameTables:
             self._seen[path] = cached = (stamp, table)
         return cached[1]
 
+    def reverse(self, address: str) -> list[str]:
+        """The names that resolve to `address` (PTR), the container's own name first."""
+        found: list[str] = []
+        for path in self.paths:
+            for name, addresses in self._table(path).items():
+                if address in addresses and name not in found:
+                    found.append(name)
+        return found
+
     def lookup(self, name: str) -> list[str]:
         found: list[str] = []
         for path in self.paths:
@@ -56,6 +65,8 @@ def start(fds: Sequence[int], names: Sequence[str]) -> threading.Event:
     stop = threading.Event()
     tables = NameTables(names)
     threading.Thread(
-        target=dns.serve, args=(udp, tcp, tables.lookup, upstreams, stop), daemon=True
+        target=dns.serve,
+        args=(udp, tcp, tables.lookup, upstreams, stop, tables.reverse),
+        daemon=True,
     ).start()
     return stop

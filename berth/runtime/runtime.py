@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import logging
 import os
 import re
 import select
@@ -38,7 +37,15 @@ from berth.runtime import processes
 from berth.sys.process import is_child_subreaper
 
 CREATE_TIMEOUT = 60
-log = logging.getLogger(__name__)
+
+
+def _warn(message: str, *args: object) -> None:
+    """Log a warning; logging is imported only then (a monitor imports this module)."""
+    import logging
+
+    logging.getLogger(__name__).warning(message, *args)
+
+
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
@@ -204,7 +211,7 @@ class Runtime:
         and sends its master fd there, as runc's --console-socket does; stdio is then unused.
         """
         if not is_child_subreaper():
-            log.warning(
+            _warn(
                 "container %s: the caller is not a child subreaper, so pid 1 will be "
                 "reparented to the host's init and waitpid() will not see it",
                 container_id,
@@ -238,7 +245,7 @@ class Runtime:
             pid = int(first["pid"])
             ready = reader.read()
             for warning in (ready or {}).get("warnings") or []:
-                log.warning("container %s: %s", container_id, warning)
+                _warn("container %s: %s", container_id, warning)
             if ready is None or "error" in ready:
                 _raise(ready or {"error": "the container init died during set-up"})
         except BaseException:

@@ -358,6 +358,8 @@ def test_names_resolve_on_user_networks_only(
     assert "nameserver 127.0.0.11" in seen.stdout
     assert seen.stdout.count(f"Address: {address}") == 3
     assert seen.stdout.rstrip().endswith("pinged")
+    reverse = berth("run", "--rm", "--network", "apps", "busybox", "nslookup", address)
+    assert "name = db" in reverse.stdout, reverse.stdout + reverse.stderr
     unknown = berth("run", "--rm", "--network", "apps", "busybox", "nslookup", "nobody-here")
     assert unknown.returncode != 0
     # The default bridge has no embedded resolver, as in Docker.
