@@ -370,3 +370,34 @@ def test_names_resolve_on_user_networks_only(
     assert berth("network", "disconnect", "apps", "db").returncode == 0
     gone = berth("run", "--rm", "--network", "apps", "busybox", "nslookup", "db")
     assert gone.returncode != 0
+
+
+def test_other_tables_are_never_touched(berth: Berth, host_ns: HostNamespace, busybox: str) -> None:
+    foreign = (
+        "table inet firewall {\n"
+        "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n"
+        "\t\ttcp dport 22 accept\n\t}\n}\n"
+    )
+    loaded = subprocess.run(
+        [*host_ns.prefix, "nft", "-f", "-"],
+        input=foreign,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    before = host_ns.run("nft", "list", "table", "inet", "firewall").stdout
+    try:
+        started = berth("run", "-d", "--name", "web", "-p", "8080:80", "busybox", "sleep", "60")
+        assert started.returncode == 0, started.stderr
+        assert berth("network", "create", "extra").returncode == 0
+        assert berth("network", "connect", "--alias", "w2", "extra", "web").returncode == 0
+        networks = inspect(berth, "web")["NetworkSettings"]["Networks"]
+        assert networks["extra"]["Aliases"] == ["w2"]
+        assert berth("stop", "-t", "1", "web").returncode == 0
+        stopped = inspect(berth, "web")["NetworkSettings"]
+        assert stopped["IPAddress"] == "" and stopped["Ports"] == {}
+        assert berth("port", "web").stdout == ""
+        assert host_ns.run("nft", "list", "table", "inet", "firewall").stdout == before
+    finally:
+        host_ns.run("nft", "delete", "table", "inet", "firewall")
