@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 
 from berth.cli.context import Context
-from berth.cli.progress_view import PlainView
 from berth.errors import NotFound
-from berth.oci import parse_platform
-from berth.reference import parse
 
 
 def ensure_image(ctx: Context, args: argparse.Namespace) -> None:
+    """Pull the image unless it is here (the pull path's modules are imported only then)."""
     images = ctx.engine.images
     if args.pull != "always":
         try:
@@ -20,6 +18,10 @@ def ensure_image(ctx: Context, args: argparse.Namespace) -> None:
         except NotFound:
             if args.pull == "never":
                 raise NotFound(f"No such image: {args.image}") from None
+    from berth.cli.progress_view import PlainView
+    from berth.oci import parse_platform
+    from berth.reference import parse
+
     reference = parse(args.image)
     if args.pull != "always":
         ctx.stderr.write(f"Unable to find image '{reference.familiar()}' locally\n")
