@@ -259,6 +259,8 @@ def _oci_to_overlay_whiteouts(root: Path) -> None:
                 os.mknod(here / name.removeprefix(".wh."), stat.S_IFCHR | 0o600, 0)
 
 
+MARKERS = ("layer.json", "index.json")  # written last: a directory with one is complete
+
 TAR_CREATE = [
     "tar",
     "--numeric-owner",
@@ -290,9 +292,8 @@ def pack_layer(
         run_to_file([*TAR_CREATE, "-C", str(root), "."], out)
     diff_id = sha256_file(tar_path)
     uncompressed = tar_path.stat().st_size
-    tmp_dir = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    tmp_dir.mkdir(parents=True)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-", dir=out_dir.parent))
     gz_path = tmp_dir / "layer.tar.gz"
     with gz_path.open("wb") as out:
         run_to_file(["igzip", "-3", "-c", str(tar_path)], out)
@@ -308,11 +309,24 @@ def pack_layer(
     if versions:
         meta["versions"] = dict(versions)
     (tmp_dir / "layer.json").write_text(json.dumps(meta, indent=2))
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp_dir.rename(out_dir)
+    _commit(tmp_dir, out_dir)
     layer = _layer_from_cache(out_dir, created_by)
     assert layer is not None
     return layer
+
+
+def _commit(tmp_dir: Path, target: Path) -> None:
+    """Rename a finished directory into place. Two builds of one recipe at once (the demo and
+    the tests, say) each build in a directory of their own; the first to finish wins and the
+    other's identical result is dropped. A leftover without its marker file is replaced."""
+    if target.exists() and not any((target / name).exists() for name in MARKERS):
+        shutil.rmtree(target, ignore_errors=True)
+    try:
+        tmp_dir.rename(target)
+    except OSError:
+        if not target.exists():
+            raise
+        shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def _extract_layer(layer: Layer, target: Path) -> None:
@@ -523,10 +537,12 @@ def build_image(recipe: ImageRecipe, cache: Path = CACHE) -> BuiltImage:
     layers += [build_files(stage, cache) for stage in recipe.files]
     layout = cache / "images" / recipe.key()
     if not (layout / "index.json").exists():
-        shutil.rmtree(layout, ignore_errors=True)
-        writer = LayoutWriter(layout)
+        layout.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{layout.name}.tmp-", dir=layout.parent))
+        writer = LayoutWriter(tmp)
         writer.add_image(recipe.tag, layers, cmd=list(recipe.cmd), extra=dict(recipe.config))
         writer.close()
+        _commit(tmp, layout)
     return BuiltImage(recipe, layout, tuple(layers))
 
 

@@ -15,6 +15,7 @@ remove them). The store is a tmpfs of its own; the registry's storage is kept in
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -164,6 +165,7 @@ def main() -> int:
     if not shutil.which("psql"):
         raise SystemExit("demo: psql is missing (scripts/setup installs postgresql-client)")
     say("Building the images from Debian packages (once: later runs take them from .cache/images)")
+    logging.basicConfig(level=logging.INFO, format="  %(message)s")  # which layer is building
     images = build_all()
     for image in images.all:
         print(f"  {', '.join(image.names)}")
