@@ -584,6 +584,12 @@ class ContainerService:
 
                 open_cgroup(record.id, parent=self.cgroup_parent).destroy()
 
+    def size(self, record: ContainerRecord) -> int:
+        """What the container wrote: its overlay upper directory."""
+        from berth.engine.disk import tree_size
+
+        return tree_size(self.directory(record.id) / "diff")
+
     def cleanup(self, record: ContainerRecord) -> None:
         """Release a container that is done (a no-op for one that was started again)."""
         with self.start_lock(record.id):

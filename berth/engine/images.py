@@ -110,7 +110,7 @@ class ImageService:
     def history(self, text: str) -> list[HistoryEntry]:
         record = self.lookup(text)
         config = self.config(record)
-        sizes = [self._layer_size(diff_id) for diff_id in config.diff_ids]
+        sizes = [self.layer_size(diff_id) for diff_id in config.diff_ids]
         entries: list[HistoryEntry] = []
         layer_index = 0
         for item in config.history:
@@ -136,7 +136,7 @@ class ImageService:
             entries[0] = entries[0]._replace(image_id=record.id)
         return entries
 
-    def _layer_size(self, diff_id: str) -> int:
+    def layer_size(self, diff_id: str) -> int:
         layer = self.layers.layer(diff_id)
         return layer.size if layer else 0
 
@@ -147,7 +147,7 @@ class ImageService:
         users = Counter(diff_id for layers in layer_sets.values() for diff_id in layers)
         result = []
         for record in records:
-            shared = sum(self._layer_size(d) for d in layer_sets[record.id] if users[d] > 1)
+            shared = sum(self.layer_size(d) for d in layer_sets[record.id] if users[d] > 1)
             result.append(ImageUsage(record, shared, record.size - shared))
         return result
 

@@ -113,14 +113,9 @@ class VolumeService:
         return used
 
     def size(self, name: str) -> int:
-        total = 0
-        for directory, _, files in os.walk(self.data(name)):
-            for file in files:
-                try:
-                    total += os.lstat(os.path.join(directory, file)).st_blocks * 512
-                except OSError:
-                    continue
-        return total
+        from berth.engine.disk import tree_size
+
+        return tree_size(self.data(name))
 
     def inspect(self, record: VolumeRecord) -> dict[str, Any]:
         return {

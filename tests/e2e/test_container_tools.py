@@ -284,3 +284,32 @@ def test_unknown_container(berth: Berth, command: list[str]) -> None:
     result = berth(*command, "ghost")
     assert result.returncode == 1
     assert "No such container: ghost" in result.stderr
+
+
+def test_system_df_counts_containers_and_volumes(berth: Berth, busybox: str) -> None:
+    started = berth(
+        "run", "-d", "--name", "writer", "-v", "data:/data", busybox, "sh", "-c",
+        "head -c 1048576 /dev/zero > /big; echo x > /data/file; sleep 60",
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    assert berth("create", "--name", "idle", busybox, "true").returncode == 0
+    for _ in range(100):
+        if berth("exec", "writer", "test", "-f", "/data/file").returncode == 0:
+            break
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in berth(
+            "system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}} {{.Size}}"
+        ).stdout.splitlines()
+    }
+    assert rows["Images"][:2] == ["1", "1"]
+    assert rows["Containers"][:2] == ["2", "1"]
+    assert rows["Containers"][2].endswith("MB")  # the megabyte written in the container
+    assert rows["Local"][1:3] == ["1", "1"]  # "Local Volumes": one volume, in use
+    verbose = berth("system", "df", "-v").stdout
+    image_line = next(line for line in verbose.splitlines() if line.startswith("busybox"))
+    assert image_line.split()[-1] == "2"  # two containers use the image
+    lines = [line.split() for line in verbose.splitlines() if line.strip()]
+    assert any(words[-1] == "writer" for words in lines)
+    assert ["data", "1"] in [words[:2] for words in lines]
+    assert berth("rm", "-f", "writer", "idle").returncode == 0
