@@ -8,7 +8,10 @@ helper starts is stopped, and everything mounted is unmounted, in `finally` bloc
 
 The peers are configured not to touch the host: dockerd runs with its own data-root,
 exec-root, pidfile and socket, and without iptables or a bridge (we only pull); podman and
-skopeo read config files written here instead of /etc/containers. Must not import `berth`.
+skopeo read config files written here instead of /etc/containers. The networking benchmark
+(bench/network.py) is the exception: it gives dockerd a bridge and iptables (`network=`) and
+podman a CNI network of its own (`network_conf=`), and undoes their iptables rules itself.
+Must not import `berth`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -38,6 +41,8 @@ PODMAN = "/usr/bin/podman"
 SKOPEO = "/usr/bin/skopeo"
 FILESYSTEMS = ("tmpfs", "rootfs")
 TOOLS = ("berth", "docker", "podman", "skopeo")
+# dockerd's networking flags when it only pulls or runs `--network none` containers.
+DOCKER_NO_NETWORK = ("--iptables=false", "--ip-forward=false", "--ip-masq=false", "--bridge=none")
 
 
 @contextlib.contextmanager
@@ -149,8 +154,9 @@ class Docker:
     name = "docker"
     START_TIMEOUT = 60.0
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, network: Sequence[str] = DOCKER_NO_NETWORK) -> None:
         self.store = store
+        self.network = tuple(network)
         self.socket = store / "docker.sock"
         self._env = {**_base_env(store), "DOCKER_CONFIG": str(store / "client")}
         self._process: subprocess.Popen[bytes] | None = None
@@ -174,10 +180,7 @@ class Docker:
             f"unix://{self.socket}",
             "--storage-driver",
             "overlay2",
-            "--iptables=false",
-            "--ip-forward=false",
-            "--ip-masq=false",
-            "--bridge=none",
+            *self.network,
             "--log-level=warn",
         ]
         try:
@@ -235,8 +238,9 @@ class Podman:
 
     name = "podman"
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, network_conf: str = "") -> None:
         self.store = store
+        self.network_conf = network_conf  # a [network] section for containers.conf
         self._env = _base_env(store)
 
     def start(self) -> None:
@@ -259,7 +263,7 @@ class Podman:
             f'image_copy_tmp_dir = "{tmp}"\n'  # default /var/tmp would be on another fs
             f'tmp_dir = "{self.store}/run/libpod"\n'
             f'static_dir = "{self.store}/root/libpod"\n'
-            f'volume_path = "{self.store}/root/volumes"\n'
+            f'volume_path = "{self.store}/root/volumes"\n' + self.network_conf
         )
         (conf / "storage.conf").write_text(
             "[storage]\n"
