@@ -45,7 +45,7 @@ def parse_detach_keys(text: str) -> bytes:
 
 
 @contextlib.contextmanager
-def _raw_terminal(enabled: bool) -> Iterator[None]:
+def raw_terminal(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
@@ -125,7 +125,7 @@ class Session:
             for number in FORWARDED_SIGNALS:
                 previous[number] = signal.signal(number, self._forward)
         try:
-            with _raw_terminal(interactive_tty):
+            with raw_terminal(interactive_tty):
                 if self.stdin:
                     threading.Thread(target=self._pump_stdin, daemon=True).start()
                 return self._receive()

@@ -463,6 +463,8 @@ class ContainerService:
         workdir: str | None,
         tty: bool,
         stdio: Stdio,
+        console_socket: int | None = None,
+        console_size: tuple[int, int] | None = None,  # (rows, columns) of the caller's
     ) -> subprocess.Popen[bytes]:
         """Run one more process in a running container, as `docker exec` does: the
         container's environment, user, capabilities and seccomp filter unless overridden."""
@@ -483,6 +485,8 @@ class ContainerService:
         process["args"] = args
         process["env"] = merge_env(process.get("env") or [], ["TERM=xterm"] if tty else [], env)
         process["terminal"] = tty
+        if tty and console_size:
+            process["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
         if workdir:
             process["cwd"] = workdir
         if user is not None:
@@ -499,6 +503,7 @@ class ContainerService:
             stdio,
             cgroup_procs=cgroup.procs_files(),
             seccomp_profile=(spec.get("linux") or {}).get("seccomp"),
+            console_socket=console_socket,
         )
 
     def wait_removed(self, record: ContainerRecord, timeout: float = 30.0) -> None:

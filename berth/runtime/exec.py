@@ -1,5 +1,8 @@
-"""`python -m berth.runtime.exec PID PROCESS_JSON SYNC_FD CGROUPS SECCOMP_JSON`: run one more
-process inside a running container (`berth exec`).
+"""`python -m berth.runtime.exec PID PROCESS_JSON SYNC_FD CGROUPS SECCOMP_JSON [CONSOLE_FD]`:
+run one more process inside a running container (`berth exec`).
+
+With a terminal (`exec -t`), the process gets a pty made in the container's own devpts, whose
+master goes back over the console socket, as for `run -t` (init._console).
 
 Joins the container's cgroups and namespaces (those of its pid 1), forks so the new process
 lands in the pid namespace, then sets credentials and the container's seccomp filter, and
@@ -10,17 +13,20 @@ reported as JSON on the sync pipe (close-on-exec: EOF means the exec happened).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
+import struct
 import sys
+import termios
 from pathlib import Path
 
 from berth.runtime import seccomp
 from berth.runtime.command import find_command
 from berth.runtime.credentials import apply_credentials
 from berth.runtime.hardening import seal_imports, undumpable
-from berth.runtime.init import NAMESPACE_FLAGS
+from berth.runtime.init import NAMESPACE_FLAGS, TIOCSCTTY, _console, _console_channel
 from berth.runtime.sync import InitError, send
 from berth.sys import setns
 
@@ -42,7 +48,9 @@ def main() -> None:
     sync_fd = int(sys.argv[3])
     cgroup_procs = json.loads(sys.argv[4])
     profile = json.loads(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] else None
+    console_fd = int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[6] else None
     os.set_inheritable(sync_fd, False)
+    channel = _console_channel(console_fd) if console_fd is not None else None
     undumpable()
     try:
         program = seccomp.prepare(profile) if profile else None
@@ -68,6 +76,15 @@ def main() -> None:
             env = list(process.get("env") or [])
             args = list(process["args"])
             executable = find_command(args, env)
+            if channel is not None:
+                user = process.get("user") or {}
+                _console(channel, int(user.get("uid", 0)), int(user.get("gid", 0)))
+                size = process.get("consoleSize")
+                if size:  # before the process runs: it may ask at once (stty, a shell)
+                    winsize = struct.pack("HHHH", size["height"], size["width"], 0, 0)
+                    fcntl.ioctl(0, termios.TIOCSWINSZ, winsize)
+                os.setsid()  # the pty becomes the controlling terminal: Ctrl-C reaches it
+                fcntl.ioctl(0, TIOCSCTTY, 0)
             no_new_privs = bool(process.get("noNewPrivileges"))
             if program is not None and not no_new_privs:
                 program.load()
@@ -84,6 +101,8 @@ def main() -> None:
             send(sync_fd, {"error": str(error), "exit_status": 126})
             os._exit(126)
     os.close(sync_fd)
+    if channel is not None:
+        channel.close()
     # Forward the signals a foreground `berth exec` receives to the process it runs.
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(number, lambda received, _frame: os.kill(child, received))

@@ -323,9 +323,12 @@ class Runtime:
         *,
         cgroup_procs: Sequence[Path] = (),
         seccomp_profile: dict[str, Any] | None = None,
+        console_socket: int | None = None,
     ) -> subprocess.Popen[bytes]:
         """Run `process` (an OCI process object) inside the running container. Returns the
-        helper that parents it; its exit status is the process's (128+N when killed)."""
+        helper that parents it; its exit status is the process's (128+N when killed). With
+        `console_socket`, the process gets a pty inside the container, whose master is sent
+        there (SCM_RIGHTS)."""
         pid = self._live_pid(container_id)
         if pid is None:
             raise NotFound(f"container {container_id} is not running")
@@ -339,14 +342,16 @@ class Runtime:
             str(sync_w),
             json.dumps([str(p) for p in cgroup_procs]),
             json.dumps(seccomp_profile) if seccomp_profile else "",
+            "" if console_socket is None else str(console_socket),
         ]
+        passed = (sync_w,) + (() if console_socket is None else (console_socket,))
         try:
             helper = subprocess.Popen(
                 argv,
                 stdin=stdio.stdin,
                 stdout=stdio.stdout,
                 stderr=stdio.stderr,
-                pass_fds=(sync_w,),
+                pass_fds=passed,
             )
         finally:
             os.close(sync_w)

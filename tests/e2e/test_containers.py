@@ -262,6 +262,58 @@ def test_tty_gives_the_container_a_terminal(berth: Berth, busybox: str) -> None:
     assert lines[0].startswith("/dev/pts/") and lines[1] == "xterm"
 
 
+def test_exec_tty_gives_a_terminal_inside_the_container(berth: Berth, busybox: str) -> None:
+    """`exec -it` under a terminal the test holds: a pty of the container's own, the caller's
+    window size, keystrokes in, output out, the process's exit code."""
+    import fcntl
+    import select
+    import struct
+    import termios
+
+    assert berth("run", "-d", "--name", "shell", busybox, "sleep", "30").returncode == 0
+    script = "tty; echo $TERM; stty size; read line; echo got:$line; exit 7"
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+    process = subprocess.Popen(
+        berth.argv("exec", "-it", "shell", "sh", "-c", script),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
+    os.close(slave)
+    output = b""
+    try:
+        deadline = time.monotonic() + 30
+        sent = False
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            if not sent and b"111" in output:
+                os.write(master, b"hello\r")
+                sent = True
+            if process.poll() is not None and not ready:
+                break
+        assert process.wait(timeout=30) == 7, output
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+    lines = [line for line in output.decode().replace("\r", "").splitlines() if line]
+    assert lines[0].startswith("/dev/pts/"), output  # the container's own devpts
+    assert lines[1:3] == ["xterm", "33 111"]  # the caller's terminal size
+    assert "got:hello" in lines, output
+    assert berth("rm", "-f", "shell").returncode == 0
+
+
 def test_exec_runs_inside_the_running_container(berth: Berth, busybox: str) -> None:
     assert (
         berth(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
@@ -29,10 +30,21 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _terminal_size() -> tuple[int, int] | None:
+    try:
+        size = os.get_terminal_size(1)
+    except OSError:
+        return None
+    return size.lines, size.columns
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
     containers = ctx.engine.containers
     record = containers.lookup(args.container)
     null = os.open(os.devnull, os.O_RDWR)
+    ours = theirs = None
+    if args.tty and not args.detach:  # a pty made inside the container, relayed here
+        ours, theirs = socket.socketpair()
     try:
         if args.detach:
             stdio = Stdio(null, null, null)
@@ -46,10 +58,20 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             user=args.user,
             workdir=args.workdir,
             tty=args.tty,
-            stdio=stdio,
+            stdio=Stdio(null, null, null) if theirs is not None else stdio,
+            console_socket=theirs.fileno() if theirs is not None else None,
+            console_size=_terminal_size() if theirs is not None else None,
         )
     finally:
         os.close(null)
+        if theirs is not None:
+            theirs.close()
     if args.detach:
         return 0
+    if ours is not None:
+        from berth.cli.pty_relay import receive_master, relay
+
+        with ours:
+            master = receive_master(ours)
+        relay(master, interactive=args.interactive)
     return helper.wait()
