@@ -53,7 +53,7 @@ def raw_terminal(enabled: bool) -> Iterator[None]:
     import tty
 
     saved = termios.tcgetattr(sys.stdin.fileno())
-    tty.setraw(sys.stdin.fileno())
+    tty.setraw(sys.stdin.fileno(), termios.TCSANOW)  # keep what was typed ahead (no flush)
     try:
         yield
     finally:

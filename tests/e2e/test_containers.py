@@ -262,56 +262,100 @@ def test_tty_gives_the_container_a_terminal(berth: Berth, busybox: str) -> None:
     assert lines[0].startswith("/dev/pts/") and lines[1] == "xterm"
 
 
-def test_exec_tty_gives_a_terminal_inside_the_container(berth: Berth, busybox: str) -> None:
-    """`exec -it` under a terminal the test holds: a pty of the container's own, the caller's
-    window size, keystrokes in, output out, the process's exit code."""
-    import fcntl
-    import select
-    import struct
-    import termios
+class Terminal:
+    """A pty the test holds, with a berth command running on its other side (as a user's
+    terminal would be): type into it, wait for text, read what came out."""
 
-    assert berth("run", "-d", "--name", "shell", busybox, "sleep", "30").returncode == 0
-    script = "tty; echo $TERM; stty size; read line; echo got:$line; exit 7"
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
-    process = subprocess.Popen(
-        berth.argv("exec", "-it", "shell", "sh", "-c", script),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-    )
-    os.close(slave)
-    output = b""
-    try:
-        deadline = time.monotonic() + 30
-        sent = False
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
+    def __init__(self, argv: list[str], rows: int = 33, columns: int = 111) -> None:
+        import fcntl
+        import struct
+        import termios
+
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        self.process = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+        )
+        os.close(slave)
+        self.output = b""
+
+    def type(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def wait_for(self, text: bytes, timeout: float = 30) -> None:
+        import select
+
+        deadline = time.monotonic() + timeout
+        while text not in self.output and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.master], [], [], 0.1)
             if ready:
                 try:
-                    chunk = os.read(master, 4096)
-                except OSError:
+                    chunk = os.read(self.master, 4096)
+                except OSError:  # EIO: the command closed the terminal
                     break
                 if not chunk:
                     break
-                output += chunk
-            if not sent and b"111" in output:
-                os.write(master, b"hello\r")
-                sent = True
-            if process.poll() is not None and not ready:
-                break
-        assert process.wait(timeout=30) == 7, output
+                self.output += chunk
+        assert text in self.output, self.output
+
+    def close(self) -> int:
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            os.close(self.master)
+
+    def lines(self) -> list[str]:
+        return [line for line in self.output.decode().replace("\r", "").splitlines() if line]
+
+
+def test_exec_tty_gives_a_terminal_inside_the_container(berth: Berth, busybox: str) -> None:
+    """`exec -it` under a terminal: a pty of the container's own, the caller's window size,
+    keystrokes in, output out, the process's exit code."""
+    assert berth("run", "-d", "--name", "shell", busybox, "sleep", "30").returncode == 0
+    script = "tty; echo $TERM; stty size; read line; echo got:$line; exit 7"
+    terminal = Terminal(berth.argv("exec", "-it", "shell", "sh", "-c", script))
+    try:
+        terminal.wait_for(b"33 111")
+        terminal.type(b"hello\r")
+        terminal.wait_for(b"got:hello")
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        os.close(master)
-    lines = [line for line in output.decode().replace("\r", "").splitlines() if line]
-    assert lines[0].startswith("/dev/pts/"), output  # the container's own devpts
+        code = terminal.close()
+    assert code == 7
+    lines = terminal.lines()
+    assert lines[0].startswith("/dev/pts/")  # the container's own devpts
     assert lines[1:3] == ["xterm", "33 111"]  # the caller's terminal size
-    assert "got:hello" in lines, output
     assert berth("rm", "-f", "shell").returncode == 0
+
+
+def test_run_it_keys_ctrl_c_and_detach(berth: Berth, busybox: str) -> None:
+    """`run -it`: Ctrl-C interrupts the container's foreground command (not berth), the
+    shell lives on; ctrl-p ctrl-q detaches and leaves it running; attach comes back to it."""
+    terminal = Terminal(berth.argv("run", "-it", "--name", "term", busybox, "sh"))
+    try:
+        terminal.wait_for(b"# ")  # the shell's prompt
+        terminal.type(b"echo size $(stty size)\r")
+        terminal.wait_for(b"size 33 111")
+        terminal.type(b"sleep 30; echo after\r")
+        time.sleep(0.5)
+        terminal.type(b"\x03")  # Ctrl-C: SIGINT to the container's foreground group
+        terminal.type(b"echo alive $?\r")
+        terminal.wait_for(b"alive 130")  # sleep died of SIGINT; the shell did not
+        terminal.type(b"\x10\x11")  # ctrl-p ctrl-q
+    finally:
+        code = terminal.close()
+    assert code == 0
+    assert "after" not in terminal.lines()  # echoed as typed, never printed: sleep was stopped
+    assert berth("inspect", "-f", "{{.State.Status}}", "term").stdout == "running\n"
+    again = Terminal(berth.argv("attach", "term"))
+    try:
+        again.type(b"exit 4\r")
+    finally:
+        assert again.close() == 4
+    assert berth("inspect", "-f", "{{.State.ExitCode}}", "term").stdout == "4\n"
+    assert berth("rm", "term").returncode == 0
 
 
 def test_exec_runs_inside_the_running_container(berth: Berth, busybox: str) -> None:
