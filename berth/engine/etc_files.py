@@ -17,11 +17,19 @@ HOST_RESOLV_CONF = Path("/etc/resolv.conf")
 FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
 
 
-def _resolv_conf(network_mode: str, embedded_dns: bool) -> str:
+def _host_resolv_conf() -> str:
     try:
-        lines = HOST_RESOLV_CONF.read_text().splitlines()
+        return HOST_RESOLV_CONF.read_text()
     except OSError:
-        lines = []
+        return ""
+
+
+def resolv_conf(host_text: str, network_mode: str, embedded_dns: bool) -> str:
+    """A container's resolv.conf from the host's, as Docker writes it: the host's own with
+    `--network host`; the embedded resolver (and the host's search domains) on user-defined
+    networks; otherwise the host's without loopback nameservers, which a container can't
+    reach, falling back to Google's when none is left."""
+    lines = host_text.splitlines()
     if network_mode == "host":
         return "\n".join(lines) + "\n"
     if embedded_dns:  # Docker's: the resolver answers the network's names, forwards the rest
@@ -68,7 +76,10 @@ def write_etc_files(
     files = {
         "/etc/hostname": (directory / "hostname", hostname + "\n"),
         "/etc/hosts": (directory / "hosts", "\n".join(hosts) + "\n"),
-        "/etc/resolv.conf": (directory / "resolv.conf", _resolv_conf(network_mode, network.dns)),
+        "/etc/resolv.conf": (
+            directory / "resolv.conf",
+            resolv_conf(_host_resolv_conf(), network_mode, network.dns),
+        ),
     }
     for path, text in files.values():
         path.write_text(text)
