@@ -7,11 +7,15 @@ come from a map of the same names, as Docker's formatter builds them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from berth.cli.tables import render_tabbed
 from berth.cli.template import Template
+from berth.errors import BerthError
+
+if TYPE_CHECKING:
+    from berth.cli.context import Context
 
 
 def print_rows(
@@ -39,6 +43,24 @@ def print_rows(
     template = Template(chosen)
     for row in rows:
         out.write(template.render(row) + "\n")
+
+
+def inspect_each(
+    ctx: Context, names: Sequence[str], document: Callable[[str], Any], fmt: str | None
+) -> int:
+    """Docker's `inspect` of several objects: print the documents of those found, report each
+    one that isn't (or can't be read), and exit 1 if any failed."""
+    documents: list[Any] = []
+    failed = False
+    for name in names:
+        try:
+            documents.append(document(name))
+        except BerthError as error:
+            ctx.stderr.write(f"Error: {error.message}\n")
+            failed = True
+    if documents or not fmt:
+        print_documents(ctx.stdout, documents, fmt)
+    return 1 if failed else 0
 
 
 def print_documents(out: TextIO, documents: Sequence[Any], fmt: str | None) -> None:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from berth.container import ContainerRecord
     from berth.engine.engine import Engine
     from berth.network.ports import Reserved
+    from berth.sys.filelock import FileLock
 
 DNS_ADDRESS = "127.0.0.11"  # Docker's embedded resolver, inside each container's namespace
 NAMES_FILE = "names.json"
@@ -71,8 +72,8 @@ class NetworkService:
         self.engine = engine
         self.layout = engine.layout
         self.records = NetworkStore(engine.database)
-        self._lock_depth = 0
-        self._lock: Any = None
+        self._lock_depth = 0  # reentrant in-process: setup -> reconcile -> teardown
+        self._lock: FileLock | None = None
 
     # -- names on the host ---------------------------------------------------------------
 
@@ -107,8 +108,9 @@ class NetworkService:
             yield
         finally:
             self._lock_depth -= 1
-            if self._lock_depth == 0:
+            if self._lock_depth == 0 and self._lock is not None:
                 self._lock.release()
+                self._lock = None
 
     # -- networks ------------------------------------------------------------------------
 

@@ -6,10 +6,9 @@ import argparse
 from typing import Any
 
 from berth.cli.context import Context
-from berth.cli.listing import print_documents
+from berth.cli.listing import inspect_each
 from berth.cli.parser import new_parser
 from berth.engine.reports import container_inspect
-from berth.errors import BerthError
 
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
@@ -22,20 +21,10 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     containers = ctx.engine.containers
-    documents: list[Any] = []
-    missing = False
-    for name in args.names:
-        try:
-            record = containers.lookup(name)
-        except BerthError as error:
-            ctx.stderr.write(f"Error: {error.message}\n")
-            missing = True
-            continue
-        documents.append(
-            container_inspect(
-                record, containers.directory(record.id), ctx.engine.networks.settings(record)
-            )
-        )
-    if documents or not args.format:
-        print_documents(ctx.stdout, documents, args.format)
-    return 1 if missing else 0
+
+    def document(name: str) -> dict[str, Any]:
+        record = containers.lookup(name)
+        settings = ctx.engine.networks.settings(record)
+        return container_inspect(record, containers.directory(record.id), settings)
+
+    return inspect_each(ctx, args.names, document, args.format)
