@@ -357,6 +357,9 @@ class NetworkService:
     ) -> Endpoint:
         from berth.network import ipam, links
 
+        device = self.device(network)
+        if not links.exists(device):
+            network = self._still_free(network)
         assert network.subnet and network.gateway
         subnet = ipaddress.IPv4Network(network.subnet)
         gateway = network.gateway
@@ -365,7 +368,6 @@ class NetworkService:
             address = ipam.free_address(subnet, gateway, used)
             return address, ipam.mac_for(address)
 
-        device = self.device(network)
         links.ensure_bridge(device, gateway, subnet.prefixlen)
         links.remove_device(links.host_device(record.id, network.id))  # a restart's old pair
         endpoint = self.records.assign(network, record.id, choose, interface)
@@ -384,6 +386,29 @@ class NetworkService:
             self.netns_path(record.id),
         )
         return endpoint
+
+    def _still_free(self, network: NetworkRecord) -> NetworkRecord:
+        """Before a bridge comes up: its subnet must still be free on the host (Docker may
+        have taken it since berth chose it). The default network moves to a free subnet, as
+        nothing of it exists while its bridge is down; a user-defined one's subnet was the
+        user's choice, so that is an error."""
+        from berth.network import ipam
+
+        assert network.subnet
+        own = ipaddress.IPv4Network(network.subnet)
+        clash = next((r for r in ipam.host_routes() if r.overlaps(own)), None)
+        if clash is None:
+            return network
+        if network.name != DEFAULT_NETWORK:
+            raise Conflict(
+                f"network {network.name}'s subnet {own} overlaps the host's route to {clash}",
+                hint="remove the network and create it again on another subnet",
+            )
+        others = [ipaddress.IPv4Network(n.subnet) for n in self.records.all() if n.subnet]
+        subnet = ipam.choose_subnet([*others, *ipam.host_routes()])
+        moved = network._replace(subnet=str(subnet), gateway=ipam.gateway_for(subnet))
+        self.records.move(moved)
+        return moved
 
     def _publish(self, container_id: str, reserved: list[Reserved], first: Endpoint | None) -> None:
         if not reserved:

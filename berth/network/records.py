@@ -152,6 +152,14 @@ class NetworkStore:
             raise InvalidArgument(f"network {text} is ambiguous ({len(rows)} matches found)")
         raise NotFound(f"network {text} not found")
 
+    def move(self, record: NetworkRecord) -> None:
+        """A new subnet and gateway for a network with no address in use."""
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "UPDATE networks SET subnet = ?, gateway = ? WHERE id = ?",
+                (record.subnet, record.gateway, record.id),
+            )
+
     def delete(self, network_id: str) -> None:
         with self.database.transaction() as cursor:
             cursor.execute("DELETE FROM endpoints WHERE network_id = ?", (network_id,))

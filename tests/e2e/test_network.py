@@ -401,3 +401,32 @@ def test_other_tables_are_never_touched(berth: Berth, host_ns: HostNamespace, bu
         assert host_ns.run("nft", "list", "table", "inet", "firewall").stdout == before
     finally:
         host_ns.run("nft", "delete", "table", "inet", "firewall")
+
+
+def test_the_default_subnet_moves_when_the_host_takes_it(
+    berth: Berth, host_ns: HostNamespace, busybox: str
+) -> None:
+    """Docker (or anything) may start using berth's default subnet while berth's bridge is
+    down: the next container must not bring up a bridge that hides the host's route."""
+    assert berth("run", "--rm", "busybox", "true").returncode == 0
+    before = json.loads(berth("network", "inspect", "bridge").stdout)[0]["IPAM"]["Config"][0]
+    taken = before["Gateway"].rsplit(".", 2)[0] + ".200.1/24"  # inside the old subnet
+    assert host_ns.run("ip", "addr", "add", taken, "dev", "host0").returncode == 0
+    try:
+        assert berth("run", "-d", "--name", "moved", "busybox", "sleep", "30").returncode == 0
+        after = json.loads(berth("network", "inspect", "bridge").stdout)[0]["IPAM"]["Config"][0]
+        assert after["Subnet"] != before["Subnet"]
+        address = inspect(berth, "moved")["NetworkSettings"]["IPAddress"]
+        import ipaddress
+
+        assert ipaddress.ip_address(address) in ipaddress.ip_network(after["Subnet"])
+        assert berth("rm", "-f", "moved").returncode == 0
+        # A user-defined network keeps the subnet its user chose: a clash is an error.
+        assert berth("network", "create", "--subnet", "10.99.0.0/24", "mine").returncode == 0
+        assert host_ns.run("ip", "addr", "add", "10.99.0.5/24", "dev", "host0").returncode == 0
+        clash = berth("run", "--rm", "--network", "mine", "busybox", "true")
+        assert clash.returncode == 125
+        assert "overlaps the host's route" in clash.stderr
+    finally:
+        host_ns.run("ip", "addr", "del", taken, "dev", "host0")
+        host_ns.run("ip", "addr", "del", "10.99.0.5/24", "dev", "host0")
