@@ -223,6 +223,7 @@ class ContainerService:
             spec = self._spec(record, rootfs, network)
             (directory / "config.json").write_text(json.dumps(spec))
             cgroup = self._cgroup(record)
+            dns_fds = network.dns_fds or ()
             monitor = MonitorConfig(
                 id=record.id,
                 bundle=str(directory),
@@ -250,8 +251,9 @@ class ContainerService:
                 cleanup_argv=self._admin_argv("container", "cleanup", record.id)
                 if network.netns == str(self.engine.networks.netns_path(record.id))
                 else [],
-                dns_fds=list(network.dns_fds or ()),
+                dns_fds=list(dns_fds),
                 dns_names=network.names_files,
+                held_fds=[s.fileno() for s in network.held if s.fileno() not in dns_fds],
             )
             monitor.write()
             report = self._launch_monitor(run_dir, [s.fileno() for s in network.held])

@@ -37,6 +37,7 @@ class MonitorConfig(NamedTuple):
     cleanup_argv: Sequence[str] = ()  # run once the container is done: frees its network
     dns_fds: Sequence[int] = ()  # (udp, tcp) bound to 127.0.0.11:53 in the container
     dns_names: Sequence[str] = ()  # name tables (JSON) of the container's networks
+    held_fds: Sequence[int] = ()  # published ports' reservations, closed once it is done
 
     def write(self) -> None:
         Path(self.run_dir, CONFIG_NAME).write_text(json.dumps(self._asdict()))

@@ -28,6 +28,7 @@ from berth.runtime import Runtime, Stdio
 
 if TYPE_CHECKING:
     from berth.monitor.health import HealthChecker
+    from berth.monitor.resolver import Resolver
 
 PR_SET_CHILD_SUBREAPER = 36
 DRAIN_SECONDS = 2.0
@@ -129,6 +130,7 @@ class Monitor:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.listener = self._listen()
         self.health = self._health_checker()
+        self.resolver: Resolver | None = None
 
     def _health_checker(self) -> HealthChecker | None:
         if not self.config.healthcheck:
@@ -402,6 +404,7 @@ class Monitor:
             except BerthError as error:
                 for fd in stdio.to_close:
                     os.close(fd)
+                self._release_held()
                 code = int(getattr(error, "exit_status", ENGINE_FAILURE))
                 self._publish(
                     Status="exited",
@@ -419,9 +422,9 @@ class Monitor:
             if self.config.dns_fds and self.restart_count == 0:
                 # After the first start: the init is forked only while this is one thread.
                 # Queries sent meanwhile wait in the socket, already bound.
-                from berth.monitor import resolver
+                from berth.monitor.resolver import Resolver
 
-                resolver.start(self.config.dns_fds, self.config.dns_names)
+                self.resolver = Resolver(self.config.dns_fds, self.config.dns_names)
             if self.health is not None:
                 self.health.begin()
             self._publish(
@@ -447,6 +450,8 @@ class Monitor:
             with contextlib.suppress(BerthError):
                 self.runtime.delete(self.config.id)
             restart = self._should_restart(exit_code)
+            if not restart:
+                self._release_held()  # before "exited": a start right after needs the ports
             self._publish(
                 Status="restarting" if restart else "exited",
                 Running=False,
@@ -463,6 +468,16 @@ class Monitor:
             time.sleep(delay)
             self.restart_count += 1
         self._cleanup()
+
+    def _release_held(self) -> None:
+        """Close the published ports' reservations and stop the resolver: the container is
+        done with them, and a start right after must be able to take the ports again."""
+        for fd in self.config.held_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if self.resolver is not None:
+            self.resolver.stop()
+            self.resolver = None
 
     def _cleanup(self) -> None:
         for client in list(self.clients.values()):

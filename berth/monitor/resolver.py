@@ -52,21 +52,28 @@ class NameTables:
         return found
 
 
-def start(fds: Sequence[int], names: Sequence[str]) -> threading.Event:
-    """Serve on the inherited (udp, tcp) sockets until the returned event is set."""
-    from berth.network import dns
+class Resolver:
+    """The serving thread and its sockets; `stop` ends both."""
 
-    udp = socket.socket(fileno=fds[0])
-    tcp = socket.socket(fileno=fds[1])
-    try:
-        upstreams = dns.upstream_servers(HOST_RESOLV_CONF.read_text())
-    except OSError:
-        upstreams = []
-    stop = threading.Event()
-    tables = NameTables(names)
-    threading.Thread(
-        target=dns.serve,
-        args=(udp, tcp, tables.lookup, upstreams, stop, tables.reverse),
-        daemon=True,
-    ).start()
-    return stop
+    def __init__(self, fds: Sequence[int], names: Sequence[str]) -> None:
+        from berth.network import dns
+
+        self.sockets = [socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1])]
+        try:
+            upstreams = dns.upstream_servers(HOST_RESOLV_CONF.read_text())
+        except OSError:
+            upstreams = []
+        self.event = threading.Event()
+        tables = NameTables(names)
+        self.thread = threading.Thread(
+            target=dns.serve,
+            args=(*self.sockets, tables.lookup, upstreams, self.event, tables.reverse),
+            daemon=True,
+        )
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.event.set()
+        self.thread.join(timeout=3)
+        for sock in self.sockets:
+            sock.close()

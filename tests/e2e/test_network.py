@@ -56,6 +56,9 @@ def test_published_port_reaches_the_container(
     assert port.stdout == "80/tcp -> 0.0.0.0:8080\n"
     ps = berth("ps", "--format", "{{.Names}} {{.Ports}}")
     assert ps.stdout == "web 0.0.0.0:8080->80/tcp\n"
+    for _ in range(3):  # stop + start at once: the old run's cleanup must not undo the new one
+        assert berth("restart", "-t", "1", "web").returncode == 0
+        assert fetch(host_ns, "127.0.0.1", 8080) == "hello\n"
     assert berth("rm", "-f", "web").returncode == 0
 
 
@@ -366,6 +369,11 @@ def test_names_resolve_on_user_networks_only(
     assert berth("run", "-d", "--name", "plain", "busybox", "sleep", "60").returncode == 0
     bridge = berth("run", "--rm", "busybox", "sh", "-c", "cat /etc/resolv.conf")
     assert "127.0.0.11" not in bridge.stdout
+    # Restarted, it is found again (its resolver and name table come back with it).
+    assert berth("restart", "-t", "1", "db").returncode == 0
+    again = inspect(berth, "db")["NetworkSettings"]["Networks"]["apps"]["IPAddress"]
+    found = berth("run", "--rm", "--network", "apps", "busybox", "nslookup", "database")
+    assert f"Address: {again}" in found.stdout, found.stdout + found.stderr
     # A container that leaves the network is no longer found.
     assert berth("network", "disconnect", "apps", "db").returncode == 0
     gone = berth("run", "--rm", "--network", "apps", "busybox", "nslookup", "db")
