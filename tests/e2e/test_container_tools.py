@@ -306,6 +306,11 @@ def test_system_df_counts_containers_and_volumes(berth: Berth, busybox: str) -> 
     assert rows["Containers"][:2] == ["2", "1"]
     assert rows["Containers"][2].endswith("MB")  # the megabyte written in the container
     assert rows["Local"][1:3] == ["1", "1"]  # "Local Volumes": one volume, in use
+    sizes = berth("ps", "-a", "-s", "--format", "{{.Names}} {{.Size}}").stdout.splitlines()
+    writer = next(line for line in sizes if line.startswith("writer "))
+    assert "MB (virtual " in writer  # its megabyte, and with the image's size
+    header = berth("ps", "-s").stdout.splitlines()[0]
+    assert header.split()[-1] == "SIZE"
     verbose = berth("system", "df", "-v").stdout
     image_line = next(line for line in verbose.splitlines() if line.startswith("busybox"))
     assert image_line.split()[-1] == "2"  # two containers use the image

@@ -13,7 +13,7 @@ from berth.cli import humanize
 from berth.cli.context import Context
 from berth.cli.listing import print_rows
 from berth.cli.parser import new_parser
-from berth.errors import InvalidArgument
+from berth.errors import BerthError, InvalidArgument
 from berth.network.records import NetworkStore, PortMapping
 
 if TYPE_CHECKING:
@@ -145,12 +145,20 @@ def _label(record: ContainerRecord, condition: str) -> bool:
 
 
 def _ancestor(record: ContainerRecord, text: str, ctx: Context) -> bool:
-    from berth.errors import BerthError
-
     try:
         return ctx.engine.images.lookup(text).id == record.image_id
     except BerthError:
         return record.image_name == text
+
+
+def _size_text(ctx: Context, record: ContainerRecord) -> str:
+    """Docker's SIZE: what the container wrote, and with its image's size ("virtual")."""
+    written = ctx.engine.containers.size(record)
+    try:
+        image = ctx.engine.images.records.get(record.image_id).size
+    except BerthError:
+        image = 0
+    return f"{humanize.size(written)} (virtual {humanize.size(written + image)})"
 
 
 def ports_text(exposed: dict[str, Any] | None, mappings: list[PortMapping]) -> str:
@@ -179,6 +187,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if any(r.status in ("running", "paused", "restarting") for r in selected):
         for mapping in NetworkStore(ctx.engine.database).ports():
             published.setdefault(mapping.container_id, []).append(mapping)
+    wants_size = args.size or (bool(args.format) and ".Size" in args.format)
     rows = []
     for record in selected:
         rows.append(
@@ -193,7 +202,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 else "",
                 "State": record.status,
                 "Status": status_text(record.state),
-                "Size": "",
+                "Size": _size_text(ctx, record) if wants_size else "",
                 "Names": record.name,
                 "Labels": ",".join(
                     f"{k}={v}" for k, v in (record.config.get("Labels") or {}).items()
@@ -209,5 +218,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         for row in rows:
             ctx.stdout.write(f"{row['ID']}\n")
         return 0
-    print_rows(ctx.stdout, rows, args.format, DEFAULT, HEADERS)
+    fmt = args.format or (DEFAULT + "\t{{.Size}}" if args.size and not args.quiet else None)
+    print_rows(ctx.stdout, rows, fmt, DEFAULT, HEADERS)
     return 0
