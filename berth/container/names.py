@@ -3,7 +3,6 @@ a given name must follow."""
 
 from __future__ import annotations
 
-import random
 import re
 
 from berth.errors import InvalidArgument
@@ -47,6 +46,8 @@ _SURNAMES = (
 
 
 def random_name(taken: set[str]) -> str:
+    import random  # here, not at the top: `ps` imports this module and never names anything
+
     for attempt in range(100):
         name = f"{random.choice(_ADJECTIVES)}_{random.choice(_SURNAMES)}"
         if attempt:

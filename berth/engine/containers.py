@@ -12,9 +12,7 @@ import contextlib
 import json
 import os
 import select
-import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +25,8 @@ from berth.monitor.config import STATUS_NAME, STOP_REQUESTED, MonitorConfig
 from berth.monitor.files import read_json
 
 if TYPE_CHECKING:
+    import subprocess
+
     from berth.cgroups import CgroupManager
     from berth.engine.engine import Engine
     from berth.engine.networks import NetworkSetup
@@ -175,13 +175,13 @@ class ContainerService:
         try:
             self.records.add(record)
         except BaseException:
-            shutil.rmtree(directory, ignore_errors=True)
+            _remove_tree(directory)
             raise
         try:
             self.engine.networks.register(record.id, host_config, list(aliases or []))
         except BaseException:
             self.records.delete(record.id)
-            shutil.rmtree(directory, ignore_errors=True)
+            _remove_tree(directory)
             raise
         return record
 
@@ -211,7 +211,7 @@ class ContainerService:
         if record.status == "paused":
             raise Conflict("cannot start a paused container, try unpause instead")
         directory, run_dir = self.directory(record.id), self.run_dir(record.id)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        _remove_tree(run_dir)
         run_dir.mkdir(parents=True)
         rootfs = directory / "rootfs"
         self._mount_rootfs(record, rootfs)
@@ -389,6 +389,8 @@ class ContainerService:
         read_end, write_end = os.pipe()
         try:
             with open(run_dir / "monitor.log", "ab") as log:
+                import subprocess
+
                 first = subprocess.Popen(
                     [sys.executable, "-m", "berth.monitor", str(run_dir), str(write_end)],
                     pass_fds=[write_end, *held],
@@ -553,8 +555,8 @@ class ContainerService:
         self._release(record, cgroup_too=True)
         self.engine.networks.forget(record.id)
         self.records.delete(record.id)
-        shutil.rmtree(self.directory(record.id), ignore_errors=True)
-        shutil.rmtree(self.run_dir(record.id), ignore_errors=True)
+        _remove_tree(self.directory(record.id))
+        _remove_tree(self.run_dir(record.id))
         (self.layout.locks / f"start-{record.id}").unlink(missing_ok=True)
 
     def _wait_monitor_gone(self, record: ContainerRecord) -> None:
@@ -607,6 +609,13 @@ class ContainerService:
     def rename(self, record: ContainerRecord, name: str) -> None:
         self.records.rename(record, names.check_name(name))
         self.engine.networks.renamed(record.id)
+
+
+def _remove_tree(path: Path) -> None:
+    """shutil.rmtree, imported when used: `ps` (which imports this module) never removes."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def signal_number(name: str) -> int:
