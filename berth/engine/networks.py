@@ -369,7 +369,8 @@ class NetworkService:
             return address, ipam.mac_for(address)
 
         links.ensure_bridge(device, gateway, subnet.prefixlen)
-        links.remove_device(links.host_device(record.id, network.id))  # a restart's old pair
+        # A restart's old pair may still be going away with its old namespace.
+        links.remove_device(links.host_device(record.id, network.id), settle=2.0)
         endpoint = self.records.assign(network, record.id, choose, interface)
         assert endpoint.address and endpoint.mac
         links.attach(

@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -82,9 +83,18 @@ def ensure_bridge(device: str, gateway: str, prefix: int) -> None:
     _sysctl(PROC_IPV4 / "ip_forward", "1")
 
 
-def remove_device(device: str) -> None:
+def remove_device(device: str, *, settle: float = 0.0) -> None:
+    """Delete `device` if it is there. A device of a namespace being freed may vanish under
+    us ("Cannot find device": fine); `settle` seconds are given for its name to be free."""
     if exists(device):
-        run_batch(f"link del {device}\n")
+        try:
+            run_batch(f"link del {device}\n")
+        except SystemFailure as error:
+            if "Cannot find device" not in str(error):
+                raise
+    deadline = time.monotonic() + settle
+    while settle and exists(device) and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def host_commands(attachment: Attachment, namespace: Path) -> str:
