@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 from tests.fixtures.netns import HostNamespace, leftovers
 from tests.fixtures.store import Berth
@@ -314,7 +315,6 @@ def test_exit_and_crash_release_everything(
 ) -> None:
     import os
     import signal
-    import time
 
     assert berth("run", "-d", "--name", "brief", "-p", "8081:80", "busybox", "true").returncode == 0
     deadline = time.monotonic() + 20
@@ -438,3 +438,25 @@ def test_the_default_subnet_moves_when_the_host_takes_it(
     finally:
         host_ns.run("ip", "addr", "del", taken, "dev", "host0")
         host_ns.run("ip", "addr", "del", "10.99.0.5/24", "dev", "host0")
+
+
+def test_connect_a_stopped_container(berth: Berth, host_ns: HostNamespace, busybox: str) -> None:
+    """Attachments are configuration: connected while stopped, both networks come up at start
+    (the first one carries the default route), and the user network's names resolve."""
+    assert berth("network", "create", "--subnet", "10.88.7.0/24", "side").returncode == 0
+    script = "sleep 1; ip -o -4 addr | awk '{print $2, $4}'; ip route | grep default; sleep 30"
+    assert berth("create", "--name", "two", "busybox", "sh", "-c", script).returncode == 0
+    assert berth("network", "connect", "--alias", "second", "side", "two").returncode == 0
+    assert berth("start", "two").returncode == 0
+    for _ in range(50):
+        logs = berth("logs", "two").stdout
+        if "default" in logs:
+            break
+        time.sleep(0.1)
+    lines = logs.splitlines()
+    assert [line.split()[0] for line in lines[:3]] == ["lo", "eth0", "eth1"]
+    assert lines[2].split()[1].startswith("10.88.7.")
+    bridge_gateway = json.loads(berth("network", "inspect", "bridge").stdout)[0]["IPAM"]
+    assert lines[3].startswith(f"default via {bridge_gateway['Config'][0]['Gateway']} dev eth0")
+    found = berth("run", "--rm", "--network", "side", "busybox", "nslookup", "second")
+    assert "Address: 10.88.7." in found.stdout, found.stdout + found.stderr
