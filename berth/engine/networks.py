@@ -297,7 +297,8 @@ class NetworkService:
         if mode.startswith("container:"):
             return self._joined(mode.partition(":")[2])
         endpoints = self.records.endpoints(container_id=record.id)
-        if not endpoints:
+        if not endpoints:  # disconnected from everything: lo only, as in Docker
+            self.lookup(mode)  # ... unless its network was removed: Docker's "not found"
             return NetworkSetup(None, None, False, [], None, [], None)
         from berth.network import netns, ports
 

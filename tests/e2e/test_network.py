@@ -287,6 +287,12 @@ def test_user_networks_lifecycle(berth: Berth, host_ns: HostNamespace, busybox: 
     assert berth("network", "disconnect", "bridge", "app").returncode == 0
     assert berth("exec", "app", "ls", "/sys/class/net").stdout.split() == ["eth0", "lo"]
     assert berth("rm", "-f", "app").returncode == 0
+    assert berth("create", "--name", "orphan", "--network", "backend", "busybox", "true")
+    assert berth("network", "rm", "backend").returncode == 0  # only a stopped container on it
+    orphan = berth("start", "orphan")
+    assert orphan.returncode != 0 and "network backend not found" in orphan.stderr
+    assert berth("rm", "orphan").returncode == 0
+    assert berth("network", "create", "--subnet", "10.77.0.0/24", "backend").returncode == 0
     assert berth("network", "create", "unused").returncode == 0
     pruned = berth("network", "prune", "-f")
     assert pruned.stdout.split() == ["Deleted", "Networks:", "backend", "unused"]
