@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import UTC, datetime
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
@@ -59,6 +61,24 @@ def parse_time(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def moment(text: str) -> float | None:
+    """Docker's time arguments (`logs --since`, prune's `until`) as a Unix time: a Go
+    duration before now (`10m`, `1h30m`), a Unix timestamp, or an RFC 3339 date; None when
+    the text is none of these."""
+    if text and _DURATION.sub("", text) == "":
+        return time.time() - sum(float(n) * _SECONDS[u] for n, u in _DURATION.findall(text))
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parsed = parse_time(text)
+    return None if parsed is None else parsed.timestamp()
 
 
 def since(text: str | None, now: datetime | None = None) -> str:

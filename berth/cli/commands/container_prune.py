@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
-import time
 
 from berth.cli import humanize
 from berth.cli.context import Context
@@ -28,24 +26,13 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     return parser
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-
-
 def until_time(text: str) -> float:
     """Docker's `until`: a Go duration before now (`24h`, `1h30m`), a Unix timestamp, or an
     RFC 3339 date."""
-    if text and _DURATION.sub("", text) == "":
-        seconds = sum(float(n) * _SECONDS[unit] for n, unit in _DURATION.findall(text))
-        return time.time() - seconds
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    moment = humanize.parse_time(text)
+    moment = humanize.moment(text)
     if moment is None:
         raise InvalidArgument(f"invalid filter 'until={text}'")
-    return moment.timestamp()
+    return moment
 
 
 def parse_filters(items: list[str]) -> tuple[list[str], float | None]:

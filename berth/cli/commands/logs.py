@@ -37,27 +37,10 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 def parse_moment(text: str) -> float:
     """A Unix time from RFC 3339, a Unix timestamp, or a duration ago (`10m`, `1h30m`)."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    total, number = 0.0, ""
-    if text and text[-1] in units:
-        for char in text:
-            if char.isdigit() or char == ".":
-                number += char
-            elif char in units and number:
-                total += float(number) * units[char]
-                number = ""
-            else:
-                break
-        else:
-            return time.time() - total
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    moment = humanize.parse_time(text)
+    moment = humanize.moment(text)
     if moment is None:
         raise InvalidArgument(f'invalid value for "since"/"until": {text}')
-    return moment.timestamp()
+    return moment
 
 
 def _records(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
