@@ -6,6 +6,7 @@ process's env inside the container's root, with Docker's wording and exit status
 from __future__ import annotations
 
 import os
+import signal
 
 from berth.runtime.sync import InitError
 
@@ -34,3 +35,17 @@ def find_command(args: list[str], env: list[str]) -> str:
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     raise InitError(f'exec: "{command}": executable file not found in $PATH', 127)
+
+
+def exec_command(executable: str, args: list[str], env: list[str]) -> None:
+    """Become the container's process: Python's signal dispositions undone, then execve;
+    a failure is Docker's 127 (not found) or 126."""
+    for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    try:
+        os.execve(executable, args, dict(e.split("=", 1) for e in env if "=" in e))
+    except OSError as error:
+        code = 127 if error.errno == 2 else 126
+        reason = (error.strerror or "exec failed").lower()
+        raise InitError(f'exec: "{args[0]}": {reason}', code) from None

@@ -18,6 +18,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from berth.runtime.seccomp import Program
+
 
 def capability_numbers(names: list[str]) -> set[int]:
     """The numbers of capability `names` (with or without CAP_); unknown names are skipped,
@@ -85,3 +87,15 @@ def apply_credentials(process: dict[str, Any]) -> None:
     ambient = capability_numbers(caps.get("ambient") or [])
     if ambient:
         proc.raise_ambient(ambient)
+
+
+def lock_down(process: dict[str, Any], program: Program | None) -> None:
+    """The process's credentials and seccomp filter, in the order that works: without
+    no_new_privs the kernel loads a filter only while CAP_SYS_ADMIN is held, so load it
+    before dropping capabilities (as runc does); with no_new_privs, as late as can be."""
+    no_new_privs = bool(process.get("noNewPrivileges"))
+    if program is not None and not no_new_privs:
+        program.load()
+    apply_credentials(process)
+    if program is not None and no_new_privs:
+        program.load()

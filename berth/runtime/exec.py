@@ -2,7 +2,7 @@
 run one more process inside a running container (`berth exec`).
 
 With a terminal (`exec -t`), the process gets a pty made in the container's own devpts, whose
-master goes back over the console socket, as for `run -t` (init._console).
+master goes back over the console socket, as for `run -t` (init.make_console).
 
 Joins the container's cgroups and namespaces (those of its pid 1), forks so the new process
 lands in the pid namespace, then sets credentials and the container's seccomp filter, and
@@ -13,20 +13,17 @@ reported as JSON on the sync pipe (close-on-exec: EOF means the exec happened).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
-import struct
 import sys
-import termios
 from pathlib import Path
 
 from berth.runtime import seccomp
-from berth.runtime.command import find_command
-from berth.runtime.credentials import apply_credentials
+from berth.runtime.command import exec_command, find_command
+from berth.runtime.credentials import lock_down
 from berth.runtime.hardening import seal_imports, undumpable
-from berth.runtime.init import NAMESPACE_FLAGS, TIOCSCTTY, _console, _console_channel
+from berth.runtime.init import NAMESPACE_FLAGS, console_channel, make_console, take_terminal
 from berth.runtime.sync import InitError, send
 from berth.sys import setns
 
@@ -50,7 +47,7 @@ def main() -> None:
     profile = json.loads(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] else None
     console_fd = int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[6] else None
     os.set_inheritable(sync_fd, False)
-    channel = _console_channel(console_fd) if console_fd is not None else None
+    channel = console_channel(console_fd) if console_fd is not None else None
     undumpable()
     try:
         program = seccomp.prepare(profile) if profile else None
@@ -78,22 +75,11 @@ def main() -> None:
             executable = find_command(args, env)
             if channel is not None:
                 user = process.get("user") or {}
-                _console(channel, int(user.get("uid", 0)), int(user.get("gid", 0)))
-                size = process.get("consoleSize")
-                if size:  # before the process runs: it may ask at once (stty, a shell)
-                    winsize = struct.pack("HHHH", size["height"], size["width"], 0, 0)
-                    fcntl.ioctl(0, termios.TIOCSWINSZ, winsize)
-                os.setsid()  # the pty becomes the controlling terminal: Ctrl-C reaches it
-                fcntl.ioctl(0, TIOCSCTTY, 0)
-            no_new_privs = bool(process.get("noNewPrivileges"))
-            if program is not None and not no_new_privs:
-                program.load()
-            apply_credentials(process)
-            if program is not None and no_new_privs:
-                program.load()
-            for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
-                signal.signal(number, signal.SIG_DFL)
-            os.execve(executable, args, dict(e.split("=", 1) for e in env if "=" in e))
+                uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
+                make_console(channel, uid, gid, process.get("consoleSize"))
+                take_terminal()
+            lock_down(process, program)
+            exec_command(executable, args, env)
         except InitError as error:
             send(sync_fd, {"error": str(error), "exit_status": error.exit_status})
             os._exit(error.exit_status)

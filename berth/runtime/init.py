@@ -22,16 +22,16 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import signal
 import struct
 import sys
+import termios
 from pathlib import Path
 from typing import Any
 
 from berth.errors import BerthError
 from berth.runtime import mounts, seccomp  # loads libseccomp: must happen before pivot_root
-from berth.runtime.command import find_command
-from berth.runtime.credentials import apply_credentials, set_rlimits
+from berth.runtime.command import exec_command, find_command
+from berth.runtime.credentials import lock_down, set_rlimits
 from berth.runtime.hardening import seal_imports, undumpable
 from berth.runtime.sync import InitError, send
 from berth.sys import (
@@ -78,7 +78,7 @@ def _pivot(rootfs: str) -> None:
     os.chdir("/")
 
 
-def _console_channel(console_fd: int) -> Any:
+def console_channel(console_fd: int) -> Any:
     """The console socket as a socket object. The socket module (~2.5 ms of imports) is
     loaded only for a terminal, and here, before pivot_root seals the imports."""
     import socket
@@ -86,10 +86,11 @@ def _console_channel(console_fd: int) -> Any:
     return socket.socket(fileno=console_fd)
 
 
-def _console(channel: Any, uid: int, gid: int) -> None:
+def make_console(channel: Any, uid: int, gid: int, size: dict[str, int] | None = None) -> None:
     """Make a pty in the container's own devpts, send its master to the monitor over the
     console socket (SCM_RIGHTS), and make the slave the process's stdio: a pty from the
-    host's devpts would not exist inside the container (`tty` would say "not a tty")."""
+    host's devpts would not exist inside the container (`tty` would say "not a tty").
+    `size` (OCI consoleSize) is set before the process runs: it may ask at once (stty)."""
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
     number = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, struct.pack("I", 0)))[0]
@@ -98,9 +99,19 @@ def _console(channel: Any, uid: int, gid: int) -> None:
     with channel:  # SCM_RIGHTS (1) at SOL_SOCKET (1): the master fd travels to the monitor
         channel.sendmsg([b"pty"], [(1, 1, struct.pack("i", master))])
     os.close(master)
+    if size:
+        winsize = struct.pack("HHHH", size["height"], size["width"], 0, 0)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, winsize)
     for target in (0, 1, 2):
         os.dup2(slave, target)
     os.close(slave)
+
+
+def take_terminal() -> None:
+    """Make the pty on stdin the controlling terminal of a new session: Ctrl-C reaches the
+    process."""
+    os.setsid()
+    fcntl.ioctl(0, TIOCSCTTY, 0)
 
 
 def _container(
@@ -139,14 +150,14 @@ def _container(
         os.makedirs(mounts.inside(rootfs, cwd), exist_ok=True)
     except OSError as error:  # e.g. -w names a file: Docker's runc says the same
         raise InitError(f"mkdir {cwd}: {(error.strerror or 'failed').lower()}", 126) from None
-    channel = _console_channel(console_fd) if console_fd is not None else None
+    channel = console_channel(console_fd) if console_fd is not None else None
     _pivot(rootfs)
     seal_imports()
     if shared:
         mount(None, "/", None, propagation)
     if channel is not None:
         user = process.get("user") or {}
-        _console(channel, int(user.get("uid", 0)), int(user.get("gid", 0)))
+        make_console(channel, int(user.get("uid", 0)), int(user.get("gid", 0)))
     if spec.get("hostname"):
         proc.sethostname(str(spec["hostname"]))
     if spec.get("domainname"):  # OCI 1.1; the uts namespace holds it too
@@ -167,14 +178,7 @@ def _container(
     os.umask(int((process.get("user") or {}).get("umask", 0o022)))
     args = list(process["args"])
     env = list(process.get("env") or [])
-    # Without no_new_privs the kernel loads a filter only while CAP_SYS_ADMIN is held, so
-    # load it before dropping capabilities (as runc does); with no_new_privs, as late as can be.
-    no_new_privs = bool(process.get("noNewPrivileges"))
-    if program is not None and not no_new_privs:
-        program.load()
-    apply_credentials(process)
-    if program is not None and no_new_privs:
-        program.load()
+    lock_down(process, program)
     send(sync_fd, {"ready": True, "warnings": warnings})
     if not os.read(start_fd, 1):
         os._exit(0)  # the runtime went away before starting us
@@ -187,18 +191,8 @@ def _container(
         ) from None
     executable = find_command(args, env)
     if process.get("terminal"):
-        # The pty on stdin becomes the controlling terminal: Ctrl-C reaches the process.
-        os.setsid()
-        fcntl.ioctl(0, TIOCSCTTY, 0)
-    for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-    try:
-        os.execve(executable, args, dict(e.split("=", 1) for e in env if "=" in e))
-    except OSError as error:
-        code = 127 if error.errno == 2 else 126
-        reason = (error.strerror or "exec failed").lower()
-        raise InitError(f'exec: "{args[0]}": {reason}', code) from None
+        take_terminal()
+    exec_command(executable, args, env)
 
 
 def main(argv: list[str] | None = None) -> None:
