@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from berth.db import now
-from berth.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from berth.errors import BerthError, Conflict, InvalidArgument, NotFound, PermissionDenied
 from berth.layout import DEFAULT_ROOT
 from berth.network.records import (
     DEFAULT_NETWORK,
@@ -266,15 +266,15 @@ class NetworkService:
         with self._locked():
             self.records.add_endpoint(network.id, record.id, aliases)
             if self.engine.containers.refresh(record).status in ("running", "paused"):
+                taken = {e.interface for e in self.records.endpoints(container_id=record.id)}
+                interface = next(f"eth{n}" for n in range(len(taken) + 1) if f"eth{n}" not in taken)
                 try:
-                    index = len(
-                        [e for e in self.records.endpoints(container_id=record.id) if e.address]
-                    )
-                    self._attach(network, record, f"eth{index}", default_route=False)
+                    self._attach(network, record, interface, default_route=False)
                     self._sync_host()
                 except BaseException:
                     self._detach(network.id, record.id)
                     self.records.remove_endpoint(network.id, record.id)
+                    self._resync()
                     raise
 
     def disconnect(self, network: NetworkRecord, record: ContainerRecord) -> None:
@@ -328,8 +328,10 @@ class NetworkService:
                 dns_fds = self._dns_sockets(record.id, held) if dns else None
                 self._sync_host()
             except BaseException:
-                ports.release(reserved)
+                for sock in held:  # the port reservations and the resolver's sockets
+                    sock.close()
                 self._teardown(record.id)
+                self._resync()  # a bridge this start brought up goes again
                 raise
         names = [str(self._names_file(e.network_id)) for e in endpoints]
         return NetworkSetup(
@@ -489,6 +491,11 @@ class NetworkService:
                 continue
             if record.status not in ("running", "paused", "restarting"):
                 self._teardown(container_id)
+
+    def _resync(self) -> None:
+        """`_sync_host` on a failure path: the original error is the one to report."""
+        with contextlib.suppress(BerthError):
+            self._sync_host()
 
     def _sync_host(self) -> None:
         """Make the host match the rows: bridges of networks in use, nothing else; the nft

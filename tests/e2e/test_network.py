@@ -466,3 +466,17 @@ def test_connect_a_stopped_container(berth: Berth, host_ns: HostNamespace, busyb
     assert lines[3].startswith(f"default via {bridge_gateway['Config'][0]['Gateway']} dev eth0")
     found = berth("run", "--rm", "--network", "side", "busybox", "nslookup", "second")
     assert "Address: 10.88.7." in found.stdout, found.stdout + found.stderr
+
+
+def test_reconnecting_reuses_a_free_interface_name(
+    berth: Berth, host_ns: HostNamespace, busybox: str
+) -> None:
+    for name in ("one", "two"):
+        assert berth("network", "create", name).returncode == 0
+    assert berth("run", "-d", "--name", "box", "busybox", "sleep", "30").returncode == 0
+    assert berth("network", "connect", "one", "box").returncode == 0  # eth1
+    assert berth("network", "disconnect", "bridge", "box").returncode == 0  # eth0 goes
+    connected = berth("network", "connect", "two", "box")
+    assert connected.returncode == 0, connected.stderr
+    assert berth("exec", "box", "ls", "/sys/class/net").stdout.split() == ["eth0", "eth1", "lo"]
+    assert berth("rm", "-f", "box").returncode == 0
