@@ -71,6 +71,7 @@ from bench.peers import (
     Podman,
     bench_root,
     filesystem_of,
+    start_logging_and_choose,
     versions,
 )
 from bench.proc import free_port, remove_tree, run, stop_process, timed
@@ -1023,14 +1024,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tools", default="berth,docker,podman")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(message)s",
-    )
-    names = [t for t in args.tools.split(",") if t]
-    if "berth" in names and not Berth.available():
-        log.warning("berth is not installed (.venv/bin/berth): measuring the peers only")
-        names.remove("berth")
+    names = start_logging_and_choose(args.tools, args.verbose)
     report = Report()
     address = own_address()
     store_fs = "?"

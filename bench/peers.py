@@ -375,3 +375,17 @@ def cleanup_store(store: Path) -> None:
     """Delete a store (its mounts first); rounds must not see each other's data."""
     remove_tree(store)
     os.sync()
+
+
+def start_logging_and_choose(tools: str, verbose: bool) -> list[str]:
+    """A benchmark's common start: logging on, and the tools it was asked for (berth left out,
+    with a warning, when the venv has no berth)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    chosen = [t for t in tools.split(",") if t]
+    if "berth" in chosen and not Berth.available():
+        log.warning("berth is not installed (.venv/bin/berth): measuring the peers only")
+        chosen.remove("berth")
+    return chosen

@@ -33,11 +33,11 @@ from bench.images import COLD_IMAGE, WARM_IMAGE, BuiltImage, build_image, push_i
 from bench.peers import (
     FILESYSTEMS,
     TOOLS,
-    Berth,
     bench_root,
     cleanup_store,
     filesystem_of,
     make_tool,
+    start_logging_and_choose,
     versions,
 )
 from bench.proc import sync, timed
@@ -286,14 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(message)s",
-    )
-    tools = [t for t in args.tools.split(",") if t]
-    if "berth" in tools and not Berth.available():
-        log.warning("berth is not installed (.venv/bin/berth): measuring the peers only")
-        tools.remove("berth")
+    tools = start_logging_and_choose(args.tools, args.verbose)
     filesystems = list(dict.fromkeys(args.fs or ["tmpfs"]))
     cold, warm = build_image(COLD_IMAGE), build_image(WARM_IMAGE)
     report: dict[str, object] = {

@@ -36,7 +36,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.peers import BERTH, Berth, Docker, Podman, bench_root, filesystem_of, make_tool, versions
+from bench.peers import (
+    BERTH,
+    Berth,
+    Docker,
+    Podman,
+    bench_root,
+    filesystem_of,
+    make_tool,
+    start_logging_and_choose,
+    versions,
+)
 from bench.proc import remove_tree, run, timed
 from tests.fixtures import oci_layout as oci
 from tests.fixtures.images import base_entries
@@ -449,14 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tools", default="berth,docker,podman")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(message)s",
-    )
-    names = [t for t in args.tools.split(",") if t]
-    if "berth" in names and not Berth.available():
-        log.warning("berth is not installed (.venv/bin/berth): measuring the peers only")
-        names.remove("berth")
+    names = start_logging_and_choose(args.tools, args.verbose)
     latencies: list[Latency] = []
     memories: list[Memory] = []
     events: list[tuple[float, str]] = []

@@ -37,6 +37,7 @@ from bench.peers import (
     bench_root,
     filesystem_of,
     make_tool,
+    start_logging_and_choose,
 )
 from bench.proc import run, timed
 from tests.fixtures.registry import start_registry
@@ -158,14 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tools", default="berth,docker,podman")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(message)s",
-    )
-    tools = [t for t in args.tools.split(",") if t]
-    if "berth" in tools and not Berth.available():
-        log.warning("berth is not installed (.venv/bin/berth): measuring the peers only")
-        tools.remove("berth")
+    tools = start_logging_and_choose(args.tools, args.verbose)
     timings, store_fs = run_startup(args.fs, tools, args.runs)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"startup-{time.strftime('%Y%m%dT%H%M%S')}.json"
