@@ -13,6 +13,14 @@ from pathlib import Path
 
 from berth.errors import InvalidArgument, NotFound, SystemFailure
 
+
+def warn(message: str, *args: object) -> None:
+    """A warning in the cgroups' log; logging is imported only then (~3 ms of every start)."""
+    import logging
+
+    logging.getLogger("berth.cgroups").warning(message, *args)
+
+
 REJECTED = (errno.EINVAL, errno.EBUSY, errno.ERANGE, errno.EOVERFLOW)
 REMOVE_PATIENCE = 5.0
 

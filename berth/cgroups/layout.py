@@ -8,14 +8,15 @@ binds memory, pids or cpu to a v1 hierarchy, berth must use v1; otherwise the cg
 
 `parse` is a pure function of /proc/self/mountinfo, /proc/self/cgroup and (optionally) the
 cgroup2 root's cgroup.controllers, so tests feed it samples; `detect` reads the real ones.
-Stdlib only.
+Stdlib only; NamedTuples, not dataclasses, which would cost every container start ~5 ms of
+imports (the CLI's and the monitor's).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 # The v1 controllers a kernel may bind to a hierarchy (names in mount options and
 # /proc/self/cgroup); named hierarchies like name=systemd carry no controller.
@@ -42,8 +43,7 @@ ESSENTIAL = ("memory", "pids", "cpu")
 _OCTAL = re.compile(r"\\([0-7]{3})")
 
 
-@dataclass(frozen=True, slots=True)
-class Hierarchy:
+class Hierarchy(NamedTuple):
     """One mounted hierarchy: its mount point, the controllers bound to it, and where the
     calling process sits in it.
 
@@ -67,8 +67,7 @@ class Hierarchy:
         return self.mount_point / path.relative_to(root)
 
 
-@dataclass(frozen=True, slots=True)
-class Layout:
+class Layout(NamedTuple):
     """`version` 1 or 2 is what berth uses (0: no usable cgroups); `mode` says what the host
     has: "v1", "v2", "hybrid" (v1 controllers + a cgroup2 mount) or "none".
 

@@ -9,7 +9,7 @@ Stdlib and berth.errors only.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from berth.errors import InvalidArgument
 
@@ -19,8 +19,7 @@ DEFAULT_CPU_PERIOD = 100_000
 UNLIMITED_THRESHOLD = 1 << 62
 
 
-@dataclass(frozen=True, slots=True)
-class Resources:
+class Resources(NamedTuple):
     """Limits as Docker's flags give them; None leaves a limit as it is (unlimited when new).
 
     `memory_swap` is memory + swap like `docker --memory-swap` and v1's memsw (-1 unlimited);
@@ -40,8 +39,7 @@ class Resources:
     pids_limit: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Stats:
+class Stats(NamedTuple):
     """A point-in-time reading; `memory_limit` None means unlimited."""
 
     memory_usage: int

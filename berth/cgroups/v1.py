@@ -5,7 +5,6 @@ may be joined (`cpu,cpuacct` is one directory). Imports berth.errors and the std
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import time
@@ -22,8 +21,6 @@ from berth.cgroups.resources import (
     memory_first,
 )
 from berth.errors import InvalidArgument, SystemFailure
-
-log = logging.getLogger(__name__)
 
 # The hierarchies a container joins. devices/blkio/net_* are left alone: berth sets no
 # rules there, and every extra hierarchy is one more cgroup.procs write at start.
@@ -122,7 +119,7 @@ class V1:
         swap = resources.memory_swap
         if swap is not None and not memsw_file.exists():
             # Docker does the same: without swap accounting the limit can't be enforced.
-            log.warning("swap accounting is off in this kernel: memory+swap limit ignored")
+            files.warn("swap accounting is off in this kernel: memory+swap limit ignored")
             swap = None
         if swap is not None and swap >= 0:
             effective = resources.memory

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import signal
 import time
@@ -27,8 +26,6 @@ from berth.cgroups.resources import (
     swap_max,
 )
 from berth.errors import BerthError, SystemFailure
-
-log = logging.getLogger(__name__)
 
 WANTED = ("cpu", "cpuset", "memory", "pids")
 FREEZE_PATIENCE = 5.0
@@ -98,7 +95,7 @@ class V2:
                     memory = limit_or_none(files.read(self.path / "memory.max"))
                 files.write(swap_file, swap_max(memory, resources.memory_swap))
             else:
-                log.warning("swap accounting is off in this kernel: memory+swap limit ignored")
+                files.warn("swap accounting is off in this kernel: memory+swap limit ignored")
         if resources.memory_reservation is not None:
             files.write(self.path / "memory.low", str(resources.memory_reservation))
         line = cpu_max(resources.cpu_quota, resources.cpu_period, files.read(self.path / "cpu.max"))
@@ -200,5 +197,5 @@ def _delegate(level: Path) -> dict[str, str]:
                     )
                 else:
                     refused[controller] = error.message
-                log.warning("cannot enable %s in %s: %s", controller, level, refused[controller])
+                files.warn("cannot enable %s in %s: %s", controller, level, refused[controller])
     return refused

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from berth.container.user import User
 from berth.errors import InvalidArgument
@@ -110,8 +109,7 @@ def merge_env(*layers: Sequence[str]) -> list[str]:
     return list(merged.values())
 
 
-@dataclass(frozen=True, slots=True)
-class SpecInputs:
+class SpecInputs(NamedTuple):
     """What the spec needs beyond the container's own Config and HostConfig."""
 
     rootfs: Path

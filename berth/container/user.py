@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from berth.errors import InvalidArgument
 
 
-@dataclass(frozen=True, slots=True)
-class User:
+class User(NamedTuple):
     uid: int
     gid: int
     additional_gids: tuple[int, ...]

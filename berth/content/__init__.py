@@ -1,6 +1,6 @@
-"""The content store: immutable blobs addressed by digest, and resumable ingests."""
+"""The content store: immutable blobs addressed by digest, and resumable ingests
+(`berth.content.ingest`, imported by the pull path only: it needs hashlib)."""
 
-from berth.content.ingest import Ingest
 from berth.content.store import BlobInfo, ContentStore
 
-__all__ = ["BlobInfo", "ContentStore", "Ingest"]
+__all__ = ["BlobInfo", "ContentStore"]

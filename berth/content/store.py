@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from berth.content.files import write_atomically
-from berth.content.ingest import Ingest
 from berth.errors import NotFound
 from berth.layout import Layout
 from berth.oci import check_digest, verify
 
+if TYPE_CHECKING:
+    from berth.content.ingest import Ingest
 
-@dataclass(frozen=True, slots=True)
-class BlobInfo:
+
+class BlobInfo(NamedTuple):
     digest: str
     size: int
 
@@ -59,6 +59,8 @@ class ContentStore:
 
     def ingest(self, digest: str, size: int | None) -> Ingest:
         """A resumable writer for a large blob; the caller must `close()` it."""
+        from berth.content.ingest import Ingest
+
         return Ingest.open(self.layout.ingests, self.path(check_digest(digest)), digest, size)
 
     def delete(self, digest: str) -> None:

@@ -18,7 +18,6 @@ concurrent berth commands see and render consistent states.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import ipaddress
 import json
 import os
@@ -38,6 +37,7 @@ from berth.network.records import (
     NetworkStore,
     PortMapping,
 )
+from berth.oci import sha256_digest
 
 if TYPE_CHECKING:
     from berth.container import ContainerRecord
@@ -83,7 +83,7 @@ class NetworkService:
         the demo) gets its own table and default bridge, so two stores never clash."""
         if self.layout.root == DEFAULT_ROOT:
             return "berth"
-        return "berth-" + hashlib.sha256(str(self.layout.root).encode()).hexdigest()[:8]
+        return "berth-" + sha256_digest(str(self.layout.root).encode())[7:15]
 
     def device(self, network: NetworkRecord) -> str:
         if network.name == DEFAULT_NETWORK:
@@ -568,7 +568,7 @@ class NetworkService:
         return found
 
     def endpoint_id(self, network_id: str, container_id: str) -> str:
-        return hashlib.sha256(f"endpoint:{network_id}:{container_id}".encode()).hexdigest()
+        return sha256_digest(f"endpoint:{network_id}:{container_id}".encode())[7:]
 
     def settings(self, record: ContainerRecord) -> dict[str, Any]:
         """A container's NetworkSettings, shaped as Docker's inspect shows them."""

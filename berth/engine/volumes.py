@@ -11,13 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import sqlite3
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from berth.errors import Conflict, InvalidArgument, NotFound, SystemFailure
 
@@ -34,8 +31,7 @@ CP = "/bin/cp"
 COPY_TIMEOUT = 600
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeRecord:
+class VolumeRecord(NamedTuple):
     name: str
     driver: str
     created: str
@@ -146,7 +142,7 @@ class VolumeService:
                 "volume options (-o) are not supported by berth's local driver yet"
             )
         if name is None:
-            name = secrets.token_hex(32)
+            name = os.urandom(32).hex()
         elif not _NAME.match(name):
             raise InvalidArgument(
                 f'create {name}: "{name}" includes invalid characters for a local volume name, '
@@ -232,6 +228,8 @@ class VolumeService:
 
 def _copy_tree(source: str, destination: Path) -> None:
     """`cp -a SOURCE/. DESTINATION`: contents, and the source directory's owner and mode."""
+    import subprocess
+
     argv = [CP, "-a", "--no-target-directory", f"{source}/.", str(destination)]
     try:
         subprocess.run(argv, capture_output=True, timeout=COPY_TIMEOUT, check=True)

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berth.archive import LayerWriter, apply_layer, start_unpack
-from berth.content import ContentStore, Ingest
+from berth.content import ContentStore
+from berth.content.ingest import Ingest
 from berth.db import Database, now
 from berth.errors import DataLoss, Unavailable
 from berth.image import progress

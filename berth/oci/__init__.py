@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from berth.errors import DataLoss, InvalidArgument
 
@@ -72,8 +72,7 @@ def chain_ids(diff_ids: Sequence[str]) -> list[str]:
     return chain
 
 
-@dataclass(frozen=True, slots=True)
-class Platform:
+class Platform(NamedTuple):
     os: str
     architecture: str
     variant: str | None = None
@@ -109,13 +108,12 @@ def host_platform() -> Platform:
     return Platform("linux", arch, variant)
 
 
-@dataclass(frozen=True, slots=True)
-class Descriptor:
+class Descriptor(NamedTuple):
     media_type: str
     digest: str
     size: int
     platform: Platform | None = None
-    annotations: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = MappingProxyType({})
     urls: tuple[str, ...] = ()
 
 
@@ -154,15 +152,13 @@ def _load_json(data: bytes, what: str) -> dict[str, Any]:
     return document
 
 
-@dataclass(frozen=True, slots=True)
-class Manifest:
+class Manifest(NamedTuple):
     media_type: str
     config: Descriptor
     layers: tuple[Descriptor, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Index:
+class Index(NamedTuple):
     media_type: str
     manifests: tuple[Descriptor, ...]
 
@@ -236,8 +232,7 @@ def choose_platform(index: Index, wanted: Platform) -> Descriptor:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ImageConfig:
+class ImageConfig(NamedTuple):
     """The parts of an image config berth reads; `raw` keeps the whole document."""
 
     raw: Mapping[str, Any]

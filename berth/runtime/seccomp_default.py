@@ -23,7 +23,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import platform
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -300,7 +299,7 @@ def docker_default() -> dict[str, Any]:
 
 def host_arch() -> str:
     """The host's arch in Docker's names ("amd64"), which profile conditions use."""
-    machine = platform.machine()
+    machine = os.uname().machine
     return _DOCKER_ARCH.get(machine, machine)
 
 

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from berth.db import Database, now
 from berth.errors import NotFound
 from berth.layout import Layout
 
 
-@dataclass(frozen=True, slots=True)
-class Layer:
+class Layer(NamedTuple):
     id: int
     diff_id: str
     size: int
@@ -51,7 +49,7 @@ class LayerStore:
 
     def new_unpack_dir(self) -> Path:
         """A fresh directory on the store's filesystem to unpack into; its `fs` is the target."""
-        directory = self.layout.tmp / f"unpack-{uuid.uuid4().hex}"
+        directory = self.layout.tmp / f"unpack-{os.urandom(16).hex()}"
         (directory / "fs").mkdir(parents=True)
         return directory
 
