@@ -164,12 +164,30 @@ def _is_monitor(comm: str, cmdline: str) -> bool:
     return comm.startswith("containerd-shim") or comm == "conmon" or "berth.monitor" in cmdline
 
 
+def _names(pid: int, cmdline: str, marker: str) -> bool:
+    """Whether a process's command line or one of its open files names `marker` (berth's
+    monitor is started before its container exists, so only its files name the store)."""
+    if marker in cmdline:
+        return True
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if marker in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def monitors_of_sleepers(marker: str) -> list[int]:
     """The per-container monitor (berth.monitor, containerd-shim, conmon) of each `sleep
-    3600` process: the nearest such ancestor whose command line names `marker` (the tool's
-    store: other work on this machine runs containers too). Walking up from the containers'
-    own processes avoids guessing each tool's bookkeeping. (busybox `sleep 3600 X` would
-    add X to the duration and fail, so the marker can't be an argument of sleep.)"""
+    3600` process: the nearest such ancestor whose command line or open files name `marker`
+    (the tool's store: other work on this machine runs containers too). Walking up from the
+    containers' own processes avoids guessing each tool's bookkeeping. (busybox `sleep 3600
+    X` would add X to the duration and fail, so the marker can't be an argument of sleep.)"""
     table = _proc_children()
     found: list[int] = []
     for pid, (_ppid, _comm, cmdline) in table.items():
@@ -179,7 +197,7 @@ def monitors_of_sleepers(marker: str) -> list[int]:
         while cursor > 1 and cursor in table:
             parent, comm, cmd = table[cursor]
             if _is_monitor(comm, cmd):
-                if marker in cmd:
+                if _names(cursor, cmd, marker):
                     found.append(cursor)
                 break
             cursor = parent

@@ -9,13 +9,15 @@ from berth.layout import Layout
 
 if TYPE_CHECKING:
     from berth.engine import Engine
+    from berth.monitor.launch import MonitorLauncher
 
 
 class Context:
-    __slots__ = ("_engine", "layout", "stderr", "stdout")
+    __slots__ = ("_engine", "launcher", "layout", "stderr", "stdout")
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, launcher: MonitorLauncher | None = None) -> None:
         self.layout = layout
+        self.launcher = launcher  # a monitor started ahead, for a command that starts one
         self.stdout: TextIO = sys.stdout
         self.stderr: TextIO = sys.stderr
         self._engine: Engine | None = None
@@ -26,10 +28,13 @@ class Context:
         if self._engine is None:
             from berth.engine import Engine
 
-            self._engine = Engine.open(self.layout)
+            self._engine = Engine.open(self.layout, self.launcher)
         return self._engine
 
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+        if self.launcher is not None:
+            self.launcher.close()  # unused (the command failed early): its monitor exits
+            self.launcher = None

@@ -5,11 +5,15 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from berth import __version__
 from berth.cli.table import COMMANDS, GROUP_SUMMARIES, GROUPS, Command
 from berth.cli.usage import UsageError, report_usage_error
 from berth.errors import BerthError, exit_code
+
+if TYPE_CHECKING:
+    from berth.monitor.launch import MonitorLauncher
 
 _GLOBAL_USAGE = """\
 Usage:  berth [OPTIONS] COMMAND
@@ -94,6 +98,17 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(level=name, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _prestart_monitor() -> MonitorLauncher | None:
+    """A monitor started now imports on the other core while this process prepares the
+    container (see `berth.monitor.launch`); if it can't start, the start makes a new one."""
+    from berth.monitor.launch import MonitorLauncher
+
+    try:
+        return MonitorLauncher()
+    except BerthError:
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -118,10 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "log_level" in options:
         _configure_logging(options["log_level"])
     command, prog, rest = resolved
+    launcher = _prestart_monitor() if command.prestarts_monitor else None
     from berth.cli.context import Context
     from berth.layout import Layout
 
-    context = Context(Layout.from_env(options.get("root"), options.get("runroot")))
+    context = Context(Layout.from_env(options.get("root"), options.get("runroot")), launcher)
     module = importlib.import_module(f"berth.cli.commands.{command.module}")
     try:
         parsed = module.build_parser(prog, command.summary).parse_args(rest)

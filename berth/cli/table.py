@@ -9,12 +9,19 @@ from __future__ import annotations
 class Command:
     """A command's module and summary (a plain class: dataclasses cost start-up time)."""
 
-    __slots__ = ("module", "starts_container", "summary")
+    __slots__ = ("module", "prestarts_monitor", "starts_container", "summary")
 
-    def __init__(self, module: str, summary: str, starts_container: bool = False) -> None:
+    def __init__(
+        self,
+        module: str,
+        summary: str,
+        starts_container: bool = False,
+        prestarts_monitor: bool = False,
+    ) -> None:
         self.module = module
         self.summary = summary
         self.starts_container = starts_container  # failures exit 125, as Docker's run does
+        self.prestarts_monitor = prestarts_monitor  # it (usually) starts a container
 
 
 COMMANDS: dict[str, Command] = {
@@ -26,11 +33,11 @@ COMMANDS: dict[str, Command] = {
     "login": Command("login", "Log in to a registry"),
     "logout": Command("logout", "Log out from a registry"),
     "inspect": Command("inspect", "Return low-level information on berth objects"),
-    "run": Command("run", "Create and run a new container from an image", True),
+    "run": Command("run", "Create and run a new container from an image", True, True),
     "create": Command("create", "Create a new container", True),
-    "start": Command("start", "Start one or more stopped containers", True),
+    "start": Command("start", "Start one or more stopped containers", True, True),
     "stop": Command("stop", "Stop one or more running containers"),
-    "restart": Command("restart", "Restart one or more containers"),
+    "restart": Command("restart", "Restart one or more containers", False, True),
     "kill": Command("kill", "Kill one or more running containers"),
     "rm": Command("rm", "Remove one or more containers"),
     "ps": Command("ps", "List containers"),

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from berth.container import ContainerRecord, ContainerStore, names
 from berth.db import now
-from berth.errors import BerthError, Conflict, InvalidArgument, NotFound, SystemFailure
+from berth.errors import BerthError, Conflict, InvalidArgument, NotFound
 from berth.monitor.config import STATUS_NAME, STOP_REQUESTED, MonitorConfig
 from berth.monitor.files import read_json
 
@@ -41,6 +41,7 @@ MIN_MEMORY = 6 * 1024 * 1024
 NANO = 1_000_000_000
 CPU_PERIOD = 100_000
 ACTIVE = ("running", "restarting", "paused")
+MONITOR_KEYS = ("MonitorPid", "MonitorStart")  # in status.json, not in the container's State
 
 
 class ContainerFailed(BerthError):
@@ -69,12 +70,13 @@ def _initial_state() -> dict[str, Any]:
     }
 
 
-def _alive(pid: int, marker: str) -> bool:
-    """Whether `pid` is still the process we think it is (pids are reused)."""
-    try:
-        return marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
+def _monitor_alive(status: dict[str, Any]) -> bool:
+    """Whether the monitor that wrote `status` still runs (pids are reused: its start time
+    must match too)."""
+    from berth.runtime import processes
+
+    pid, started = int(status.get("MonitorPid") or 0), int(status.get("MonitorStart") or 0)
+    return bool(pid and started) and processes.alive(pid, started)
 
 
 class ContainerService:
@@ -115,9 +117,8 @@ class ContainerService:
             return record
         run_dir = self.run_dir(record.id)
         status = read_json(run_dir / STATUS_NAME) or {}
-        monitor_pid = int(status.get("MonitorPid") or 0)
-        monitor_alive = bool(monitor_pid) and _alive(monitor_pid, str(run_dir))
-        changes = {k: v for k, v in status.items() if k != "MonitorPid"}
+        monitor_alive = _monitor_alive(status)
+        changes = {k: v for k, v in status.items() if k not in MONITOR_KEYS}
         if status.get("Status") == "exited" or not monitor_alive:
             if status.get("Status") != "exited":
                 changes = {
@@ -256,7 +257,9 @@ class ContainerService:
                 held_fds=[s.fileno() for s in network.held if s.fileno() not in dns_fds],
             )
             monitor.write()
-            report = self._launch_monitor(run_dir, [s.fileno() for s in network.held])
+            report = self.engine.monitor_launcher().hand_over(
+                run_dir, [s.fileno() for s in network.held]
+            )
         except BaseException as error:
             self._release(record, cgroup_too=cgroup is not None)
             message = getattr(error, "message", str(error))
@@ -282,7 +285,7 @@ class ContainerService:
             )
             raise ContainerFailed(report["error"], code)
         status = read_json(run_dir / STATUS_NAME) or {}
-        started = record.with_state(**{k: v for k, v in status.items() if k != "MonitorPid"})
+        started = record.with_state(**{k: v for k, v in status.items() if k not in MONITOR_KEYS})
         self.records.save_state(started)
         return started
 
@@ -384,36 +387,6 @@ class ContainerService:
         cgroup = open_cgroup(record.id, parent=self.cgroup_parent)
         cgroup.create(resources)
         return cgroup
-
-    def _launch_monitor(self, run_dir: Path, held: list[int]) -> dict[str, Any]:
-        read_end, write_end = os.pipe()
-        try:
-            with open(run_dir / "monitor.log", "ab") as log:
-                import subprocess
-
-                first = subprocess.Popen(
-                    [sys.executable, "-m", "berth.monitor", str(run_dir), str(write_end)],
-                    pass_fds=[write_end, *held],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    start_new_session=True,
-                )
-            os.close(write_end)
-            write_end = -1
-            first.wait()  # it forks the monitor and exits at once; no timeout: that polls
-            with os.fdopen(read_end, "rb", closefd=True) as ready:
-                read_end = -1
-                line = ready.readline()
-        finally:
-            for fd in (read_end, write_end):
-                if fd >= 0:
-                    os.close(fd)
-        if not line:
-            tail = (run_dir / "monitor.log").read_text(errors="replace")[-500:]
-            raise SystemFailure(f"the container monitor failed to start: {tail.strip()}")
-        report: dict[str, Any] = json.loads(line)
-        return report
 
     # -- stop, kill, wait, remove ----------------------------------------------------------
 
@@ -563,7 +536,7 @@ class ContainerService:
         run_dir = self.run_dir(record.id)
         status = read_json(run_dir / STATUS_NAME) or {}
         pid = int(status.get("MonitorPid") or 0)
-        if not pid or pid == os.getppid() or not _alive(pid, str(run_dir)):
+        if pid == os.getppid() or not _monitor_alive(status):
             return
         try:  # a pidfd turns readable the moment the monitor exits: no polling
             pidfd = os.pidfd_open(pid)
@@ -571,7 +544,7 @@ class ContainerService:
             return
         try:
             ready, _, _ = select.select([pidfd], [], [], MONITOR_EXIT_SECONDS)
-            if not ready and _alive(pid, str(run_dir)):
+            if not ready and _monitor_alive(status):
                 os.kill(pid, signal.SIGKILL)
         finally:
             os.close(pidfd)

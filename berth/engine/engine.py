@@ -16,16 +16,22 @@ if TYPE_CHECKING:
     from berth.engine.networks import NetworkService
     from berth.engine.volumes import VolumeService
     from berth.image import ImageStore
+    from berth.monitor.launch import MonitorLauncher
     from berth.snapshot import LayerStore
 
 
 class Engine:
-    def __init__(self, layout: Layout, database: Database) -> None:
+    def __init__(
+        self, layout: Layout, database: Database, launcher: MonitorLauncher | None = None
+    ) -> None:
         self.layout = layout
         self.database = database
+        self._launcher = launcher
 
     @classmethod
-    def open(cls, layout: Layout) -> Engine:
+    def open(cls, layout: Layout, launcher: MonitorLauncher | None = None) -> Engine:
+        """`launcher`: a monitor started ahead by the caller, used by the first container
+        start (see `berth.monitor.launch`); the caller keeps the duty to close it."""
         try:
             for directory in (layout.root, layout.tmp, layout.runroot, layout.locks):
                 directory.mkdir(parents=True, exist_ok=True)
@@ -37,7 +43,7 @@ class Engine:
         except OSError as error:
             raise SystemFailure(f"cannot create the store at {layout.root}: {error}") from None
         layout.root.chmod(0o700)
-        return cls(layout, Database.open(layout.database))
+        return cls(layout, Database.open(layout.database), launcher)
 
     @cached_property
     def content(self) -> ContentStore:
@@ -81,6 +87,15 @@ class Engine:
         from berth.engine.networks import NetworkService
 
         return NetworkService(self)
+
+    def monitor_launcher(self) -> MonitorLauncher:
+        """The monitor started ahead, the first time; a new one after that."""
+        launcher, self._launcher = self._launcher, None
+        if launcher is None:
+            from berth.monitor.launch import MonitorLauncher
+
+            launcher = MonitorLauncher()
+        return launcher
 
     def close(self) -> None:
         self.database.close()

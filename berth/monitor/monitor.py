@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import importlib
 import json
 import os
 import selectors
@@ -21,10 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from berth.errors import BerthError, SystemFailure
-from berth.monitor import protocol
-from berth.monitor.config import ATTACH_SOCKET, STATUS_NAME, STOP_REQUESTED, MonitorConfig
+from berth.monitor import launch, protocol
+from berth.monitor.config import (
+    ATTACH_SOCKET,
+    CONFIG_NAME,
+    STATUS_NAME,
+    STOP_REQUESTED,
+    MonitorConfig,
+)
 from berth.monitor.files import JsonLog, rfc3339_nano, write_json_atomically
-from berth.runtime import Runtime, Stdio
+from berth.runtime import Runtime, Stdio, processes
 
 if TYPE_CHECKING:
     from berth.monitor.health import HealthChecker
@@ -35,6 +42,9 @@ DRAIN_SECONDS = 2.0
 ATTACH_WAIT_SECONDS = 30.0
 READ_SIZE = 64 * 1024
 ENGINE_FAILURE = 125
+# Imported while the launcher still prepares the container, not on the critical path: the
+# forked init's code (seccomp, mounts), and the unmount and cgroup calls of the exit.
+PRELOAD = ("berth.runtime.init", "berth.sys", "berth.cgroups")
 
 
 class _Client:
@@ -116,6 +126,8 @@ class Monitor:
         self.selector = selectors.DefaultSelector()
         self.clients: dict[int, _Client] = {}
         self.restart_count = 0
+        # With the pid, how readers know the monitor is still this process.
+        self.started = processes.start_time(os.getpid())
         self.status: dict[str, Any] = {}
         self.pid: int | None = None
         self.exit_status: int | None = None
@@ -153,7 +165,12 @@ class Monitor:
     # -- status -----------------------------------------------------------------------
 
     def _publish(self, **changes: Any) -> None:
-        self.status.update(changes, RestartCount=self.restart_count, MonitorPid=os.getpid())
+        self.status.update(
+            changes,
+            RestartCount=self.restart_count,
+            MonitorPid=os.getpid(),
+            MonitorStart=self.started,
+        )
         if self.health is not None:
             self.status["Health"] = self.health.document()
         write_json_atomically(self.run_dir / STATUS_NAME, self.status)
@@ -527,11 +544,38 @@ def _set_window_size(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
-def run(run_dir: Path, ready_fd: int) -> int:
-    """The monitor's entry point (after detaching). Never raises: it has no one to raise to."""
+def serve(channel_fd: int) -> int:
+    """The monitor's entry point (after detaching): wait for a container from the launcher,
+    then hold it. Never raises: it has no one to raise to."""
+    channel = socket.socket(fileno=channel_fd)
+    for module in PRELOAD:
+        importlib.import_module(module)
+    try:
+        received = launch.receive(channel)
+    except (OSError, ValueError, KeyError):
+        return 1
+    if received is None:
+        return 0  # the launcher was closed unused
+    run_dir, moved = received
+    try:
+        launch.log_to(run_dir)
+        config = MonitorConfig.read(run_dir)
+        config = config._replace(
+            dns_fds=[moved[fd] for fd in config.dns_fds],
+            held_fds=[moved[fd] for fd in config.held_fds],
+        )
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        failure = f"monitor failed: cannot read {run_dir / CONFIG_NAME}: {error!r}"
+        _report(channel.detach(), {"error": failure, "exit_code": ENGINE_FAILURE})
+        return 1
+    return run(config, channel.detach())
+
+
+def run(config: MonitorConfig, ready_fd: int) -> int:
+    """Hold one container; `ready_fd` hears how its start went."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    config = MonitorConfig.read(run_dir)
+    run_dir = Path(config.run_dir)
     monitor: Monitor | None = None
     try:
         monitor = Monitor(config)

@@ -1,0 +1,99 @@
+"""Starting a monitor before its container is ready for it.
+
+A monitor is a fresh interpreter (small, and independent of whoever started it), and its
+start-up — interpreter, imports — takes longer than anything else in a container's start.
+A `MonitorLauncher` spawns it first, so it imports while the engine mounts the rootfs and
+writes the spec on the other core; `hand_over` then sends it the run directory and the
+published ports' sockets over a socket pair, and returns its report of the start. A launcher
+never handed over is closed: its monitor reads end-of-file and exits without a trace.
+
+Stdlib only, and cheap: the CLI creates one before it imports the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from berth.errors import SystemFailure
+
+LOG_NAME = "monitor.log"  # in the container's run dir: the monitor's stdout and stderr
+MAX_FDS = 64
+MESSAGE_SIZE = 64 * 1024
+
+
+class MonitorLauncher:
+    """One monitor, started now, waiting for `hand_over` (or `close`)."""
+
+    __slots__ = ("_pid", "_sock")
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            # Inheritable only for this spawn; callers start monitors from one thread.
+            os.set_inheritable(theirs.fileno(), True)
+            argv = [sys.executable, "-m", "berth.monitor", str(theirs.fileno())]
+            devnull = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
+            # stdout and stderr stay the caller's until the monitor knows its run dir, so a
+            # monitor that can't even import says so where the user looks.
+            self._pid = os.posix_spawn(sys.executable, argv, os.environ, file_actions=devnull)
+        except OSError as error:
+            ours.close()
+            raise SystemFailure(f"the container monitor failed to start: {error}") from None
+        finally:
+            theirs.close()
+        self._sock: socket.socket | None = ours
+
+    def hand_over(self, run_dir: Path, fds: Sequence[int]) -> dict[str, Any]:
+        """Give the monitor its container (`monitor.json` written in `run_dir`) and the
+        sockets it must hold; returns its report: {"pid": …} or {"error": …, "exit_code": …}.
+        """
+        sock = self._sock
+        if sock is None:
+            raise SystemFailure("the container monitor was handed over already")
+        message = json.dumps({"run_dir": str(run_dir), "fds": list(fds)}).encode()
+        try:
+            socket.send_fds(sock, [message], list(fds))
+            report = sock.recv(MESSAGE_SIZE)
+        except OSError:
+            report = b""
+        finally:
+            self.close()
+        if not report:
+            log = run_dir / LOG_NAME
+            tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
+            raise SystemFailure(f"the container monitor failed to start: {tail.strip()}")
+        result: dict[str, Any] = json.loads(report)
+        return result
+
+    def close(self) -> None:
+        """Let go: an idle monitor exits. Reaps the first process, which only forks the
+        monitor off and exits (so no long-lived caller collects zombies)."""
+        if self._sock is None:
+            return
+        self._sock.close()
+        self._sock = None
+        os.waitpid(self._pid, 0)
+
+
+def receive(channel: socket.socket) -> tuple[Path, dict[int, int]] | None:
+    """The monitor's side of `hand_over`: its run dir and {the sender's fd: ours}, or None
+    when the launcher was closed unused."""
+    message, fds, _, _ = socket.recv_fds(channel, MESSAGE_SIZE, MAX_FDS)
+    if not message:
+        return None
+    handover = json.loads(message)
+    return Path(handover["run_dir"]), dict(zip(handover["fds"], fds, strict=True))
+
+
+def log_to(run_dir: Path) -> None:
+    """From now on the monitor's stdout and stderr go to its log, not the launcher's."""
+    fd = os.open(run_dir / LOG_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
