@@ -1,5 +1,5 @@
 """`python -m berth` runs the CLI."""
 
-from berth.cli.main import main
+from berth.cli.main import entry
 
-raise SystemExit(main())
+entry()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from berth import __version__
 from berth.cli.table import COMMANDS, GROUP_SUMMARIES, GROUPS, Command
@@ -163,3 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         context.close()
+
+
+def entry() -> NoReturn:
+    """The `berth` executable: `main`, then out without the interpreter's teardown."""
+    from berth.process_exit import exit_now
+
+    exit_now(main())

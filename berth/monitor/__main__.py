@@ -21,4 +21,6 @@ def _main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_main())
+    from berth.process_exit import exit_now
+
+    exit_now(_main())
