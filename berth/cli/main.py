@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
 
 from berth import __version__
 from berth.cli.table import COMMANDS, GROUP_SUMMARIES, GROUPS, Command
 from berth.cli.usage import UsageError, report_usage_error
 from berth.errors import BerthError, exit_code
 
+# Not typing's constant: typing (and the re it imports) costs ~5 ms, and a command that starts
+# a container spawns its monitor before anything that heavy is imported.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn
+
     from berth.monitor.launch import MonitorLauncher
 
 _GLOBAL_USAGE = """\

@@ -12,15 +12,18 @@ Stdlib only, and cheap: the CLI creates one before it imports the engine.
 
 from __future__ import annotations
 
-import json
+import _socket  # not socket: its imports (enum) would come before the spawn
 import os
-import socket
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from berth.errors import SystemFailure
+
+TYPE_CHECKING = False  # typing's own costs ~5 ms, before the spawn
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import Any
 
 LOG_NAME = "monitor.log"  # in the container's run dir: the monitor's stdout and stderr
 MAX_FDS = 64
@@ -33,11 +36,11 @@ class MonitorLauncher:
     __slots__ = ("_pid", "_sock")
 
     def __init__(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         try:
             # Inheritable only for this spawn; callers start monitors from one thread.
             os.set_inheritable(theirs.fileno(), True)
-            argv = [sys.executable, "-m", "berth.monitor", str(theirs.fileno())]
+            argv = [sys.executable, "-I", "-m", "berth.monitor", str(theirs.fileno())]
             devnull = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
             # stdout and stderr stay the caller's until the monitor knows its run dir, so a
             # monitor that can't even import says so where the user looks.
@@ -47,15 +50,20 @@ class MonitorLauncher:
             raise SystemFailure(f"the container monitor failed to start: {error}") from None
         finally:
             theirs.close()
-        self._sock: socket.socket | None = ours
+        self._sock: _socket.socket | None = ours
 
     def hand_over(self, run_dir: Path, fds: Sequence[int]) -> dict[str, Any]:
         """Give the monitor its container (`monitor.json` written in `run_dir`) and the
         sockets it must hold; returns its report: {"pid": …} or {"error": …, "exit_code": …}.
         """
-        sock = self._sock
-        if sock is None:
+        import json
+        import socket
+
+        raw = self._sock
+        if raw is None:
             raise SystemFailure("the container monitor was handed over already")
+        self._sock = None
+        sock = socket.socket(fileno=raw.detach())
         message = json.dumps({"run_dir": str(run_dir), "fds": list(fds)}).encode()
         try:
             socket.send_fds(sock, [message], list(fds))
@@ -63,7 +71,8 @@ class MonitorLauncher:
         except OSError:
             report = b""
         finally:
-            self.close()
+            sock.close()
+            self._reap()
         if not report:
             log = run_dir / LOG_NAME
             tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
@@ -72,18 +81,25 @@ class MonitorLauncher:
         return result
 
     def close(self) -> None:
-        """Let go: an idle monitor exits. Reaps the first process, which only forks the
-        monitor off and exits (so no long-lived caller collects zombies)."""
-        if self._sock is None:
-            return
-        self._sock.close()
-        self._sock = None
+        """Let go: an idle monitor exits."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            self._reap()
+
+    def _reap(self) -> None:
+        """The first process only forks the monitor off and exits: reaped here, so no
+        long-lived caller collects zombies."""
         os.waitpid(self._pid, 0)
 
 
 def receive(channel: socket.socket) -> tuple[Path, dict[int, int]] | None:
     """The monitor's side of `hand_over`: its run dir and {the sender's fd: ours}, or None
     when the launcher was closed unused."""
+    import json
+    import socket
+    from pathlib import Path
+
     message, fds, _, _ = socket.recv_fds(channel, MESSAGE_SIZE, MAX_FDS)
     if not message:
         return None
