@@ -96,7 +96,7 @@ def start_unpack(target: Path, compression: str) -> LayerWriter:
         raise InvalidArgument(f"unknown layer compression {compression!r}")
     if not target.is_dir():
         raise NotFound(f"layer directory {target} does not exist")
-    argv = [sys.executable, "-m", "berth.archive.unpacker", str(target), compression]
+    argv = [sys.executable, "-I", "-m", "berth.archive.unpacker", str(target), compression]
     path = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": f"{_BERTH_ROOT}:{path}" if path else _BERTH_ROOT}
     log.debug("run %s", argv)

@@ -296,6 +296,7 @@ class ContainerService:
         """A berth command on this store, for the monitor to run once its container is done."""
         return [
             sys.executable,
+            "-I",
             "-m",
             "berth",
             "--root",

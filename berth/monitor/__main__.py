@@ -15,6 +15,7 @@ def _main() -> int:
     if os.fork():
         os._exit(0)
     os.setsid()
+    os.chdir("/")  # the caller's directory must not stay busy as long as the container runs
     from berth.monitor.monitor import serve
 
     return serve(channel_fd)

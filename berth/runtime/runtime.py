@@ -115,7 +115,7 @@ def spawn_init(
         import subprocess
 
         return subprocess.Popen(
-            [sys.executable, "-m", "berth.runtime.init", *arguments],
+            [sys.executable, "-I", "-m", "berth.runtime.init", *arguments],
             stdin=stdio.stdin,
             stdout=stdio.stdout,
             stderr=stdio.stderr,
@@ -351,6 +351,7 @@ class Runtime:
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         argv = [
             sys.executable,
+            "-I",
             "-m",
             "berth.runtime.exec",
             str(pid),

@@ -448,3 +448,30 @@ def test_an_image_in_use_is_not_deleted(berth: Berth, busybox: str, registry: Ca
     assert berth("start", "user").returncode == 0  # its image is still there
     assert berth("rm", "-f", "user").returncode == 0
     assert berth("tag", busybox, registry["base"].reference).returncode == 0
+
+
+def test_the_callers_directory_is_never_imported_from(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    """Helpers berth starts as root (`python -m ...`) must not import modules from the
+    directory the user runs berth in, and the monitor must not keep that directory busy."""
+    marker = tmp_path / "imported"
+    for name in ("json", "socket", "selectors"):
+        (tmp_path / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name} ')\n")
+    result = subprocess.run(
+        berth.argv("run", "-d", "--name", "here", busybox, "sleep", "60"),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=berth.env,
+    )
+    try:
+        assert result.returncode == 0, result.stderr
+        monitor = json.loads(berth("inspect", "here").stdout)[0]["State"]["Pid"]
+        parent = int(Path(f"/proc/{monitor}/stat").read_text().rpartition(")")[2].split()[1])
+        assert os.readlink(f"/proc/{parent}/cwd") == "/"
+    finally:
+        berth("rm", "-f", "here")
+    assert not marker.exists(), marker.read_text()
