@@ -66,10 +66,16 @@ def parse_mount(text: str) -> dict[str, Any]:
 
 
 def oci_mounts(host_config: Mapping[str, Any], volumes_root: Path) -> list[dict[str, Any]]:
+    """The OCI mounts of -v, --mount and --tmpfs.
+
+    Binds and volumes are nodev (tmpfs always is), part of the device policy: see
+    `berth.runtime.mounts.confines_devices`. --privileged lifts it, as in Docker.
+    """
     mounts: list[dict[str, Any]] = []
+    nodev = [] if host_config.get("Privileged") else ["nodev"]
     for entry in host_config.get("Mounts") or []:
         target = str(entry["Target"])
-        options = ["ro"] if entry.get("ReadOnly") else []
+        options = (["ro"] if entry.get("ReadOnly") else []) + nodev
         if entry["Type"] == "bind":
             source = Path(str(entry["Source"])).absolute()
             if not source.exists():
@@ -100,7 +106,7 @@ def oci_mounts(host_config: Mapping[str, Any], volumes_root: Path) -> list[dict[
                 }
             )
         else:
-            tmpfs = ["nosuid", "nodev", *options]
+            tmpfs = ["nosuid", "nodev", *[o for o in options if o != "nodev"]]
             extra = entry.get("TmpfsOptions") or {}
             if extra.get("SizeBytes"):
                 tmpfs.append(f"size={extra['SizeBytes']}")

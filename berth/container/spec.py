@@ -164,6 +164,41 @@ def default_mounts(privileged: bool) -> list[dict[str, Any]]:
     ]
 
 
+# Docker's default device rules: any node may be made (CAP_MKNOD), only these opened.
+ALLOWED_DEVICES = (
+    ("c", 1, 3),  # null
+    ("c", 1, 5),  # zero
+    ("c", 1, 7),  # full
+    ("c", 1, 8),  # random
+    ("c", 1, 9),  # urandom
+    ("c", 5, 0),  # tty
+    ("c", 5, 1),  # console
+    ("c", 5, 2),  # ptmx
+    ("c", 136, -1),  # the pts
+)
+
+
+def device_rules(privileged: bool) -> list[dict[str, Any]]:
+    """The spec's linux.resources.devices: everything for --privileged, else Docker's list.
+
+    runc enforces them with the devices cgroup (a BPF program on v2); berth's runtime with
+    nodev mounts (`berth.runtime.mounts.confines_devices`).
+    """
+    if privileged:
+        return [{"allow": True, "access": "rwm"}]
+    rules: list[dict[str, Any]] = [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "access": "m"},
+        {"allow": True, "type": "b", "access": "m"},
+    ]
+    for kind, major, minor in ALLOWED_DEVICES:
+        rule: dict[str, Any] = {"allow": True, "type": kind, "major": major, "access": "rwm"}
+        if minor >= 0:
+            rule["minor"] = minor
+        rules.append(rule)
+    return rules
+
+
 def process_args(config: Mapping[str, Any]) -> list[str]:
     args = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
     if not args:
@@ -250,6 +285,7 @@ def build(
     if inputs.netns != "host":
         namespaces.append({"type": "network", **({"path": inputs.netns} if inputs.netns else {})})
     linux: dict[str, Any] = {"namespaces": namespaces}
+    linux["resources"] = {"devices": device_rules(privileged)}
     if not privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)

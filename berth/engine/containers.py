@@ -319,7 +319,9 @@ class ContainerService:
             lowers = [layer.path for layer in self.engine.layers.chain_layers(image.top_chain)]
         if os.path.ismount(rootfs):
             return
-        mount_overlay(lowers, directory / "diff", directory / "work", rootfs)
+        privileged = bool(record.host_config.get("Privileged"))
+        # nodev: the device policy (berth.container.mounts.oci_mounts)
+        mount_overlay(lowers, directory / "diff", directory / "work", rootfs, nodev=not privileged)
 
     def _spec(self, record: ContainerRecord, rootfs: Path, network: NetworkSetup) -> dict[str, Any]:
         from berth.container import spec, user

@@ -142,8 +142,9 @@ def _container(
     new_cgroupns = any(
         n.get("type") == "cgroup" and not n.get("path") for n in linux.get("namespaces") or []
     )
+    confined = mounts.confines_devices(spec)
     for entry in spec.get("mounts") or []:
-        mounts.mount_entry(rootfs, entry, new_netns, new_cgroupns)
+        mounts.mount_entry(rootfs, entry, new_netns, new_cgroupns, confined)
     mounts.make_devices(rootfs, list(linux.get("devices") or []))
     cwd = str(process.get("cwd") or "/")
     try:

@@ -195,10 +195,14 @@ def _cgroups(target: str, flags: int, new_cgroupns: bool) -> None:
         mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
-def mount_entry(rootfs: str, entry: dict[str, Any], new_netns: bool, new_cgroupns: bool) -> None:
-    """Apply one OCI mount inside `rootfs`."""
+def mount_entry(
+    rootfs: str, entry: dict[str, Any], new_netns: bool, new_cgroupns: bool, nodev_dev: bool
+) -> None:
+    """Apply one OCI mount inside `rootfs`; `nodev_dev`: /dev gets nodev (confines_devices)."""
     kind = entry.get("type") or "bind"
     flags, propagation, data = parse_options(list(entry.get("options") or []))
+    if nodev_dev and entry.get("destination") == "/dev":
+        flags |= MS_NODEV
     target = inside(rootfs, str(entry["destination"]))
     source = str(entry.get("source") or kind)
     if kind == "cgroup":
@@ -224,15 +228,37 @@ def mount_entry(rootfs: str, entry: dict[str, Any], new_netns: bool, new_cgroupn
         mount(None, target, None, propagation)
 
 
+def confines_devices(spec: dict[str, Any]) -> bool:
+    """Whether the spec's device rules deny by default (Docker's, unless --privileged).
+
+    A container keeps CAP_MKNOD, so it can make a node for any device (`mknod disk b 8 0`
+    is the host's disk); Docker stops it from opening one with the devices cgroup, which
+    cgroup v2 only offers as a BPF program. berth's runtime does it the same way on v1 and
+    v2: /dev is mounted nodev, as are the rootfs (the engine mounts it so) and the spec's
+    binds and tmpfs, and each node the container may use is a mount of its own without it.
+    """
+    rules = ((spec.get("linux") or {}).get("resources") or {}).get("devices") or []
+    confined = False
+    for rule in rules:
+        if rule.get("type", "a") == "a" and "major" not in rule and "minor" not in rule:
+            confined = not rule.get("allow")
+    return confined
+
+
 def _node(path: str, kind: int, major: int, minor: int, mode: int, host: str) -> None:
-    """mknod, or when that is refused (a user namespace, a nodev mount) the host's node
-    bound onto an empty file."""
+    """mknod (or, where that is refused, as in a user namespace, the host's node bound onto
+    an empty file); on a nodev /dev the node then becomes a mount of its own, without nodev,
+    so it alone can be opened."""
     try:
         os.mknod(path, kind | mode, os.makedev(major, minor))
         os.chmod(path, mode)  # the umask trimmed the mode mknod got
     except PermissionError:
         _make_target(path, True)
         mount(host, path, None, MS_BIND)
+        return
+    if os.statvfs(path).f_flag & os.ST_NODEV:
+        mount(path, path, None, MS_BIND)
+        mount(None, path, None, MS_BIND | MS_REMOUNT)
 
 
 def make_devices(rootfs: str, devices: list[dict[str, Any]]) -> None:

@@ -119,8 +119,10 @@ def mount_overlay(
     target: Path,
     *,
     readonly: bool = False,
+    nodev: bool = False,
 ) -> None:
-    """Mount an overlay of `lowerdirs` (topmost first) with an optional upper on `target`.
+    """Mount an overlay of `lowerdirs` (topmost first) with an optional upper on `target`;
+    `nodev`: device nodes in it can't be opened.
 
     Without an upper the view is read-only. The kernel refuses an overlay of one lower and no
     upper, so that case is a read-only bind of the lower directory (a bottom layer's whiteouts
@@ -132,4 +134,5 @@ def mount_overlay(
         bind(lowerdirs[0], target, readonly=True)
         return
     options = overlay_options(lowerdirs, upper, work)
-    mount("overlay", target, "overlay", MS_RDONLY if readonly else 0, options)
+    flags = (MS_RDONLY if readonly else 0) | (MS_NODEV if nodev else 0)
+    mount("overlay", target, "overlay", flags, options)

@@ -475,3 +475,31 @@ def test_the_callers_directory_is_never_imported_from(
     finally:
         berth("rm", "-f", "here")
     assert not marker.exists(), marker.read_text()
+
+
+def test_device_nodes_a_container_makes_cannot_be_opened(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    """The device policy: CAP_MKNOD is Docker's default, so a container can make a node for
+    any device; opening it must fail wherever it can write (rootfs, /dev, tmpfs, binds),
+    unless --privileged. c 1 3 is /dev/null's number and 4 1 the host's tty1."""
+    script = (
+        "for d in /tmp /dev /scratch /bound; do mknod $d/node c 1 3 &&"
+        " (echo x > $d/node && echo $d:open || echo $d:denied) 2>/dev/null; done;"
+        " echo y > /dev/null && head -c 3 /dev/zero | wc -c && head -c 3 /dev/urandom | wc -c"
+    )
+    tty1 = "mknod /tmp/console c 4 1 && (echo x > /tmp/console || echo tty1:denied) 2>/dev/null;"
+    common = ["--tmpfs", "/scratch", "-v", f"{tmp_path}:/bound", busybox, "sh", "-c"]
+    confined = berth("run", "--rm", *common, tty1 + script)
+    assert confined.stdout.split() == [
+        "tty1:denied",
+        "/tmp:denied",
+        "/dev:denied",
+        "/scratch:denied",
+        "/bound:denied",
+        "3",
+        "3",
+    ], confined.stderr
+    (tmp_path / "node").unlink()
+    privileged = berth("run", "--rm", "--privileged", *common, script).stdout.split()
+    assert privileged[:4] == ["/tmp:open", "/dev:open", "/scratch:denied", "/bound:open"]

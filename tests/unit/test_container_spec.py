@@ -7,10 +7,11 @@ import pytest
 
 from berth.cli.run_options import add_run_flags, build_documents, parse_size
 from berth.container import spec
-from berth.container.mounts import parse_mount, parse_volume
+from berth.container.mounts import oci_mounts, parse_mount, parse_volume
 from berth.container.names import check_name, random_name
 from berth.container.user import User, resolve
 from berth.errors import InvalidArgument
+from berth.runtime.mounts import confines_devices
 
 ROOT = User(0, 0, (), "/root")
 
@@ -45,6 +46,21 @@ def test_privileged_has_every_capability_and_no_masks() -> None:
     document = _build({"Cmd": ["sh"]}, {"Privileged": True})
     assert document["process"]["capabilities"]["bounding"] == list(spec.ALL_CAPABILITIES)
     assert "maskedPaths" not in document["linux"]
+
+
+def test_device_rules_deny_by_default_unless_privileged() -> None:
+    confined = _build({"Cmd": ["sh"]}, {})
+    rules = confined["linux"]["resources"]["devices"]
+    assert rules[0] == {"allow": False, "access": "rwm"}
+    assert {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"} in rules
+    assert {"allow": True, "type": "c", "major": 136, "access": "rwm"} in rules
+    assert confines_devices(confined)
+    assert not confines_devices(_build({"Cmd": ["sh"]}, {"Privileged": True}))
+    assert not confines_devices({"linux": {}})  # no rules: nothing denied (as runc)
+    binds = oci_mounts({"Mounts": [{"Type": "bind", "Source": "/", "Target": "/h"}]}, Path("/v"))
+    assert "nodev" in binds[0]["options"]
+    privileged = {"Privileged": True, "Mounts": [{"Type": "bind", "Source": "/", "Target": "/h"}]}
+    assert "nodev" not in oci_mounts(privileged, Path("/v"))[0]["options"]
 
 
 def test_host_network_shares_the_host_namespace() -> None:
