@@ -4,8 +4,8 @@ the CLI and the API hand the container service the same thing."""
 from __future__ import annotations
 
 import argparse
+import json
 import re
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,14 @@ def _env(args: argparse.Namespace) -> list[str]:
             lines = Path(path).read_text().splitlines()
         except OSError as error:
             raise InvalidArgument(f"open {path}: {error.strerror}") from None
-        entries += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        for raw in lines:  # as docker/cli: leading blanks go, the value is kept as written
+            line = raw.lstrip()
+            if not line or line.startswith("#"):
+                continue
+            name = line.partition("=")[0]
+            if any(c.isspace() for c in name):
+                raise InvalidArgument(f"variable '{name}' contains whitespaces")
+            entries.append(line)
     entries += args.env
     resolved = []
     for item in entries:
@@ -184,6 +191,27 @@ def _healthcheck(args: argparse.Namespace) -> dict[str, Any] | None:
     }
 
 
+def _security_option(option: str) -> str:
+    """A checked --security-opt; `seccomp=FILE` becomes `seccomp=<the file's JSON>`, read
+    now, relative to the caller's directory, as the docker CLI sends it to the daemon."""
+    key = re.split("[=:]", option, maxsplit=1)[0]
+    value = option[len(key) + 1 :]
+    if key not in ("no-new-privileges", "seccomp", "apparmor", "label"):
+        raise InvalidArgument(f"Invalid --security-opt: {option!r}")
+    if key != "seccomp" or value in ("unconfined", "builtin"):
+        return option
+    try:
+        text = Path(value).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InvalidArgument(f"opening seccomp profile ({value}) failed: {reason}") from None
+    try:
+        profile = json.loads(text)
+    except ValueError as error:
+        raise InvalidArgument(f"decoding seccomp profile ({value}) failed: {error}") from None
+    return "seccomp=" + json.dumps(profile, separators=(",", ":"))
+
+
 def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """Config and HostConfig from the parsed flags, validated as Docker validates them."""
     from berth.container.mounts import parse_mount, parse_volume
@@ -224,10 +252,7 @@ def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         ulimits.append(
             {"Name": text.partition("=")[0], "Soft": limit["soft"], "Hard": limit["hard"]}
         )
-    for option in args.security_opt:
-        key = re.split("[=:]", option, maxsplit=1)[0]
-        if key not in ("no-new-privileges", "seccomp", "apparmor", "label"):
-            raise InvalidArgument(f"Invalid --security-opt: {option!r}")
+    security = [_security_option(option) for option in args.security_opt]
     config: dict[str, Any] = {
         "Hostname": args.hostname or "",
         "User": args.user or "",
@@ -241,7 +266,8 @@ def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         "Cmd": args.command or None,
         "Image": args.image,
         "WorkingDir": args.workdir or "",
-        "Entrypoint": ([] if args.entrypoint == "" else shlex.split(args.entrypoint))
+        # One word, as Docker's: `--entrypoint "sh -c"` names a program called "sh -c".
+        "Entrypoint": ([] if args.entrypoint == "" else [args.entrypoint])
         if args.entrypoint is not None
         else None,
         "Labels": _labels(args.label),
@@ -284,7 +310,7 @@ def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         "Privileged": args.privileged,
         "Init": args.init or None,
         "ReadonlyRootfs": args.read_only,
-        "SecurityOpt": args.security_opt or None,
+        "SecurityOpt": security or None,
         "ExtraHosts": args.add_host or None,
         "Memory": memory,
         "MemorySwap": swap,

@@ -107,6 +107,13 @@ class ContainerService:
     def lookup(self, text: str) -> ContainerRecord:
         return self.refresh(self.records.lookup(text))
 
+    def inspect(self, record: ContainerRecord) -> dict[str, Any]:
+        """`docker container inspect`'s document for the container."""
+        from berth.engine.reports import container_inspect
+
+        settings = self.engine.networks.settings(record)
+        return container_inspect(record, self.directory(record.id), self.layout.volumes, settings)
+
     def all(self) -> list[ContainerRecord]:
         return [self.refresh(record) for record in self.records.all()]
 
@@ -269,6 +276,8 @@ class ContainerService:
                 ExitCode=getattr(error, "exit_status", 125),
             )
             self.records.save_state(failed)
+            if record.host_config.get("AutoRemove"):
+                self._discard(record)  # no monitor holds it, so none will remove it (--rm)
             raise
         finally:
             for sock in network.held if network else []:
@@ -366,8 +375,8 @@ class ContainerService:
         )
         if chosen == "unconfined":
             return None
-        if chosen:
-            return dict(seccomp_default.load_profile(Path(chosen), caps))
+        if chosen:  # the profile's JSON, read from its file when the container was created
+            return dict(seccomp_default.parse_profile(chosen, caps, source="SecurityOpt"))
         return dict(seccomp_default.default_profile(caps))
 
     def _cgroup(self, record: ContainerRecord) -> CgroupManager:
@@ -409,7 +418,8 @@ class ContainerService:
         (self.run_dir(record.id) / STOP_REQUESTED).touch()
         if record.status == "paused":
             self.unpause(record)
-        grace = timeout if timeout is not None else record.config.get("StopTimeout") or 10
+        configured = record.config.get("StopTimeout")
+        grace = timeout if timeout is not None else 10 if configured is None else configured
         stop_signal = signal_number(str(record.config.get("StopSignal") or "SIGTERM"))
         with contextlib.suppress(BerthError):
             self._runtime().kill(record.id, stop_signal)
@@ -529,6 +539,10 @@ class ContainerService:
             self.wait_exit(record, 30.0)
         self._wait_monitor_gone(record)
         self._release(record, cgroup_too=True)
+        self._discard(record)
+
+    def _discard(self, record: ContainerRecord) -> None:
+        """The container's row, names, network endpoints and directories (released first)."""
         self.engine.networks.forget(record.id)
         self.records.delete(record.id)
         _remove_tree(self.directory(record.id))

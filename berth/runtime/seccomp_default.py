@@ -9,9 +9,9 @@ socket refuses AF_ALG and AF_VSOCK; personality accepts only the values programs
 
 The profile is written here as Docker-format data (rules with `includes`/`excludes` on
 capabilities, arches and kernel versions), grouped by what the calls do, and turned into the
-OCI object by the same resolver that reads `--security-opt seccomp=FILE` (`load_profile`, or
-`parse_profile` for the JSON the Engine API receives), so all paths decide
-conditions the same way. Resolution happens when the spec is built, against the container's
+OCI object by the same resolver that reads `--security-opt seccomp=FILE` (`parse_profile` of
+the file's JSON, which the CLI stores at create as the Engine API receives it), so all paths
+decide conditions the same way. Resolution happens when the spec is built, against the container's
 capability (bounding) set and the host's arch, exactly when Docker does it.
 
 Pure code plus reading the profile file: must not import berth.sys (libseccomp is loaded only
@@ -24,7 +24,6 @@ import errno
 import json
 import os
 from collections.abc import Collection, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from berth.errors import InvalidArgument
@@ -459,16 +458,6 @@ def resolve(
 def default_profile(capabilities: Collection[str], *, arch: str | None = None) -> dict[str, Any]:
     """Docker's default profile resolved for a container with these capabilities."""
     return resolve(docker_default(), capabilities, arch=arch, where="default seccomp profile")
-
-
-def load_profile(path: Path, capabilities: Collection[str]) -> dict[str, Any]:
-    """Read `--security-opt seccomp=FILE` (Docker's format) as the OCI object for a container."""
-    try:
-        text = Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise InvalidArgument(f"opening seccomp profile ({path}) failed: {reason}") from None
-    return parse_profile(text, capabilities, source=str(path))
 
 
 def parse_profile(text: str, capabilities: Collection[str], *, source: str) -> dict[str, Any]:

@@ -503,3 +503,41 @@ def test_device_nodes_a_container_makes_cannot_be_opened(
     (tmp_path / "node").unlink()
     privileged = berth("run", "--rm", "--privileged", *common, script).stdout.split()
     assert privileged[:4] == ["/tmp:open", "/dev:open", "/scratch:denied", "/bound:open"]
+
+
+def test_a_seccomp_profile_file_is_read_at_create(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    """As the docker CLI: the file's JSON is stored at create, so it may go before start."""
+    profile = tmp_path / "no-mkdir.json"
+    profile.write_text(
+        json.dumps(
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [
+                    {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+                ],
+            }
+        )
+    )
+    created = berth(
+        "create", "--name", "strict", "--security-opt", f"seccomp={profile}", busybox,
+        "sh", "-c", "mkdir /tmp/x && echo made || echo refused",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    profile.unlink()
+    try:
+        started = berth("start", "-a", "strict")
+        assert started.stdout == "refused\n", started.stderr
+    finally:
+        berth("rm", "-f", "strict")
+
+
+def test_run_rm_whose_start_fails_leaves_no_container(berth: Berth, busybox: str) -> None:
+    failed = berth("run", "--rm", "-u", "nobody-at-all", busybox, "true")
+    assert failed.returncode == 125 and "unable to find user" in failed.stderr
+    assert berth("ps", "-aq").stdout == ""
+    kept = berth("run", "--name", "kept", "-u", "nobody-at-all", busybox, "true")
+    assert kept.returncode == 125
+    assert berth("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout == "kept created\n"
+    berth("rm", "kept")

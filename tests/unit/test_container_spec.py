@@ -122,8 +122,11 @@ def test_volume_and_mount_parsing() -> None:
         "Source": "/host",
         "Target": "/ctr",
         "ReadOnly": True,
+        "Mode": "ro",
     }
     assert parse_volume("data:/var/lib")["Type"] == "volume"
+    assert parse_volume("data:/var/lib")["Mode"] == "z"  # Docker's default for a volume
+    assert parse_volume("/host:/ctr")["Mode"] == ""
     with pytest.raises(InvalidArgument):
         parse_volume("/host:relative")
     with pytest.raises(InvalidArgument):
@@ -182,11 +185,27 @@ def test_run_flags_become_docker_documents() -> None:
         (["-p", "80/sctp", "busybox"], "invalid proto"),
         (["--network", "none", "-p", "80", "busybox"], "conflicting options: port publishing"),
         (["--security-opt", "bogus", "busybox"], "Invalid --security-opt"),
+        (["--security-opt", "seccomp=/absent.json", "busybox"], "No such file"),
     ],
 )
 def test_run_flags_refuse_bad_input(argv: list[str], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         _parse(*argv)
+
+
+def test_seccomp_file_is_read_at_create_and_entrypoint_is_one_word(tmp_path: Path) -> None:
+    profile = tmp_path / "profile.json"
+    profile.write_text('{"defaultAction": "SCMP_ACT_ALLOW",\n "syscalls": []}')
+    config, host = _parse(
+        "--security-opt", f"seccomp={profile}", "--entrypoint", "sh -c", "busybox"
+    )
+    assert host["SecurityOpt"] == ['seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[]}']
+    assert config["Entrypoint"] == ["sh -c"]
+    profile.write_text("{not json")
+    with pytest.raises(InvalidArgument, match="decoding seccomp profile"):
+        _parse("--security-opt", f"seccomp={profile}", "busybox")
+    _, kept = _parse("--security-opt", "seccomp=unconfined", "busybox")
+    assert kept["SecurityOpt"] == ["seccomp=unconfined"]
 
 
 def test_sizes() -> None:
