@@ -31,7 +31,14 @@ def parse_volume(text: str) -> dict[str, Any]:
     kind = "bind" if source.startswith("/") or source.startswith(".") else "volume"
     if kind == "volume" and not _VOLUME_NAME.match(source):
         raise InvalidArgument(f"invalid volume name {source!r}")
-    return {"Type": kind, "Source": source, "Target": target, "ReadOnly": "ro" in options}
+    mode = parts[2] if len(parts) == 3 else ("z" if kind == "volume" else "")  # as Docker's
+    return {
+        "Type": kind,
+        "Source": source,
+        "Target": target,
+        "ReadOnly": "ro" in options,
+        "Mode": mode,
+    }
 
 
 def parse_mount(text: str) -> dict[str, Any]:

@@ -71,24 +71,32 @@ def image_inspect(
     return document
 
 
+def _mount_document(mount: dict[str, Any], volumes: Path) -> dict[str, Any]:
+    """One of inspect's Mounts, as Docker shows it: a volume by name and its data directory,
+    a bind by its path, the -v mode as given."""
+    kind = mount.get("Type")
+    document: dict[str, Any] = {"Type": kind}
+    if kind == "volume":
+        name = str(mount.get("Source") or "")
+        document.update(Name=name, Source=str(volumes / name / "_data"), Driver="local")
+    else:
+        document["Source"] = str(mount.get("Source") or "")
+    document.update(
+        Destination=mount.get("Target"),
+        Mode=str(mount.get("Mode") or ""),
+        RW=not mount.get("ReadOnly"),
+        Propagation="rprivate" if kind == "bind" else "",
+    )
+    return document
+
+
 def container_inspect(
-    record: ContainerRecord, directory: Path, network_settings: dict[str, Any]
+    record: ContainerRecord, directory: Path, volumes: Path, network_settings: dict[str, Any]
 ) -> dict[str, Any]:
-    """`docker container inspect`'s shape for one container."""
+    """`docker container inspect`'s shape for one container (`volumes`: the volumes' root)."""
     state = dict(record.state)
     args = list(record.config.get("Entrypoint") or []) + list(record.config.get("Cmd") or [])
-    mounts = [
-        {
-            "Type": m.get("Type"),
-            "Name": m.get("Source") if m.get("Type") == "volume" else None,
-            "Source": m.get("Source", ""),
-            "Destination": m.get("Target"),
-            "Mode": "",
-            "RW": not m.get("ReadOnly"),
-            "Propagation": "rprivate" if m.get("Type") == "bind" else "",
-        }
-        for m in record.host_config.get("Mounts") or []
-    ]
+    mounts = [_mount_document(m, volumes) for m in record.host_config.get("Mounts") or []]
     state_document: dict[str, Any] = {
         "Status": state.get("Status", "created"),
         "Running": bool(state.get("Running")),

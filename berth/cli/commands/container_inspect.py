@@ -8,7 +8,6 @@ from typing import Any
 from berth.cli.context import Context
 from berth.cli.listing import inspect_each
 from berth.cli.parser import new_parser
-from berth.engine.reports import container_inspect
 
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
@@ -23,8 +22,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     containers = ctx.engine.containers
 
     def document(name: str) -> dict[str, Any]:
-        record = containers.lookup(name)
-        settings = ctx.engine.networks.settings(record)
-        return container_inspect(record, containers.directory(record.id), settings)
+        return containers.inspect(containers.lookup(name))
 
     return inspect_each(ctx, args.names, document, args.format)

@@ -9,7 +9,6 @@ from typing import Any
 from berth.cli.context import Context
 from berth.cli.listing import print_documents
 from berth.cli.parser import new_parser
-from berth.engine.reports import container_inspect
 from berth.errors import NotFound
 
 
@@ -24,12 +23,7 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 def _find(ctx: Context, name: str, kind: str | None) -> dict[str, Any]:
     if kind in (None, "container"):
         try:
-            record = ctx.engine.containers.lookup(name)
-            return container_inspect(
-                record,
-                ctx.engine.containers.directory(record.id),
-                ctx.engine.networks.settings(record),
-            )
+            return ctx.engine.containers.inspect(ctx.engine.containers.lookup(name))
         except NotFound:
             if kind == "container":
                 raise

@@ -105,7 +105,8 @@ def health_status(state: dict[str, Any]) -> str:
 
 def command_text(config: dict[str, Any], truncate: bool) -> str:
     words = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
-    text = " ".join(words)
+    # Docker quotes an argument with a space in it (the first word never).
+    text = " ".join(words[:1] + [f"'{w}'" if " " in w else w for w in words[1:]])
     if truncate and len(text) > COMMAND_WIDTH:
         text = text[: COMMAND_WIDTH - 1] + "…"
     return json.dumps(text, ensure_ascii=False)
