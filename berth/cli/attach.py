@@ -69,7 +69,15 @@ def _window_size() -> bytes | None:
 
 
 class Session:
-    def __init__(self, socket_path: Path, *, stdin: bool, tty: bool, detach_keys: str) -> None:
+    def __init__(
+        self,
+        socket_path: Path,
+        *,
+        stdin: bool,
+        tty: bool,
+        detach_keys: str,
+        sig_proxy: bool = True,
+    ) -> None:
         try:
             self.sock = protocol.connect(socket_path)
         except OSError as error:
@@ -77,6 +85,7 @@ class Session:
         self.stdin = stdin
         self.tty = tty
         self.detach = parse_detach_keys(detach_keys)
+        self.sig_proxy = sig_proxy  # without a tty: forward this process's signals
         self.detached = False
         self.error = ""  # why the container could not run, when it couldn't
         self.heard_exit = False
@@ -121,7 +130,7 @@ class Session:
         previous: dict[signal.Signals, object] = {}
         if self.tty:
             previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, self._resized)
-        else:
+        elif self.sig_proxy:
             for number in FORWARDED_SIGNALS:
                 previous[number] = signal.signal(number, self._forward)
         try:

@@ -41,3 +41,17 @@ def new_parser(prog: str, description: str, *, short_help: bool = True) -> Parse
     if not short_help:
         parser.add_argument("--help", action="help", help="Print usage")
     return parser
+
+
+def boolean(text: str) -> bool:
+    """A Docker bool flag's value (`--sig-proxy=false`), with Go's ParseBool spellings."""
+    if text in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if text in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value: {text!r}")
+
+
+def add_bool_flag(parser: argparse.ArgumentParser, *names: str, help: str) -> None:
+    """A flag that is true by default, `--name=false` to turn it off (`--name` alone: true)."""
+    parser.add_argument(*names, type=boolean, nargs="?", const=True, default=True, help=help)

@@ -541,3 +541,22 @@ def test_run_rm_whose_start_fails_leaves_no_container(berth: Berth, busybox: str
     assert kept.returncode == 125
     assert berth("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout == "kept created\n"
     berth("rm", "kept")
+
+
+def test_sig_proxy_false_keeps_the_callers_signals(berth: Berth, busybox: str) -> None:
+    refused = berth("run", "--rm", "--sig-proxy=maybe", busybox, "true")
+    assert refused.returncode == 125 and "invalid boolean value" in refused.stderr
+    client = berth.popen("run", "--name", "unproxied", "--sig-proxy=false", busybox, "sleep", "60")
+    try:
+        deadline = time.monotonic() + 30
+        while berth("ps", "-q", "--filter", "name=unproxied").stdout == "":
+            assert time.monotonic() < deadline and client.poll() is None
+            time.sleep(0.05)
+        client.send_signal(signal.SIGTERM)  # ends the client, not the container
+        assert client.wait(timeout=30) != 0
+        state = json.loads(berth("inspect", "unproxied").stdout)[0]["State"]
+        assert state["Status"] == "running"
+    finally:
+        client.kill()
+        client.communicate()
+        berth("rm", "-f", "unproxied")

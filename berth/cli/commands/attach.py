@@ -6,7 +6,7 @@ import argparse
 
 from berth.cli.attach import DEFAULT_DETACH_KEYS, Session
 from berth.cli.context import Context
-from berth.cli.parser import new_parser
+from berth.cli.parser import add_bool_flag, new_parser
 from berth.errors import Conflict
 from berth.monitor.config import ATTACH_SOCKET
 
@@ -20,10 +20,8 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
         default=DEFAULT_DETACH_KEYS,
         help="Override the key sequence for detaching a container",
     )
-    parser.add_argument(
-        "--sig-proxy",
-        default="true",
-        help="Proxy all received signals to the process (default true)",
+    add_bool_flag(
+        parser, "--sig-proxy", help="Proxy all received signals to the process (default true)"
     )
     return parser
 
@@ -40,6 +38,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         stdin=stdin,
         tty=bool(record.config.get("Tty")),
         detach_keys=args.detach_keys,
+        sig_proxy=args.sig_proxy,
     )
     code = session.run()
     if code is None:

@@ -8,7 +8,7 @@ from typing import Any
 from berth.cli import humanize
 from berth.cli.context import Context
 from berth.cli.listing import print_rows
-from berth.cli.parser import new_parser
+from berth.cli.parser import add_bool_flag, new_parser
 
 HEADERS = {
     "ID": "IMAGE",
@@ -25,12 +25,10 @@ CREATED_BY_WIDTH = 45
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     parser = new_parser(prog, summary)
     parser.add_argument("image", metavar="IMAGE")
-    parser.add_argument(
+    add_bool_flag(
+        parser,
         "-H",
         "--human",
-        default="true",
-        nargs="?",
-        const="true",
         help="Print sizes and dates in human readable format (default true)",
     )
     parser.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
@@ -40,7 +38,7 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    human = str(args.human).lower() not in ("false", "0")
+    human = bool(args.human)
     rows: list[dict[str, Any]] = []
     for entry in ctx.engine.images.history(args.image):
         image_id = "<missing>"

@@ -11,7 +11,7 @@ import argparse
 from berth.cli.attach import DEFAULT_DETACH_KEYS, Session
 from berth.cli.context import Context
 from berth.cli.images_needed import ensure_image
-from berth.cli.parser import new_parser
+from berth.cli.parser import add_bool_flag, new_parser
 from berth.cli.run_options import add_run_flags, build_documents
 from berth.monitor.config import ATTACH_SOCKET
 
@@ -29,8 +29,8 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
         default=DEFAULT_DETACH_KEYS,
         help="Override the key sequence for detaching a container",
     )
-    parser.add_argument(
-        "--sig-proxy", default="true", help="Proxy received signals to the process (default true)"
+    add_bool_flag(
+        parser, "--sig-proxy", help="Proxy received signals to the process (default true)"
     )
     add_run_flags(parser)
     return parser
@@ -51,6 +51,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         stdin=args.interactive,
         tty=args.tty,
         detach_keys=args.detach_keys,
+        sig_proxy=args.sig_proxy,
     )
     code = session.run()
     if code is None:
