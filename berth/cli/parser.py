@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from collections.abc import Sequence
 from typing import NoReturn
 
 from berth.cli.usage import UsageError
@@ -29,6 +31,27 @@ def _terminal_width() -> int:
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.prog)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        words = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(self._bare_bools_true(words), namespace)
+
+    def _bare_bools_true(self, words: list[str]) -> list[str]:
+        """`-H IMAGE` is -H=true then IMAGE, as Docker's bool flags never take the next word:
+        argparse would read IMAGE as the flag's value. Only the options before the first
+        positional are looked at (what follows may be the container's own command)."""
+        out = list(words)
+        index = 0
+        while index < len(out) and out[index].startswith("-") and out[index] != "--":
+            action = self._option_string_actions.get(out[index])
+            if action is not None and action.type is boolean:
+                out[index] += "=true"
+            elif action is not None and action.nargs != 0:
+                index += 1  # its value
+            index += 1
+        return out
 
     def _get_formatter(self) -> argparse.HelpFormatter:
         return argparse.HelpFormatter(prog=self.prog, width=_terminal_width() - 2)
