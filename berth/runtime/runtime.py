@@ -109,9 +109,8 @@ def spawn_init(
     """Start the container's init: forked when this process has a single thread (it saves an
     interpreter start, ~30 ms), else a fresh `python -m berth.runtime.init` (a fork of a
     threaded process could inherit a lock some other thread held)."""
-    import threading
-
-    if threading.active_count() != 1:
+    threading = sys.modules.get("threading")  # never imported: no other thread was started
+    if threading is not None and threading.active_count() != 1:
         import subprocess
 
         return subprocess.Popen(
