@@ -16,6 +16,7 @@ import _socket  # not socket: its imports (enum) would come before the spawn
 import os
 import sys
 
+import berth
 from berth.errors import SystemFailure
 
 TYPE_CHECKING = False  # typing's own costs ~5 ms, before the spawn
@@ -30,6 +31,20 @@ MAX_FDS = 64
 MESSAGE_SIZE = 64 * 1024
 
 
+# The monitor imports only berth and the stdlib, so it runs without `site` (~5 ms of its
+# start: the venv's .pth files); -P and -s keep the caller's directory and user site out.
+MONITOR_PYTHON = (sys.executable, "-P", "-s", "-S")
+
+
+def _monitor_environment() -> dict[str, str]:
+    """The caller's environment, without its PYTHON* variables (as -I would ignore them),
+    and with berth's own directory as the only import path beyond the stdlib."""
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(berth.__file__)))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    environment["PYTHONPATH"] = package_root
+    return environment
+
+
 class MonitorLauncher:
     """One monitor, started now, waiting for `hand_over` (or `close`)."""
 
@@ -40,11 +55,11 @@ class MonitorLauncher:
         try:
             # Inheritable only for this spawn; callers start monitors from one thread.
             os.set_inheritable(theirs.fileno(), True)
-            argv = [sys.executable, "-I", "-m", "berth.monitor", str(theirs.fileno())]
+            argv = [*MONITOR_PYTHON, "-m", "berth.monitor", str(theirs.fileno())]
             devnull = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
             # stdout and stderr stay the caller's until the monitor knows its run dir, so a
             # monitor that can't even import says so where the user looks.
-            self._pid = os.posix_spawn(sys.executable, argv, os.environ, file_actions=devnull)
+            self._pid = os.posix_spawn(argv[0], argv, _monitor_environment(), file_actions=devnull)
         except OSError as error:
             ours.close()
             raise SystemFailure(f"the container monitor failed to start: {error}") from None
