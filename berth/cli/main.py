@@ -171,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> NoReturn:
     """The `berth` executable: `main`, then out without the interpreter's teardown."""
-    from berth.process_exit import exit_now
+    code = main()
+    from berth.process_exit import exit_now  # not before main: it would delay the spawn
 
-    exit_now(main())
+    exit_now(code)
