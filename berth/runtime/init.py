@@ -22,11 +22,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import struct
 import sys
 import termios
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from berth.errors import BerthError
 from berth.runtime import mounts, seccomp  # loads libseccomp: must happen before pivot_root
@@ -114,6 +115,52 @@ def take_terminal() -> None:
     fcntl.ioctl(0, TIOCSCTTY, 0)
 
 
+class CgroupJoin:
+    """Pid 1 joins its cgroups while it already builds its mounts.
+
+    The first write to a cgroup.procs waits for an RCU grace period (~10-13 ms here: the
+    kernel's cgroup_threadgroup_rwsem), on every container's start. So the init forks pid 1
+    first and writes pid 1's pid itself, while pid 1 mounts; pid 1 waits for that only before
+    what depends on its cgroup: the cgroup namespace (unshared then, so its root is the
+    container's cgroup) and the cgroup mounts.
+    """
+
+    def __init__(self, cgroupns: bool) -> None:
+        self.cgroupns = cgroupns
+        self._read, self._write = os.pipe2(os.O_CLOEXEC)
+        self._done = False
+
+    def place(self, child: int, cgroup_procs: list[str], sync_fd: int) -> NoReturn:
+        """The parent's side: put pid 1 in its cgroups, tell the runtime and pid 1, exit."""
+        os.close(self._read)
+        # First, so the runtime can kill and reap pid 1 if this gets stuck or fails; pid 1
+        # sends nothing before it hears "joined".
+        send(sync_fd, {"pid": child})
+        try:
+            for path in cgroup_procs:
+                Path(path).write_text(str(child))
+        except OSError as error:
+            os.kill(child, signal.SIGKILL)  # it would read end-of-file and exit anyway
+            send(sync_fd, {"error": f"joining the container's cgroup: {error}"})
+            os._exit(1)
+        os.write(self._write, b"j")
+        os._exit(0)
+
+    def opened_as_child(self) -> None:
+        os.close(self._write)
+
+    def wait(self) -> None:
+        """Pid 1's side, once: until it is in its cgroups; then its cgroup namespace."""
+        if self._done:
+            return
+        if not os.read(self._read, 1):
+            os._exit(1)  # the parent failed and reported why
+        os.close(self._read)
+        self._done = True
+        if self.cgroupns:
+            unshare(CLONE_NEWCGROUP)
+
+
 def _container(
     spec: dict[str, Any],
     bundle: Path,
@@ -122,6 +169,7 @@ def _container(
     new_netns: bool,
     seccomp_cache: Path | None,
     console_fd: int | None,
+    joined: CgroupJoin,
 ) -> None:
     """Pid 1: build the container's world, then exec its process."""
     process = spec["process"]
@@ -144,7 +192,10 @@ def _container(
     )
     confined = mounts.confines_devices(spec)
     for entry in spec.get("mounts") or []:
+        if entry.get("type") == "cgroup":
+            joined.wait()  # what a cgroup mount shows depends on the cgroup we are in
         mounts.mount_entry(rootfs, entry, new_netns, new_cgroupns, confined)
+    joined.wait()
     mounts.make_devices(rootfs, list(linux.get("devices") or []))
     cwd = str(process.get("cwd") or "/")
     try:
@@ -211,8 +262,6 @@ def main(argv: list[str] | None = None) -> None:
     os.set_inheritable(start_fd, False)
     try:
         spec = json.loads((bundle / "config.json").read_text())
-        for path in cgroup_procs:
-            Path(path).write_text(str(os.getpid()))
         flags = 0
         host_netns = os.stat("/proc/self/ns/net").st_ino
         for namespace in (spec.get("linux") or {}).get("namespaces") or []:
@@ -225,18 +274,19 @@ def main(argv: list[str] | None = None) -> None:
                 os.close(fd)
             else:
                 flags |= NAMESPACE_FLAGS[kind]
-        unshare(flags)
+        unshare(flags & ~CLONE_NEWCGROUP)  # that one once pid 1 is in its cgroup
         # A namespace of its own, new or joined by path, gets a fresh sysfs showing its devices.
         new_netns = os.stat("/proc/self/ns/net").st_ino != host_netns
     except (BerthError, InitError, OSError, ValueError) as error:
         send(sync_fd, {"error": str(error), "exit_status": getattr(error, "exit_status", 125)})
         os._exit(1)
+    joined = CgroupJoin(bool(flags & CLONE_NEWCGROUP))
     child = os.fork()
     if child:
-        send(sync_fd, {"pid": child})
-        os._exit(0)
+        joined.place(child, cgroup_procs, sync_fd)  # exits
+    joined.opened_as_child()
     try:
-        _container(spec, bundle, sync_fd, start_fd, new_netns, seccomp_cache, console_fd)
+        _container(spec, bundle, sync_fd, start_fd, new_netns, seccomp_cache, console_fd, joined)
     except Exception as error:  # the top of pid 1: report, never leave the runtime guessing
         send(sync_fd, {"error": str(error), "exit_status": getattr(error, "exit_status", 125)})
         os._exit(getattr(error, "exit_status", 125))

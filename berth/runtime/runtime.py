@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from berth.errors import Conflict, InvalidArgument, NotFound, SystemFailure
 from berth.runtime import processes
@@ -86,15 +86,23 @@ class _ForkedInit:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.0005
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                import subprocess
+        """Its exit status; a pidfd says when, so no polling overshoots the exit."""
+        if self.poll() is None:
+            try:
+                pidfd = os.pidfd_open(self.pid)
+            except ProcessLookupError:  # gone and reaped already (a subreaper's loop)
+                pidfd = -1
+            if pidfd >= 0:
+                try:
+                    exited = select.select([pidfd], [], [], timeout)[0]
+                finally:
+                    os.close(pidfd)
+                if not exited:
+                    import subprocess
 
-                raise subprocess.TimeoutExpired("berth.runtime.init", timeout or 0)
-            time.sleep(delay)
-            delay = min(delay * 2, 0.01)
+                    raise subprocess.TimeoutExpired("berth.runtime.init", timeout or 0)
+        while self.poll() is None:  # the pidfd said it exited: waitpid has it at once
+            time.sleep(0.0005)
         assert self.returncode is not None
         return self.returncode
 
@@ -183,7 +191,7 @@ class _Messages:
         os.close(self.fd)
 
 
-def _raise(message: dict[str, Any]) -> None:
+def _raise(message: dict[str, Any]) -> NoReturn:
     status = int(message.get("exit_status", 125))
     text = str(message.get("error", "the container init failed"))
     if status in (126, 127):
@@ -253,11 +261,19 @@ class Runtime:
         pid = None
         try:
             first = reader.read()
-            process.wait(timeout=CREATE_TIMEOUT)
-            if first is None or "pid" not in first:
+            if first is not None and "pid" in first:
+                pid = int(first["pid"])  # known now: killed and reaped below if all fails
+            try:  # the first process exits once pid 1 is forked and in its cgroups
+                process.wait(timeout=CREATE_TIMEOUT)
+            except Exception as error:
+                import subprocess
+
+                if isinstance(error, subprocess.TimeoutExpired):
+                    message = f"the container init did not answer within {CREATE_TIMEOUT:.0f} s"
+                    raise SystemFailure(message) from None
+                raise
+            if pid is None:
                 _raise(first or {"error": f"the container init exited ({process.returncode})"})
-            assert first is not None
-            pid = int(first["pid"])
             ready = reader.read()
             for warning in (ready or {}).get("warnings") or []:
                 _warn("container %s: %s", container_id, warning)
