@@ -32,7 +32,7 @@ import statistics
 import sys
 import tarfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -90,26 +90,28 @@ class Memory:
     pss_kib_avg: float
 
 
-def measure(
-    tool: str,
-    command: str,
-    argv: Sequence[str],
-    env: Mapping[str, str],
-    runs: int,
-    check: Callable[[], None] | None = None,
-) -> Latency:
-    """Median and min of `runs` timed runs after WARMUP untimed ones; a failure is reported."""
-    result = Latency(tool, command)
+Tool = Berth | Docker | Podman
+
+
+def measure_interleaved(
+    command: str, argvs: Mapping[Tool, Sequence[str]], runs: int
+) -> list[Latency]:
+    """Each tool's median and min of `runs` timed runs after WARMUP untimed ones, the tools
+    taking turns run by run: this VM's speed drifts over minutes (steal time), and timing
+    one tool after the other put the drift into the ratios (`ps` swung 1.1x-2.2x docker's).
+    A failure is reported and ends that tool's series."""
+    results = {tool: Latency(tool.name, command) for tool in argvs}
     for i in range(WARMUP + runs):
-        seconds, proc = timed(argv, env=env, timeout=120)
-        if proc.returncode != 0:
-            result.error = f"exit {proc.returncode}: {(proc.stderr or '').strip()[-300:]}"
-            return result
-        if check is not None:
-            check()
-        if i >= WARMUP:
-            result.samples.append(seconds)
-    return result
+        for tool, argv in argvs.items():
+            result = results[tool]
+            if result.error:
+                continue
+            seconds, proc = timed(argv, env=container_env(tool), timeout=120)
+            if proc.returncode != 0:
+                result.error = f"exit {proc.returncode}: {(proc.stderr or '').strip()[-300:]}"
+            elif i >= WARMUP:
+                result.samples.append(seconds)
+    return list(results.values())
 
 
 def build_busybox(layout: Path) -> bytes:
@@ -241,56 +243,53 @@ def remove_all(tool: Berth | Docker | Podman, env: Mapping[str, str]) -> None:
         run(tool.argv("rm", "-f", *extra, *ids[start : start + 25]), env=env, check=False)
 
 
-def run_tool(
-    tool: Berth | Docker | Podman, reference: str, runs: int, containers: int
-) -> tuple[list[Latency], Memory | None]:
-    """run --rm latency, then `ps` with `containers` sleepers and their monitors' memory."""
+def pulled(tool: Tool, reference: str) -> Latency | None:
+    """Pull the image into the tool's store; an error row when that fails."""
+    result = run(tool.pull_argv(reference), env=container_env(tool), check=False, timeout=300)
+    if result.returncode == 0:
+        return None
+    return Latency(tool.name, "run --rm true", error=f"pull failed: {result.stderr[-300:]}")
+
+
+def start_sleepers(tool: Tool, reference: str, containers: int) -> None:
     env = container_env(tool)
-    latencies: list[Latency] = []
-    memory: Memory | None = None
-    pulled = run(tool.pull_argv(reference), env=env, check=False, timeout=300)
-    if pulled.returncode != 0:
-        error = f"pull failed: {pulled.stderr.strip()[-300:]}"
-        return [Latency(tool.name, "run --rm true", error=error)], None
+    for _ in range(containers):
+        argv = [*_runtime(tool), "-d", "--network", "none", reference, "sleep", "3600"]
+        run(tool.argv("run", *argv), env=env, timeout=120)
+    listed = len(run(tool.argv("ps", "-q"), env=env, timeout=120).stdout.split())
+    if listed != containers:
+        log.warning("%s ps lists %d containers, not %d", tool.name, listed, containers)
 
-    def no_leftovers() -> None:
-        if leftover_containers(tool, env):
+
+def memory_of_sleepers(tool: Tool) -> Memory | None:
+    pids = monitors_of_sleepers(str(tool.store))
+    if not pids:
+        return None
+    rss, pss, name = memory_of(pids)
+    return Memory(tool.name, name, len(pids), rss, pss)
+
+
+def measure_tools(
+    tools: Sequence[Tool], reference: str, runs: int, containers: int
+) -> tuple[list[Latency], list[Memory]]:
+    """run --rm latency, then `ps` with `containers` sleepers per tool and their monitors'
+    memory; the tools take turns in every series (measure_interleaved)."""
+    latencies = [error for tool in tools if (error := pulled(tool, reference))]
+    ready = [tool for tool in tools if tool.name not in {lat.tool for lat in latencies}]
+    latencies += measure_interleaved(
+        "run --rm true", {tool: _run_rm(tool, reference) for tool in ready}, runs
+    )
+    for tool in ready:
+        if leftover_containers(tool, container_env(tool)):
             raise RuntimeError(f"{tool.name} run --rm left a container behind")
-
-    argv = _run_rm(tool, reference)
-    latencies.append(measure(tool.name, "run --rm true", argv, env, runs))
-    no_leftovers()
-    marker = str(tool.store)
-    try:
-        for _ in range(containers):
-            run(
-                tool.argv(
-                    "run",
-                    *_runtime(tool),
-                    "-d",
-                    "--network",
-                    "none",
-                    reference,
-                    "sleep",
-                    "3600",
-                ),
-                env=env,
-                timeout=120,
-            )
-        running = run(tool.argv("ps", "-q"), env=env, timeout=120).stdout.split()
-        listed = len(running)
-        if listed != containers:
-            log.warning("%s ps lists %d containers, not %d", tool.name, listed, containers)
-        latencies.append(
-            measure(tool.name, f"ps ({containers} running)", tool.argv("ps"), env, max(runs, 30))
-        )
-        pids = monitors_of_sleepers(marker)
-        if pids:
-            rss, pss, name = memory_of(pids)
-            memory = Memory(tool.name, name, len(pids), rss, pss)
-    finally:
-        remove_all(tool, env)
-    return latencies, memory
+        start_sleepers(tool, reference, containers)
+    latencies += measure_interleaved(
+        f"ps ({containers} running)", {tool: tool.argv("ps") for tool in ready}, max(runs, 30)
+    )
+    memories = [memory for tool in ready if (memory := memory_of_sleepers(tool))]
+    for tool in ready:
+        remove_all(tool, container_env(tool))
+    return latencies, memories
 
 
 def _runtime(tool: Berth | Docker | Podman) -> list[str]:
@@ -397,6 +396,20 @@ def phases(tool: Berth, reference: str, runs: int) -> list[Latency]:
     return [Latency("berth", f"phase: {key}", values) for key, values in samples.items()]
 
 
+def clean_up(tool: Tool) -> None:
+    """Every container removed, the tool stopped, its store gone; a failure is logged, so
+    the other tools are still cleaned up."""
+    try:
+        remove_all(tool, container_env(tool))
+        if isinstance(tool, Podman):
+            wait_for_store_processes(tool.store)
+    except Exception:
+        log.exception("removing %s's containers failed", tool.name)
+    finally:
+        tool.stop()
+        remove_tree(tool.store)
+
+
 def wait_for_store_processes(store: Path, timeout: float = 30) -> None:
     """Wait until no process names the store: podman's conmon runs `podman container
     cleanup` after `rm -f` returns, and it would keep the store's overlay mount busy and
@@ -490,28 +503,22 @@ def main(argv: list[str] | None = None) -> int:
                 reference = f"{registry.host}/{REPOSITORY}"
                 oci.push(base / "layout", "1", reference)
                 latencies += runtime_floor(base, layer_tar, args.runs)
-                for name in names:
-                    tool = make_tool(name, base / "stores" / name)
-                    assert isinstance(tool, Berth | Docker | Podman)
-                    try:
+                made = [make_tool(name, base / "stores" / name) for name in names]
+                chosen = [tool for tool in made if isinstance(tool, Berth | Docker | Podman)]
+                try:
+                    for tool in chosen:
                         tool.start()
-                        log.info("measuring %s", name)
-                        found, memory = run_tool(tool, reference, args.runs, args.containers)
-                        latencies += found
-                        if memory:
-                            memories.append(memory)
-                        if isinstance(tool, Berth):
-                            latencies += phases(tool, reference, args.runs)
-                            if shutil.which("strace"):
-                                events = breakdown(tool, reference, base)
-                    finally:
-                        try:
-                            remove_all(tool, container_env(tool))
-                        finally:
-                            if isinstance(tool, Podman):
-                                wait_for_store_processes(tool.store)
-                            tool.stop()
-                            remove_tree(base / "stores" / name)
+                    log.info("measuring %s, taking turns", ", ".join(names))
+                    found, memories = measure_tools(chosen, reference, args.runs, args.containers)
+                    latencies += found
+                    berth = next((tool for tool in chosen if isinstance(tool, Berth)), None)
+                    if berth is not None:
+                        latencies += phases(berth, reference, args.runs)
+                        if shutil.which("strace"):
+                            events = breakdown(berth, reference, base)
+                finally:
+                    for tool in chosen:
+                        clean_up(tool)
                 store_fs = filesystem_of(base)
             finally:
                 registry.stop()

@@ -34,6 +34,8 @@ from berth.monitor.files import JsonLog, rfc3339_nano, write_json_atomically
 from berth.runtime import Runtime, Stdio, processes
 
 if TYPE_CHECKING:
+    from berth.cgroups import CgroupManager
+    from berth.cgroups import Layout as CgroupLayout
     from berth.monitor.health import HealthChecker
     from berth.monitor.resolver import Resolver
 
@@ -118,8 +120,10 @@ def _exit_code(status: int) -> int:
 
 
 class Monitor:
-    def __init__(self, config: MonitorConfig) -> None:
+    def __init__(self, config: MonitorConfig, cgroup_layout: CgroupLayout | None = None) -> None:
         self.config = config
+        self._cgroup_layout = cgroup_layout
+        self._cgroup_manager: CgroupManager | None = None
         self.run_dir = Path(config.run_dir)
         self.runtime = Runtime(Path(config.runtime_root))
         self.log = JsonLog(Path(config.log_path))
@@ -398,15 +402,23 @@ class Monitor:
             )
         return policy in ("always", "unless-stopped")
 
+    def _cgroup(self) -> CgroupManager:
+        """The container's cgroup (the layout found before the container came, if it was)."""
+        if self._cgroup_manager is None:
+            from berth.cgroups import open_cgroup
+
+            self._cgroup_manager = open_cgroup(
+                str(self.config.cgroup_name),
+                parent=self.config.cgroup_parent,
+                layout=self._cgroup_layout,
+            )
+        return self._cgroup_manager
+
     def _oom_killed(self) -> bool:
         if not self.config.cgroup_name:
             return False
-        from berth.cgroups import open_cgroup
-
         try:
-            return open_cgroup(
-                self.config.cgroup_name, parent=self.config.cgroup_parent
-            ).oom_killed()
+            return self._cgroup().oom_killed()
         except BerthError:
             return False
 
@@ -507,10 +519,8 @@ class Monitor:
         with contextlib.suppress(BerthError):
             umount(Path(self.config.rootfs), MNT_DETACH)
         if self.config.cgroup_name:
-            from berth.cgroups import open_cgroup
-
             with contextlib.suppress(BerthError):
-                open_cgroup(self.config.cgroup_name, parent=self.config.cgroup_parent).destroy()
+                self._cgroup().destroy()
 
 
 def _drain(fd: int) -> None:
@@ -550,6 +560,7 @@ def serve(channel_fd: int) -> int:
     channel = socket.socket(fileno=channel_fd)
     for module in PRELOAD:
         importlib.import_module(module)
+    cgroup_layout = _cgroup_layout()  # as the imports: not on the container's start path
     try:
         received = launch.receive(channel)
     except (OSError, ValueError, KeyError):
@@ -568,17 +579,26 @@ def serve(channel_fd: int) -> int:
         failure = f"monitor failed: cannot read {run_dir / CONFIG_NAME}: {error!r}"
         _report(channel.detach(), {"error": failure, "exit_code": ENGINE_FAILURE})
         return 1
-    return run(config, channel.detach())
+    return run(config, channel.detach(), cgroup_layout)
 
 
-def run(config: MonitorConfig, ready_fd: int) -> int:
+def _cgroup_layout() -> CgroupLayout | None:
+    from berth.cgroups import detect
+
+    try:
+        return detect()
+    except (BerthError, OSError):
+        return None  # found again when needed, and failing then where it matters
+
+
+def run(config: MonitorConfig, ready_fd: int, cgroup_layout: CgroupLayout | None = None) -> int:
     """Hold one container; `ready_fd` hears how its start went."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     run_dir = Path(config.run_dir)
     monitor: Monitor | None = None
     try:
-        monitor = Monitor(config)
+        monitor = Monitor(config, cgroup_layout)
         monitor.run(ready_fd)
     except Exception as error:  # the top of the monitor: record why, for ps and inspect
         write_json_atomically(
