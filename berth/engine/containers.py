@@ -428,6 +428,10 @@ class ContainerService:
             with contextlib.suppress(BerthError):
                 self._runtime().kill(record.id, signal.SIGKILL, all_processes=True)
             stopped = self.wait_exit(record, 30.0)
+        if stopped is not None:
+            # Its monitor, then the cleanup it execs, release the network: done when stop
+            # returns, as Docker's (inspect right after shows no address).
+            self._wait_monitor_gone(record)
         return stopped or self.refresh(record)
 
     def wait_exit(self, record: ContainerRecord, timeout: float | None) -> ContainerRecord | None:

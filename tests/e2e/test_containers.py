@@ -560,3 +560,44 @@ def test_sig_proxy_false_keeps_the_callers_signals(berth: Berth, busybox: str) -
         client.kill()
         client.communicate()
         berth("rm", "-f", "unproxied")
+
+
+READ_ONLY_IN_PROC = ("/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/sys")
+
+
+def test_namespaces_mounts_and_dev_seen_from_inside(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    """Each of the six namespaces differs from the caller's; no host mount or path is
+    visible (pivot_root left the old root behind); /proc's sensitive files are read-only;
+    /dev holds Docker's minimal set."""
+    kinds = ("mnt", "pid", "uts", "ipc", "net", "cgroup")
+    marker = tmp_path / "host-only"
+    marker.write_text("host")
+    script = (
+        f"for n in {' '.join(kinds)}; do readlink /proc/self/ns/$n; done; echo --;"
+        " cut -d' ' -f5 /proc/self/mountinfo; echo --;"
+        f" test -e {marker} && echo host-visible || echo host-hidden;"
+        f" for f in {' '.join(READ_ONLY_IN_PROC)}; do"
+        ' grep -q " $f ro," /proc/self/mountinfo && echo $f:ro ||'
+        " { test -e $f && echo $f:rw || echo $f:absent; }; done;"
+        " ls /dev | tr '\\n' ' '"
+    )
+    result = berth("run", "--rm", busybox, "sh", "-c", script)
+    assert result.returncode == 0, result.stderr
+    namespaces, mount_points, rest = result.stdout.split("--\n")
+    inside = namespaces.split()
+    assert len(inside) == len(kinds)
+    for kind, seen in zip(kinds, inside, strict=True):
+        assert seen != os.readlink(f"/proc/self/ns/{kind}"), kind
+    points = mount_points.split()
+    assert points[0] == "/"
+    assert not [p for p in points if p.startswith(("/tmp/pytest", "/work", "/var/lib", "/run/"))]
+    lines = rest.splitlines()
+    assert lines[0] == "host-hidden"
+    # Read-only where the kernel has them (this one may lack sysrq-trigger: no MAGIC_SYSRQ).
+    expected = [f"{f}:{'ro' if Path(f).exists() else 'absent'}" for f in READ_ONLY_IN_PROC]
+    assert lines[1:5] == expected
+    devices = set(lines[5].split())
+    assert {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue"} <= devices
+    assert not devices & {"sda", "vda", "mem", "kmsg", "tty1", "loop0"}
