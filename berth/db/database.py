@@ -7,8 +7,8 @@ timeout makes them wait rather than error.
 
 from __future__ import annotations
 
+import _thread  # threading's RLock is this one; the module costs every command ~1 ms
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,7 +24,7 @@ class Database:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
         # One connection serves the engine's threads (parallel layer pulls): serialise its use.
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
 
     @classmethod
     def open(cls, path: Path) -> Database:
