@@ -244,7 +244,8 @@ def test_env_file_workdir_hosts_and_entrypoint(berth: Berth, busybox: str, tmp_p
         "NOT_SET_ANYWHERE\n"
     )
     script = (
-        'echo "$FROM_FILE|$SPACED|$FROM_CALLER|${NOT_SET_ANYWHERE-unset}"; pwd; grep db /etc/hosts'
+        'echo "$FROM_FILE|$SPACED|$FROM_CALLER|${NOT_SET_ANYWHERE-unset}"; pwd;'
+        " grep -w db /etc/hosts"  # -w: the hex hostname may hold "db" too
     )
     result = berth(
         "run", "--rm", "--env-file", str(env_file), "-w", "/tmp", "--add-host", "db:10.1.2.3",
