@@ -101,7 +101,7 @@ def oci_mounts(host_config: Mapping[str, Any], volumes_root: Path) -> list[dict[
         elif entry["Type"] == "volume":
             name = str(entry.get("Source") or "")
             if not name:
-                raise InvalidArgument("anonymous volumes are not supported yet; name the volume")
+                raise InvalidArgument(f"the volume mounted at {target} has no name")
             data = volumes_root / name / "_data"
             data.mkdir(parents=True, exist_ok=True)
             mounts.append(

@@ -160,10 +160,12 @@ class ContainerService:
 
         process_args(merged)  # "No command specified" now, not at start
         _check_resources(host_config)
-        self.engine.volumes.register_mounts(host_config)  # -v name:/path creates it
         taken = {r.name for r in self.records.all()}
         container_id = os.urandom(32).hex()
         chosen = names.check_name(name) if name else names.random_name(taken)
+        volumes = self.engine.volumes
+        # -v name:/path creates the volume; -v /path and the image's VOLUMEs, anonymous ones
+        anonymous = volumes.register_mounts(host_config, image_config.get("Volumes") or {})
         merged.setdefault("Hostname", "")
         if not merged["Hostname"]:
             merged["Hostname"] = container_id[:12]
@@ -184,12 +186,15 @@ class ContainerService:
             self.records.add(record)
         except BaseException:
             _remove_tree(directory)
+            for volume in anonymous:
+                volumes.remove(volume)
             raise
         try:
             self.engine.networks.register(record.id, host_config, list(aliases or []))
         except BaseException:
             self.records.delete(record.id)
             _remove_tree(directory)
+            volumes.remove_anonymous(host_config)
             raise
         return record
 
@@ -278,6 +283,7 @@ class ContainerService:
             self.records.save_state(failed)
             if record.host_config.get("AutoRemove"):
                 self._discard(record)  # no monitor holds it, so none will remove it (--rm)
+                self.engine.volumes.remove_anonymous(record.host_config)
             raise
         finally:
             for sock in network.held if network else []:
@@ -527,7 +533,10 @@ class ContainerService:
         open_cgroup(record.id, parent=self.cgroup_parent).thaw()
         self.records.save_state(record.with_state(Status="running", Paused=False))
 
-    def remove(self, record: ContainerRecord, *, force: bool = False) -> None:
+    def remove(
+        self, record: ContainerRecord, *, force: bool = False, volumes: bool = False
+    ) -> None:
+        """`volumes`: its anonymous volumes go too (`rm -v`, and --rm)."""
         record = self.refresh(record)
         if record.status in ACTIVE:
             if not force:
@@ -544,6 +553,8 @@ class ContainerService:
         self._wait_monitor_gone(record)
         self._release(record, cgroup_too=True)
         self._discard(record)
+        if volumes or record.host_config.get("AutoRemove"):
+            self.engine.volumes.remove_anonymous(record.host_config)
 
     def _discard(self, record: ContainerRecord) -> None:
         """The container's row, names, network endpoints and directories (released first)."""

@@ -8,6 +8,7 @@ its mount path on first use (`copy_up`, Docker's copy-up: only while the volume 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from berth.errors import Conflict, InvalidArgument, NotFound, SystemFailure
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from berth.container import ContainerRecord
     from berth.engine.engine import Engine
@@ -166,10 +167,38 @@ class VolumeService:
             return self.get(name)  # another berth created it meanwhile
         return record
 
-    def register_mounts(self, host_config: Mapping[str, Any]) -> None:
-        """Create every named volume a new container mounts that does not exist yet."""
+    def register_mounts(
+        self, host_config: dict[str, Any], image_volumes: Iterable[str] = ()
+    ) -> list[str]:
+        """Create every named volume a new container mounts that does not exist yet, and an
+        anonymous one (a random name, Docker's anonymous label) for each `-v /path` and each
+        of the image's VOLUMEs nothing else is mounted on; their names are written into
+        `host_config`. Returns the anonymous ones."""
+        mounts = list(host_config.get("Mounts") or [])
+        taken = {str(m.get("Target")) for m in mounts}
+        mounts += [
+            {"Type": "volume", "Source": "", "Target": path, "ReadOnly": False}
+            for path in image_volumes
+            if path not in taken
+        ]
+        anonymous = []
+        for entry in mounts:
+            if entry.get("Type") == "volume" and not entry.get("Source"):
+                entry["Source"] = self.create(labels={ANONYMOUS_LABEL: ""}).name
+                anonymous.append(entry["Source"])
+        if mounts:
+            host_config["Mounts"] = mounts
         for name in volume_names(host_config):
             self.create(name)
+        return anonymous
+
+    def remove_anonymous(self, host_config: Mapping[str, Any]) -> None:
+        """`rm -v` (and --rm): the container's anonymous volumes that no other container
+        uses; named ones stay, as Docker's."""
+        for name in volume_names(host_config):
+            with contextlib.suppress(NotFound, Conflict):
+                if self.get(name).anonymous:
+                    self.remove(name)
 
     def remove(self, name: str) -> None:
         record = self.get(name)

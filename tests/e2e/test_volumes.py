@@ -168,3 +168,31 @@ def test_cp_reaches_volumes_of_running_and_stopped_containers(
     assert (tmp_path / "back").read_text() == "running\n"
     assert berth("rm", "holder").returncode == 0
     assert berth("volume", "rm", "cpvol").returncode == 0
+
+
+def test_anonymous_volumes_go_with_rm_v_and_run_rm(berth: Berth, busybox: str) -> None:
+    """`-v /path` mounts a new anonymous volume (a random name, Docker's label); `rm` keeps
+    it, `rm -v` and `run --rm` remove it, a named volume stays in every case."""
+    before = set(berth("volume", "ls", "-q").stdout.split())
+    kept = berth("run", "--name", "kept", "-v", "/data", busybox, "sh", "-c", "echo x > /data/f")
+    assert kept.returncode == 0, kept.stderr
+    mount = json.loads(berth("inspect", "kept").stdout)[0]["Mounts"][0]
+    name = mount["Name"]
+    assert re.fullmatch(r"[0-9a-f]{64}", name) and mount["Destination"] == "/data"
+    labels = json.loads(berth("volume", "inspect", name).stdout)[0]["Labels"]
+    assert "com.docker.volume.anonymous" in labels
+    assert berth("rm", "kept").returncode == 0
+    assert name in berth("volume", "ls", "-q").stdout.split()  # plain rm keeps it
+    assert berth("volume", "prune", "-f").returncode == 0  # unused and anonymous: pruned
+    assert set(berth("volume", "ls", "-q").stdout.split()) == before
+
+    made = berth("create", "--name", "made", "-v", "/data", "-v", "named:/n", busybox, "true")
+    assert made.returncode == 0, made.stderr
+    assert len(set(berth("volume", "ls", "-q").stdout.split()) - before) == 2
+    assert berth("rm", "-v", "made").returncode == 0
+    assert set(berth("volume", "ls", "-q").stdout.split()) - before == {"named"}
+
+    ran = berth("run", "--rm", "-v", "/scratch", busybox, "sh", "-c", "echo y > /scratch/f")
+    assert ran.returncode == 0, ran.stderr
+    assert set(berth("volume", "ls", "-q").stdout.split()) - before == {"named"}
+    assert berth("volume", "rm", "named").returncode == 0

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     containers = ctx.engine.containers
 
     def remove(name: str) -> str:
-        containers.remove(containers.lookup(name), force=args.force)
+        containers.remove(containers.lookup(name), force=args.force, volumes=args.volumes)
         return name
 
     return for_each(ctx, args.containers, remove)
