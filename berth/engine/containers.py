@@ -414,6 +414,11 @@ class ContainerService:
             raise Conflict(
                 f"Cannot kill container: {record.id}: Container {record.id} is not running"
             )
+        configured = record.config.get("StopSignal")
+        if not configured or sig in (signal.SIGKILL, signal_number(str(configured))):
+            # As Docker's: this ends the container for good, whatever its restart policy
+            # (another signal, when a stop signal is configured, is just a signal).
+            (self.run_dir(record.id) / STOP_REQUESTED).touch()
         with contextlib.suppress(NotFound):
             self._runtime().kill(record.id, sig, all_processes=all_processes)
 

@@ -601,3 +601,28 @@ def test_namespaces_mounts_and_dev_seen_from_inside(
     devices = set(lines[5].split())
     assert {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue"} <= devices
     assert not devices & {"sda", "vda", "mem", "kmsg", "tty1", "loop0"}
+
+
+def test_kill_ends_a_restart_always_container_for_good(berth: Berth, busybox: str) -> None:
+    """As Docker's: kill (SIGKILL, or any signal without a configured stop signal) is a manual
+    stop, which no restart policy undoes; with a stop signal set, another signal is not."""
+    started = berth("run", "-d", "--name", "forever", "--restart", "always", busybox, "sleep", "60")
+    assert started.returncode == 0, started.stderr
+    trapping = berth(
+        "run", "-d", "--name", "trapping", "--restart", "always", "--stop-signal", "USR2",
+        busybox, "sh", "-c", "trap 'exit 3' USR1; sleep 60 & wait",
+    )  # fmt: skip
+    assert trapping.returncode == 0, trapping.stderr
+    try:
+        assert berth("kill", "forever").returncode == 0
+        assert berth("wait", "forever").stdout.strip() == "137"
+        assert berth("kill", "-s", "USR1", "trapping").returncode == 0  # not its stop signal
+        deadline = time.monotonic() + 30
+        while json.loads(berth("inspect", "trapping").stdout)[0]["RestartCount"] < 1:
+            assert time.monotonic() < deadline, "a plain signal's exit must restart it"
+            time.sleep(0.1)
+        time.sleep(0.5)  # a restart, if one were coming, would have begun
+        state = json.loads(berth("inspect", "forever").stdout)[0]
+        assert (state["State"]["Status"], state["RestartCount"]) == ("exited", 0)
+    finally:
+        berth("rm", "-f", "forever", "trapping")
