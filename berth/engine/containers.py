@@ -180,21 +180,22 @@ class ContainerService:
             state=_initial_state(),
         )
         directory = self.directory(container_id)
-        for sub in ("diff", "work", "rootfs"):
-            (directory / sub).mkdir(parents=True)
+        added = False
         try:
+            for sub in ("diff", "work", "rootfs"):
+                (directory / sub).mkdir(parents=True)
             self.records.add(record)
-        except BaseException:
-            _remove_tree(directory)
-            for volume in anonymous:
-                volumes.remove(volume)
-            raise
-        try:
+            added = True
             self.engine.networks.register(record.id, host_config, list(aliases or []))
         except BaseException:
-            self.records.delete(record.id)
+            # Nothing of a container that was not created stays: row, directory, the
+            # anonymous volumes made for it above.
+            if added:
+                self.records.delete(record.id)
             _remove_tree(directory)
-            volumes.remove_anonymous(host_config)
+            for volume in anonymous:
+                with contextlib.suppress(BerthError):
+                    volumes.remove(volume)
             raise
         return record
 

@@ -195,4 +195,7 @@ def test_anonymous_volumes_go_with_rm_v_and_run_rm(berth: Berth, busybox: str) -
     ran = berth("run", "--rm", "-v", "/scratch", busybox, "sh", "-c", "echo y > /scratch/f")
     assert ran.returncode == 0, ran.stderr
     assert set(berth("volume", "ls", "-q").stdout.split()) - before == {"named"}
+    failed = berth("create", "--network", "no-such-net", "-v", "/data", busybox, "true")
+    assert failed.returncode != 0 and "not found" in failed.stderr
+    assert set(berth("volume", "ls", "-q").stdout.split()) - before == {"named"}  # none made
     assert berth("volume", "rm", "named").returncode == 0
