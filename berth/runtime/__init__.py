@@ -16,14 +16,19 @@ TYPE_CHECKING = False  # typing itself costs the init ~3 ms
 if TYPE_CHECKING:
     from typing import Any
 
-    from berth.runtime.runtime import CommandFailed, Runtime, RuntimeState, Stdio
+    from berth.runtime.runtime import Runtime, RuntimeState
+    from berth.runtime.spawn import CommandFailed, Stdio
 
 __all__ = ["CommandFailed", "Runtime", "RuntimeState", "Stdio"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
+    if name in ("Runtime", "RuntimeState"):
         from berth.runtime import runtime
 
         return getattr(runtime, name)
+    if name in ("CommandFailed", "Stdio"):
+        from berth.runtime import spawn
+
+        return getattr(spawn, name)
     raise AttributeError(f"module 'berth.runtime' has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """`python -m berth.runtime.init BUNDLE SYNC FD START_FD CGROUPS [SECCOMP_CACHE] [CONSOLE_FD]`: the
 init, a fresh process (DESIGN §1: never a fork of the multi-threaded engine). A caller that
 is still single-threaded (a monitor starting its container) forks it instead of starting a
-new interpreter: `main(argv)` in the child (see runtime.spawn_init).
+new interpreter: `main(argv)` in the child (see spawn.spawn_init).
 
 1. join the cgroups, unshare the namespaces, fork pid 1 (CLONE_NEWPID applies to children);
    the intermediate reports pid 1's host pid and exits;

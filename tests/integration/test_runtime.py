@@ -557,9 +557,9 @@ def test_failed_setup_is_reported_and_leaves_nothing(box: Box) -> None:
 def test_a_stuck_init_fails_the_create(box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
     """An init that never answers (here: blocked opening a FIFO given as its cgroup.procs)
     is killed when the create gives up, and nothing is left."""
-    from berth.runtime import runtime as caller_side
+    from berth.runtime import spawn
 
-    monkeypatch.setattr(caller_side, "CREATE_TIMEOUT", 1)
+    monkeypatch.setattr(spawn, "CREATE_TIMEOUT", 1)
     fifo = box.root / "stuck.procs"
     os.mkfifo(fifo)
     children = _children_of(os.getpid())
