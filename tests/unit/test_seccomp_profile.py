@@ -15,10 +15,10 @@ from berth.errors import InvalidArgument
 from berth.runtime.seccomp_default import (
     DOCKER_DEFAULT_CAPS,
     default_profile,
-    docker_default,
     parse_profile,
     resolve,
 )
+from berth.runtime.seccomp_docker import docker_default
 
 CLONE_NAMESPACES = 0x7E020000
 
