@@ -36,7 +36,7 @@ from berth.runtime import Runtime, Stdio, processes
 if TYPE_CHECKING:
     from berth.cgroups import CgroupManager
     from berth.cgroups import Layout as CgroupLayout
-    from berth.monitor.health import HealthChecker
+    from berth.monitor.probes import HealthChecker
     from berth.monitor.resolver import Resolver
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -151,7 +151,8 @@ class Monitor:
     def _health_checker(self) -> HealthChecker | None:
         if not self.config.healthcheck:
             return None
-        from berth.monitor.health import HealthChecker, HealthConfig, exec_spawner, frozen
+        from berth.monitor.health import HealthConfig
+        from berth.monitor.probes import HealthChecker, exec_spawner, frozen
 
         health = HealthConfig.parse(self.config.healthcheck, self.config.shell)
         if health is None:

@@ -16,13 +16,13 @@ from berth.monitor.health import (
     HEALTHY,
     STARTING,
     UNHEALTHY,
-    HealthChecker,
     HealthConfig,
     HealthState,
     Result,
     go_duration,
     output_text,
 )
+from berth.monitor.probes import HealthChecker
 
 MS = 1_000_000
 S = 1_000_000_000
