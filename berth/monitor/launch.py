@@ -128,3 +128,16 @@ def log_to(run_dir: Path) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+
+
+def report(fd: int, message: dict[str, Any]) -> int:
+    """The monitor's answer to `hand_over`, on the channel's `fd`: how the start went. Sent
+    once: the channel is closed, and the -1 returned is what the caller keeps as its fd."""
+    if fd >= 0:
+        import contextlib
+        import json
+
+        with contextlib.suppress(OSError):
+            os.write(fd, (json.dumps(message) + "\n").encode())
+        os.close(fd)
+    return -1

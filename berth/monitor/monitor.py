@@ -1,16 +1,20 @@
-"""The monitor's life: create and start the container, pump its stdio, wait, clean up.
+"""The monitor's life: create and start the container, pump its stdio, wait, restart it as its
+policy says, clean up.
 
 One thread, one selector: the container's output pipes (or pty), the attach socket and its
-clients, and a self-pipe that turns SIGCHLD into readable input. The container's pid 1 is
-the monitor's child (directly, or through PR_SET_CHILD_SUBREAPER), so waitpid gives its
-exit status; every other orphan that lands here is reaped and forgotten.
+clients (`relay`), and a self-pipe that turns SIGCHLD into readable input. The container's
+pid 1 is the monitor's child (directly, or through PR_SET_CHILD_SUBREAPER), so waitpid gives
+its exit status; every other orphan that lands here is reaped and forgotten. What is left once
+the container is done is undone by `cleanup`.
+
+Imported on every container start: plain classes, no dataclasses; health checks, the resolver
+and cgroups are imported only when needed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import importlib
 import json
 import os
@@ -21,8 +25,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from berth.errors import BerthError, SystemFailure
-from berth.monitor import launch, protocol
+from berth.errors import BerthError
+from berth.monitor import cleanup, launch, protocol
 from berth.monitor.config import (
     ATTACH_SOCKET,
     CONFIG_NAME,
@@ -31,84 +35,20 @@ from berth.monitor.config import (
     MonitorConfig,
 )
 from berth.monitor.files import JsonLog, rfc3339_nano, write_json_atomically
-from berth.runtime import Runtime, Stdio, processes
+from berth.monitor.relay import ContainerStdio, Relay, open_stdio
+from berth.runtime import Runtime, processes
 
 if TYPE_CHECKING:
-    from berth.cgroups import CgroupManager
     from berth.cgroups import Layout as CgroupLayout
     from berth.monitor.probes import HealthChecker
-    from berth.monitor.resolver import Resolver
 
 PR_SET_CHILD_SUBREAPER = 36
 DRAIN_SECONDS = 2.0
 ATTACH_WAIT_SECONDS = 30.0
-READ_SIZE = 64 * 1024
 ENGINE_FAILURE = 125
 # Imported while the launcher still prepares the container, not on the critical path: the
 # forked init's code (seccomp, mounts), and the unmount and cgroup calls of the exit.
 PRELOAD = ("berth.runtime.init", "berth.sys", "berth.cgroups")
-
-
-class _Client:
-    """One attached client (plain classes, not dataclasses: the monitor's imports are paid
-    by every container start)."""
-
-    __slots__ = ("greeted", "pending", "reader", "sock", "stdin", "streams")
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.reader = protocol.FrameReader()
-        self.streams: set[int] = set()
-        self.stdin = False
-        self.greeted = False
-        self.pending = b""
-
-
-class _Stdio:
-    """The monitor's ends of the container's stdio, and the container's ends to hand over."""
-
-    __slots__ = ("console", "container", "outputs", "pty_master", "stdin", "to_close")
-
-    def __init__(
-        self,
-        container: Stdio,
-        outputs: dict[int, int],  # our read fd -> stream (STDOUT/STDERR)
-        stdin: int | None,  # our write fd, when stdin is open
-        to_close: list[int],  # the container's ends, closed here once it has them
-        pty_master: int | None = None,
-        console: socket.socket | None = None,  # where a -t container's pty master comes from
-    ) -> None:
-        self.container = container
-        self.outputs = outputs
-        self.stdin = stdin
-        self.to_close = to_close
-        self.pty_master = pty_master
-        self.console = console
-
-
-def _open_stdio(config: MonitorConfig) -> _Stdio:
-    if config.tty:
-        # The pty itself is made inside the container; its master arrives on this socket.
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        null = os.open(os.devnull, os.O_RDWR)
-        return _Stdio(Stdio(null, null, null), {}, None, [null, theirs.detach()], console=ours)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    if config.open_stdin:
-        in_r, in_w = os.pipe()
-        return _Stdio(
-            Stdio(in_r, out_w, err_w),
-            {out_r: protocol.STDOUT, err_r: protocol.STDERR},
-            in_w,
-            [in_r, out_w, err_w],
-        )
-    null = os.open(os.devnull, os.O_RDONLY)
-    return _Stdio(
-        Stdio(null, out_w, err_w),
-        {out_r: protocol.STDOUT, err_r: protocol.STDERR},
-        None,
-        [null, out_w, err_w],
-    )
 
 
 def _exit_code(status: int) -> int:
@@ -122,13 +62,11 @@ def _exit_code(status: int) -> int:
 class Monitor:
     def __init__(self, config: MonitorConfig, cgroup_layout: CgroupLayout | None = None) -> None:
         self.config = config
-        self._cgroup_layout = cgroup_layout
-        self._cgroup_manager: CgroupManager | None = None
+        self.cleanup = cleanup.Cleanup(config, cgroup_layout)
         self.run_dir = Path(config.run_dir)
         self.runtime = Runtime(Path(config.runtime_root))
         self.log = JsonLog(Path(config.log_path))
         self.selector = selectors.DefaultSelector()
-        self.clients: dict[int, _Client] = {}
         self.restart_count = 0
         # With the pid, how readers know the monitor is still this process.
         self.started = processes.start_time(os.getpid())
@@ -144,9 +82,8 @@ class Monitor:
         self.selector.register(wake_r, selectors.EVENT_READ, "wake")
         signal.set_wakeup_fd(self._wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        self.listener = self._listen()
+        self.relay = Relay(self.run_dir / ATTACH_SOCKET, self.selector, self.log, self._kill)
         self.health = self._health_checker()
-        self.resolver: Resolver | None = None
 
     def _health_checker(self) -> HealthChecker | None:
         if not self.config.healthcheck:
@@ -180,92 +117,21 @@ class Monitor:
             self.status["Health"] = self.health.document()
         write_json_atomically(self.run_dir / STATUS_NAME, self.status)
 
-    # -- attach socket ----------------------------------------------------------------
-
-    def _listen(self) -> socket.socket:
-        path = self.run_dir / ATTACH_SOCKET
-        path.unlink(missing_ok=True)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        with protocol.reachable(path) as name:
-            listener.bind(name)
-        os.chmod(path, 0o600)
-        listener.listen(16)
-        listener.setblocking(False)
-        self.selector.register(listener, selectors.EVENT_READ, "listener")
-        return listener
-
-    def _accept(self) -> None:
-        try:
-            sock, _ = self.listener.accept()
-        except BlockingIOError:
-            return
-        sock.setblocking(False)
-        self.clients[sock.fileno()] = _Client(sock)
-        self.selector.register(sock, selectors.EVENT_READ, "client")
-
-    def _drop(self, client: _Client) -> None:
-        self.clients.pop(client.sock.fileno(), None)
-        self.selector.unregister(client.sock)
-        client.sock.close()
-
-    def _client_input(self, client: _Client, stdio: _Stdio) -> None:
-        try:
-            data = client.sock.recv(READ_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._drop(client)
-            return
-        if not client.greeted:
-            client.pending += data
-            line, newline, rest = client.pending.partition(b"\n")
-            if not newline:
-                return
-            wanted = json.loads(line or b"{}")
-            client.greeted = True
-            client.stdin = bool(wanted.get("stdin"))
-            client.streams = {protocol.STDOUT} if wanted.get("stdout", True) else set()
-            if wanted.get("stderr", True):
-                client.streams.add(protocol.STDERR)
-            data = rest
-        for kind, payload in client.reader.feed(data):
-            self._client_frame(kind, payload, client, stdio)
-
-    def _client_frame(self, kind: int, payload: bytes, client: _Client, stdio: _Stdio) -> None:
-        if kind == protocol.STDIN and client.stdin and stdio.stdin is not None:
-            with contextlib.suppress(OSError):
-                os.write(stdio.stdin, payload)
-        elif kind == protocol.STDIN_CLOSE and stdio.stdin is not None and stdio.pty_master is None:
-            os.close(stdio.stdin)
-            stdio.stdin = None
-        elif kind == protocol.RESIZE and stdio.pty_master is not None:
-            rows, cols = (int(v) for v in payload.split())
-            _set_window_size(stdio.pty_master, rows, cols)
-        elif kind == protocol.SIGNAL and self.pid is not None:
-            with contextlib.suppress(BerthError):
-                self.runtime.kill(self.config.id, int(payload))
-
-    def _broadcast(self, kind: int, payload: bytes) -> int:
-        """Send a frame to the clients that want it; returns how many got it."""
-        message = protocol.frame(kind, payload)
-        delivered = 0
-        for client in list(self.clients.values()):
-            if kind != protocol.EXIT and kind not in client.streams:
-                continue
-            try:
-                client.sock.setblocking(True)
-                client.sock.sendall(message)
-                client.sock.setblocking(False)
-                delivered += 1
-            except OSError:
-                self._drop(client)
-        return delivered
+    def _publish_running(self, started_at: str | None) -> None:
+        self._publish(
+            Status="running",
+            Running=True,
+            Pid=self.pid,
+            ExitCode=0,
+            Error="",
+            StartedAt=started_at,
+            FinishedAt="0001-01-01T00:00:00Z",
+            OOMKilled=False,
+        )
 
     # -- the container ----------------------------------------------------------------
 
-    def _start(self, stdio: _Stdio) -> None:
+    def _start(self, stdio: ContainerStdio) -> None:
         """Create and start the container.
 
         With `wait_for_attach` the launcher is told as soon as the container exists, then the
@@ -278,45 +144,31 @@ class Monitor:
             cgroup_procs=[Path(p) for p in self.config.cgroup_procs],
             console_socket=stdio.to_close[-1] if stdio.console is not None else None,
         )
-        for fd in stdio.to_close:
-            os.close(fd)
-        stdio.to_close = []
-        if stdio.console is not None:
-            _, fds, _, _ = socket.recv_fds(stdio.console, 16, 1)
-            stdio.console.close()
-            stdio.console = None
-            if not fds:
-                raise SystemFailure("the container's terminal did not arrive")
-            master = fds[0]
-            stdio.outputs = {master: protocol.STDOUT}
-            stdio.stdin = stdio.pty_master = master
+        stdio.handed_over()
         if self.config.wait_for_attach and self.ready_fd >= 0:
-            self._publish(
-                Status="running",
-                Running=True,
-                Pid=self.pid,
-                ExitCode=0,
-                Error="",
-                StartedAt=rfc3339_nano(),
-                FinishedAt="0001-01-01T00:00:00Z",
-                OOMKilled=False,
-            )
+            self._publish_running(rfc3339_nano())
             self._report({"pid": self.pid})
             self._wait_for_client()
         self.runtime.start(self.config.id)
 
     def _report(self, message: dict[str, Any]) -> None:
         """Tell the launcher how the start went, once; later reports go nowhere."""
-        self.ready_fd = _report(self.ready_fd, message)
+        self.ready_fd = launch.report(self.ready_fd, message)
 
     def _wait_for_client(self) -> None:
         deadline = time.monotonic() + ATTACH_WAIT_SECONDS
-        while not self.clients and time.monotonic() < deadline:
+        while not self.relay.clients and time.monotonic() < deadline:
             for key, _ in self.selector.select(0.5):
                 if key.data == "listener":
-                    self._accept()
+                    self.relay.accept()
                 elif key.data == "wake":
                     _drain(self._wake_r)
+
+    def _kill(self, sig: int) -> None:
+        """A signal an attached client sent, for the container's pid 1."""
+        if self.pid is not None:
+            with contextlib.suppress(BerthError):
+                self.runtime.kill(self.config.id, sig)
 
     def _reap(self) -> None:
         while True:
@@ -331,7 +183,7 @@ class Monitor:
             elif self.health is not None:
                 self.health.reaped(pid, status)
 
-    def _pump(self, stdio: _Stdio) -> None:
+    def _pump(self, stdio: ContainerStdio) -> None:
         for fd in stdio.outputs:
             self.selector.register(fd, selectors.EVENT_READ, "output")
         open_outputs = set(stdio.outputs)
@@ -349,12 +201,10 @@ class Monitor:
                     _drain(self._wake_r)
                     self._reap()
                 elif key.data == "listener":
-                    self._accept()
+                    self.relay.accept()
                 elif key.data == "client":
-                    client = self.clients.get(key.fd)
-                    if client is not None:
-                        self._client_input(client, stdio)
-                elif key.data == "output" and not self._output(key.fd, stdio):
+                    self.relay.client_input(key.fd, stdio)
+                elif key.data == "output" and not self.relay.output(key.fd, stdio):
                     open_outputs.discard(key.fd)
                 elif key.data == "health" and self.health is not None:
                     self.health.readable()
@@ -374,24 +224,10 @@ class Monitor:
             except ChildProcessError:
                 self.exit_status = ENGINE_FAILURE << 8
 
-    def _output(self, fd: int, stdio: _Stdio) -> bool:
-        try:
-            data = os.read(fd, READ_SIZE)
-        except OSError as error:
-            if error.errno == errno.EAGAIN:
-                return True
-            data = b""  # EIO: the pty's other side is gone
-        if not data:
-            return False
-        stream = stdio.outputs[fd]
-        self.log.write("stdout" if stream == protocol.STDOUT else "stderr", data)
-        self._broadcast(stream, data)
-        return True
-
     def _exit(self, code: int, error: str) -> None:
         """Tell attached clients the container ended, with why if it never ran."""
         message = json.dumps({"ExitCode": code, "Error": error}).encode()
-        self.exit_delivered = self._broadcast(protocol.EXIT, message) > 0
+        self.exit_delivered = self.relay.broadcast(protocol.EXIT, message) > 0
 
     def _should_restart(self, exit_code: int) -> bool:
         policy = self.config.restart_policy
@@ -403,38 +239,18 @@ class Monitor:
             )
         return policy in ("always", "unless-stopped")
 
-    def _cgroup(self) -> CgroupManager:
-        """The container's cgroup (the layout found before the container came, if it was)."""
-        if self._cgroup_manager is None:
-            from berth.cgroups import open_cgroup
-
-            self._cgroup_manager = open_cgroup(
-                str(self.config.cgroup_name),
-                parent=self.config.cgroup_parent,
-                layout=self._cgroup_layout,
-            )
-        return self._cgroup_manager
-
-    def _oom_killed(self) -> bool:
-        if not self.config.cgroup_name:
-            return False
-        try:
-            return self._cgroup().oom_killed()
-        except BerthError:
-            return False
-
     def run(self, ready_fd: int) -> None:
         self.ready_fd = ready_fd
         delay = 0.1
         while True:
-            stdio = _open_stdio(self.config)
+            stdio = open_stdio(self.config)
             self.exit_status = None
             try:
                 self._start(stdio)
             except BerthError as error:
                 for fd in stdio.to_close:
                     os.close(fd)
-                self._release_held()
+                self.cleanup.release_held()
                 code = int(getattr(error, "exit_status", ENGINE_FAILURE))
                 self._publish(
                     Status="exited",
@@ -454,20 +270,13 @@ class Monitor:
                 # Queries sent meanwhile wait in the socket, already bound.
                 from berth.monitor.resolver import Resolver
 
-                self.resolver = Resolver(self.config.dns_fds, self.config.dns_names)
+                self.cleanup.resolver = Resolver(self.config.dns_fds, self.config.dns_names)
             if self.health is not None:
                 self.health.begin()
-            self._publish(
-                Status="running",
-                Running=True,
-                Pid=self.pid,
-                ExitCode=0,
-                Error="",
-                StartedAt=self.status.get("StartedAt")
+            self._publish_running(
+                self.status.get("StartedAt")
                 if self.config.wait_for_attach and self.restart_count == 0
-                else rfc3339_nano(),
-                FinishedAt="0001-01-01T00:00:00Z",
-                OOMKilled=False,
+                else rfc3339_nano()
             )
             self._report({"pid": self.pid})
             started = time.monotonic()
@@ -476,12 +285,12 @@ class Monitor:
                 os.close(stdio.stdin)
             self.log.flush()
             exit_code = _exit_code(self.exit_status or 0)
-            oom = self._oom_killed()
+            oom = self.cleanup.oom_killed()
             with contextlib.suppress(BerthError):
                 self.runtime.delete(self.config.id)
             restart = self._should_restart(exit_code)
             if not restart:
-                self._release_held()  # before "exited": a start right after needs the ports
+                self.cleanup.release_held()  # before "exited": a start right after needs the ports
             self._publish(
                 Status="restarting" if restart else "exited",
                 Running=False,
@@ -497,31 +306,9 @@ class Monitor:
             delay = 0.1 if time.monotonic() - started > 10 else min(delay * 2, 60.0)
             time.sleep(delay)
             self.restart_count += 1
-        self._cleanup()
-
-    def _release_held(self) -> None:
-        """Close the published ports' reservations and stop the resolver: the container is
-        done with them, and a start right after must be able to take the ports again."""
-        for fd in self.config.held_fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        if self.resolver is not None:
-            self.resolver.stop()
-            self.resolver = None
-
-    def _cleanup(self) -> None:
-        for client in list(self.clients.values()):
-            self._drop(client)
-        self.listener.close()
-        (self.run_dir / ATTACH_SOCKET).unlink(missing_ok=True)
+        self.relay.close()
         self.log.close()
-        from berth.sys import MNT_DETACH, umount
-
-        with contextlib.suppress(BerthError):
-            umount(Path(self.config.rootfs), MNT_DETACH)
-        if self.config.cgroup_name:
-            with contextlib.suppress(BerthError):
-                self._cgroup().destroy()
+        self.cleanup.unmount_and_destroy()
 
 
 def _drain(fd: int) -> None:
@@ -538,30 +325,13 @@ def _poke(fd: int) -> None:
         os.write(fd, b"\0")
 
 
-def _report(fd: int, message: dict[str, Any]) -> int:
-    """Tell the launcher how the start went (once); returns -1 once the pipe is closed."""
-    if fd >= 0:
-        with contextlib.suppress(OSError):
-            os.write(fd, (json.dumps(message) + "\n").encode())
-        os.close(fd)
-    return -1
-
-
-def _set_window_size(fd: int, rows: int, cols: int) -> None:
-    import fcntl
-    import struct
-    import termios
-
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-
 def serve(channel_fd: int) -> int:
     """The monitor's entry point (after detaching): wait for a container from the launcher,
     then hold it. Never raises: it has no one to raise to."""
     channel = socket.socket(fileno=channel_fd)
     for module in PRELOAD:
         importlib.import_module(module)
-    cgroup_layout = _cgroup_layout()  # as the imports: not on the container's start path
+    cgroup_layout = cleanup.cgroup_layout()  # as the imports: not on the container's start path
     try:
         received = launch.receive(channel)
     except (OSError, ValueError, KeyError):
@@ -578,18 +348,9 @@ def serve(channel_fd: int) -> int:
         )
     except (OSError, ValueError, TypeError, KeyError) as error:
         failure = f"monitor failed: cannot read {run_dir / CONFIG_NAME}: {error!r}"
-        _report(channel.detach(), {"error": failure, "exit_code": ENGINE_FAILURE})
+        launch.report(channel.detach(), {"error": failure, "exit_code": ENGINE_FAILURE})
         return 1
     return run(config, channel.detach(), cgroup_layout)
-
-
-def _cgroup_layout() -> CgroupLayout | None:
-    from berth.cgroups import detect
-
-    try:
-        return detect()
-    except (BerthError, OSError):
-        return None  # found again when needed, and failing then where it matters
 
 
 def run(config: MonitorConfig, ready_fd: int, cgroup_layout: CgroupLayout | None = None) -> int:
@@ -617,12 +378,8 @@ def run(config: MonitorConfig, ready_fd: int, cgroup_layout: CgroupLayout | None
         if monitor is not None:
             monitor._report(failure)
         else:
-            _report(ready_fd, failure)
+            launch.report(ready_fd, failure)
         return 1
     heard = config.wait_for_attach and monitor is not None and monitor.exit_delivered
-    if config.auto_remove_argv:
-        if not heard:  # a client that heard the exit removes the container itself
-            os.execv(config.auto_remove_argv[0], list(config.auto_remove_argv))
-    elif config.cleanup_argv:  # free the network now, not at the next berth command
-        os.execv(config.cleanup_argv[0], list(config.cleanup_argv))
+    cleanup.exec_last_step(config, heard)
     return 0
