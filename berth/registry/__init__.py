@@ -24,13 +24,14 @@ from berth.registry.credentials import (
 
 if TYPE_CHECKING:
     from berth.registry.auth import TokenAuth
-    from berth.registry.client import BlobStream, Registry, Resolved
+    from berth.registry.client import Registry, Resolved
+    from berth.registry.responses import BlobStream
 
 _LAZY = {
     "TokenAuth": "berth.registry.auth",
     "Registry": "berth.registry.client",
     "Resolved": "berth.registry.client",
-    "BlobStream": "berth.registry.client",
+    "BlobStream": "berth.registry.responses",
 }
 
 __all__ = [

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -40,6 +39,13 @@ from berth.registry.errors import (
     transport_error,
 )
 from berth.registry.redact import redact_url
+from berth.registry.responses import (
+    BlobStream,
+    blob_stream,
+    choose_failure,
+    read_capped,
+    verify,
+)
 
 log = logging.getLogger("berth.registry")
 # httpx logs every request at INFO with the full URL, signed query strings included; our own
@@ -50,7 +56,6 @@ for _name in ("httpx", "httpcore"):
 
 MAX_MANIFEST_SIZE = 4 << 20
 USER_AGENT = f"berth/{__version__}"
-_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _T = TypeVar("_T")
 
 
@@ -62,36 +67,6 @@ class Resolved:
     digest: str
     media_type: str
     data: bytes
-
-
-class BlobStream:
-    """An open blob download. `offset` is where the bytes start: the offset asked for when
-    the server honoured `Range`, else 0 (the caller then starts over). `total` is the size
-    of the whole blob when the server said it."""
-
-    def __init__(
-        self, response: httpx.Response, offset: int, total: int | None, where: str
-    ) -> None:
-        self._response = response
-        self.offset = offset
-        self.total = total
-        self._where = where
-
-    def iter_chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
-        try:
-            yield from self._response.iter_bytes(chunk_size=size)
-        except httpx.HTTPError as error:
-            raise Unavailable(f"download of {self._where} interrupted: {error}") from None
-
-
-def _verify(data: bytes, expected: str, what: str) -> str:
-    algorithm, _, _ = expected.partition(":")
-    if algorithm != "sha256":
-        raise DataLoss(f"{what}: unsupported digest algorithm {algorithm!r}")
-    actual = "sha256:" + hashlib.sha256(data).hexdigest()
-    if actual != expected:
-        raise digest_mismatch(what, expected, actual)
-    return actual
 
 
 class Registry:
@@ -205,7 +180,7 @@ class Registry:
                 failures.append((endpoint, error))
                 upstream_answered |= not endpoint.mirror and not isinstance(error, Unavailable)
                 log.debug("%s: %s failed (%s); trying the next endpoint", what, endpoint, error)
-        raise _choose_failure(failures, what)
+        raise choose_failure(failures, what)
 
     # -- operations -------------------------------------------------------------------------
 
@@ -278,7 +253,7 @@ class Registry:
                 with closing(response):
                     if response.status_code != 200:
                         raise manifest_error(response, ref, endpoint.host)
-                    data = _read_capped(response, MAX_MANIFEST_SIZE, f"tags of {ref.name}")
+                    data = read_capped(response, MAX_MANIFEST_SIZE, f"tags of {ref.name}")
                     path = response.links.get("next", {}).get("url")
                 try:
                     found = json.loads(data).get("tags") or []
@@ -308,12 +283,12 @@ class Registry:
         with closing(response):
             if response.status_code != 200:
                 raise manifest_error(response, ref, endpoint.host)
-            data = _read_capped(response, MAX_MANIFEST_SIZE, f"manifest of {ref.familiar()}")
+            data = read_capped(response, MAX_MANIFEST_SIZE, f"manifest of {ref.familiar()}")
             declared_digest = response.headers.get("Docker-Content-Digest")
             content_type = response.headers.get("Content-Type")
         what = f"manifest of {ref.familiar()} from {endpoint}"
         if ":" in reference:  # a digest (tags cannot contain ':')
-            digest = _verify(data, reference, what)
+            digest = verify(data, reference, what)
         else:
             digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if declared_digest and declared_digest.startswith("sha256:") and declared_digest != digest:
@@ -328,10 +303,10 @@ class Registry:
             with closing(response):
                 if response.status_code != 200:
                     raise blob_error(response, ref, digest, endpoint.host)
-                data = _read_capped(response, size, f"blob {digest}")
+                data = read_capped(response, size, f"blob {digest}")
             if len(data) != size:
                 raise DataLoss(f"blob {digest}: expected {size} bytes, got {len(data)}")
-            _verify(data, digest, f"blob from {endpoint}")
+            verify(data, digest, f"blob from {endpoint}")
             return data
 
         return self._attempt(self._order(ref), fetch, f"fetch blob {digest}")
@@ -351,7 +326,7 @@ class Registry:
                 response.close()
                 response = self._send(endpoint, "GET", path)
             try:
-                return _blob_stream(response, ref, digest, endpoint, offset)
+                return blob_stream(response, ref, digest, endpoint, offset)
             except BaseException:
                 response.close()
                 raise
@@ -361,63 +336,6 @@ class Registry:
             yield stream
         finally:
             stream._response.close()
-
-
-def _blob_stream(
-    response: httpx.Response, ref: Reference, digest: str, endpoint: Endpoint, offset: int
-) -> BlobStream:
-    where = f"blob {digest}"
-    if response.status_code == 206:
-        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-        if match is None or int(match.group(1)) != offset:
-            raise DataLoss(f"{where}: bad Content-Range {response.headers.get('Content-Range')!r}")
-        total = None if match.group(3) == "*" else int(match.group(3))
-        return BlobStream(response, offset, total, where)
-    if response.status_code == 200:
-        length = response.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() else None
-        return BlobStream(response, 0, total, where)
-    raise blob_error(response, ref, digest, endpoint.host)
-
-
-def _read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
-    length = response.headers.get("Content-Length")
-    if length and length.isdigit() and int(length) > limit:
-        raise DataLoss(f"{what} is too large: {length} bytes, the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise DataLoss(f"{what} is too large: more than {limit} bytes")
-            chunks.append(chunk)
-    except httpx.HTTPError as error:
-        raise Unavailable(f"reading {what} failed: {error}") from None
-    return b"".join(chunks)
-
-
-def _choose_failure(failures: list[tuple[Endpoint, BerthError]], what: str) -> BerthError:
-    """The error that explains best why nothing worked.
-
-    The registry's own answer wins over its mirrors'; an HTTP answer wins over a failed
-    connection. When only mirrors were tried (mirrors_only), say so.
-    """
-    upstream = [error for endpoint, error in failures if not endpoint.mirror]
-    if upstream:
-        answered = [error for error in upstream if not isinstance(error, Unavailable)]
-        return answered[-1] if answered else upstream[-1]
-    if not failures:
-        return Unavailable(f"{what}: no registry endpoint is configured")
-    answered = [error for _, error in failures if not isinstance(error, Unavailable)]
-    if answered:
-        return answered[-1]
-    tried = "; ".join(f"{endpoint}: {error}" for endpoint, error in failures)
-    return Unavailable(
-        f"{what}: no mirror could be reached and mirrors_only forbids asking the registry "
-        f"itself ({tried})",
-        hint="check the mirrors in registries.toml",
-    )
 
 
 def _log_response(response: httpx.Response) -> None:
