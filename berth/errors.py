@@ -56,6 +56,15 @@ class SystemFailure(BerthError):
     """The host refused an operation berth needs (a syscall, a helper program)."""
 
 
+class ContainerFailed(BerthError):
+    """A container's process could not be started; `exit_status` is Docker's code for it:
+    125 the engine failed, 126 the command can't be invoked, 127 it doesn't exist."""
+
+    def __init__(self, message: str, exit_status: int, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_status = exit_status
+
+
 _HTTP_STATUSES: dict[type[BerthError], int] = {
     InvalidArgument: 400,
     NotFound: 404,
@@ -84,7 +93,10 @@ def exit_code(error: BerthError, *, starting_container: bool = False) -> int:
 
 
 def http_status(error: BerthError) -> int:
-    """The Engine API status code for an error."""
+    """The Engine API status code for an error (moby's: a command that can't be invoked or
+    found is the request's fault, 400; any other start failure is the engine's, 500)."""
+    if isinstance(error, ContainerFailed):
+        return 400 if error.exit_status in (126, 127) else 500
     for kind in type(error).__mro__:
         if kind in _HTTP_STATUSES:
             return _HTTP_STATUSES[kind]

@@ -51,6 +51,15 @@ class Layout(NamedTuple):
     def snapshot_dir(self, snapshot_id: int) -> Path:
         return self.snapshots / str(snapshot_id)
 
+    def active_snapshot_dir(self, key: str) -> Path:
+        """An active snapshot's upper and work directories live here (`fs`, `work`)."""
+        return self.snapshots / "active" / key
+
+    @property
+    def empty_lower(self) -> Path:
+        """The lower directory of a snapshot with no parent (overlay needs one)."""
+        return self.snapshots / "empty"
+
     @property
     def containers(self) -> Path:
         return self.root / "containers"

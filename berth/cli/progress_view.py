@@ -11,7 +11,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
-from berth.cli import humanize
+from berth import humanize
 from berth.image.progress import (
     ALREADY_EXISTS,
     DOWNLOADING,

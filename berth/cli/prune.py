@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
-from berth.cli import humanize
+from berth import humanize
 from berth.cli.context import Context
+from berth.filters import Filters
+
+
+def add_filter_flag(parser: argparse.ArgumentParser, example: str) -> None:
+    parser.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        help=f"Provide filter values (e.g. {example})",
+    )
+
+
+def filters_of(args: argparse.Namespace, *extra: str) -> Filters:
+    """The `--filter` words, and the ones a flag stands for (`-a`: Docker's own filter)."""
+    return Filters.from_cli([*args.filter, *extra])
 
 
 def confirm(ctx: Context, warning: str) -> bool:

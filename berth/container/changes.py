@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from berth.container import ContainerRecord
-    from berth.engine.engine import Engine
+    from berth.container.paths import ContainerPaths
+    from berth.container.records import ContainerRecord
+    from berth.container.services import Snapshots
 
 MODIFY, ADD, DELETE = "C", "A", "D"
 OPAQUE = "trusted.overlay.opaque"
@@ -170,10 +171,12 @@ def runtime_paths(bundle: Path) -> set[str]:
     return hidden
 
 
-def container_changes(engine: Engine, record: ContainerRecord) -> list[Change]:
-    image = engine.images.records.get(record.image_id)
-    layers: list[Path] = []
-    if image.top_chain is not None:
-        layers = [layer.path for layer in engine.layers.chain_layers(image.top_chain)]
-    directory = engine.containers.directory(record.id)
-    return changes(directory / "diff", layers, runtime_paths(directory))
+def container_changes(
+    paths: ContainerPaths, snapshots: Snapshots, record: ContainerRecord
+) -> list[Change]:
+    """The container's changes: its snapshot's upper over the layers beneath it."""
+    return changes(
+        snapshots.upper(record.id),
+        snapshots.lowers(record.id),
+        runtime_paths(paths.directory(record.id)),
+    )

@@ -3,11 +3,8 @@ a given name must follow."""
 
 from __future__ import annotations
 
-import re
-
+from berth import names
 from berth.errors import InvalidArgument
-
-_VALID = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
 _ADJECTIVES = (
     "admiring adoring affectionate agitated amazing angry awesome blissful bold boring brave "
@@ -58,8 +55,4 @@ def random_name(taken: set[str]) -> str:
 
 
 def check_name(name: str) -> str:
-    if not _VALID.match(name):
-        raise InvalidArgument(
-            f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-        )
-    return name.removeprefix("/")
+    return names.check_name(name, "container")

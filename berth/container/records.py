@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from berth.container.state import Status, status_of
 from berth.db import Database
 from berth.errors import AlreadyExists, InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from berth.image.service import ImageUser
 
 
 class ContainerRecord(NamedTuple):
@@ -28,8 +32,8 @@ class ContainerRecord(NamedTuple):
         return self.id[:12]
 
     @property
-    def status(self) -> str:
-        return str(self.state.get("Status", "created"))
+    def status(self) -> Status:
+        return status_of(self.state)
 
     def with_state(self, **changes: Any) -> ContainerRecord:
         return self._replace(state={**self.state, **changes})
@@ -118,6 +122,13 @@ class ContainerStore:
                 (json.dumps(record.state), record.id),
             )
 
+    def save_host_config(self, container_id: str, host_config: dict[str, Any]) -> None:
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "UPDATE containers SET host_config = ? WHERE id = ?",
+                (json.dumps(host_config), container_id),
+            )
+
     def rename(self, record: ContainerRecord, name: str) -> None:
         try:
             with self.database.transaction() as cursor:
@@ -137,3 +148,26 @@ class ContainerStore:
             f"SELECT {_COLUMNS} FROM containers WHERE image_id = ?", (image_id,)
         )
         return [_record(row) for row in rows]
+
+    # -- what the image service asks (berth.image.service.ImageUsers) -----------------------
+
+    def image_users(self, image_id: str) -> list[ImageUser]:
+        from berth.container.state import ACTIVE
+        from berth.image.service import ImageUser
+
+        return [ImageUser(r.short_id, r.status in ACTIVE) for r in self.using_image(image_id)]
+
+    # -- what the volume service asks (berth.volume.VolumeUsers) ----------------------------
+
+    def mounting(self, name: str) -> list[str]:
+        from berth.container.volume_mounts import volume_names
+
+        return [r.id for r in self.all() if name in volume_names(r.host_config)]
+
+    def volumes_in_use(self) -> set[str]:
+        from berth.container.volume_mounts import volume_names
+
+        used: set[str] = set()
+        for record in self.all():
+            used.update(volume_names(record.host_config))
+        return used

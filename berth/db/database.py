@@ -25,6 +25,7 @@ class Database:
         self.connection = connection
         # One connection serves the engine's threads (parallel layer pulls): serialise its use.
         self._lock = _thread.RLock()
+        self._depth = 0  # transactions open in the thread holding the lock
 
     @classmethod
     def open(cls, path: Path) -> Database:
@@ -73,13 +74,24 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
-        """A write transaction: committed on success, rolled back on any exception."""
+        """A write transaction: committed on success, rolled back on any exception. One
+        opened inside another (in the same thread) joins it: records modules compose into
+        one atomic change (a snapshot's commit: its layer, its chain, its active row)."""
         with self._lock:
             cursor = self.connection.cursor()
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield cursor
+                finally:
+                    self._depth -= 1
+                    cursor.close()
+                return
             try:
                 cursor.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as error:
                 raise SystemFailure(f"the metadata database is locked: {error}") from None
+            self._depth = 1
             try:
                 yield cursor
             except BaseException:
@@ -88,6 +100,7 @@ class Database:
             else:
                 cursor.execute("COMMIT")
             finally:
+                self._depth = 0
                 cursor.close()
 
     def query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[object, ...]]:

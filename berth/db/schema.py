@@ -24,6 +24,12 @@ Tables (v4):
                 `mac` are set while the container runs (allocated at start, freed at exit)
   ports         published ports while a container runs: the host side chosen at start
 
+Tables (v5):
+  active_snapshots  one row per active (writable) or view (read-only) snapshot: the chain it
+                stands on, and its upper and work directories relative to the root (a
+                container's rootfs is the active snapshot keyed by its id; containers made
+                before v5 keep their containers/<id>/diff and work)
+
 Never edit a released migration: append a new one.
 """
 
@@ -114,5 +120,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (protocol, host_ip, host_port)
     );
     CREATE INDEX ports_by_container ON ports(container_id);
+    """,
+    """
+    CREATE TABLE active_snapshots (
+        key      TEXT PRIMARY KEY,
+        parent   TEXT REFERENCES chains(chain_id),
+        kind     TEXT NOT NULL,
+        upper    TEXT,
+        work     TEXT,
+        created  TEXT NOT NULL
+    );
+    INSERT INTO active_snapshots (key, parent, kind, upper, work, created)
+        SELECT c.id, i.top_chain, 'active', 'containers/' || c.id || '/diff',
+               'containers/' || c.id || '/work', c.created
+        FROM containers c JOIN images i ON i.id = c.image_id;
     """,
 )

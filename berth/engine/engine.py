@@ -1,4 +1,12 @@
-"""Opening a store: directories, the database, and the services built on them."""
+"""The composition root: opens a store, builds its stores and services, and hands each only
+what it needs — the container lifecycle gets the snapshotter, the network sandbox and the
+volume service; the network and the volumes get a read-only view of the containers; images
+get the containers' image users. Nothing below holds the engine.
+
+Everything is built on first use: `berth ps` must not pay for the pull machinery, nor
+`berth images` for the network's. The CLI and the API use the facades (`images`,
+`containers`, `networks`, `volumes`, `system`), which speak Docker's documents and filters.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +18,25 @@ from berth.errors import PermissionDenied, SystemFailure
 from berth.layout import Layout
 
 if TYPE_CHECKING:
+    from berth.container.lifecycle import Lifecycle
+    from berth.container.paths import ContainerPaths
+    from berth.container.records import ContainerStore
+    from berth.container.stopping import Controls
+    from berth.container.view import ContainerView
     from berth.content import ContentStore
-    from berth.engine.containers import ContainerService
-    from berth.engine.images import ImageService
-    from berth.engine.networks import NetworkService
-    from berth.engine.volumes import VolumeService
-    from berth.image import ImageStore
+    from berth.engine.containers import Containers
+    from berth.engine.images import Images
+    from berth.engine.networks import Networks
+    from berth.engine.system import System
+    from berth.engine.volumes import Volumes
+    from berth.image.service import ImageService
     from berth.monitor.launch import MonitorLauncher
-    from berth.snapshot import LayerStore
+    from berth.network.host import HostNetwork
+    from berth.network.networks import Networks as NetworkService
+    from berth.network.records import NetworkStore
+    from berth.network.sandbox import Sandboxes
+    from berth.snapshot import LayerStore, Snapshotter
+    from berth.volume import Volumes as VolumeService
 
 
 class Engine:
@@ -45,9 +64,47 @@ class Engine:
         layout.root.chmod(0o700)
         return cls(layout, Database.open(layout.database), launcher)
 
+    def close(self) -> None:
+        self.database.close()
+
+    # -- the facades the CLI and the API use ------------------------------------------------
+
+    @cached_property
+    def images(self) -> Images:
+        from berth.engine.images import Images
+
+        return Images(self.image_service)
+
+    @cached_property
+    def containers(self) -> Containers:
+        from berth.engine.containers import Containers
+
+        return Containers(self)
+
+    @cached_property
+    def networks(self) -> Networks:
+        from berth.engine.networks import Networks
+
+        return Networks(
+            self.network_service, self.network_records, self.host_network, self.container_records
+        )
+
+    @cached_property
+    def volumes(self) -> Volumes:
+        from berth.engine.volumes import Volumes
+
+        return Volumes(self.volume_service)
+
+    @cached_property
+    def system(self) -> System:
+        from berth.engine.system import System
+
+        return System(self.images, self.containers, self.volumes)
+
+    # -- stores ------------------------------------------------------------------------------
+
     @cached_property
     def content(self) -> ContentStore:
-        # Services are imported on first use: `berth images` must not pay for the pull path.
         from berth.content import ContentStore
 
         return ContentStore(self.layout)
@@ -59,36 +116,97 @@ class Engine:
         return LayerStore(self.layout, self.database)
 
     @cached_property
-    def image_records(self) -> ImageStore:
+    def snapshots(self) -> Snapshotter:
+        from berth.snapshot import Snapshotter
+
+        return Snapshotter(self.layout, self.database, self.layers)
+
+    @cached_property
+    def container_records(self) -> ContainerStore:
+        from berth.container.records import ContainerStore
+
+        return ContainerStore(self.database)
+
+    @cached_property
+    def network_records(self) -> NetworkStore:
+        from berth.network.records import NetworkStore
+
+        return NetworkStore(self.database)
+
+    # -- services ------------------------------------------------------------------------------
+
+    @cached_property
+    def image_service(self) -> ImageService:
         from berth.image.records import ImageStore
+        from berth.image.service import ImageService
 
-        return ImageStore(self.database)
-
-    @cached_property
-    def images(self) -> ImageService:
-        from berth.engine.images import ImageService
-
-        return ImageService(self)
-
-    @cached_property
-    def containers(self) -> ContainerService:
-        from berth.engine.containers import ContainerService
-
-        return ContainerService(self)
+        return ImageService(
+            self.layout,
+            self.database,
+            ImageStore(self.database),
+            self.content,
+            self.layers,
+            users=self.container_records,
+        )
 
     @cached_property
-    def volumes(self) -> VolumeService:
-        from berth.engine.volumes import VolumeService
+    def volume_service(self) -> VolumeService:
+        from berth.volume import Volumes, VolumeStore
 
-        return VolumeService(self)
+        return Volumes(VolumeStore(self.database), self.layout.volumes, self.container_records)
 
     @cached_property
-    def networks(self) -> NetworkService:
-        from berth.engine.networks import NetworkService
+    def container_paths(self) -> ContainerPaths:
+        from berth.container.paths import ContainerPaths
 
-        return NetworkService(self)
+        return ContainerPaths(self.layout)
 
-    def monitor_launcher(self) -> MonitorLauncher:
+    @cached_property
+    def container_view(self) -> ContainerView:
+        from berth.container.view import ContainerView
+
+        return ContainerView(self.container_records, self.container_paths)
+
+    @cached_property
+    def host_network(self) -> HostNetwork:
+        from berth.network.host import HostNetwork
+
+        return HostNetwork(self.layout, self.network_records, self.container_view)
+
+    @cached_property
+    def sandboxes(self) -> Sandboxes:
+        from berth.network.sandbox import Sandboxes
+
+        return Sandboxes(self.host_network, self.network_records, self.network_service)
+
+    @cached_property
+    def network_service(self) -> NetworkService:
+        from berth.network.networks import Networks as NetworkService
+
+        return NetworkService(self.host_network, self.network_records)
+
+    @cached_property
+    def lifecycle(self) -> Lifecycle:
+        from berth.container.lifecycle import Lifecycle
+
+        return Lifecycle(
+            self.container_records,
+            self.container_paths,
+            self.container_view,
+            self.snapshots,
+            self.sandboxes,
+            self.volume_service,
+            self.layout.volumes,
+            self._monitor_launcher,
+        )
+
+    @cached_property
+    def controls(self) -> Controls:
+        from berth.container.stopping import Controls
+
+        return Controls(self.lifecycle)
+
+    def _monitor_launcher(self) -> MonitorLauncher:
         """The monitor started ahead, the first time; a new one after that."""
         launcher, self._launcher = self._launcher, None
         if launcher is None:
@@ -96,6 +214,3 @@ class Engine:
 
             launcher = MonitorLauncher()
         return launcher
-
-    def close(self) -> None:
-        self.database.close()

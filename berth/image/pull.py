@@ -24,7 +24,7 @@ from pathlib import Path
 from berth.archive import LayerWriter, apply_layer, start_unpack
 from berth.content import ContentStore
 from berth.content.ingest import Ingest
-from berth.db import Database, now
+from berth.db import Database
 from berth.errors import DataLoss, Unavailable
 from berth.image import progress
 from berth.image.progress import ProgressEvent, Reporter
@@ -337,27 +337,16 @@ class Puller:
         jobs: list[_LayerJob],
         sizes: list[int],
     ) -> None:
-        stamp = now()
-        with self.database.transaction() as cursor:
+        with self.database.transaction():
             parent: str | None = None
             for job in jobs:
-                cursor.execute(
-                    "INSERT OR IGNORE INTO chains (chain_id, parent, diff_id) VALUES (?, ?, ?)",
-                    (job.chain_id, parent, job.diff_id),
-                )
-                parent = job.chain_id
-            cursor.execute(
-                "INSERT OR IGNORE INTO images (id, manifest_digest, top_chain, size, created, "
-                "stored) VALUES (?, ?, ?, ?, ?, ?)",
-                (image_id, manifest_digest, parent, sum(sizes), config.created or "", stamp),
-            )
-            if reference.tag is not None:
-                cursor.execute(
-                    "INSERT OR REPLACE INTO tags (name, image_id) VALUES (?, ?)",
-                    (str(reference), image_id),
-                )
-                cursor.execute("UPDATE images SET last_tagged = ? WHERE id = ?", (stamp, image_id))
-            cursor.execute(
-                "INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)",
-                (f"{reference.name}@{resolved_digest}", image_id),
+                parent = self.layers.link(parent, job.diff_id)
+            self.images.add(
+                image_id,
+                manifest_digest,
+                parent,
+                sum(sizes),
+                config.created or "",
+                tag=reference if reference.tag is not None else None,
+                repo_digest=f"{reference.name}@{resolved_digest}",
             )

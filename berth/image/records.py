@@ -105,6 +105,36 @@ class ImageStore:
             )
             cursor.execute("UPDATE images SET last_tagged = ? WHERE id = ?", (now(), image_id))
 
+    def add(
+        self,
+        image_id: str,
+        manifest_digest: str,
+        top_chain: str | None,
+        size: int,
+        created: str,
+        *,
+        tag: Reference | None,
+        repo_digest: str,
+    ) -> None:
+        """A pulled image: its row (kept if it exists), its tag and the digest pulled by."""
+        stamp = now()
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "INSERT OR IGNORE INTO images (id, manifest_digest, top_chain, size, created, "
+                "stored) VALUES (?, ?, ?, ?, ?, ?)",
+                (image_id, manifest_digest, top_chain, size, created, stamp),
+            )
+            if tag is not None:
+                cursor.execute(
+                    "INSERT OR REPLACE INTO tags (name, image_id) VALUES (?, ?)",
+                    (str(tag), image_id),
+                )
+                cursor.execute("UPDATE images SET last_tagged = ? WHERE id = ?", (stamp, image_id))
+            cursor.execute(
+                "INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)",
+                (repo_digest, image_id),
+            )
+
     def untag(self, name: str) -> None:
         with self.database.transaction() as cursor:
             cursor.execute("DELETE FROM tags WHERE name = ?", (name,))

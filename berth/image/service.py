@@ -1,10 +1,10 @@
-"""The image service: what `pull`, `images`, `tag`, `rmi`, `image prune`, `history`,
-`image inspect` and `system df` do, in Docker's terms, for the CLI and the API alike."""
+"""The image service: what `pull`, `tag`, `rmi`, `image prune` and `history` do, in
+Docker's terms. Which containers use an image is asked through `ImageUsers`."""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from berth.db import Database
 from berth.errors import Conflict, InvalidArgument
@@ -15,14 +15,16 @@ from berth.layout import Layout
 from berth.reference import Reference, parse
 
 if TYPE_CHECKING:
-    from berth.container import ContainerRecord
     from berth.content import ContentStore
-    from berth.engine.engine import Engine
+    from berth.filters import Filters
     from berth.image.gc import Collected
     from berth.image.pull import PullResult
     from berth.oci import ImageConfig, Platform
     from berth.registry import Registry
     from berth.snapshot import LayerStore
+
+
+PRUNE_FILTERS = ("dangling", "until", "label", "label!")
 
 
 class Removal(NamedTuple):
@@ -47,20 +49,35 @@ class ImageUsage(NamedTuple):
     unique_size: int
 
 
+class ImageUser(NamedTuple):
+    """A container that uses an image: its short id, and whether it may be running."""
+
+    short_id: str
+    active: bool
+
+
+class ImageUsers(Protocol):
+    """What the image service asks of the containers."""
+
+    def image_users(self, image_id: str) -> list[ImageUser]: ...
+
+
 class ImageService:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.layout: Layout = engine.layout
-        self.database: Database = engine.database
-        self.records: ImageStore = engine.image_records
-
-    @property
-    def content(self) -> ContentStore:
-        return self.engine.content
-
-    @property
-    def layers(self) -> LayerStore:
-        return self.engine.layers
+    def __init__(
+        self,
+        layout: Layout,
+        database: Database,
+        records: ImageStore,
+        content: ContentStore,
+        layers: LayerStore,
+        users: ImageUsers,
+    ) -> None:
+        self.layout = layout
+        self.database = database
+        self.records = records
+        self.content = content
+        self.layers = layers
+        self.users = users
 
     # -- pulling -------------------------------------------------------------------------
 
@@ -155,12 +172,11 @@ class ImageService:
         """Bytes of all unpacked layers, each counted once."""
         return self.layers.usage()
 
-    def inspect(self, text: str) -> dict[str, Any]:
-        from berth.engine.reports import image_inspect
-
-        record = self.lookup(text)
-        config = self.config(record)
-        return image_inspect(record, config, self.layout, self.layers)
+    def layer_dirs(self, record: ImageRecord) -> list[str]:
+        """The image's layer directories, top first."""
+        if record.top_chain is None:
+            return []
+        return [str(layer.path) for layer in self.layers.chain_layers(record.top_chain)]
 
     # -- changing --------------------------------------------------------------------------
 
@@ -171,8 +187,8 @@ class ImageService:
             raise InvalidArgument("refusing to create a tag with a digest reference")
         self.records.tag(record.id, reference)
 
-    def _users(self, image_id: str) -> list[ContainerRecord]:
-        return self.engine.containers.records.using_image(image_id)
+    def _users(self, image_id: str) -> list[ImageUser]:
+        return self.users.image_users(image_id)
 
     def remove(self, text: str, *, force: bool = False) -> list[Removal]:
         """Docker's rmi: untag, and delete the image with its last name unless a container
@@ -195,7 +211,7 @@ class ImageService:
                 return removals
             record = self.records.get(record.id)
         elif users:
-            running = [u for u in users if u.status in ("running", "paused", "restarting")]
+            running = [u for u in users if u.active]
             if running:
                 raise Conflict(
                     f"conflict: unable to delete {short} (cannot be forced) - image is being "
@@ -224,16 +240,27 @@ class ImageService:
         removals += [Removal("Deleted", chain) for chain in collected.chains]
         return removals
 
-    def prune(self, *, all_images: bool) -> tuple[list[Removal], int]:
-        """Remove dangling images (all unused ones with `all_images`); images containers use
-        stay. Returns what was removed and the bytes reclaimed."""
+    def prune(self, filters: Filters) -> tuple[list[Removal], int]:
+        """Remove dangling images (every unused one with `dangling=false`, as `-a` asks)
+        created before `until`, with the labels asked for; images containers use stay.
+        Returns what was removed and the bytes reclaimed."""
+        filters.only(PRUNE_FILTERS)
+        every = filters.boolean("dangling") is False
+        until = filters.time("until")
         removals: list[Removal] = []
         for record in self.all():
-            if (record.dangling or all_images) and not self._users(record.id):
-                for name in (*record.tags, *record.digests):
-                    removals.append(Removal("untagged", _familiar(name)))
-                self.records.delete(record.id)
-                removals.append(Removal("deleted", record.id))
+            if not (record.dangling or every) or self._users(record.id):
+                continue
+            if until is not None and _created(record) >= until:
+                continue
+            if ("label" in filters or "label!" in filters) and not filters.labels(
+                self.config(record).config.get("Labels")
+            ):
+                continue
+            for name in (*record.tags, *record.digests):
+                removals.append(Removal("untagged", _familiar(name)))
+            self.records.delete(record.id)
+            removals.append(Removal("deleted", record.id))
         collected = self._collect()
         removals += [Removal("deleted", chain) for chain in collected.chains]
         return removals, collected.layers_bytes + collected.blobs_bytes
@@ -242,6 +269,13 @@ class ImageService:
         from berth.image.gc import collect
 
         return collect(self.layout, self.content, self.layers, self.records)
+
+
+def _created(record: ImageRecord) -> float:
+    from berth.humanize import parse_time
+
+    moment = parse_time(record.created)
+    return moment.timestamp() if moment else 0.0
 
 
 def _matching_name(text: str, record: ImageRecord) -> str | None:

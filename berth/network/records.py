@@ -152,6 +152,9 @@ class NetworkStore:
             raise InvalidArgument(f"network {text} is ambiguous ({len(rows)} matches found)")
         raise NotFound(f"network {text} not found")
 
+    def named(self, name: str) -> bool:
+        return bool(self.database.query("SELECT 1 FROM networks WHERE name = ?", (name,)))
+
     def move(self, record: NetworkRecord) -> None:
         """A new subnet and gateway for a network with no address in use."""
         with self.database.transaction() as cursor:

@@ -6,7 +6,8 @@ even when two images put it on different parents. A chain (chain_id -> parent, d
 names a stack; its mount is the list of its layers' directories, top first.
 
 Crash rule: a layer is unpacked in tmp/, then renamed to snapshots/<id> inside the
-transaction that inserts its row. A directory without a row is garbage (see `sweep`).
+transaction that inserts its row. A directory without a row is garbage (see `sweep`); so is
+an active snapshot's directory (snapshots/active/<key>) without its row.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import NamedTuple
 from berth.db import Database, now
 from berth.errors import NotFound
 from berth.layout import Layout
+from berth.oci import sha256_digest
 
 
 class Layer(NamedTuple):
@@ -73,6 +75,16 @@ class LayerStore:
         discard(unpacked)
         return self._layer(existing)
 
+    def link(self, parent: str | None, diff_id: str) -> str:
+        """The chain of layer `diff_id` on `parent` (its chain_id), recorded if new."""
+        chain_id = diff_id if parent is None else sha256_digest(f"{parent} {diff_id}".encode())
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "INSERT OR IGNORE INTO chains (chain_id, parent, diff_id) VALUES (?, ?, ?)",
+                (chain_id, parent, diff_id),
+            )
+        return chain_id
+
     def chain_layers(self, chain_id: str) -> list[Layer]:
         """The layers of a chain, top first (overlay's lowerdir order)."""
         rows = self.database.query(
@@ -93,12 +105,16 @@ class LayerStore:
         return [self._layer(row) for row in rows]
 
     def collect(self, keep_chains: Iterable[str]) -> tuple[list[str], list[Layer]]:
-        """Delete the chains not reachable from `keep_chains` and the layers no kept chain
-        uses; return the chain ids and the layers removed."""
+        """Delete the chains not reachable from `keep_chains` or from an active snapshot's
+        parent, and the layers no kept chain uses; return the chain ids and layers removed."""
         with self.database.transaction() as cursor:
             cursor.execute("CREATE TEMP TABLE IF NOT EXISTS keep (chain_id TEXT PRIMARY KEY)")
             cursor.execute("DELETE FROM keep")
             cursor.executemany("INSERT OR IGNORE INTO keep VALUES (?)", [(c,) for c in keep_chains])
+            cursor.execute(
+                "INSERT OR IGNORE INTO keep SELECT parent FROM active_snapshots "
+                "WHERE parent IS NOT NULL"
+            )
             cursor.execute(
                 """
                 WITH RECURSIVE reach(chain_id) AS (
@@ -135,12 +151,19 @@ class LayerStore:
         return doomed_chains, removed
 
     def sweep(self) -> None:
-        """Delete layer directories that have no row (left by a crash between rename and
-        commit) and abandoned unpack directories. Only safe while no pull runs."""
+        """Delete layer and active snapshot directories that have no row (left by a crash
+        between the directory and its row) and abandoned unpack directories. Only safe while
+        no pull runs and no snapshot is prepared (both hold the gc lock shared)."""
         known = {str(row[0]) for row in self.database.query("SELECT id FROM layers")}
         if self.layout.snapshots.is_dir():
             for entry in os.scandir(self.layout.snapshots):
-                if entry.name not in known:
+                if entry.name.isdigit() and entry.name not in known:
+                    discard(Path(entry.path))
+        active = self.layout.snapshots / "active"
+        if active.is_dir():
+            keys = {str(row[0]) for row in self.database.query("SELECT key FROM active_snapshots")}
+            for entry in os.scandir(active):
+                if entry.name not in keys:
                     discard(Path(entry.path))
         if self.layout.tmp.is_dir():
             for entry in os.scandir(self.layout.tmp):

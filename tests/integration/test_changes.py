@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from berth.engine.changes import changes
-from berth.engine.copying import Source, plan, split_target
+from berth.container.changes import changes
+from berth.container.cp_stream import Source, plan, split_target
 from berth.errors import InvalidArgument, NotFound
 from berth.sys.rootpath import resolve_in_root
 

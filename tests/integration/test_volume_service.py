@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from berth.container import volume_mounts
 from berth.engine import Engine
 from berth.layout import Layout
 
@@ -12,7 +13,7 @@ from berth.layout import Layout
 def test_image_volumes_become_anonymous_volumes_unless_mounted(tmp_path: Path) -> None:
     engine = Engine.open(Layout(tmp_path / "root", tmp_path / "run"))
     try:
-        volumes = engine.volumes
+        volumes = engine.volume_service
         host_config = {
             "Mounts": [
                 {"Type": "bind", "Source": "/srv", "Target": "/already", "ReadOnly": False},
@@ -20,7 +21,7 @@ def test_image_volumes_become_anonymous_volumes_unless_mounted(tmp_path: Path) -
                 {"Type": "volume", "Source": "", "Target": "/dash-v", "ReadOnly": False},
             ]
         }
-        anonymous = volumes.register_mounts(host_config, ["/already", "/var/lib/data"])
+        anonymous = volume_mounts.register(volumes, host_config, ["/already", "/var/lib/data"])
         targets = {m["Target"]: m["Source"] for m in host_config["Mounts"]}
         assert set(targets) == {"/already", "/named", "/dash-v", "/var/lib/data"}
         assert sorted(anonymous) == sorted([targets["/dash-v"], targets["/var/lib/data"]])
@@ -28,7 +29,7 @@ def test_image_volumes_become_anonymous_volumes_unless_mounted(tmp_path: Path) -
         assert not volumes.get("named").anonymous
         assert all((volumes.data(name)).is_dir() for name in [*anonymous, "named"])
 
-        volumes.remove_anonymous(host_config)
+        volume_mounts.remove_anonymous(volumes, host_config)
         assert [record.name for record in volumes.all()] == ["named"]
     finally:
         engine.close()

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from berth.cli import humanize
+from berth import humanize
 from berth.cli.tables import render
 from berth.cli.template import Template
 from berth.errors import InvalidArgument

@@ -1,5 +1,5 @@
-"""Pure parts of top, stats and container prune: ps output filtering, Docker's binary sizes
-and the `until` filter's times."""
+"""Pure parts of top, stats and the prunes: ps output filtering, Docker's binary sizes,
+and the prune filters' `until` times and label conditions."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from berth.cli.commands.container_prune import parse_filters, until_time
 from berth.cli.commands.stats import binary_size
-from berth.engine.container_admin import parse_ps
+from berth.container.top import parse_ps
+from berth.engine.containers import PRUNE_FILTERS
 from berth.errors import InvalidArgument
+from berth.filters import Filters
 
 PS_OUTPUT = """\
 UID          PID    PPID  C STIME TTY          TIME CMD
@@ -40,18 +41,28 @@ def test_binary_size(value: int, text: str) -> None:
     assert binary_size(value) == text
 
 
+def _until(text: str) -> float | None:
+    return Filters.from_cli([f"until={text}"]).time("until")
+
+
 def test_until_times() -> None:
     now = time.time()
-    assert abs(until_time("1h30m") - (now - 5400)) < 5
-    assert until_time("1700000000") == 1700000000
-    assert until_time("2000-01-01T00:00:00Z") == 946684800
+    until = _until("1h30m")
+    assert until is not None and abs(until - (now - 5400)) < 5
+    assert _until("1700000000") == 1700000000
+    assert _until("2000-01-01T00:00:00Z") == 946684800
     with pytest.raises(InvalidArgument):
-        until_time("yesterday")
+        _until("yesterday")
 
 
 def test_prune_filters() -> None:
-    labels, until = parse_filters(["label=a=b", "label!=c", "label!=d=e", "until=10m"])
-    assert labels == ["a=b", "c!", "d!=e"]
+    filters = Filters.from_cli(["label=a=b", "label!=c", "label!=d=e", "until=10m"])
+    filters.only(PRUNE_FILTERS)
+    assert filters.labels({"a": "b"})
+    assert not filters.labels({"a": "other"})
+    assert filters.labels({"a": "b", "c": ""})  # label! drops only what matches all of them
+    assert not filters.labels({"a": "b", "c": "", "d": "e"})
+    until = filters.time("until")
     assert until is not None and until < time.time()
     with pytest.raises(InvalidArgument):
-        parse_filters(["status=exited"])
+        Filters.from_cli(["status=exited"]).only(PRUNE_FILTERS)

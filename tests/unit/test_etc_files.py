@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from berth.engine.etc_files import resolv_conf
+from berth.container.etc_files import resolv_conf
 
 HOST = "search corp.example\nnameserver 127.0.0.53\nnameserver 10.1.2.3\noptions edns0\n"
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from berth.engine.containers import _merge_image_config
+from berth.container.creating import merge_image_config
 from berth.monitor.health import (
     HEALTHY,
     STARTING,
@@ -103,11 +103,11 @@ def test_output_keeps_4096_bytes() -> None:
 
 def test_image_healthcheck_fills_what_the_run_options_leave_unset() -> None:
     image = {"Healthcheck": {"Test": ["CMD", "probe"], "Interval": 5 * S, "Retries": 4}}
-    merged = _merge_image_config({"Healthcheck": {"Test": [], "Interval": 1 * S}}, image)
+    merged = merge_image_config({"Healthcheck": {"Test": [], "Interval": 1 * S}}, image)
     assert merged["Healthcheck"] == {"Test": ["CMD", "probe"], "Interval": 1 * S, "Retries": 4}
-    disabled = _merge_image_config({"Healthcheck": {"Test": ["NONE"]}}, image)
+    disabled = merge_image_config({"Healthcheck": {"Test": ["NONE"]}}, image)
     assert disabled["Healthcheck"]["Test"] == ["NONE"]
-    assert _merge_image_config({}, image)["Healthcheck"] == image["Healthcheck"]
+    assert merge_image_config({}, image)["Healthcheck"] == image["Healthcheck"]
 
 
 # -- the state machine ----------------------------------------------------------------------

@@ -44,5 +44,5 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if code is None:
         return 0
     if code < 0:  # the monitor went away: report what it recorded
-        return int(containers.refresh(containers.records.get(record.id)).state["ExitCode"])
+        return int(containers.get(record.id).state["ExitCode"])
     return code

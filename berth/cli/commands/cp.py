@@ -12,7 +12,6 @@ import argparse
 
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
-from berth.engine.copying import copy_path
 
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
@@ -33,7 +32,7 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     ctx.stdout.flush()
-    copy_path(
-        ctx.engine, args.source, args.destination, follow=args.follow_link, archive=args.archive
+    ctx.engine.containers.copy(
+        args.source, args.destination, follow=args.follow_link, archive=args.archive
     )
     return 0

@@ -6,7 +6,6 @@ import argparse
 
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
-from berth.engine.changes import container_changes
 
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
@@ -17,6 +16,6 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     record = ctx.engine.containers.lookup(args.container)
-    for change in container_changes(ctx.engine, record):
+    for change in ctx.engine.containers.changes(record):
         ctx.stdout.write(f"{change}\n")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from berth.cli import humanize
+from berth import humanize
 from berth.cli.context import Context
 from berth.cli.listing import print_rows
 from berth.cli.parser import add_bool_flag, new_parser

@@ -10,7 +10,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from berth.cli import humanize
+from berth import humanize
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
 from berth.errors import InvalidArgument
@@ -63,7 +63,7 @@ def _records(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     containers = ctx.engine.containers
     record = containers.lookup(args.container)
-    path = containers.directory(record.id) / f"{record.id}-json.log"
+    path = containers.log_path(record.id)
     since = parse_moment(args.since) if args.since else None
     until = parse_moment(args.until) if args.until else None
     if args.tail != "all" and not args.tail.lstrip("-").isdigit():
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     emit(records)
     while args.follow:
-        current = containers.refresh(containers.records.get(record.id))
+        current = containers.get(record.id)
         batch, offset = _records(path, offset)
         emit(batch)
         if current.status not in ("running", "restarting", "paused"):

@@ -21,5 +21,5 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     network = ctx.engine.networks.lookup(args.network)
     record = ctx.engine.containers.lookup(args.container)
-    ctx.engine.networks.connect(network, record, args.alias)
+    ctx.engine.containers.connect(network, record, args.alias)
     return 0

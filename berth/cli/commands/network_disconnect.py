@@ -21,5 +21,5 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     network = ctx.engine.networks.lookup(args.network)
     record = ctx.engine.containers.lookup(args.container)
-    ctx.engine.networks.disconnect(network, record)
+    ctx.engine.containers.disconnect(network, record)
     return 0

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from berth.cli import humanize
+from berth import humanize
 from berth.cli.context import Context
 from berth.cli.listing import print_rows
 from berth.cli.parser import new_parser
-from berth.errors import InvalidArgument
-from berth.network.records import NetworkRecord
+from berth.filters import Filters
 
 HEADERS = {
     "ID": "NETWORK ID",
@@ -22,7 +21,6 @@ HEADERS = {
     "CreatedAt": "CREATED AT",
 }
 DEFAULT = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
-FILTERS = ("name", "id", "driver", "label", "type", "dangling")
 
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
@@ -40,45 +38,8 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _matches(record: NetworkRecord, key: str, value: str, unused: set[str]) -> bool:
-    if key == "name":
-        return value in record.name
-    if key == "id":
-        return record.id.startswith(value)
-    if key == "driver":
-        return record.driver == value
-    if key == "label":
-        name, eq, wanted = value.partition("=")
-        return name in record.labels and (not eq or record.labels[name] == wanted)
-    if key == "type":
-        if value not in ("custom", "builtin"):
-            raise InvalidArgument(f"invalid filter: 'type'='{value}'")
-        return record.predefined == (value == "builtin")
-    if value.lower() not in ("true", "false", "1", "0"):
-        raise InvalidArgument(f"invalid filter 'dangling={value}'")
-    return (record.id in unused) == (value.lower() in ("true", "1"))
-
-
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    service = ctx.engine.networks
-    records = service.all()
-    conditions = []
-    for item in args.filter:
-        key, eq, value = item.partition("=")
-        if not eq or key not in FILTERS:
-            raise InvalidArgument(f"invalid filter '{key}'")
-        conditions.append((key, value))
-    unused = (
-        {n.id for n in service.unused()} if any(k == "dangling" for k, _ in conditions) else set()
-    )
-    by_key: dict[str, list[str]] = {}
-    for key, value in conditions:
-        by_key.setdefault(key, []).append(value)
-    records = [
-        r
-        for r in records
-        if all(any(_matches(r, key, v, unused) for v in values) for key, values in by_key.items())
-    ]
+    records = ctx.engine.networks.matching(Filters.from_cli(args.filter))
     if args.quiet:
         for record in records:
             ctx.stdout.write(f"{record.id if args.no_trunc else record.short_id}\n")

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from collections.abc import Callable
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from berth.cli import humanize
+from berth import humanize
 from berth.cli.context import Context
 from berth.cli.listing import print_rows
 from berth.cli.parser import new_parser
-from berth.errors import BerthError, InvalidArgument
-from berth.network.records import NetworkStore, PortMapping
-
-if TYPE_CHECKING:
-    from berth.container import ContainerRecord
+from berth.filters import Filters
 
 HEADERS = {
     "ID": "CONTAINER ID",
@@ -38,9 +31,6 @@ DEFAULT = (
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 )
 COMMAND_WIDTH = 20
-FILTERS = ("status", "name", "id", "ancestor", "label", "exited", "health")
-HEALTH = ("starting", "healthy", "unhealthy", "none")
-STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
@@ -75,144 +65,64 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     return parser
 
 
-def status_text(state: dict[str, Any]) -> str:
-    """Docker's STATUS column: `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Created`."""
-    status = state.get("Status", "created")
-    started = humanize.parse_time(state.get("StartedAt"))
-    finished = humanize.parse_time(state.get("FinishedAt"))
-    now = time.time()
-    if status in ("running", "paused") and started is not None:
-        text = f"Up {humanize.duration(now - started.timestamp())}"
-        if status == "paused":
-            return text + " (Paused)"
-        health = health_status(state)
-        if health == "starting":
-            return text + " (health: starting)"
-        return f"{text} ({health})" if health != "none" else text
-    if status == "restarting" and finished is not None:
-        ago = humanize.duration(now - finished.timestamp())
-        return f"Restarting ({state.get('ExitCode', 0)}) {ago} ago"
-    if status == "exited" and finished is not None and finished.year > 1:
-        ago = humanize.duration(now - finished.timestamp())
-        return f"Exited ({state.get('ExitCode', 0)}) {ago} ago"
-    return {"created": "Created", "dead": "Dead", "exited": "Exited"}.get(status, str(status))
+def command_text(command: str, truncate: bool) -> str:
+    """Docker's COMMAND column: the summary's Command, cut to 20 characters, quoted."""
+    if truncate and len(command) > COMMAND_WIDTH:
+        command = command[: COMMAND_WIDTH - 1] + "…"
+    return json.dumps(command, ensure_ascii=False)
 
 
-def health_status(state: dict[str, Any]) -> str:
-    """starting, healthy or unhealthy; `none` without a healthcheck (Docker's filter word)."""
-    return str((state.get("Health") or {}).get("Status") or "none")
-
-
-def command_text(config: dict[str, Any], truncate: bool) -> str:
-    words = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
-    # Docker quotes an argument with a space in it (the first word never).
-    text = " ".join(words[:1] + [f"'{w}'" if " " in w else w for w in words[1:]])
-    if truncate and len(text) > COMMAND_WIDTH:
-        text = text[: COMMAND_WIDTH - 1] + "…"
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _filters(items: list[str]) -> dict[str, list[str]]:
-    filters: dict[str, list[str]] = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not eq or key not in FILTERS:
-            raise InvalidArgument(f"invalid filter '{item}'")
-        if key == "status" and value not in STATUSES:
-            raise InvalidArgument(f"invalid filter 'status={value}'")
-        if key == "health" and value not in HEALTH:
-            raise InvalidArgument(f"Unrecognised filter value for health: {value}")
-        filters.setdefault(key, []).append(value)
-    return filters
-
-
-def _matches(record: ContainerRecord, filters: dict[str, list[str]], ctx: Context) -> bool:
-    checks: dict[str, Callable[[str], bool]] = {
-        "status": lambda v: record.status == v,
-        "name": lambda v: v in record.name,
-        "id": record.id.startswith,
-        "exited": lambda v: record.status == "exited" and str(record.state.get("ExitCode")) == v,
-        "label": partial(_label, record),
-        "health": lambda v: health_status(record.state) == v,
-        "ancestor": lambda v: _ancestor(record, v, ctx),
-    }
-    return all(any(checks[key](value) for value in values) for key, values in filters.items())
-
-
-def _label(record: ContainerRecord, condition: str) -> bool:
-    labels = record.config.get("Labels") or {}
-    key, eq, value = condition.partition("=")
-    return key in labels and (not eq or labels[key] == value)
-
-
-def _ancestor(record: ContainerRecord, text: str, ctx: Context) -> bool:
-    try:
-        return ctx.engine.images.lookup(text).id == record.image_id
-    except BerthError:
-        return record.image_name == text
-
-
-def _size_text(ctx: Context, record: ContainerRecord) -> str:
-    """Docker's SIZE: what the container wrote, and with its image's size ("virtual")."""
-    written = ctx.engine.containers.size(record)
-    try:
-        image = ctx.engine.images.records.get(record.image_id).size
-    except BerthError:
-        image = 0
-    return f"{humanize.size(written)} (virtual {humanize.size(written + image)})"
-
-
-def ports_text(exposed: dict[str, Any] | None, mappings: list[PortMapping]) -> str:
+def ports_text(ports: list[dict[str, Any]]) -> str:
     """Docker's PORTS column: "0.0.0.0:5433->5432/tcp", then exposed ports not published."""
-    shown = [f"{m.host_ip}:{m.host_port}->{m.container_port}/{m.protocol}" for m in mappings]
-    published = {f"{m.container_port}/{m.protocol}" for m in mappings}
-    shown += [key for key in exposed or {} if key not in published]
-    return ", ".join(shown)
+    return ", ".join(
+        f"{p['IP']}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
+        if "PublicPort" in p
+        else f"{p['PrivatePort']}/{p['Type']}"
+        for p in ports
+    )
+
+
+def mounts_text(mounts: list[dict[str, Any]]) -> str:
+    return ",".join(str(m.get("Name") or m.get("Source") or m.get("Destination")) for m in mounts)
+
+
+def size_text(summary: dict[str, Any]) -> str:
+    """Docker's SIZE: what the container wrote, and with its image's size ("virtual")."""
+    written, total = summary["SizeRw"], summary["SizeRootFs"]
+    return f"{humanize.size(written)} (virtual {humanize.size(total)})"
+
+
+def created_text(seconds: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    filters = _filters(args.filter)
-    records = ctx.engine.containers.all()
     if args.latest:
         args.last = 1
-    show_all = args.all or args.last > 0 or "status" in filters or "exited" in filters
-    selected = [
-        r
-        for r in records
-        if (show_all or r.status in ("running", "restarting", "paused"))
-        and _matches(r, filters, ctx)
-    ]
-    if args.last > 0:
-        selected = selected[: args.last]
-    published: dict[str, list[PortMapping]] = {}
-    if any(r.status in ("running", "paused", "restarting") for r in selected):
-        for mapping in NetworkStore(ctx.engine.database).ports():
-            published.setdefault(mapping.container_id, []).append(mapping)
     wants_size = args.size or (bool(args.format) and ".Size" in args.format)
+    summaries = ctx.engine.containers.summaries(
+        Filters.from_cli(args.filter), all=args.all, limit=args.last, size=wants_size
+    )
     rows = []
-    for record in selected:
+    for summary in summaries:
+        created = created_text(summary["Created"])
         rows.append(
             {
-                "ID": record.id if args.no_trunc else record.short_id,
-                "Image": record.image_name,
-                "Command": command_text(record.config, not args.no_trunc),
-                "CreatedAt": humanize.go_time(record.created),
-                "RunningFor": humanize.since(record.created),
-                "Ports": ports_text(record.config.get("ExposedPorts"), published.get(record.id, []))
-                if record.status in ("running", "paused", "restarting")
-                else "",
-                "State": record.status,
-                "Status": status_text(record.state),
-                "Size": _size_text(ctx, record) if wants_size else "",
-                "Names": record.name,
-                "Labels": ",".join(
-                    f"{k}={v}" for k, v in (record.config.get("Labels") or {}).items()
-                ),
-                "Mounts": ",".join(
-                    str(m.get("Source") or m.get("Target"))
-                    for m in record.host_config.get("Mounts") or []
-                ),
-                "Networks": str(record.host_config.get("NetworkMode") or ""),
+                "ID": summary["Id"] if args.no_trunc else summary["Id"][:12],
+                "Image": summary["Image"],
+                "Command": command_text(summary["Command"], not args.no_trunc),
+                "CreatedAt": humanize.go_time(created),
+                "RunningFor": humanize.since(created),
+                "Ports": ports_text(summary["Ports"]),
+                "State": summary["State"],
+                "Status": summary["Status"],
+                "Size": size_text(summary) if wants_size else "",
+                "Names": summary["Names"][0].removeprefix("/"),
+                "Labels": ",".join(f"{k}={v}" for k, v in summary["Labels"].items()),
+                "Mounts": mounts_text(summary["Mounts"]),
+                "Networks": summary["HostConfig"]["NetworkMode"],
             }
         )
     if args.quiet:

@@ -59,10 +59,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if session.error:
         ctx.stderr.write(f"Error: {session.error}\n")
     if code < 0:  # the monitor went away without an exit: read what was recorded
-        code = int(containers.refresh(containers.records.get(record.id)).state.get("ExitCode", 125))
+        code = int(containers.get(record.id).state.get("ExitCode", 125))
     if args.rm:
         if session.heard_exit:  # the monitor leaves the removal to us (no second CLI start)
-            containers.remove(containers.records.get(record.id), force=True)
+            containers.remove(containers.get(record.id), force=True)
         else:
             containers.wait_removed(record)
     return code

@@ -7,14 +7,14 @@ import argparse
 import time
 from typing import TYPE_CHECKING
 
-from berth.cli import humanize
+from berth import humanize
 from berth.cli.context import Context
 from berth.cli.listing import print_rows
 from berth.cli.parser import new_parser
 
 if TYPE_CHECKING:
     from berth.container import ContainerRecord
-    from berth.engine.container_admin import Usage
+    from berth.container.stats import Usage
 
 HEADERS = {
     "Container": "CONTAINER",
@@ -62,15 +62,13 @@ def binary_size(value: float) -> str:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from berth.engine.container_admin import stats
-
     containers = ctx.engine.containers
     while True:
         if args.containers:
             records = [containers.lookup(name) for name in args.containers]
         else:
             records = [r for r in containers.all() if args.all or r.status in ("running", "paused")]
-        usages = stats(ctx.engine, records)
+        usages = containers.stats(records)
         if not args.no_stream:
             ctx.stdout.write(CLEAR)
         print_rows(ctx.stdout, _rows(records, usages, args.no_trunc), args.format, DEFAULT, HEADERS)

@@ -6,7 +6,6 @@ import argparse
 
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
-from berth.engine.container_admin import top
 
 MIN_WIDTH = 20
 PADDING = 3
@@ -21,7 +20,7 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     record = ctx.engine.containers.lookup(args.container)
-    titles, rows = top(ctx.engine, record, list(args.ps_args))
+    titles, rows = ctx.engine.containers.top(record, list(args.ps_args))
     for row in [titles, *rows]:
         ctx.stdout.write(layout(row) + "\n")
     return 0

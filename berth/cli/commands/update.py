@@ -10,7 +10,6 @@ from berth.cli.commands._each import for_each
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
 from berth.cli.run_options import parse_size
-from berth.engine.container_admin import update
 from berth.errors import InvalidArgument
 
 
@@ -72,7 +71,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     containers = ctx.engine.containers
 
     def apply(name: str) -> str:
-        update(ctx.engine, containers.lookup(name), changes)
+        containers.update(containers.lookup(name), changes)
         return name
 
     return for_each(ctx, args.containers, apply)

@@ -6,7 +6,7 @@ import argparse
 
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
-from berth.cli.prune import confirm, report
+from berth.cli.prune import add_filter_flag, confirm, filters_of, report
 
 WARNING_ANONYMOUS = (
     "WARNING! This will remove anonymous local volumes not used by at least one container."
@@ -22,13 +22,15 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
         action="store_true",
         help="Remove all unused volumes, not just anonymous ones",
     )
+    add_filter_flag(parser, "'label=<label>'")
     parser.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
     return parser
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    filters = filters_of(args, *(["all=true"] if args.all else []))
     if not args.force and not confirm(ctx, WARNING_ALL if args.all else WARNING_ANONYMOUS):
         return 0
-    removed, reclaimed = ctx.engine.volumes.prune(all_volumes=args.all)
+    removed, reclaimed = ctx.engine.volumes.prune(filters)
     report(ctx, "Deleted Volumes", removed, reclaimed)
     return 0

@@ -1,0 +1,91 @@
+"""The container's side of `cp`, a fresh process (`python -I -m berth.container.copier`):
+nothing forks an engine that may have threads (`berth serve`).
+
+It enters the container's root — a running container's `/proc/<pid>/root`, which shows its
+volumes too, or for a stopped one its rootfs snapshot (read-write) with its volumes and
+binds, mounted in a mount namespace of its own that the host never sees — and chroots into
+it, so the kernel resolves every name and no symlink in the container leads a read or a
+write out of it. Then it packs a path to stdout (a JSON header line, then tar) or extracts
+stdin's tar at a path. An error is reported on the status fd as JSON `[kind, message]`.
+
+Before the chroot, tarfile's name lookups are switched off: inside, glibc's NSS would read
+the container's nsswitch.conf and load its libraries as root (CVE-2019-14271).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tarfile
+from typing import Any
+
+from berth.container.cp_stream import Source, describe, extract, extract_archive, pack
+from berth.errors import BerthError
+
+FROM = "from"  # pack the container's `path` to stdout
+TO = "to"  # extract stdin at the container's `path`
+
+
+def _enter(request: dict[str, Any]) -> None:
+    """Mount a stopped container's rootfs and volumes in a mount namespace of this process's
+    own (gone when it exits), then chroot into the root."""
+    root = str(request["root"])
+    if request.get("mount") is not None:
+        from pathlib import Path
+
+        from berth.snapshot import Mount
+        from berth.sys import CLONE_NEWNS, bind, make_private, unshare
+        from berth.sys.rootpath import resolve_in_root
+
+        unshare(CLONE_NEWNS)
+        make_private("/")
+        if not os.path.ismount(root):
+            lowers, upper, work = request["mount"]
+            Mount(tuple(lowers), upper, work).attach(Path(root))
+        for source, target, readonly in request.get("binds") or []:
+            inside = resolve_in_root(root, target)
+            if os.path.exists(source) and os.path.isdir(inside) == os.path.isdir(source):
+                bind(source, inside, readonly=readonly, recursive=True)
+    os.chroot(root)
+    os.chdir("/")
+
+
+def _work(request: dict[str, Any]) -> None:
+    path = str(request["path"])
+    if request["op"] == FROM:
+        source, read_from = describe(path, follow=bool(request.get("follow")))
+        with os.fdopen(1, "wb", closefd=False) as stream:
+            stream.write(json.dumps(list(source)).encode() + b"\n")
+            pack(read_from, source, stream)
+        return
+    with os.fdopen(0, "rb", closefd=False) as stream:
+        archive = bool(request.get("archive"))
+        if request.get("source") is None:
+            extract_archive(stream, path, keep_owners=archive)
+        else:
+            source = Source(*request["source"])
+            extract(stream, source, path, owner=None if archive else (0, 0))
+
+
+def main(argv: list[str]) -> int:
+    request = json.loads(argv[1])
+    status_fd = int(request["status_fd"])
+    tarfile.pwd = None  # type: ignore[attr-defined]
+    tarfile.grp = None  # type: ignore[attr-defined]
+    try:
+        _enter(request)
+        _work(request)
+    except BerthError as error:
+        os.write(status_fd, json.dumps([type(error).__name__, error.message]).encode())
+        return 1
+    except BrokenPipeError:
+        return 1
+    except Exception as error:  # the top of the helper: its caller reports it
+        os.write(status_fd, json.dumps(["SystemFailure", str(error)]).encode())
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,303 @@
+"""The container lifecycle: create, start, refresh, release, remove — and the only place
+that calls across resources (the network for the sandbox, volumes for the mounts).
+
+Create prepares the container's rootfs as an active snapshot of its image (no file is
+copied). Start mounts it, writes the OCI spec, creates the cgroup and hands the rest to a
+detached monitor, waiting only until the monitor reports the container running. What start
+set up on the host is released when the container is done: by the monitor's clean-up
+command, or by whichever berth command first notices the monitor is gone (`refresh`).
+Stopping, killing and pausing are in `stopping`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from berth.container import names, state, volume_mounts
+from berth.container.paths import ContainerPaths
+from berth.container.records import ContainerRecord, ContainerStore
+from berth.container.state import ACTIVE, Status
+from berth.container.view import ContainerView, reported
+from berth.db import now
+from berth.errors import BerthError, Conflict, ContainerFailed, NotFound
+
+if TYPE_CHECKING:
+    from berth.cgroups import CgroupManager
+    from berth.container.services import Network, Snapshots
+    from berth.container.volume_mounts import VolumeService
+    from berth.image import ImageRecord
+    from berth.monitor.launch import MonitorLauncher
+    from berth.network.records import NetworkRecord
+    from berth.network.sandbox import NetworkSetup
+    from berth.runtime import Runtime
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        records: ContainerStore,
+        paths: ContainerPaths,
+        view: ContainerView,
+        snapshots: Snapshots,
+        network: Network,
+        volumes: VolumeService,
+        volumes_root: Path,
+        launcher: Callable[[], MonitorLauncher],
+    ) -> None:
+        self.records = records
+        self.paths = paths
+        self.view = view
+        self.snapshots = snapshots
+        self.network = network
+        self.volumes = volumes
+        self.volumes_root = volumes_root
+        self._launcher = launcher
+
+    def runtime(self) -> Runtime:
+        from berth.runtime import Runtime
+
+        return Runtime(self.paths.runtime_root)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def refresh(self, record: ContainerRecord) -> ContainerRecord:
+        """The container as it is now; an exit its monitor reported (or a monitor gone
+        without reporting one) is recorded, and what the start set up released."""
+        observed = self.view.observe(record)
+        if observed.changed:
+            self.records.save_state(observed.record)
+            if observed.monitor_gone:
+                self.release(observed.record)
+        return observed.record
+
+    def lookup(self, text: str) -> ContainerRecord:
+        return self.refresh(self.records.lookup(text))
+
+    def all(self) -> list[ContainerRecord]:
+        return [self.refresh(record) for record in self.records.all()]
+
+    def size(self, record: ContainerRecord) -> int:
+        """What the container wrote: its snapshot's upper directory."""
+        try:
+            return self.snapshots.usage(record.id)
+        except NotFound:
+            return 0
+
+    # -- create ----------------------------------------------------------------------------
+
+    def create(
+        self,
+        image: ImageRecord,
+        image_config: Mapping[str, Any],
+        config: dict[str, Any],
+        host_config: dict[str, Any],
+        name: str | None,
+        aliases: list[str] | None = None,
+    ) -> ContainerRecord:
+        from berth.container.creating import check_resources, merge_image_config
+        from berth.container.spec import process_args
+        from berth.network.sandbox import network_mode
+
+        merged = merge_image_config(config, dict(image_config))
+        process_args(merged)  # "No command specified" now, not at start
+        check_resources(host_config)
+        taken = {r.name for r in self.records.all()}
+        container_id = os.urandom(32).hex()
+        chosen = names.check_name(name) if name else names.random_name(taken)
+        # -v name:/path creates the volume; -v /path and the image's VOLUMEs, anonymous ones
+        anonymous = volume_mounts.register(
+            self.volumes, host_config, image_config.get("Volumes") or {}
+        )
+        if not merged.get("Hostname"):
+            merged["Hostname"] = container_id[:12]
+        record = ContainerRecord(
+            id=container_id,
+            name=chosen,
+            image_id=image.id,
+            image_name=str(config.get("Image")),
+            created=now(),
+            config=merged,
+            host_config=host_config,
+            state=state.initial_state(),
+        )
+        prepared = added = False
+        try:
+            self.paths.rootfs(container_id).mkdir(parents=True)
+            self.snapshots.prepare(container_id, image.top_chain)
+            prepared = True
+            self.records.add(record)
+            added = True
+            self.network.register(record.id, network_mode(host_config), list(aliases or []))
+        except BaseException:
+            # Nothing of a container that was not created stays: row, snapshot, directory,
+            # the anonymous volumes made for it above.
+            if added:
+                self.records.delete(record.id)
+            if prepared:
+                self.snapshots.remove(container_id)
+            _remove_tree(self.paths.directory(container_id))
+            for volume in anonymous:
+                with contextlib.suppress(BerthError):
+                    self.volumes.remove_if_anonymous(volume)
+            raise
+        return record
+
+    # -- start -----------------------------------------------------------------------------
+
+    def starting(self, container_id: str) -> bool:
+        return self.view.starting(container_id)
+
+    def start(self, record: ContainerRecord, *, wait_for_attach: bool = False) -> ContainerRecord:
+        with self.paths.start_lock(record.id):
+            # Read again under the lock: a record read before may predate another start.
+            return self._start(self.refresh(self.records.get(record.id)), wait_for_attach)
+
+    def _start(self, record: ContainerRecord, wait_for_attach: bool) -> ContainerRecord:
+        from berth.container import starting
+
+        if not state.check_start(record.id, record.status):
+            return record
+        run_dir = self.paths.run_dir(record.id)
+        _remove_tree(run_dir)
+        run_dir.mkdir(parents=True)
+        self._mount_rootfs(record)
+        group: CgroupManager | None = None
+        network: NetworkSetup | None = None
+        try:
+            volume_mounts.copy_up(self.volumes, record.host_config, self.paths.rootfs(record.id))
+            network = self._network(record)
+            spec = starting.spec(record, self.paths, self.volumes_root, network)
+            (self.paths.directory(record.id) / "config.json").write_text(json.dumps(spec))
+            group = starting.cgroup(record, self.paths.cgroup_parent)
+            owns_netns = network.netns == str(self.network.netns_path(record.id))
+            starting.monitor_config(
+                record,
+                self.paths,
+                group,
+                network,
+                wait_for_attach=wait_for_attach,
+                owns_netns=owns_netns,
+            ).write()
+            report = self._launcher().hand_over(run_dir, [s.fileno() for s in network.held])
+        except BaseException as error:
+            self.release(record, cgroup_too=group is not None)
+            message = getattr(error, "message", str(error))
+            code = getattr(error, "exit_status", 125)
+            self.records.save_state(
+                record.with_state(**state.start_failed(record.state, message, code))
+            )
+            if record.host_config.get("AutoRemove"):
+                self.discard(record)  # no monitor holds it, so none will remove it (--rm)
+                volume_mounts.remove_anonymous(self.volumes, record.host_config)
+            raise
+        finally:
+            for sock in network.held if network else []:
+                sock.close()  # the monitor holds them now
+        if "error" in report:
+            code = int(report.get("exit_code", 125))
+            failed = state.process_failed(report["error"], code, now())
+            self.records.save_state(record.with_state(**failed))
+            raise ContainerFailed(report["error"], code)
+        started = record.with_state(**reported(self.view.monitor_status(record.id)))
+        self.records.save_state(started)
+        return started
+
+    def _mount_rootfs(self, record: ContainerRecord) -> None:
+        rootfs = self.paths.rootfs(record.id)
+        if os.path.ismount(rootfs):
+            return
+        privileged = bool(record.host_config.get("Privileged"))
+        # nodev: the device policy (berth.container.mounts.oci_mounts)
+        self.snapshots.mounts(record.id).attach(rootfs, nodev=not privileged)
+
+    def _network(self, record: ContainerRecord) -> NetworkSetup:
+        from berth.network import ports, sandbox
+
+        mode = sandbox.network_mode(record.host_config)
+        if mode == "host":
+            return sandbox.on_host()
+        if mode == "none":
+            return sandbox.isolated()
+        if mode.startswith("container:"):
+            other = self.lookup(mode.partition(":")[2])
+            if other.status != Status.RUNNING:
+                raise Conflict(f"cannot join network of a non running container: {other.id}")
+            path = self.network.netns_path(other.id)
+            if not path.exists():
+                path = Path(f"/proc/{int(other.state.get('Pid') or 0)}/ns/net")
+            return sandbox.joined(path, self.paths.directory(other.id))
+        wanted = ports.wanted(
+            record.host_config.get("PortBindings"),
+            record.config.get("ExposedPorts"),
+            bool(record.host_config.get("PublishAllPorts")),
+        )
+        return self.network.setup(record.id, mode, wanted)
+
+    # -- release and remove ----------------------------------------------------------------
+
+    def release(self, record: ContainerRecord, *, cgroup_too: bool = True) -> None:
+        """Undo what start set up on the host: the rootfs mount, runtime state, the network,
+        the cgroup."""
+        from berth.sys import MNT_DETACH, umount
+
+        rootfs = self.paths.rootfs(record.id)
+        if os.path.ismount(rootfs):
+            with contextlib.suppress(BerthError):
+                umount(rootfs, MNT_DETACH)
+        with contextlib.suppress(BerthError):
+            self.runtime().delete(record.id)
+        self.network.teardown(record.id)
+        if cgroup_too:
+            with contextlib.suppress(BerthError):
+                from berth.cgroups import open_cgroup
+
+                open_cgroup(record.id, parent=self.paths.cgroup_parent).destroy()
+
+    def cleanup(self, record: ContainerRecord) -> None:
+        """Release a container that is done (a no-op for one that was started again)."""
+        with self.paths.start_lock(record.id):
+            record = self.refresh(self.records.get(record.id))
+            if record.status not in ACTIVE:
+                self.release(record, cgroup_too=True)
+
+    def discard(self, record: ContainerRecord) -> None:
+        """The container's network endpoints, snapshot, row and directories (released
+        first). The snapshot goes before the row: a crash between leaves a row `rm -f`
+        removes, not an upper directory nothing names."""
+        self.network.forget(record.id)
+        with contextlib.suppress(NotFound):
+            self.snapshots.remove(record.id)
+        self.records.delete(record.id)
+        _remove_tree(self.paths.directory(record.id))
+        _remove_tree(self.paths.run_dir(record.id))
+        self.paths.start_lock_path(record.id).unlink(missing_ok=True)
+
+    # -- names and networks ----------------------------------------------------------------
+
+    def rename(self, record: ContainerRecord, name: str) -> None:
+        self.records.rename(record, names.check_name(name))
+        self.network.renamed(record.id)
+
+    def connect(self, network: NetworkRecord, record: ContainerRecord, aliases: list[str]) -> None:
+        from berth.network.sandbox import network_mode
+
+        def running() -> bool:
+            return self.refresh(record).status in (Status.RUNNING, Status.PAUSED)
+
+        mode = network_mode(record.host_config)
+        self.network.connect(network, record.id, record.name, mode, aliases, running)
+
+    def disconnect(self, network: NetworkRecord, record: ContainerRecord) -> None:
+        self.network.disconnect(network, record.id)
+
+
+def _remove_tree(path: Path) -> None:
+    """shutil.rmtree, imported when used: `ps` (which imports this module) never removes."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,148 @@
+"""What a start writes before the monitor takes over: the OCI spec (with the /etc files,
+the seccomp profile, the binds and volumes), the cgroup with its limits, and the monitor's
+configuration. Pure assembly from the container's row; the lifecycle runs it in order.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from berth.container.paths import ContainerPaths
+from berth.container.records import ContainerRecord
+from berth.monitor.config import MonitorConfig
+
+if TYPE_CHECKING:
+    from berth.cgroups import CgroupManager
+    from berth.network.sandbox import NetworkSetup
+
+INIT_BINARY = Path("/usr/bin/tini-static")  # Debian's tini: what `--init` runs as pid 1
+NANO = 1_000_000_000
+CPU_PERIOD = 100_000
+
+
+def spec(
+    record: ContainerRecord, paths: ContainerPaths, volumes_root: Path, network: NetworkSetup
+) -> dict[str, Any]:
+    """The container's OCI runtime spec, its /etc files written beside it."""
+    from berth.container import spec as oci_spec
+    from berth.container import user
+    from berth.container.etc_files import write_etc_files
+    from berth.container.mounts import oci_mounts
+
+    rootfs = paths.rootfs(record.id)
+    resolved = user.resolve(rootfs, str(record.config.get("User") or ""))
+    etc = write_etc_files(paths.directory(record.id), record, network)
+    return oci_spec.build(
+        record.config,
+        record.host_config,
+        oci_spec.SpecInputs(
+            rootfs=rootfs,
+            user=resolved,
+            etc_files=etc,
+            netns=network.netns,
+            seccomp=seccomp(record.host_config),
+            init_binary=INIT_BINARY if INIT_BINARY.exists() else None,
+            binds=oci_mounts(record.host_config, volumes_root),
+        ),
+    )
+
+
+def seccomp(host_config: dict[str, Any]) -> dict[str, Any] | None:
+    """Docker's default filter, a profile file, or none (privileged or unconfined)."""
+    from berth.container.spec import capabilities
+    from berth.runtime import seccomp_default
+
+    if host_config.get("Privileged"):
+        return None
+    chosen = None
+    for option in host_config.get("SecurityOpt") or []:
+        text = str(option)
+        if text.startswith(("seccomp=", "seccomp:")):
+            chosen = text[len("seccomp=") :]
+    caps = capabilities(host_config.get("CapAdd") or [], host_config.get("CapDrop") or [], False)
+    if chosen == "unconfined":
+        return None
+    if chosen:  # the profile's JSON, read from its file when the container was created
+        return dict(seccomp_default.parse_profile(chosen, caps, source="SecurityOpt"))
+    return dict(seccomp_default.default_profile(caps))
+
+
+def cgroup(record: ContainerRecord, parent: str) -> CgroupManager:
+    """The container's cgroup, created with its HostConfig's limits."""
+    from berth.cgroups import Resources, open_cgroup
+
+    hc = record.host_config
+    quota = None
+    if hc.get("NanoCpus"):
+        quota = int(hc["NanoCpus"]) * CPU_PERIOD // NANO
+    resources = Resources(
+        memory=hc.get("Memory") or None,
+        memory_swap=hc.get("MemorySwap") or None,
+        memory_reservation=hc.get("MemoryReservation") or None,
+        cpu_quota=quota or hc.get("CpuQuota") or None,
+        cpu_period=CPU_PERIOD if quota else (hc.get("CpuPeriod") or None),
+        cpu_shares=hc.get("CpuShares") or None,
+        cpuset_cpus=hc.get("CpusetCpus") or None,
+        pids_limit=hc.get("PidsLimit") if (hc.get("PidsLimit") or 0) > 0 else None,
+    )
+    group = open_cgroup(record.id, parent=parent)
+    group.create(resources)
+    return group
+
+
+def admin_argv(paths: ContainerPaths, *words: str) -> list[str]:
+    """A berth command on this store, for the monitor to run once its container is done."""
+    layout = paths.layout
+    return [
+        sys.executable,
+        "-I",
+        "-m",
+        "berth",
+        "--root",
+        str(layout.root),
+        "--runroot",
+        str(layout.runroot),
+        *words,
+    ]
+
+
+def monitor_config(
+    record: ContainerRecord,
+    paths: ContainerPaths,
+    group: CgroupManager,
+    network: NetworkSetup,
+    *,
+    wait_for_attach: bool,
+    owns_netns: bool,
+) -> MonitorConfig:
+    """What the monitor is told: where everything is, the restart policy, the healthcheck,
+    what to run when the container is done, and which of its fds are the network's."""
+    policy = record.host_config.get("RestartPolicy") or {}
+    dns_fds = network.dns_fds or ()
+    return MonitorConfig(
+        id=record.id,
+        bundle=str(paths.directory(record.id)),
+        run_dir=str(paths.run_dir(record.id)),
+        runtime_root=str(paths.runtime_root),
+        log_path=str(paths.log(record.id)),
+        rootfs=str(paths.rootfs(record.id)),
+        tty=bool(record.config.get("Tty")),
+        open_stdin=bool(record.config.get("OpenStdin")),
+        wait_for_attach=wait_for_attach,
+        cgroup_name=record.id,
+        cgroup_parent=paths.cgroup_parent,
+        cgroup_procs=[str(p) for p in group.procs_files()],
+        restart_policy=str(policy.get("Name") or "no"),
+        restart_max=int(policy.get("MaximumRetryCount") or 0),
+        auto_remove_argv=admin_argv(paths, "rm", "-f", record.id)
+        if record.host_config.get("AutoRemove")
+        else [],
+        healthcheck=record.config.get("Healthcheck"),
+        shell=list(record.config.get("Shell") or []),
+        cleanup_argv=admin_argv(paths, "container", "cleanup", record.id) if owns_netns else [],
+        dns_fds=list(dns_fds),
+        dns_names=network.names_files,
+        held_fds=[s.fileno() for s in network.held if s.fileno() not in dns_fds],
+    )

@@ -1,0 +1,153 @@
+"""Signals and the end of a container's run: kill, stop (the stop signal, a grace period,
+then SIGKILL), pause and unpause (the cgroup freezer), wait, and remove.
+
+A stop or kill that ends the container for good leaves `stop-requested` in its run
+directory, so its monitor applies no restart policy (Docker's manual stop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import time
+
+from berth.container import state, volume_mounts
+from berth.container.lifecycle import Lifecycle
+from berth.container.records import ContainerRecord
+from berth.container.state import FINISHED, Status
+from berth.container.view import monitor_alive
+from berth.errors import BerthError, InvalidArgument, NotFound
+from berth.monitor.config import STOP_REQUESTED
+
+MONITOR_EXIT_SECONDS = 10
+KILL_WAIT_SECONDS = 30.0
+
+
+def signal_number(name: str) -> int:
+    text = name.upper()
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(signal.Signals[text if text.startswith("SIG") else f"SIG{text}"])
+    except KeyError:
+        raise InvalidArgument(f"Invalid signal: {name}") from None
+
+
+class Controls:
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self.lifecycle = lifecycle
+        self.paths = lifecycle.paths
+
+    def _stop_requested(self, record: ContainerRecord) -> None:
+        (self.paths.run_dir(record.id) / STOP_REQUESTED).touch()
+
+    def kill(self, record: ContainerRecord, sig: int, *, all_processes: bool = False) -> None:
+        record = self.lifecycle.refresh(record)
+        state.check_kill(record.id, record.status)
+        configured = record.config.get("StopSignal")
+        if not configured or sig in (signal.SIGKILL, signal_number(str(configured))):
+            # As Docker's: this ends the container for good, whatever its restart policy
+            # (another signal, when a stop signal is configured, is just a signal).
+            self._stop_requested(record)
+        with contextlib.suppress(NotFound):
+            self.lifecycle.runtime().kill(record.id, sig, all_processes=all_processes)
+
+    def stop(self, record: ContainerRecord, timeout: float | None = None) -> ContainerRecord:
+        record = self.lifecycle.refresh(record)
+        if record.status not in (Status.RUNNING, Status.RESTARTING, Status.PAUSED):
+            return record
+        self._stop_requested(record)
+        if record.status == Status.PAUSED:
+            self.unpause(record)
+        configured = record.config.get("StopTimeout")
+        grace = timeout if timeout is not None else 10 if configured is None else configured
+        stop_signal = signal_number(str(record.config.get("StopSignal") or "SIGTERM"))
+        runtime = self.lifecycle.runtime()
+        with contextlib.suppress(BerthError):
+            runtime.kill(record.id, stop_signal)
+        stopped = self.wait_exit(record, float(grace))
+        if stopped is None:
+            with contextlib.suppress(BerthError):
+                runtime.kill(record.id, signal.SIGKILL, all_processes=True)
+            stopped = self.wait_exit(record, KILL_WAIT_SECONDS)
+        if stopped is not None:
+            # Its monitor, then the cleanup it execs, release the network: done when stop
+            # returns, as Docker's (inspect right after shows no address).
+            self._wait_monitor_gone(record)
+        return stopped or self.lifecycle.refresh(record)
+
+    def wait_exit(self, record: ContainerRecord, timeout: float | None) -> ContainerRecord | None:
+        """The container once it has exited (and will not restart), or None on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            current = self.lifecycle.refresh(self.lifecycle.records.get(record.id))
+            if current.status in FINISHED:
+                return current
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    def wait_removed(self, record: ContainerRecord, timeout: float = 30.0) -> None:
+        """Wait while the monitor removes an `--rm` container, as Docker's CLI waits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.lifecycle.records.get(record.id)
+            except NotFound:
+                return
+            time.sleep(0.01)
+
+    def pause(self, record: ContainerRecord) -> None:
+        from berth.cgroups import open_cgroup
+
+        record = self.lifecycle.refresh(record)
+        state.check_pause(record.id, record.status)
+        open_cgroup(record.id, parent=self.paths.cgroup_parent).freeze()
+        self.lifecycle.records.save_state(record.with_state(**state.paused()))
+
+    def unpause(self, record: ContainerRecord) -> None:
+        from berth.cgroups import open_cgroup
+
+        state.check_unpause(record.id, record.status)
+        open_cgroup(record.id, parent=self.paths.cgroup_parent).thaw()
+        self.lifecycle.records.save_state(record.with_state(**state.unpaused()))
+
+    def remove(
+        self, record: ContainerRecord, *, force: bool = False, volumes: bool = False
+    ) -> None:
+        """`volumes`: its anonymous volumes go too (`rm -v`, and --rm)."""
+        lifecycle = self.lifecycle
+        record = lifecycle.refresh(record)
+        state.check_remove(record.id, record.status, force=force)
+        if record.status in state.ACTIVE:
+            self._stop_requested(record)
+            if record.status == Status.PAUSED:
+                self.unpause(record)
+            with contextlib.suppress(BerthError):
+                lifecycle.runtime().kill(record.id, signal.SIGKILL, all_processes=True)
+            self.wait_exit(record, KILL_WAIT_SECONDS)
+        self._wait_monitor_gone(record)
+        lifecycle.release(record, cgroup_too=True)
+        lifecycle.discard(record)
+        if volumes or record.host_config.get("AutoRemove"):
+            volume_mounts.remove_anonymous(lifecycle.volumes, record.host_config)
+
+    def _wait_monitor_gone(self, record: ContainerRecord) -> None:
+        status = self.lifecycle.view.monitor_status(record.id)
+        pid = int(status.get("MonitorPid") or 0)
+        if pid == os.getppid() or not monitor_alive(status):
+            return
+        try:  # a pidfd turns readable the moment the monitor exits: no polling
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            ready, _, _ = select.select([pidfd], [], [], MONITOR_EXIT_SECONDS)
+            if not ready and monitor_alive(status):
+                os.kill(pid, signal.SIGKILL)
+        finally:
+            os.close(pidfd)

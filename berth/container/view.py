@@ -1,0 +1,98 @@
+"""Reading a container's state as it is now: its row merged with what its monitor reported
+(status.json in the run directory). Pure reads, no side effects: the lifecycle records and
+releases what a reading finds (`Lifecycle.refresh`), and the network asks it whether a
+container still holds its addresses (`holds_network`, network's ContainerView).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from berth.container import state
+from berth.container.paths import ContainerPaths
+from berth.container.records import ContainerRecord, ContainerStore
+from berth.container.state import ACTIVE, Status
+from berth.errors import NotFound
+from berth.monitor.config import STATUS_NAME
+from berth.monitor.files import read_json
+
+MONITOR_KEYS = ("MonitorPid", "MonitorStart")  # in status.json, not in the container's State
+
+
+class Observation(NamedTuple):
+    record: ContainerRecord  # with the monitor's report merged
+    changed: bool  # the merged state must be recorded: the container finished
+    monitor_gone: bool  # its monitor is gone: nothing released what the start set up
+
+
+def monitor_alive(status: dict[str, Any]) -> bool:
+    """Whether the monitor that wrote `status` still runs (pids are reused: its start time
+    must match too)."""
+    from berth.runtime import processes
+
+    pid, started = int(status.get("MonitorPid") or 0), int(status.get("MonitorStart") or 0)
+    return bool(pid and started) and processes.alive(pid, started)
+
+
+def reported(status: dict[str, Any]) -> dict[str, Any]:
+    """The State fields of a monitor's status.json."""
+    return {k: v for k, v in status.items() if k not in MONITOR_KEYS}
+
+
+class ContainerView:
+    __slots__ = ("paths", "records")
+
+    def __init__(self, records: ContainerStore, paths: ContainerPaths) -> None:
+        self.records = records
+        self.paths = paths
+
+    def monitor_status(self, container_id: str) -> dict[str, Any]:
+        return read_json(self.paths.run_dir(container_id) / STATUS_NAME) or {}
+
+    def observe(self, record: ContainerRecord) -> Observation:
+        """Merge what the monitor reported; a monitor that is gone without reporting an exit
+        means the container is gone too (a crash or a reboot): say so, never 'running'."""
+        if record.status not in ACTIVE:
+            return Observation(record, False, False)
+        status = self.monitor_status(record.id)
+        alive = monitor_alive(status)
+        changes = reported(status)
+        if status.get("Status") == Status.EXITED or not alive:
+            if status.get("Status") != Status.EXITED:
+                from berth.db import now
+
+                changes = {"ExitCode": 255, "Error": "the container's monitor is gone"}
+                changes["FinishedAt"] = now()
+            changes.update(state.finished())
+            return Observation(record.with_state(**changes), True, not alive)
+        if record.status == Status.PAUSED:
+            changes.update(state.paused())
+        changes["Restarting"] = changes.get("Status") == Status.RESTARTING
+        return Observation(record.with_state(**changes), False, False)
+
+    def starting(self, container_id: str) -> bool:
+        lock = self.paths.start_lock(container_id)
+        if not lock.acquire(blocking=False):
+            return True
+        lock.release()
+        return False
+
+    # -- what the network asks (network.host.ContainerView) --------------------------------
+
+    def name(self, container_id: str) -> str | None:
+        try:
+            return self.records.get(container_id).name
+        except NotFound:
+            return None
+
+    def holds_network(self, container_id: str) -> bool:
+        """Whether the container may still use what its start set up on the network: it is
+        starting, or it runs under a live monitor."""
+        if self.starting(container_id):
+            return True
+        try:
+            record = self.records.get(container_id)
+        except NotFound:
+            return False
+        observed = self.observe(record)
+        return observed.record.status in ACTIVE

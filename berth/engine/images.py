@@ -1,0 +1,122 @@
+"""The images facade: what the CLI's image commands and the API's /images routes call —
+Docker's list filters and documents over the image service (berth.image)."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import TYPE_CHECKING, Any
+
+from berth.engine.reports import images as report
+from berth.image.service import HistoryEntry, ImageService, ImageUsage, Removal
+from berth.reference import parse
+
+if TYPE_CHECKING:
+    from berth.filters import Filters
+    from berth.image import ImageRecord, Reporter
+    from berth.image.pull import PullResult
+    from berth.oci import ImageConfig, Platform
+    from berth.reference import Reference
+    from berth.registry import Registry
+
+LIST_FILTERS = ("dangling", "reference", "label", "before", "since")
+
+
+class Images:
+    def __init__(self, service: ImageService) -> None:
+        self.service = service
+
+    def lookup(self, text: str) -> ImageRecord:
+        return self.service.lookup(text)
+
+    def config(self, record: ImageRecord) -> ImageConfig:
+        return self.service.config(record)
+
+    def summaries(self, filters: Filters) -> list[dict[str, Any]]:
+        """`GET /images/json`: the summaries; a reference filter keeps the matching tags."""
+        filters.only(LIST_FILTERS)
+        dangling = filters.boolean("dangling")
+        records = self.service.all()
+        if dangling is not None:
+            records = [r for r in records if r.dangling == dangling]
+        for key, keep_older in (("before", True), ("since", False)):
+            for text in filters.get(key):
+                pivot = self.service.lookup(text)
+                records = [
+                    r
+                    for r in records
+                    if (r.created < pivot.created if keep_older else r.created > pivot.created)
+                ]
+        summaries = []
+        for record in records:
+            labels = None
+            if "label" in filters or "label!" in filters:
+                labels = self.service.config(record).config.get("Labels") or {}
+                if not filters.labels(labels):
+                    continue
+            names = None
+            if "reference" in filters:
+                tags = [t for t in record.tags if _matches(filters.get("reference"), t)]
+                digests = [d for d in record.digests if _matches(filters.get("reference"), d)]
+                if not tags and not digests:
+                    continue
+                names = (tags, digests)
+            summaries.append(report.summary(record, labels, names))
+        return summaries
+
+    def inspect(self, text: str) -> dict[str, Any]:
+        record = self.service.lookup(text)
+        return report.inspect(record, self.service.config(record), self.service.layer_dirs(record))
+
+    def history(self, text: str) -> list[HistoryEntry]:
+        return self.service.history(text)
+
+    def usage(self) -> list[ImageUsage]:
+        return self.service.usage()
+
+    def layers_size(self) -> int:
+        return self.service.layers_size()
+
+    def pull(
+        self,
+        reference: Reference,
+        *,
+        platform: Platform | None = None,
+        max_concurrent_downloads: int = 3,
+        report: Reporter | None = None,
+        registry: Registry | None = None,
+    ) -> PullResult:
+        from berth.image import progress
+
+        return self.service.pull(
+            reference,
+            platform=platform,
+            max_concurrent_downloads=max_concurrent_downloads,
+            report=report or progress.ignore,
+            registry=registry,
+        )
+
+    def registry(self) -> Registry:
+        return self.service.registry()
+
+    def tag(self, source: str, target: str) -> None:
+        self.service.tag(source, target)
+
+    def remove(self, text: str, *, force: bool = False) -> list[Removal]:
+        return self.service.remove(text, force=force)
+
+    def prune(self, filters: Filters) -> tuple[list[Removal], int]:
+        return self.service.prune(filters)
+
+
+def _matches(patterns: list[str], name: str) -> bool:
+    """Docker's reference filter: a pattern with a tag matches `repository:tag`, one without
+    matches the repository (familiar names, shell-style wildcards)."""
+    reference = parse(name)
+    repository, tag = reference.familiar_name, reference.tag
+    for pattern in patterns:
+        if ":" in pattern.rpartition("/")[2]:
+            if tag is not None and fnmatch.fnmatchcase(f"{repository}:{tag}", pattern):
+                return True
+        elif fnmatch.fnmatchcase(repository, pattern):
+            return True
+    return False

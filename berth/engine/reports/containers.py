@@ -1,0 +1,179 @@
+"""A container as Docker's API shows it: `GET /containers/json`'s summary (what `ps`
+formats) and `GET /containers/{id}/json` (inspect)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from berth import humanize
+from berth.container import ContainerRecord
+from berth.container.state import Status
+from berth.network.records import PortMapping
+
+
+class Storage(NamedTuple):
+    """Where a container's filesystem lives: its directory, its snapshot's upper and work
+    directories (None when it has no snapshot), and the volumes' root."""
+
+    directory: Path
+    upper: Path | None
+    work: Path | None
+    volumes: Path
+
+
+def command(config: dict[str, Any]) -> str:
+    """Docker's Command: the path, then the arguments, each with a space quoted."""
+    words = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+    return " ".join(words[:1] + [f"'{w}'" if " " in w else w for w in words[1:]])
+
+
+def status_text(state: dict[str, Any], now: float) -> str:
+    """Docker's Status: `Up 5 seconds (healthy)`, `Exited (0) 2 minutes ago`, `Created`."""
+    status = state.get("Status", Status.CREATED)
+    started = humanize.parse_time(state.get("StartedAt"))
+    finished = humanize.parse_time(state.get("FinishedAt"))
+    if status in (Status.RUNNING, Status.PAUSED) and started is not None:
+        text = f"Up {humanize.duration(now - started.timestamp())}"
+        if status == Status.PAUSED:
+            return text + " (Paused)"
+        health = health_status(state)
+        if health == "starting":
+            return text + " (health: starting)"
+        return f"{text} ({health})" if health != "none" else text
+    if status == Status.RESTARTING and finished is not None:
+        ago = humanize.duration(now - finished.timestamp())
+        return f"Restarting ({state.get('ExitCode', 0)}) {ago} ago"
+    if status == Status.EXITED and finished is not None and finished.year > 1:
+        ago = humanize.duration(now - finished.timestamp())
+        return f"Exited ({state.get('ExitCode', 0)}) {ago} ago"
+    return {"created": "Created", "dead": "Dead", "exited": "Exited"}.get(status, str(status))
+
+
+def health_status(state: dict[str, Any]) -> str:
+    """starting, healthy or unhealthy; `none` without a healthcheck (Docker's filter word)."""
+    return str((state.get("Health") or {}).get("Status") or "none")
+
+
+def ports(exposed: dict[str, Any] | None, mappings: list[PortMapping]) -> list[dict[str, Any]]:
+    """The summary's Ports: each published mapping, then each exposed port not published."""
+    listed: list[dict[str, Any]] = [
+        {
+            "IP": m.host_ip,
+            "PrivatePort": m.container_port,
+            "PublicPort": m.host_port,
+            "Type": m.protocol,
+        }
+        for m in mappings
+    ]
+    published = {f"{m.container_port}/{m.protocol}" for m in mappings}
+    for key in exposed or {}:
+        if key not in published:
+            port, _, protocol = key.partition("/")
+            listed.append({"PrivatePort": int(port), "Type": protocol or "tcp"})
+    return listed
+
+
+def mount(entry: dict[str, Any], volumes: Path) -> dict[str, Any]:
+    """One of the Mounts, as Docker shows it: a volume by name and its data directory, a
+    bind by its path, the -v mode as given."""
+    kind = entry.get("Type")
+    document: dict[str, Any] = {"Type": kind}
+    if kind == "volume":
+        name = str(entry.get("Source") or "")
+        document.update(Name=name, Source=str(volumes / name / "_data"), Driver="local")
+    else:
+        document["Source"] = str(entry.get("Source") or "")
+    document.update(
+        Destination=entry.get("Target"),
+        Mode=str(entry.get("Mode") or ""),
+        RW=not entry.get("ReadOnly"),
+        Propagation="rprivate" if kind == "bind" else "",
+    )
+    return document
+
+
+def summary(
+    record: ContainerRecord,
+    mappings: list[PortMapping],
+    volumes: Path,
+    now: float,
+    sizes: tuple[int, int] | None = None,  # (written, the image's) when asked for
+) -> dict[str, Any]:
+    """One entry of `GET /containers/json`."""
+    active = record.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING)
+    created = humanize.parse_time(record.created)
+    document: dict[str, Any] = {
+        "Id": record.id,
+        "Names": [f"/{record.name}"],
+        "Image": record.image_name,
+        "ImageID": record.image_id,
+        "Command": command(record.config),
+        "Created": int(created.timestamp()) if created else 0,
+        "Ports": ports(record.config.get("ExposedPorts"), mappings) if active else [],
+        "Labels": dict(record.config.get("Labels") or {}),
+        "State": str(record.status),
+        "Status": status_text(record.state, now),
+        "HostConfig": {"NetworkMode": str(record.host_config.get("NetworkMode") or "")},
+        "Mounts": [mount(m, volumes) for m in record.host_config.get("Mounts") or []],
+    }
+    if sizes is not None:
+        document["SizeRw"] = sizes[0]
+        document["SizeRootFs"] = sizes[0] + sizes[1]
+    return document
+
+
+def inspect(
+    record: ContainerRecord, storage: Storage, network_settings: dict[str, Any]
+) -> dict[str, Any]:
+    """`docker container inspect`'s document."""
+    state = dict(record.state)
+    args = list(record.config.get("Entrypoint") or []) + list(record.config.get("Cmd") or [])
+    directory = storage.directory
+    state_document: dict[str, Any] = {
+        "Status": str(state.get("Status", Status.CREATED)),
+        "Running": bool(state.get("Running")),
+        "Paused": bool(state.get("Paused")),
+        "Restarting": bool(state.get("Restarting")),
+        "OOMKilled": bool(state.get("OOMKilled")),
+        "Dead": bool(state.get("Dead")),
+        "Pid": int(state.get("Pid") or 0),
+        "ExitCode": int(state.get("ExitCode") or 0),
+        "Error": str(state.get("Error") or ""),
+        "StartedAt": state.get("StartedAt"),
+        "FinishedAt": state.get("FinishedAt"),
+    }
+    if state.get("Health"):  # as Docker: only once a container with a probe has started
+        state_document["Health"] = state["Health"]
+    return {
+        "Id": record.id,
+        "Created": record.created,
+        "Path": args[0] if args else "",
+        "Args": args[1:],
+        "State": state_document,
+        "Image": record.image_id,
+        "ResolvConfPath": str(directory / "resolv.conf"),
+        "HostnamePath": str(directory / "hostname"),
+        "HostsPath": str(directory / "hosts"),
+        "LogPath": str(directory / f"{record.id}-json.log"),
+        "Name": f"/{record.name}",
+        "RestartCount": int(state.get("RestartCount") or 0),
+        "Driver": "overlay",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": record.host_config,
+        "GraphDriver": {
+            "Data": {
+                "UpperDir": str(storage.upper or ""),
+                "WorkDir": str(storage.work or ""),
+                "MergedDir": str(directory / "rootfs"),
+            },
+            "Name": "overlay",
+        },
+        "Mounts": [mount(m, storage.volumes) for m in record.host_config.get("Mounts") or []],
+        "Config": record.config,
+        "NetworkSettings": network_settings,
+    }
