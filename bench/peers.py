@@ -115,21 +115,22 @@ class Berth:
     """berth itself: daemonless, so start() and stop() have nothing to do."""
 
     name = "berth"
+    executable = BERTH
 
     def __init__(self, store: Path) -> None:
         self.store = store
         self._env = _base_env(store)
 
-    @staticmethod
-    def available() -> bool:
-        return BERTH.exists()
+    @classmethod
+    def available(cls) -> bool:
+        return cls.executable.exists()
 
     def start(self) -> None:
         pass
 
     def argv(self, *args: str) -> list[str]:
         return [
-            str(BERTH),
+            str(self.executable),
             "--root",
             str(self.store / "root"),
             "--runroot",
@@ -146,6 +147,14 @@ class Berth:
 
     def stop(self) -> None:
         pass
+
+
+class BerthBaseline(Berth):
+    """Another build of berth (`$BERTH_BASELINE`: the `berth` of another checkout's venv), to
+    measure a change before and after in one run, taking turns with the current one."""
+
+    name = "berth-base"
+    executable = Path(os.environ.get("BERTH_BASELINE", "/nonexistent/berth"))
 
 
 class Docker:
@@ -347,6 +356,7 @@ def make_tool(name: str, store: Path) -> Tool:
     store.mkdir(parents=True, exist_ok=True)
     tools: dict[str, type[Berth | Docker | Podman | Skopeo]] = {
         "berth": Berth,
+        "berth-base": BerthBaseline,
         "docker": Docker,
         "podman": Podman,
         "skopeo": Skopeo,
@@ -359,6 +369,7 @@ def versions() -> dict[str, str]:
     out: dict[str, str] = {}
     for name, argv in {
         "berth": [str(BERTH), "--version"],
+        "berth-base": [str(BerthBaseline.executable), "--version"],
         "dockerd": [DOCKERD, "--version"],
         "podman": [PODMAN, "--version"],
         "skopeo": [SKOPEO, "--version"],
@@ -388,4 +399,7 @@ def start_logging_and_choose(tools: str, verbose: bool) -> list[str]:
     if "berth" in chosen and not Berth.available():
         log.warning("berth is not installed (.venv/bin/berth): measuring the peers only")
         chosen.remove("berth")
+    if "berth-base" in chosen and not BerthBaseline.available():
+        log.warning("no baseline berth at $BERTH_BASELINE: leaving it out")
+        chosen.remove("berth-base")
     return chosen

@@ -63,6 +63,19 @@ def parse_time(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def from_unix(seconds: float) -> str | None:
+    """A Unix time (the API's `Created`) as RFC 3339; None for 0, which means unknown."""
+    if not seconds:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def timestamp(text: str | None) -> float:
+    """An RFC 3339 time as a Unix time; 0 when unknown (older than anything)."""
+    moment = parse_time(text)
+    return moment.timestamp() if moment else 0.0
+
+
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 

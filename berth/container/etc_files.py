@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from berth.container import ContainerRecord
 
 if TYPE_CHECKING:
-    from berth.network.sandbox import NetworkSetup
+    from berth.network.setup import NetworkSetup
 
 HOST_RESOLV_CONF = Path("/etc/resolv.conf")
 # Docker's fallback when the host only has loopback resolvers, which a container can't reach.

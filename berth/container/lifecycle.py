@@ -18,13 +18,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from berth.container import names, state, volume_mounts
+from berth.container import state, volume_mounts
 from berth.container.paths import ContainerPaths
 from berth.container.records import ContainerRecord, ContainerStore
 from berth.container.state import ACTIVE, Status
 from berth.container.view import ContainerView, reported
 from berth.db import now
 from berth.errors import BerthError, Conflict, ContainerFailed, NotFound
+from berth.network.setup import is_bridged, network_mode
 
 if TYPE_CHECKING:
     from berth.cgroups import CgroupManager
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from berth.image import ImageRecord
     from berth.monitor.launch import MonitorLauncher
     from berth.network.records import NetworkRecord
-    from berth.network.sandbox import NetworkSetup
+    from berth.network.setup import NetworkSetup
     from berth.runtime import Runtime
 
 
@@ -44,19 +45,29 @@ class Lifecycle:
         paths: ContainerPaths,
         view: ContainerView,
         snapshots: Snapshots,
-        network: Network,
-        volumes: VolumeService,
+        network: Callable[[], Network],
+        volumes: Callable[[], VolumeService],
         volumes_root: Path,
         launcher: Callable[[], MonitorLauncher],
     ) -> None:
+        """`network` and `volumes` give the services on first use: a container on
+        `--network none` without volumes never builds (nor imports) them."""
         self.records = records
         self.paths = paths
         self.view = view
         self.snapshots = snapshots
-        self.network = network
-        self.volumes = volumes
+        self._network_service = network
+        self._volumes = volumes
         self.volumes_root = volumes_root
         self._launcher = launcher
+
+    @property
+    def network(self) -> Network:
+        return self._network_service()
+
+    @property
+    def volumes(self) -> VolumeService:
+        return self._volumes()
 
     def runtime(self) -> Runtime:
         from berth.runtime import Runtime
@@ -99,9 +110,9 @@ class Lifecycle:
         name: str | None,
         aliases: list[str] | None = None,
     ) -> ContainerRecord:
+        from berth.container import names
         from berth.container.creating import check_resources, merge_image_config
         from berth.container.spec import process_args
-        from berth.network.sandbox import network_mode
 
         merged = merge_image_config(config, dict(image_config))
         process_args(merged)  # "No command specified" now, not at start
@@ -110,9 +121,11 @@ class Lifecycle:
         container_id = os.urandom(32).hex()
         chosen = names.check_name(name) if name else names.random_name(taken)
         # -v name:/path creates the volume; -v /path and the image's VOLUMEs, anonymous ones
-        anonymous = volume_mounts.register(
-            self.volumes, host_config, image_config.get("Volumes") or {}
-        )
+        anonymous = []
+        if host_config.get("Mounts") or image_config.get("Volumes"):
+            anonymous = volume_mounts.register(
+                self.volumes, host_config, image_config.get("Volumes") or {}
+            )
         if not merged.get("Hostname"):
             merged["Hostname"] = container_id[:12]
         record = ContainerRecord(
@@ -132,7 +145,9 @@ class Lifecycle:
             prepared = True
             self.records.add(record)
             added = True
-            self.network.register(record.id, network_mode(host_config), list(aliases or []))
+            mode = network_mode(host_config)
+            if is_bridged(mode) or aliases:
+                self.network.register(record.id, mode, list(aliases or []))
         except BaseException:
             # Nothing of a container that was not created stays: row, snapshot, directory,
             # the anonymous volumes made for it above.
@@ -152,12 +167,26 @@ class Lifecycle:
     def starting(self, container_id: str) -> bool:
         return self.view.starting(container_id)
 
-    def start(self, record: ContainerRecord, *, wait_for_attach: bool = False) -> ContainerRecord:
+    def start(
+        self,
+        record: ContainerRecord,
+        *,
+        wait_for_attach: bool = False,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> ContainerRecord:
+        """Start the container and return it running. `meanwhile` runs while its monitor
+        starts it (see MonitorLauncher.hand_over)."""
         with self.paths.start_lock(record.id):
             # Read again under the lock: a record read before may predate another start.
-            return self._start(self.refresh(self.records.get(record.id)), wait_for_attach)
+            current = self.refresh(self.records.get(record.id))
+            return self._start(current, wait_for_attach, meanwhile)
 
-    def _start(self, record: ContainerRecord, wait_for_attach: bool) -> ContainerRecord:
+    def _start(
+        self,
+        record: ContainerRecord,
+        wait_for_attach: bool,
+        meanwhile: Callable[[], object] | None,
+    ) -> ContainerRecord:
         from berth.container import starting
 
         if not state.check_start(record.id, record.status):
@@ -169,12 +198,16 @@ class Lifecycle:
         group: CgroupManager | None = None
         network: NetworkSetup | None = None
         try:
-            volume_mounts.copy_up(self.volumes, record.host_config, self.paths.rootfs(record.id))
-            network = self._network(record)
+            if volume_mounts.volume_names(record.host_config):
+                rootfs = self.paths.rootfs(record.id)
+                volume_mounts.copy_up(self.volumes, record.host_config, rootfs)
+            network = self._setup_network(record)
             spec = starting.spec(record, self.paths, self.volumes_root, network)
             (self.paths.directory(record.id) / "config.json").write_text(json.dumps(spec))
             group = starting.cgroup(record, self.paths.cgroup_parent)
-            owns_netns = network.netns == str(self.network.netns_path(record.id))
+            owns_netns = self._bridged(record) and network.netns == str(
+                self.network.netns_path(record.id)
+            )
             starting.monitor_config(
                 record,
                 self.paths,
@@ -183,7 +216,8 @@ class Lifecycle:
                 wait_for_attach=wait_for_attach,
                 owns_netns=owns_netns,
             ).write()
-            report = self._launcher().hand_over(run_dir, [s.fileno() for s in network.held])
+            held = [s.fileno() for s in network.held]
+            report = self._launcher().hand_over(run_dir, held, meanwhile)
         except BaseException as error:
             self.release(record, cgroup_too=group is not None)
             message = getattr(error, "message", str(error))
@@ -193,7 +227,7 @@ class Lifecycle:
             )
             if record.host_config.get("AutoRemove"):
                 self.discard(record)  # no monitor holds it, so none will remove it (--rm)
-                volume_mounts.remove_anonymous(self.volumes, record.host_config)
+                self.remove_anonymous_volumes(record)
             raise
         finally:
             for sock in network.held if network else []:
@@ -215,14 +249,14 @@ class Lifecycle:
         # nodev: the device policy (berth.container.mounts.oci_mounts)
         self.snapshots.mounts(record.id).attach(rootfs, nodev=not privileged)
 
-    def _network(self, record: ContainerRecord) -> NetworkSetup:
-        from berth.network import ports, sandbox
+    def _setup_network(self, record: ContainerRecord) -> NetworkSetup:
+        from berth.network import ports, setup
 
-        mode = sandbox.network_mode(record.host_config)
+        mode = setup.network_mode(record.host_config)
         if mode == "host":
-            return sandbox.on_host()
+            return setup.on_host()
         if mode == "none":
-            return sandbox.isolated()
+            return setup.isolated()
         if mode.startswith("container:"):
             other = self.lookup(mode.partition(":")[2])
             if other.status != Status.RUNNING:
@@ -230,7 +264,7 @@ class Lifecycle:
             path = self.network.netns_path(other.id)
             if not path.exists():
                 path = Path(f"/proc/{int(other.state.get('Pid') or 0)}/ns/net")
-            return sandbox.joined(path, self.paths.directory(other.id))
+            return setup.joined(path, self.paths.directory(other.id))
         wanted = ports.wanted(
             record.host_config.get("PortBindings"),
             record.config.get("ExposedPorts"),
@@ -251,7 +285,8 @@ class Lifecycle:
                 umount(rootfs, MNT_DETACH)
         with contextlib.suppress(BerthError):
             self.runtime().delete(record.id)
-        self.network.teardown(record.id)
+        if self._bridged(record):
+            self.network.teardown(record.id)
         if cgroup_too:
             with contextlib.suppress(BerthError):
                 from berth.cgroups import open_cgroup
@@ -269,7 +304,8 @@ class Lifecycle:
         """The container's network endpoints, snapshot, row and directories (released
         first). The snapshot goes before the row: a crash between leaves a row `rm -f`
         removes, not an upper directory nothing names."""
-        self.network.forget(record.id)
+        if self._bridged(record):
+            self.network.forget(record.id)
         with contextlib.suppress(NotFound):
             self.snapshots.remove(record.id)
         self.records.delete(record.id)
@@ -277,15 +313,26 @@ class Lifecycle:
         _remove_tree(self.paths.run_dir(record.id))
         self.paths.start_lock_path(record.id).unlink(missing_ok=True)
 
+    def remove_anonymous_volumes(self, record: ContainerRecord) -> None:
+        """`rm -v` and --rm: the container's anonymous volumes no other container uses."""
+        if volume_mounts.volume_names(record.host_config):
+            volume_mounts.remove_anonymous(self.volumes, record.host_config)
+
+    def _bridged(self, record: ContainerRecord) -> bool:
+        """Whether the container has (or may get) endpoints: only then has the network
+        anything of it to set up, release or forget."""
+        return is_bridged(network_mode(record.host_config))
+
     # -- names and networks ----------------------------------------------------------------
 
     def rename(self, record: ContainerRecord, name: str) -> None:
+        from berth.container import names
+
         self.records.rename(record, names.check_name(name))
-        self.network.renamed(record.id)
+        if self._bridged(record):
+            self.network.renamed(record.id)
 
     def connect(self, network: NetworkRecord, record: ContainerRecord, aliases: list[str]) -> None:
-        from berth.network.sandbox import network_mode
-
         def running() -> bool:
             return self.refresh(record).status in (Status.RUNNING, Status.PAUSED)
 

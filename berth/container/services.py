@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from berth.network.ports import Wanted
     from berth.network.records import NetworkRecord
-    from berth.network.sandbox import NetworkSetup
+    from berth.network.setup import NetworkSetup
     from berth.snapshot import Mount
 
 

@@ -15,7 +15,7 @@ from berth.monitor.config import MonitorConfig
 
 if TYPE_CHECKING:
     from berth.cgroups import CgroupManager
-    from berth.network.sandbox import NetworkSetup
+    from berth.network.setup import NetworkSetup
 
 INIT_BINARY = Path("/usr/bin/tini-static")  # Debian's tini: what `--init` runs as pid 1
 NANO = 1_000_000_000

@@ -58,6 +58,11 @@ def initial_state() -> dict[str, Any]:
     }
 
 
+def health_status(state: dict[str, Any]) -> str:
+    """starting, healthy or unhealthy; `none` without a healthcheck (Docker's filter word)."""
+    return str((state.get("Health") or {}).get("Status") or "none")
+
+
 def status_of(state: dict[str, Any]) -> Status:
     try:
         return Status(state.get("Status", Status.CREATED.value))

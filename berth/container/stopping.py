@@ -13,7 +13,7 @@ import select
 import signal
 import time
 
-from berth.container import state, volume_mounts
+from berth.container import state
 from berth.container.lifecycle import Lifecycle
 from berth.container.records import ContainerRecord
 from berth.container.state import FINISHED, Status
@@ -134,7 +134,7 @@ class Controls:
         lifecycle.release(record, cgroup_too=True)
         lifecycle.discard(record)
         if volumes or record.host_config.get("AutoRemove"):
-            volume_mounts.remove_anonymous(lifecycle.volumes, record.host_config)
+            lifecycle.remove_anonymous_volumes(record)
 
     def _wait_monitor_gone(self, record: ContainerRecord) -> None:
         status = self.lifecycle.view.monitor_status(record.id)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from berth.volume import VolumeRecord
+if TYPE_CHECKING:
+    from berth.volume import VolumeRecord
 
 
 class VolumeService(Protocol):

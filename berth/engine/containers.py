@@ -8,18 +8,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from berth.container.state import ACTIVE, Status
-from berth.engine.reports import containers as report
+from berth.container.state import ACTIVE, Status, health_status
 from berth.errors import BerthError, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
-    import subprocess
+    from collections.abc import Callable
 
-    from berth.container.changes import Change
     from berth.container.lifecycle import Lifecycle
     from berth.container.paths import ContainerPaths
     from berth.container.records import ContainerRecord, ContainerStore
-    from berth.container.stats import Usage
     from berth.container.stopping import Controls
     from berth.container.view import ContainerView
     from berth.engine.networks import Networks
@@ -27,7 +24,6 @@ if TYPE_CHECKING:
     from berth.image.service import ImageService
     from berth.layout import Layout
     from berth.network.records import NetworkRecord, NetworkStore
-    from berth.runtime import Stdio
     from berth.snapshot import Snapshotter
     from berth.volume import Volumes as VolumeService
 
@@ -128,6 +124,8 @@ class Containers:
         if any(r.status in ACTIVE for r in selected):
             for mapping in self._engine.network_records.ports():
                 published.setdefault(mapping.container_id, []).append(mapping)
+        from berth.engine.reports import containers as report
+
         now = time.time()
         volumes = self._engine.layout.volumes
         return [
@@ -147,7 +145,7 @@ class Containers:
                 lambda v: record.status == Status.EXITED and str(record.state.get("ExitCode")) == v,
             )
             and filters.labels(record.config.get("Labels"))
-            and filters.any("health", lambda v: report.health_status(record.state) == v)
+            and filters.any("health", lambda v: health_status(record.state) == v)
             and filters.any("ancestor", lambda v: self._descends(record, v))
         )
 
@@ -168,6 +166,8 @@ class Containers:
 
     def inspect(self, record: ContainerRecord) -> dict[str, Any]:
         """`docker container inspect`'s document."""
+        from berth.engine.reports import containers as report
+
         snapshots = self._engine.snapshots
         try:
             upper: Path | None = snapshots.upper(record.id)
@@ -196,8 +196,21 @@ class Containers:
             image, image_config, config, host_config, name, aliases
         )
 
-    def start(self, record: ContainerRecord, *, wait_for_attach: bool = False) -> ContainerRecord:
-        return self._engine.lifecycle.start(record, wait_for_attach=wait_for_attach)
+    def start(
+        self,
+        record: ContainerRecord,
+        *,
+        wait_for_attach: bool = False,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> ContainerRecord:
+        return self._engine.lifecycle.start(
+            record, wait_for_attach=wait_for_attach, meanwhile=meanwhile
+        )
+
+    def prepare_removal(self) -> None:
+        """Load what `remove` needs now (`run --rm` calls it while its container starts, so
+        none of it is on the path from the container's exit to the command's)."""
+        self._engine.controls.lifecycle.runtime()
 
     def stop(self, record: ContainerRecord, timeout: float | None = None) -> ContainerRecord:
         return self._engine.controls.stop(record, timeout)
@@ -238,6 +251,8 @@ class Containers:
         """Remove every container that is not running (created ones too, as Docker), with
         the labels asked for and created before `until` if given; returns the ids removed
         and the bytes their writable layers held."""
+        from berth.humanize import timestamp
+
         filters.only(PRUNE_FILTERS)
         until = filters.time("until")
         removed: list[str] = []
@@ -245,7 +260,7 @@ class Containers:
         for record in self.all():
             if record.status in ACTIVE or not filters.labels(record.config.get("Labels")):
                 continue
-            if until is not None and _created(record) >= until:
+            if until is not None and timestamp(record.created) >= until:
                 continue
             size = self._engine.lifecycle.size(record)
             try:
@@ -255,73 +270,3 @@ class Containers:
             removed.append(record.id)
             reclaimed += size
         return removed, reclaimed
-
-    # -- tools ---------------------------------------------------------------------------
-
-    def exec(
-        self,
-        record: ContainerRecord,
-        args: list[str],
-        *,
-        env: list[str],
-        user: str | None,
-        workdir: str | None,
-        tty: bool,
-        stdio: Stdio,
-        console_socket: int | None = None,
-        console_size: tuple[int, int] | None = None,
-    ) -> subprocess.Popen[bytes]:
-        from berth.container import exec as container_exec
-
-        lifecycle = self._engine.lifecycle
-        return container_exec.run(
-            self.paths,
-            lifecycle.runtime(),
-            self.refresh(record),
-            args,
-            env=env,
-            user=user,
-            workdir=workdir,
-            tty=tty,
-            stdio=stdio,
-            console_socket=console_socket,
-            console_size=console_size,
-        )
-
-    def copy(self, src: str, dest: str, *, follow: bool, archive: bool) -> None:
-        """`cp SRC DEST`, one side `CONTAINER:PATH`."""
-        from berth.container import cp
-
-        def root(name: str) -> cp.Root:
-            record = self.lookup(name)
-            volumes = self._engine.volume_service
-            return cp.container_root(self.paths, self._engine.snapshots, volumes.data, record)
-
-        cp.copy_path(root, src, dest, follow=follow, archive=archive)
-
-    def changes(self, record: ContainerRecord) -> list[Change]:
-        from berth.container.changes import container_changes
-
-        return container_changes(self.paths, self._engine.snapshots, record)
-
-    def top(self, record: ContainerRecord, ps_args: list[str]) -> tuple[list[str], list[list[str]]]:
-        from berth.container.top import top
-
-        return top(self.paths, self.refresh(record), ps_args)
-
-    def stats(self, records: list[ContainerRecord]) -> dict[str, Usage]:
-        from berth.container.stats import stats
-
-        return stats(self.paths, records)
-
-    def update(self, record: ContainerRecord, changes: dict[str, Any]) -> None:
-        from berth.container.update import update
-
-        update(self.paths, self.records, self.refresh(record), changes)
-
-
-def _created(record: ContainerRecord) -> float:
-    from berth.humanize import parse_time
-
-    moment = parse_time(record.created)
-    return moment.timestamp() if moment else 0.0

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from berth.container.stopping import Controls
     from berth.container.view import ContainerView
     from berth.content import ContentStore
+    from berth.engine.container_tools import ContainerTools
     from berth.engine.containers import Containers
     from berth.engine.images import Images
     from berth.engine.networks import Networks
@@ -80,6 +81,12 @@ class Engine:
         from berth.engine.containers import Containers
 
         return Containers(self)
+
+    @cached_property
+    def container_tools(self) -> ContainerTools:
+        from berth.engine.container_tools import ContainerTools
+
+        return ContainerTools(self)
 
     @cached_property
     def networks(self) -> Networks:
@@ -144,9 +151,9 @@ class Engine:
             self.layout,
             self.database,
             ImageStore(self.database),
-            self.content,
-            self.layers,
-            users=self.container_records,
+            lambda: self.content,
+            lambda: self.layers,
+            lambda: self.container_records,
         )
 
     @cached_property
@@ -194,8 +201,8 @@ class Engine:
             self.container_paths,
             self.container_view,
             self.snapshots,
-            self.sandboxes,
-            self.volume_service,
+            lambda: self.sandboxes,
+            lambda: self.volume_service,
             self.layout.volumes,
             self._monitor_launcher,
         )

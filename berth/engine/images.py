@@ -6,7 +6,6 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, Any
 
-from berth.engine.reports import images as report
 from berth.image.service import HistoryEntry, ImageService, ImageUsage, Removal
 from berth.reference import parse
 
@@ -46,6 +45,8 @@ class Images:
                     for r in records
                     if (r.created < pivot.created if keep_older else r.created > pivot.created)
                 ]
+        from berth.engine.reports import images as report
+
         summaries = []
         for record in records:
             labels = None
@@ -64,6 +65,8 @@ class Images:
         return summaries
 
     def inspect(self, text: str) -> dict[str, Any]:
+        from berth.engine.reports import images as report
+
         record = self.service.lookup(text)
         return report.inspect(record, self.service.config(record), self.service.layer_dirs(record))
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from berth import humanize
 from berth.engine.reports import networks as report
 from berth.errors import InvalidArgument, NotFound
 from berth.network.records import NetworkRecord
-from berth.network.sandbox import network_mode
+from berth.network.setup import network_mode
 
 if TYPE_CHECKING:
     from berth.container.records import ContainerRecord, ContainerStore
@@ -74,7 +75,7 @@ class Networks:
         for network in self.service.unused():
             if not filters.labels(network.labels):
                 continue
-            if until is not None and _created(network) >= until:
+            if until is not None and humanize.timestamp(network.created) >= until:
                 continue
             self.service.remove(network)
             removed.append(network.name)
@@ -114,10 +115,3 @@ class Networks:
 
     def published(self, container_id: str) -> list[Any]:
         return self.records.ports(container_id)
-
-
-def _created(network: NetworkRecord) -> float:
-    from berth.humanize import parse_time
-
-    moment = parse_time(network.created)
-    return moment.timestamp() if moment else 0.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from berth import humanize
 from berth.db import Database
 from berth.errors import Conflict, InvalidArgument
 from berth.image import progress
@@ -15,6 +16,8 @@ from berth.layout import Layout
 from berth.reference import Reference, parse
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from berth.content import ContentStore
     from berth.filters import Filters
     from berth.image.gc import Collected
@@ -68,18 +71,27 @@ class ImageService:
         layout: Layout,
         database: Database,
         records: ImageStore,
-        content: ContentStore,
-        layers: LayerStore,
-        users: ImageUsers,
+        content: Callable[[], ContentStore],
+        layers: Callable[[], LayerStore],
+        users: Callable[[], ImageUsers],
     ) -> None:
+        """The content store, the layer store and the containers' side are given as
+        providers, built on first use: looking an image up (`run`, `create`) needs only the
+        records."""
         self.layout = layout
         self.database = database
         self.records = records
-        self.content = content
-        self.layers = layers
-        self.users = users
+        self._content = content
+        self._layers = layers
+        self._image_users = users
 
-    # -- pulling -------------------------------------------------------------------------
+    @property
+    def content(self) -> ContentStore:
+        return self._content()
+
+    @property
+    def layers(self) -> LayerStore:
+        return self._layers()
 
     def registry(self) -> Registry:
         from berth.registry import CredentialStore, RegistriesConfig, Registry
@@ -188,7 +200,7 @@ class ImageService:
         self.records.tag(record.id, reference)
 
     def _users(self, image_id: str) -> list[ImageUser]:
-        return self.users.image_users(image_id)
+        return self._image_users().image_users(image_id)
 
     def remove(self, text: str, *, force: bool = False) -> list[Removal]:
         """Docker's rmi: untag, and delete the image with its last name unless a container
@@ -251,7 +263,7 @@ class ImageService:
         for record in self.all():
             if not (record.dangling or every) or self._users(record.id):
                 continue
-            if until is not None and _created(record) >= until:
+            if until is not None and humanize.timestamp(record.created) >= until:
                 continue
             if ("label" in filters or "label!" in filters) and not filters.labels(
                 self.config(record).config.get("Labels")
@@ -269,13 +281,6 @@ class ImageService:
         from berth.image.gc import collect
 
         return collect(self.layout, self.content, self.layers, self.records)
-
-
-def _created(record: ImageRecord) -> float:
-    from berth.humanize import parse_time
-
-    moment = parse_time(record.created)
-    return moment.timestamp() if moment else 0.0
 
 
 def _matching_name(text: str, record: ImageRecord) -> str | None:

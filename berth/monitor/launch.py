@@ -22,7 +22,7 @@ from berth.errors import SystemFailure
 TYPE_CHECKING = False  # typing's own costs ~5 ms, before the spawn
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
     from typing import Any
 
@@ -67,9 +67,13 @@ class MonitorLauncher:
             theirs.close()
         self._sock: _socket.socket | None = ours
 
-    def hand_over(self, run_dir: Path, fds: Sequence[int]) -> dict[str, Any]:
+    def hand_over(
+        self, run_dir: Path, fds: Sequence[int], meanwhile: Callable[[], object] | None = None
+    ) -> dict[str, Any]:
         """Give the monitor its container (`monitor.json` written in `run_dir`) and the
         sockets it must hold; returns its report: {"pid": …} or {"error": …, "exit_code": …}.
+        `meanwhile` runs while the monitor starts the container (the caller's imports for
+        what comes after, say), on this core while the monitor works on the other.
         """
         import json
         import socket
@@ -82,6 +86,8 @@ class MonitorLauncher:
         message = json.dumps({"run_dir": str(run_dir), "fds": list(fds)}).encode()
         try:
             socket.send_fds(sock, [message], list(fds))
+            if meanwhile is not None:
+                meanwhile()
             report = sock.recv(MESSAGE_SIZE)
         except OSError:
             report = b""

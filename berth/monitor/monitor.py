@@ -48,7 +48,7 @@ ATTACH_WAIT_SECONDS = 30.0
 ENGINE_FAILURE = 125
 # Imported while the launcher still prepares the container, not on the critical path: the
 # forked init's code (seccomp, mounts), and the unmount and cgroup calls of the exit.
-PRELOAD = ("berth.runtime.init", "berth.sys", "berth.cgroups")
+PRELOAD = ("berth.runtime.init", "berth.sys.mounting", "berth.sys.namespace", "berth.cgroups")
 
 
 def _exit_code(status: int) -> int:

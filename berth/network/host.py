@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from berth.errors import BerthError
 from berth.layout import DEFAULT_ROOT, Layout
-from berth.network.records import DEFAULT_NETWORK, Endpoint, NetworkRecord, NetworkStore
+from berth.network.records import Endpoint, NetworkRecord, NetworkStore
+from berth.network.setup import DEFAULT_NETWORK
 from berth.oci import sha256_digest
 
 if TYPE_CHECKING:

@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 from berth.db import Database
 from berth.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 
-DEFAULT_NETWORK = "bridge"
 PREDEFINED = {"bridge": "bridge", "host": "host", "none": "null"}  # name -> driver
 
 

@@ -14,62 +14,25 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING
 
 from berth.errors import Conflict, InvalidArgument, NotFound
 from berth.network.host import HostNetwork
 from berth.network.networks import Networks
 from berth.network.records import (
-    DEFAULT_NETWORK,
     Endpoint,
     NetworkRecord,
     NetworkStore,
     PortMapping,
 )
+from berth.network.setup import DEFAULT_NETWORK, NetworkSetup, is_bridged, isolated
 
 if TYPE_CHECKING:
     from berth.network.ports import Reserved, Wanted
 
 DNS_ADDRESS = "127.0.0.11"  # Docker's embedded resolver, inside each container's namespace
-
-
-class NetworkSetup(NamedTuple):
-    """What start needs from the network: where the container's namespace is, what goes in
-    its /etc files, and the sockets its monitor must hold (ports, DNS)."""
-
-    netns: str | None  # None: a new empty one (none); "host"; or a namespace path to join
-    address: str | None  # the first network's address, for /etc/hosts
-    dns: bool  # resolv.conf names the embedded resolver
-    held: list[socket.socket]  # open while the container runs; the caller closes its copies
-    dns_fds: tuple[int, int] | None  # (udp, tcp) listening on 127.0.0.11:53 inside
-    names_files: list[str]  # per-network name tables the resolver reads
-    shared_etc: Path | None  # container:<other>: that container's directory
-
-
-def isolated() -> NetworkSetup:
-    """`--network none`, or a container disconnected from everything: lo only."""
-    return NetworkSetup(None, None, False, [], None, [], None)
-
-
-def on_host() -> NetworkSetup:
-    return NetworkSetup("host", None, False, [], None, [], None)
-
-
-def joined(netns: Path, etc_directory: Path) -> NetworkSetup:
-    """`--network container:<other>`: the other's namespace and /etc files."""
-    return NetworkSetup(str(netns), None, False, [], None, [], etc_directory)
-
-
-def network_mode(host_config: Mapping[str, Any]) -> str:
-    mode = str(host_config.get("NetworkMode") or "default")
-    return DEFAULT_NETWORK if mode == "default" else mode
-
-
-def is_bridged(mode: str) -> bool:
-    """Whether a network mode puts the container on bridge networks (endpoints of its own)."""
-    return mode not in ("host", "none") and not mode.startswith("container:")
 
 
 class Sandboxes:

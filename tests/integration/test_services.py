@@ -85,13 +85,13 @@ def test_lifecycle_refuses_by_status_and_kill_ends_it(engine: Engine, busybox: s
     paused = containers.get(container_id)
     assert paused.status == Status.PAUSED
     with pytest.raises(Conflict, match="unpause the container before exec"):
-        containers.exec(
+        engine.container_tools.exec(
             paused, ["true"], env=[], user=None, workdir=None, tty=False, stdio=Stdio(0, 1, 2)
         )
     with pytest.raises(Conflict, match="try unpause instead"):
         containers.start(paused)
     containers.unpause(paused)
-    titles, rows = containers.top(containers.get(container_id), [])
+    titles, rows = engine.container_tools.top(containers.get(container_id), [])
     assert "PID" in titles and any("sleep 60" in row[-1] for row in rows)
     containers.kill(containers.get(container_id), 9)
     finished = containers.wait_exit(record, 30)

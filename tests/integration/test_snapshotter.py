@@ -119,7 +119,7 @@ def test_commit_makes_the_upper_a_layer_on_the_parent(
     chain = snapshotter.commit("step", diff_id, 9)
     assert chain == sha256_digest(f"{base} {diff_id}".encode())
     layers = snapshotter.layers.chain_layers(chain)
-    assert [layer.diff_id for layer in layers][0] == diff_id
+    assert layers[0].diff_id == diff_id
     assert (layers[0].path / "built").read_text() == "by a step"
     with pytest.raises(NotFound):
         snapshotter.mounts("step")

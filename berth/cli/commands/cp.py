@@ -32,7 +32,7 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     ctx.stdout.flush()
-    ctx.engine.containers.copy(
+    ctx.engine.container_tools.copy(
         args.source, args.destination, follow=args.follow_link, archive=args.archive
     )
     return 0

@@ -16,6 +16,6 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     record = ctx.engine.containers.lookup(args.container)
-    for change in ctx.engine.containers.changes(record):
+    for change in ctx.engine.container_tools.changes(record):
         ctx.stdout.write(f"{change}\n")
     return 0

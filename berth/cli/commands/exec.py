@@ -39,7 +39,7 @@ def _terminal_size() -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    containers = ctx.engine.containers
+    containers = ctx.engine.container_tools
     record = containers.lookup(args.container)
     null = os.open(os.devnull, os.O_RDWR)
     ours = theirs = None

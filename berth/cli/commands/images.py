@@ -81,7 +81,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     for summary in ctx.engine.images.summaries(filters):
         image_id = summary["Id"] if args.no_trunc else summary["Id"][7:19]
         size = humanize.size(summary["Size"])
-        created = _created(summary["Created"])
+        created = humanize.from_unix(summary["Created"])
         for repository, tag, digest in _rows_of(summary):
             rows.append(
                 {
@@ -104,12 +104,3 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     print_rows(ctx.stdout, rows, args.format, WITH_DIGESTS if args.digests else DEFAULT, HEADERS)
     return 0
-
-
-def _created(seconds: int) -> str | None:
-    """The summary's Unix time as RFC 3339, None when unknown."""
-    if not seconds:
-        return None
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(seconds, UTC).isoformat()

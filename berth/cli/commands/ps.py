@@ -92,12 +92,6 @@ def size_text(summary: dict[str, Any]) -> str:
     return f"{humanize.size(written)} (virtual {humanize.size(total)})"
 
 
-def created_text(seconds: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(seconds, UTC).isoformat()
-
-
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.latest:
         args.last = 1
@@ -107,7 +101,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     rows = []
     for summary in summaries:
-        created = created_text(summary["Created"])
+        created = humanize.from_unix(summary["Created"])
         rows.append(
             {
                 "ID": summary["Id"] if args.no_trunc else summary["Id"][:12],

@@ -45,7 +45,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         containers.start(record)
         ctx.stdout.write(record.id + "\n")
         return 0
-    record = containers.start(record, wait_for_attach=True)
+    record = containers.start(
+        record, wait_for_attach=True, meanwhile=containers.prepare_removal if args.rm else None
+    )
     session = Session(
         containers.run_dir(record.id) / ATTACH_SOCKET,
         stdin=args.interactive,

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             records = [containers.lookup(name) for name in args.containers]
         else:
             records = [r for r in containers.all() if args.all or r.status in ("running", "paused")]
-        usages = containers.stats(records)
+        usages = ctx.engine.container_tools.stats(records)
         if not args.no_stream:
             ctx.stdout.write(CLEAR)
         print_rows(ctx.stdout, _rows(records, usages, args.no_trunc), args.format, DEFAULT, HEADERS)

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from berth import humanize
-from berth.cli.commands.ps import command_text, created_text
+from berth.cli.commands.ps import command_text
 from berth.cli.context import Context
 from berth.cli.listing import print_rows
 from berth.cli.parser import new_parser
@@ -107,7 +107,7 @@ def _verbose(ctx: Context, usage: dict[str, Any]) -> None:
                     repository,
                     tag,
                     image["Id"][7:19],
-                    humanize.since(created_text(image["Created"])) if image["Created"] else "N/A",
+                    humanize.since(humanize.from_unix(image["Created"])),
                     humanize.size(image["Size"]),
                     humanize.size(image["SharedSize"]),
                     humanize.size(image["Size"] - image["SharedSize"]),
@@ -126,7 +126,7 @@ def _verbose(ctx: Context, usage: dict[str, Any]) -> None:
                 command_text(container["Command"], True),
                 str(sum(1 for m in container["Mounts"] if m["Type"] == "volume")),
                 humanize.size(container["SizeRw"]),
-                humanize.since(created_text(container["Created"])),
+                humanize.since(humanize.from_unix(container["Created"])),
                 container["Status"],
                 container["Names"][0].removeprefix("/"),
             ]

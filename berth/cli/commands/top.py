@@ -20,7 +20,7 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     record = ctx.engine.containers.lookup(args.container)
-    titles, rows = ctx.engine.containers.top(record, list(args.ps_args))
+    titles, rows = ctx.engine.container_tools.top(record, list(args.ps_args))
     for row in [titles, *rows]:
         ctx.stdout.write(layout(row) + "\n")
     return 0

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     containers = ctx.engine.containers
 
     def apply(name: str) -> str:
-        containers.update(containers.lookup(name), changes)
+        ctx.engine.container_tools.update(containers.lookup(name), changes)
         return name
 
     return for_each(ctx, args.containers, apply)

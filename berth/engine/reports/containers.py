@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from berth import humanize
 from berth.container import ContainerRecord
-from berth.container.state import Status
+from berth.container.state import Status, health_status
 from berth.network.records import PortMapping
 
 
@@ -48,11 +48,6 @@ def status_text(state: dict[str, Any], now: float) -> str:
         ago = humanize.duration(now - finished.timestamp())
         return f"Exited ({state.get('ExitCode', 0)}) {ago} ago"
     return {"created": "Created", "dead": "Dead", "exited": "Exited"}.get(status, str(status))
-
-
-def health_status(state: dict[str, Any]) -> str:
-    """starting, healthy or unhealthy; `none` without a healthcheck (Docker's filter word)."""
-    return str((state.get("Health") or {}).get("Status") or "none")
 
 
 def ports(exposed: dict[str, Any] | None, mappings: list[PortMapping]) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ import ipaddress
 from typing import Any, NamedTuple
 
 from berth.network.host import endpoint_id
-from berth.network.records import DEFAULT_NETWORK, Endpoint, NetworkRecord, PortMapping
+from berth.network.records import Endpoint, NetworkRecord, PortMapping
+from berth.network.setup import DEFAULT_NETWORK
 
 
 class Sandbox(NamedTuple):
