@@ -262,7 +262,7 @@ def start_sleepers(tool: Tool, reference: str, containers: int) -> None:
 
 
 def memory_of_sleepers(tool: Tool) -> Memory | None:
-    pids = monitors_of_sleepers(str(tool.store))
+    pids = monitors_of_sleepers(f"{tool.store}/")  # berth/ is not berth-base/
     if not pids:
         return None
     rss, pss, name = memory_of(pids)

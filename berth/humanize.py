@@ -63,13 +63,6 @@ def parse_time(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def from_unix(seconds: float) -> str | None:
-    """A Unix time (the API's `Created`) as RFC 3339; None for 0, which means unknown."""
-    if not seconds:
-        return None
-    return datetime.fromtimestamp(seconds, UTC).isoformat()
-
-
 def timestamp(text: str | None) -> float:
     """An RFC 3339 time as a Unix time; 0 when unknown (older than anything)."""
     moment = parse_time(text)
@@ -103,9 +96,21 @@ def since(text: str | None, now: datetime | None = None) -> str:
     return f"{duration(max(elapsed, 0))} ago"
 
 
+def ago(seconds: float) -> str:
+    """`since` of a Unix time (the API's `Created`); 0 means unknown."""
+    return f"{duration(max(time.time() - seconds, 0))} ago" if seconds else "N/A"
+
+
 def go_time(text: str | None) -> str:
     """Go's time.String() as `docker images --format json` prints CreatedAt."""
     moment = parse_time(text)
     if moment is None:
         return ""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+
+def go_time_of(seconds: float) -> str:
+    """`go_time` of a Unix time; 0 means unknown."""
+    if not seconds:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(seconds))

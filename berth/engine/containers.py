@@ -136,6 +136,8 @@ class Containers:
         ]
 
     def _matches(self, record: ContainerRecord, filters: Filters) -> bool:
+        if not filters:
+            return True
         return (
             filters.any("status", lambda v: record.status == v)
             and filters.any("name", lambda v: v in record.name)

@@ -81,13 +81,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     for summary in ctx.engine.images.summaries(filters):
         image_id = summary["Id"] if args.no_trunc else summary["Id"][7:19]
         size = humanize.size(summary["Size"])
-        created = humanize.from_unix(summary["Created"])
         for repository, tag, digest in _rows_of(summary):
             rows.append(
                 {
                     "Containers": "N/A",
-                    "CreatedAt": humanize.go_time(created),
-                    "CreatedSince": humanize.since(created),
+                    "CreatedAt": humanize.go_time_of(summary["Created"]),
+                    "CreatedSince": humanize.ago(summary["Created"]),
                     "Digest": digest,
                     "ID": image_id,
                     "Repository": repository,

@@ -101,14 +101,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     rows = []
     for summary in summaries:
-        created = humanize.from_unix(summary["Created"])
         rows.append(
             {
                 "ID": summary["Id"] if args.no_trunc else summary["Id"][:12],
                 "Image": summary["Image"],
                 "Command": command_text(summary["Command"], not args.no_trunc),
-                "CreatedAt": humanize.go_time(created),
-                "RunningFor": humanize.since(created),
+                "CreatedAt": humanize.go_time_of(summary["Created"]),
+                "RunningFor": humanize.ago(summary["Created"]),
                 "Ports": ports_text(summary["Ports"]),
                 "State": summary["State"],
                 "Status": summary["Status"],

@@ -107,7 +107,7 @@ def _verbose(ctx: Context, usage: dict[str, Any]) -> None:
                     repository,
                     tag,
                     image["Id"][7:19],
-                    humanize.since(humanize.from_unix(image["Created"])),
+                    humanize.ago(image["Created"]),
                     humanize.size(image["Size"]),
                     humanize.size(image["SharedSize"]),
                     humanize.size(image["Size"] - image["SharedSize"]),
@@ -126,7 +126,7 @@ def _verbose(ctx: Context, usage: dict[str, Any]) -> None:
                 command_text(container["Command"], True),
                 str(sum(1 for m in container["Mounts"] if m["Type"] == "volume")),
                 humanize.size(container["SizeRw"]),
-                humanize.since(humanize.from_unix(container["Created"])),
+                humanize.ago(container["Created"]),
                 container["Status"],
                 container["Names"][0].removeprefix("/"),
             ]
