@@ -18,7 +18,7 @@ from berth.container.lifecycle import Lifecycle
 from berth.container.records import ContainerRecord
 from berth.container.state import FINISHED, Status
 from berth.container.view import monitor_alive
-from berth.errors import BerthError, InvalidArgument, NotFound
+from berth.errors import BerthError, Conflict, InvalidArgument, NotFound
 from berth.monitor.config import STOP_REQUESTED
 
 MONITOR_EXIT_SECONDS = 10
@@ -40,30 +40,48 @@ class Controls:
         self.lifecycle = lifecycle
         self.paths = lifecycle.paths
 
-    def _stop_requested(self, record: ContainerRecord) -> None:
-        (self.paths.run_dir(record.id) / STOP_REQUESTED).touch()
+    def _stopping(self, record: ContainerRecord) -> bool:
+        return (self.paths.run_dir(record.id) / STOP_REQUESTED).exists()
+
+    def _current(self, record: ContainerRecord, *, ending: bool) -> ContainerRecord:
+        """The container as it is once no start of it is in flight (a stop or kill that came
+        during a start applies to the container the start made, as Docker's container lock
+        orders them, never to what a record read before says). With `ending`, it is marked
+        as ending for good (no restart policy applies) and thawed if paused, under its lock,
+        so no pause freezes it again while it is being ended (its SIGKILL would wait for a
+        thaw that never comes)."""
+        with self.paths.start_lock(record.id):
+            current = self.lifecycle.refresh(self.lifecycle.records.get(record.id))
+            if ending and current.status in state.ACTIVE:
+                (self.paths.run_dir(record.id) / STOP_REQUESTED).touch()
+                if current.status == Status.PAUSED:
+                    current = self._thaw(current)
+        return current
 
     def kill(self, record: ContainerRecord, sig: int, *, all_processes: bool = False) -> None:
-        record = self.lifecycle.refresh(record)
-        state.check_kill(record.id, record.status)
         configured = record.config.get("StopSignal")
-        if not configured or sig in (signal.SIGKILL, signal_number(str(configured))):
-            # As Docker's: this ends the container for good, whatever its restart policy
-            # (another signal, when a stop signal is configured, is just a signal).
-            self._stop_requested(record)
+        # As Docker's: this ends the container for good, whatever its restart policy
+        # (another signal, when a stop signal is configured, is just a signal).
+        ending = not configured or sig in (signal.SIGKILL, signal_number(str(configured)))
+        record = self._current(record, ending=False)
+        state.check_kill(record.id, record.status)
+        if ending:
+            record = self._current(record, ending=True)
         with contextlib.suppress(NotFound):
             self.lifecycle.runtime().kill(record.id, sig, all_processes=all_processes)
 
-    def stop(self, record: ContainerRecord, timeout: float | None = None) -> ContainerRecord:
-        record = self.lifecycle.refresh(record)
-        if record.status not in (Status.RUNNING, Status.RESTARTING, Status.PAUSED):
+    def stop(
+        self, record: ContainerRecord, timeout: float | None = None, signal_name: str | None = None
+    ) -> ContainerRecord:
+        """`signal_name`: instead of the container's stop signal (`stop -s`)."""
+        record = self._current(record, ending=True)
+        if record.status not in state.ACTIVE:
             return record
-        self._stop_requested(record)
-        if record.status == Status.PAUSED:
-            self.unpause(record)
         configured = record.config.get("StopTimeout")
         grace = timeout if timeout is not None else 10 if configured is None else configured
-        stop_signal = signal_number(str(record.config.get("StopSignal") or "SIGTERM"))
+        stop_signal = signal_number(
+            signal_name or str(record.config.get("StopSignal") or "SIGTERM")
+        )
         runtime = self.lifecycle.runtime()
         with contextlib.suppress(BerthError):
             runtime.kill(record.id, stop_signal)
@@ -104,43 +122,69 @@ class Controls:
     def pause(self, record: ContainerRecord) -> None:
         from berth.cgroups import open_cgroup
 
-        record = self.lifecycle.refresh(record)
-        state.check_pause(record.id, record.status)
-        open_cgroup(record.id, parent=self.paths.cgroup_parent).freeze()
-        self.lifecycle.records.save_state(record.with_state(**state.paused()))
+        with self.paths.start_lock(record.id):
+            record = self.lifecycle.refresh(self.lifecycle.records.get(record.id))
+            state.check_pause(record.id, record.status)
+            if self._stopping(record):
+                raise Conflict(f"Container {record.id} is being stopped")
+            open_cgroup(record.id, parent=self.paths.cgroup_parent).freeze()
+            self.lifecycle.records.save_state(record.with_state(**state.paused()))
 
     def unpause(self, record: ContainerRecord) -> None:
+        with self.paths.start_lock(record.id):
+            record = self.lifecycle.refresh(self.lifecycle.records.get(record.id))
+            state.check_unpause(record.id, record.status)
+            self._thaw(record)
+
+    def _thaw(self, record: ContainerRecord) -> ContainerRecord:
         from berth.cgroups import open_cgroup
 
-        state.check_unpause(record.id, record.status)
         open_cgroup(record.id, parent=self.paths.cgroup_parent).thaw()
-        self.lifecycle.records.save_state(record.with_state(**state.unpaused()))
+        thawed = record.with_state(**state.unpaused())
+        self.lifecycle.records.save_state(thawed)
+        return thawed
 
     def remove(
         self, record: ContainerRecord, *, force: bool = False, volumes: bool = False
     ) -> None:
-        """`volumes`: its anonymous volumes go too (`rm -v`, and --rm)."""
+        """`volumes`: its anonymous volumes go too (`rm -v`, and --rm).
+
+        The container is ended first (and its monitor, with the clean-up it execs, waited
+        for) without its lock, which that clean-up takes; what is released and discarded
+        is decided under the lock, so a start racing this removal either finished before
+        (and its container is ended again) or finds the container gone."""
         lifecycle = self.lifecycle
-        record = lifecycle.refresh(record)
-        state.check_remove(record.id, record.status, force=force)
-        if record.status in state.ACTIVE:
-            self._stop_requested(record)
-            if record.status == Status.PAUSED:
-                self.unpause(record)
-            with contextlib.suppress(BerthError):
-                lifecycle.runtime().kill(record.id, signal.SIGKILL, all_processes=True)
-            self.wait_exit(record, KILL_WAIT_SECONDS)
-        self._wait_monitor_gone(record)
-        lifecycle.release(record, cgroup_too=True)
-        lifecycle.discard(record)
+        while True:
+            record = lifecycle.refresh(lifecycle.records.get(record.id))
+            state.check_remove(record.id, record.status, force=force)
+            if record.status in state.ACTIVE:
+                self._end(record)
+            self._wait_monitor_gone(record)
+            with self.paths.start_lock(record.id):
+                try:
+                    current = lifecycle.refresh(lifecycle.records.get(record.id))
+                except NotFound:
+                    return  # removed meanwhile: by its own monitor (--rm), say
+                if current.status in state.ACTIVE:
+                    continue  # started again meanwhile
+                lifecycle.release(current, cgroup_too=True)
+                lifecycle.discard(current)
+            break
         if volumes or record.host_config.get("AutoRemove"):
             lifecycle.remove_anonymous_volumes(record)
+
+    def _end(self, record: ContainerRecord) -> None:
+        """SIGKILL to every process of a running container, for good."""
+        record = self._current(record, ending=True)
+        with contextlib.suppress(BerthError):
+            self.lifecycle.runtime().kill(record.id, signal.SIGKILL, all_processes=True)
+        self.wait_exit(record, KILL_WAIT_SECONDS)
 
     def _wait_monitor_gone(self, record: ContainerRecord) -> None:
         status = self.lifecycle.view.monitor_status(record.id)
         pid = int(status.get("MonitorPid") or 0)
-        if pid == os.getppid() or not monitor_alive(status):
-            return
+        if pid in (os.getpid(), os.getppid()) or not monitor_alive(status):
+            return  # (the monitor execs its own rm or clean-up: this may be it)
         try:  # a pidfd turns readable the moment the monitor exits: no polling
             pidfd = os.pidfd_open(pid)
         except ProcessLookupError:

@@ -214,8 +214,10 @@ class Containers:
         none of it is on the path from the container's exit to the command's)."""
         self._engine.controls.lifecycle.runtime()
 
-    def stop(self, record: ContainerRecord, timeout: float | None = None) -> ContainerRecord:
-        return self._engine.controls.stop(record, timeout)
+    def stop(
+        self, record: ContainerRecord, timeout: float | None = None, signal_name: str | None = None
+    ) -> ContainerRecord:
+        return self._engine.controls.stop(record, timeout, signal_name)
 
     def kill(self, record: ContainerRecord, sig: int, *, all_processes: bool = False) -> None:
         self._engine.controls.kill(record, sig, all_processes=all_processes)

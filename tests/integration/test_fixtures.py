@@ -331,6 +331,15 @@ def test_leak_guard_sees_a_real_tmpfs_mount(store: Store) -> None:
     assert leaks.mounts_under(store.mountpoint) == [str(store.mountpoint)]
 
 
+def test_leak_guard_leaves_other_sessions_namespaces_and_cgroups_alone() -> None:
+    ours = "0123456789abcdef"
+    assert leaks._another_sessions("berth-test-fedcba98aa11", ours)
+    assert leaks._another_sessions("/sys/fs/cgroup/pids/berth-test-fedcba987654/abc", ours)
+    assert not leaks._another_sessions("berth-test-01234567aa11-lan", ours)
+    assert not leaks._another_sessions("/sys/fs/cgroup/pids/berth-test-0123456789ab/x", ours)
+    assert not leaks._another_sessions("/sys/fs/cgroup/pids/berth/x", ours)  # berth's own
+
+
 def test_leak_guard_snapshot_covers_every_kind() -> None:
     snap = leaks.snapshot("no-such-session")
     assert set(snap) == {"mounts", "links", "netns", "nft tables", "cgroups", "processes"}

@@ -28,11 +28,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     containers = ctx.engine.containers
 
     def stop(name: str) -> str:
-        record = containers.lookup(name)
-        if args.signal:
-            record = record.with_state()
-            record.config["StopSignal"] = args.signal
-        containers.stop(record, args.time)
+        containers.stop(containers.lookup(name), args.time, args.signal)
         return name
 
     return for_each(ctx, args.containers, stop)
