@@ -1,5 +1,5 @@
 """`python -m berth` runs the CLI."""
 
-from berth.cli.main import entry
+from berth.cli.start import entry
 
 entry()

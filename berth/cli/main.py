@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _signal
 import importlib
 import sys
 
@@ -135,7 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 125
 
     if "log_level" in options:
-        _configure_logging(options["log_level"])
+        try:
+            _configure_logging(options["log_level"])
+        except UsageError as error:
+            return report_usage_error(error)
     command, prog, rest = resolved
     launcher = _prestart_monitor() if command.prestarts_monitor else None
     from berth.cli.context import Context
@@ -144,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     context = Context(Layout.from_env(options.get("root"), options.get("runroot")), launcher)
     module = importlib.import_module(f"berth.cli.commands.{command.module}")
     try:
+        # Ctrl-C ended the command quietly until now (berth.cli.start); from here on it is a
+        # KeyboardInterrupt the command may clean up after, and exit 130.
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
         parsed = module.build_parser(prog, command.summary).parse_args(rest)
         return int(module.run(parsed, context))
     except UsageError as error:

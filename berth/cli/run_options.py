@@ -13,6 +13,7 @@ from berth.errors import InvalidArgument
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([bkmgtp]?)b?$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+INT64_MAX = 2**63 - 1
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 PULL_POLICIES = ("missing", "always", "never")
 
@@ -22,7 +23,10 @@ def parse_size(text: str, what: str) -> int:
     match = _SIZE.match(text.strip())
     if not match:
         raise InvalidArgument(f"invalid size: '{text}' for {what}")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    size = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if size > INT64_MAX:
+        raise InvalidArgument(f"invalid size: '{text}' for {what}: larger than 8 EiB")
+    return size
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -91,9 +95,13 @@ def _env(args: argparse.Namespace) -> list[str]:
     entries: list[str] = []
     for path in args.env_file:
         try:
-            lines = Path(path).read_text().splitlines()
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
         except OSError as error:
             raise InvalidArgument(f"open {path}: {error.strerror}") from None
+        except UnicodeDecodeError as error:
+            raise InvalidArgument(
+                f"{path}: invalid UTF-8 at byte {error.start}: an env file is text"
+            ) from None
         for raw in lines:  # as docker/cli: leading blanks go, the value is kept as written
             line = raw.lstrip()
             if not line or line.startswith("#"):
@@ -242,6 +250,10 @@ def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         )
     if args.rm and args.restart not in ("no", ""):
         raise InvalidArgument("Conflicting options: --restart and --rm")
+    if args.platform:
+        from berth.oci import parse_platform
+
+        parse_platform(args.platform)
     if args.hostname and network == "host":
         raise InvalidArgument("Conflicting options: hostname and the network mode")
     for name in [*args.cap_add, *args.cap_drop]:

@@ -3,11 +3,15 @@ the image's config, and the checks Docker makes at create (limits, the command).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
+from berth.container.signals import signal_number
 from berth.errors import InvalidArgument
 
 MIN_MEMORY = 6 * 1024 * 1024
+INT64_MAX = 2**63 - 1
 
 
 def merge_image_config(config: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +39,33 @@ def merge_image_config(config: dict[str, Any], image: dict[str, Any]) -> dict[st
     return merged
 
 
-def check_resources(host_config: dict[str, Any]) -> None:
+def check(config: dict[str, Any], host_config: dict[str, Any]) -> None:
+    """What Docker refuses at create, whoever sent the request (the CLI or the API): bad
+    limits, a stop signal the kernel lacks, relative paths, malformed extra hosts, rlimits
+    above what this host can grant."""
+    _check_limits(host_config)
+    stop_signal = config.get("StopSignal")
+    if stop_signal:
+        signal_number(str(stop_signal))
+    workdir = str(config.get("WorkingDir") or "")
+    if workdir and not workdir.startswith("/"):
+        raise InvalidArgument(
+            f"the working directory '{workdir}' is invalid, it needs to be an absolute path"
+        )
+    for target in host_config.get("Tmpfs") or {}:
+        if not str(target).startswith("/"):
+            raise InvalidArgument(f"invalid tmpfs mount point {target!r}: must be absolute")
+    for entry in host_config.get("ExtraHosts") or []:
+        _check_extra_host(str(entry))
+    for ulimit in host_config.get("Ulimits") or []:
+        _check_ulimit(ulimit)
+
+
+def _check_limits(host_config: dict[str, Any]) -> None:
+    for key in ("Memory", "MemoryReservation", "MemorySwap", "NanoCpus", "CpuShares"):
+        value = host_config.get(key) or 0
+        if not isinstance(value, int) or value > INT64_MAX or value < (-1 if "Swap" in key else 0):
+            raise InvalidArgument(f"invalid {key}: {value!r}")
     memory = int(host_config.get("Memory") or 0)
     if memory and memory < MIN_MEMORY:
         raise InvalidArgument("Minimum memory limit allowed is 6MB")
@@ -47,4 +77,51 @@ def check_resources(host_config: dict[str, Any]) -> None:
     if swap and not memory:
         raise InvalidArgument(
             "You should always set the Memory limit when using Memoryswap limit, see usage"
+        )
+    nano_cpus = int(host_config.get("NanoCpus") or 0)
+    available = os.cpu_count() or 1
+    if nano_cpus and not 10_000_000 <= nano_cpus <= available * 1_000_000_000:
+        raise InvalidArgument(
+            f"Range of CPUs is from 0.01 to {available}.00, as there are only {available} "
+            "CPUs available"
+        )
+
+
+def _check_extra_host(entry: str) -> None:
+    """Docker's `NAME:ADDRESS` (IPv6 addresses keep their colons; `host-gateway` too)."""
+    import ipaddress
+
+    name, colon, address = entry.partition(":")
+    if colon and name and address == "host-gateway":
+        return
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise InvalidArgument(f'bad format for add-host: "{entry}"') from None
+    if not name:
+        raise InvalidArgument(f'bad format for add-host: "{entry}"')
+
+
+def _check_ulimit(ulimit: dict[str, Any]) -> None:
+    """Soft at most hard, and hard at most what this host grants berth: root here may lack
+    CAP_SYS_RESOURCE (no raising a hard limit), and nofile can't pass fs.nr_open."""
+    import resource
+
+    name = str(ulimit.get("Name") or "")
+    soft, hard = int(ulimit.get("Soft") or 0), int(ulimit.get("Hard") or 0)
+    if soft > hard:
+        raise InvalidArgument(f"ulimit soft limit must be less than or equal to hard limit: {name}")
+    number = getattr(resource, f"RLIMIT_{name.upper()}", None)
+    if number is None:
+        raise InvalidArgument(f"invalid ulimit argument: {name}")
+    ceiling = resource.getrlimit(number)[1]
+    if name == "nofile":
+        try:
+            nr_open = int(Path("/proc/sys/fs/nr_open").read_text())
+        except (OSError, ValueError):
+            nr_open = ceiling
+        ceiling = nr_open if ceiling == resource.RLIM_INFINITY else min(ceiling, nr_open)
+    if ceiling != resource.RLIM_INFINITY and hard > ceiling:
+        raise InvalidArgument(
+            f"ulimit {name}={soft}:{hard} is above what this host allows ({ceiling})"
         )

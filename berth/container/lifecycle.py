@@ -111,12 +111,12 @@ class Lifecycle:
         aliases: list[str] | None = None,
     ) -> ContainerRecord:
         from berth.container import names
-        from berth.container.creating import check_resources, merge_image_config
+        from berth.container.creating import check, merge_image_config
         from berth.container.spec import process_args
 
         merged = merge_image_config(config, dict(image_config))
         process_args(merged)  # "No command specified" now, not at start
-        check_resources(host_config)
+        check(config, host_config)
         taken = {r.name for r in self.records.all()}
         container_id = os.urandom(32).hex()
         chosen = names.check_name(name) if name else names.random_name(taken)

@@ -16,23 +16,14 @@ import time
 from berth.container import state
 from berth.container.lifecycle import Lifecycle
 from berth.container.records import ContainerRecord
+from berth.container.signals import signal_number
 from berth.container.state import FINISHED, Status
 from berth.container.view import monitor_alive
-from berth.errors import BerthError, Conflict, InvalidArgument, NotFound
+from berth.errors import BerthError, Conflict, NotFound
 from berth.monitor.config import STOP_REQUESTED
 
 MONITOR_EXIT_SECONDS = 10
 KILL_WAIT_SECONDS = 30.0
-
-
-def signal_number(name: str) -> int:
-    text = name.upper()
-    if text.isdigit():
-        return int(text)
-    try:
-        return int(signal.Signals[text if text.startswith("SIG") else f"SIG{text}"])
-    except KeyError:
-        raise InvalidArgument(f"Invalid signal: {name}") from None
 
 
 class Controls:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from berth.errors import SystemFailure
+from berth.errors import InvalidArgument, SystemFailure
 from berth.network import netns
 
 IP = "/usr/sbin/ip" if Path("/usr/sbin/ip").exists() else "/sbin/ip"
@@ -101,9 +101,18 @@ def host_commands(attachment: Attachment, namespace: Path) -> str:
     a = attachment
     return (
         f"link add {a.host_device} type veth peer name {a.interface} "
-        f"address {a.mac} netns {namespace}\n"
+        f"address {a.mac} netns {_quoted(namespace)}\n"
         f"link set {a.host_device} master {a.bridge} up\n"
     )
+
+
+def _quoted(path: Path) -> str:
+    """A path as one word of `ip -batch` (which splits on blanks but honours quotes): the
+    runroot may have a space in it."""
+    text = str(path)
+    if '"' in text or "\n" in text:
+        raise InvalidArgument(f"a network namespace path can't hold quotes or newlines: {text}")
+    return f'"{text}"'
 
 
 def inner_commands(attachment: Attachment) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 
@@ -71,11 +72,17 @@ def test_ip_batches() -> None:
         mac="02:42:ac:12:00:02",
         default_route=True,
     )
-    assert links.host_commands(attachment, "/run/berth/netns/c") == (  # type: ignore[arg-type]
+    assert links.host_commands(attachment, Path("/run/berth/netns/c")) == (
         "link add veth0123 type veth peer name eth0 address 02:42:ac:12:00:02 "
-        "netns /run/berth/netns/c\n"
+        'netns "/run/berth/netns/c"\n'
         "link set veth0123 master berth0 up\n"
     )
+    # ip -batch splits on blanks: a runroot with a space stays one word.
+    assert 'netns "/run/my berth/netns/c"\n' in links.host_commands(
+        attachment, Path("/run/my berth/netns/c")
+    )
+    with pytest.raises(InvalidArgument):
+        links.host_commands(attachment, Path('/run/a"b/netns/c'))
     assert links.inner_commands(attachment) == (
         "link set lo up\n"
         "addr add 172.18.0.2/16 dev eth0\n"

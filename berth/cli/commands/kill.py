@@ -8,7 +8,7 @@ import signal
 from berth.cli.commands._each import for_each
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
-from berth.container.stopping import signal_number
+from berth.container.signals import signal_number
 
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:

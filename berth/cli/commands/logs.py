@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from collections import deque
-from pathlib import Path
 from typing import Any
 
 from berth import humanize
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
+from berth.container import logs
 from berth.errors import InvalidArgument
 
 FOLLOW_POLL_SECONDS = 0.1
@@ -43,23 +41,6 @@ def parse_moment(text: str) -> float:
     return moment
 
 
-def _records(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
-    try:
-        with open(path, "rb") as stream:
-            stream.seek(offset)
-            data = stream.read()
-    except FileNotFoundError:
-        return [], offset
-    complete = data[: data.rfind(b"\n") + 1]
-    records = []
-    for line in complete.splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    return records, offset + len(complete)
-
-
 def run(args: argparse.Namespace, ctx: Context) -> int:
     containers = ctx.engine.containers
     record = containers.lookup(args.container)
@@ -68,10 +49,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     until = parse_moment(args.until) if args.until else None
     if args.tail != "all" and not args.tail.lstrip("-").isdigit():
         raise InvalidArgument(f"invalid value for --tail: {args.tail}")
-    records, offset = _records(path, 0)
-    if args.tail != "all":
-        count = int(args.tail)
-        records = list(deque(records, maxlen=count)) if count >= 0 else records
+    start = 0
+    if args.tail != "all" and int(args.tail) >= 0:
+        start = logs.tail_offset(path, int(args.tail))
+    records, offset = logs.read(path, start)
     out, err = sys.stdout.buffer, sys.stderr.buffer
 
     def emit(batch: list[dict[str, Any]]) -> None:
@@ -91,10 +72,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     emit(records)
     while args.follow:
         current = containers.get(record.id)
-        batch, offset = _records(path, offset)
+        batch, offset = logs.read(path, offset)
         emit(batch)
         if current.status not in ("running", "restarting", "paused"):
-            batch, offset = _records(path, offset)
+            batch, offset = logs.read(path, offset)
             emit(batch)
             break
         time.sleep(FOLLOW_POLL_SECONDS)
