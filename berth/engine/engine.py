@@ -10,6 +10,7 @@ Everything is built on first use: `berth ps` must not pay for the pull machinery
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -63,7 +64,12 @@ class Engine:
         except OSError as error:
             raise SystemFailure(f"cannot create the store at {layout.root}: {error}") from None
         layout.root.chmod(0o700)
-        return cls(layout, Database.open(layout.database), launcher)
+        engine = cls(layout, Database.open(layout.database), launcher)
+        if _has_unpack_dirs(layout):
+            from berth.snapshot.layers import collect_abandoned
+
+            collect_abandoned(layout)  # what a killed pull left: no pull can continue it
+        return engine
 
     def close(self) -> None:
         self.database.close()
@@ -221,3 +227,12 @@ class Engine:
 
             launcher = MonitorLauncher()
         return launcher
+
+
+def _has_unpack_dirs(layout: Layout) -> bool:
+    """A look at tmp/ (one directory read, on every command) before anything is imported."""
+    try:
+        with os.scandir(layout.tmp) as entries:
+            return any(entry.name.startswith("unpack-") for entry in entries)
+    except OSError:
+        return False

@@ -8,8 +8,8 @@ rather than deleting a layer a pull is about to reference.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from berth.content import ContentStore
 from berth.errors import BerthError
@@ -17,6 +17,7 @@ from berth.image.records import ImageStore
 from berth.layout import Layout
 from berth.oci import INDEX_TYPES, MANIFEST_TYPES, media_type_of, parse_index, parse_manifest
 from berth.snapshot import LayerStore
+from berth.snapshot.layers import discard_counted
 from berth.sys.filelock import FileLock
 
 
@@ -25,6 +26,7 @@ class Collected:
     chains: tuple[str, ...]
     blobs_bytes: int
     layers_bytes: int
+    scratch_bytes: int  # partial downloads and abandoned unpack directories
 
 
 def referenced_blobs(content: ContentStore, images: ImageStore) -> set[str]:
@@ -66,23 +68,26 @@ def collect(
             if blob.digest not in keep:
                 content.delete(blob.digest)
                 blobs_bytes += blob.size
-        _sweep_ingests(layout)
-        layers.sweep()
+        scratch_bytes = _sweep_ingests(layout) + layers.sweep()
     return Collected(
         chains=tuple(removed_chains),
         blobs_bytes=blobs_bytes,
         layers_bytes=sum(layer.size for layer in removed_layers),
+        scratch_bytes=scratch_bytes,
     )
 
 
-def _sweep_ingests(layout: Layout) -> None:
-    """Delete partial downloads nobody is writing (a writer holds the ingest's lock)."""
+def _sweep_ingests(layout: Layout) -> int:
+    """Delete partial downloads nobody is writing (a writer holds the ingest's lock); the
+    bytes freed."""
     if not layout.ingests.is_dir():
-        return
+        return 0
+    freed = 0
     for entry in os.scandir(layout.ingests):
         lock = FileLock(layout.ingests / entry.name / "lock")
         if lock.acquire(blocking=False):
             try:
-                shutil.rmtree(entry.path, ignore_errors=True)
+                freed += discard_counted(Path(entry.path))
             finally:
                 lock.release()
+    return freed

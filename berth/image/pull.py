@@ -210,6 +210,13 @@ class Puller:
                     self._unpack_stored(job, compression)
                 else:
                     self._download_and_unpack(reference, job, compression, ingest)
+            except (Unavailable, _Stopped, KeyboardInterrupt):
+                raise  # the bytes so far are the blob's: the next pull resumes from them
+            except BaseException:
+                # What arrived is not the blob, or could not be kept (a full disk): the next
+                # pull must not resume from it.
+                ingest.discard()
+                raise
             finally:
                 ingest.close()
 

@@ -275,7 +275,7 @@ class ImageService:
             removals.append(Removal("deleted", record.id))
         collected = self._collect()
         removals += [Removal("deleted", chain) for chain in collected.chains]
-        return removals, collected.layers_bytes + collected.blobs_bytes
+        return removals, collected.layers_bytes + collected.blobs_bytes + collected.scratch_bytes
 
     def _collect(self) -> Collected:
         from berth.image.gc import collect

@@ -52,6 +52,11 @@ def blob_stream(
     response: httpx.Response, ref: Reference, digest: str, endpoint: Endpoint, offset: int
 ) -> BlobStream:
     where = f"blob {digest}"
+    if response.status_code in (200, 206) and response.headers.get("Content-Type", "").startswith(
+        "text/html"
+    ):
+        # A captive portal or a proxy's error page: not a blob, and nothing to keep or resume.
+        raise DataLoss(f"{where}: {endpoint.host} answered with a web page, not the blob")
     if response.status_code == 206:
         match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
         if match is None or int(match.group(1)) != offset:

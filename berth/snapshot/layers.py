@@ -150,25 +150,24 @@ class LayerStore:
             discard(self.layout.snapshot_dir(layer.id))
         return doomed_chains, removed
 
-    def sweep(self) -> None:
+    def sweep(self) -> int:
         """Delete layer and active snapshot directories that have no row (left by a crash
-        between the directory and its row) and abandoned unpack directories. Only safe while
-        no pull runs and no snapshot is prepared (both hold the gc lock shared)."""
+        between the directory and its row) and abandoned unpack directories; returns the
+        bytes freed. Only safe while no pull runs and no snapshot is prepared (both hold the
+        gc lock shared)."""
+        freed = 0
         known = {str(row[0]) for row in self.database.query("SELECT id FROM layers")}
         if self.layout.snapshots.is_dir():
             for entry in os.scandir(self.layout.snapshots):
                 if entry.name.isdigit() and entry.name not in known:
-                    discard(Path(entry.path))
+                    freed += discard_counted(Path(entry.path))
         active = self.layout.snapshots / "active"
         if active.is_dir():
             keys = {str(row[0]) for row in self.database.query("SELECT key FROM active_snapshots")}
             for entry in os.scandir(active):
                 if entry.name not in keys:
-                    discard(Path(entry.path))
-        if self.layout.tmp.is_dir():
-            for entry in os.scandir(self.layout.tmp):
-                if entry.name.startswith("unpack-"):
-                    discard(Path(entry.path))
+                    freed += discard_counted(Path(entry.path))
+        return freed + remove_unpack_dirs(self.layout)
 
     def usage(self) -> int:
         return sum(int(str(row[0])) for row in self.database.query("SELECT size FROM layers"))
@@ -176,3 +175,40 @@ class LayerStore:
 
 def discard(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def discard_counted(directory: Path) -> int:
+    """`discard`, returning the bytes it freed."""
+    from berth.sys.disk import tree_size
+
+    size = tree_size(directory)
+    discard(directory)
+    return size
+
+
+def remove_unpack_dirs(layout: Layout) -> int:
+    """Delete the unpack directories in tmp/ (the caller knows no pull runs); their bytes."""
+    freed = 0
+    if layout.tmp.is_dir():
+        for entry in os.scandir(layout.tmp):
+            if entry.name.startswith("unpack-"):
+                freed += discard_counted(Path(entry.path))
+    return freed
+
+
+def collect_abandoned(layout: Layout) -> int:
+    """What killed pulls left in tmp/ (no pull can continue an unpack directory: a resumed
+    pull replays its ingest into a new one), deleted when no pull runs now; the bytes.
+    Called when a store is opened; a store berth can't write is left alone."""
+    from berth.sys.filelock import FileLock
+
+    lock = FileLock(layout.locks / "gc.lock")
+    try:
+        if not lock.acquire(blocking=False):
+            return 0  # a pull (or a collection) runs: its directories are in use
+    except OSError:
+        return 0
+    try:
+        return remove_unpack_dirs(layout)
+    finally:
+        lock.release()

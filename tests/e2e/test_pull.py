@@ -370,3 +370,59 @@ def test_quiet_pull_prints_only_the_reference(registry: Catalogue, berth: Berth)
     result = berth("pull", "-q", registry["app-a"].reference)
     assert result.returncode == 0, result.stderr
     assert result.stdout == registry["app-a"].reference + "\n"
+
+
+def _scratch(store: Store) -> tuple[list[str], list[str]]:
+    """The unpack directories in tmp/ and the partial downloads (ingests) of a store."""
+    tmp, ingests = store.root / "tmp", store.root / "content" / "ingest"
+    unpacks = (
+        [p.name for p in tmp.iterdir() if p.name.startswith("unpack-")] if tmp.is_dir() else []
+    )
+    partial = [p.name for p in ingests.iterdir()] if ingests.is_dir() else []
+    return unpacks, partial
+
+
+def test_what_a_killed_pull_left_is_collected_and_counted(
+    registry: Catalogue, proxy: CountingProxy, berth: Berth, store: Store
+) -> None:
+    """kill -9 midway: the unpack directory (no pull can continue it) goes at the next
+    command that opens the store; the ingest stays (it is the resume) until prune frees it,
+    and prune counts it."""
+    info = registry["large"]
+    large = max(info.layers, key=lambda layer: layer.size)
+    proxy.throttle(large.digest, 8_000_000)
+    child = berth.popen("pull", via(proxy, info))
+    try:
+        deadline = time.monotonic() + 60
+        while proxy.blob_bytes(large.digest) < large.size // 3:
+            assert time.monotonic() < deadline, "the download never got going"
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.communicate()
+    unpacks, partial = _scratch(store)
+    assert unpacks and partial
+    assert berth("images").returncode == 0
+    unpacks, partial = _scratch(store)
+    assert unpacks == [] and partial  # the ingest is the resume: it stays
+    pruned = berth("image", "prune", "-f")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "Total reclaimed space: 0B" not in pruned.stdout  # the partial download it freed
+    assert _scratch(store) == ([], [])
+
+
+def test_a_registry_answering_a_web_page_leaves_nothing(
+    registry: Catalogue, proxy: CountingProxy, berth: Berth, store: Store
+) -> None:
+    """The page is no part of the blob: nothing of it is kept to resume from (the other
+    layers' partial downloads are, as after any interrupted pull)."""
+    info = registry["app-a"]
+    page = info.layers[-1].digest
+    proxy.html(page)
+    result = berth("pull", via(proxy, info))
+    assert result.returncode == 1
+    assert "answered with a web page, not the blob" in result.stderr
+    assert "Traceback" not in result.stderr
+    unpacks, partial = _scratch(store)
+    assert unpacks == [] and page.replace(":", "-") not in partial
+    assert berth("images", "-q").stdout == ""
