@@ -56,6 +56,10 @@ class SystemFailure(BerthError):
     """The host refused an operation berth needs (a syscall, a helper program)."""
 
 
+class NoSpace(SystemFailure):
+    """The filesystem holding the store is full (or the user's quota is spent)."""
+
+
 class ContainerFailed(BerthError):
     """A container's process could not be started; `exit_status` is Docker's code for it:
     125 the engine failed, 126 the command can't be invoked, 127 it doesn't exist."""
@@ -76,6 +80,21 @@ _HTTP_STATUSES: dict[type[BerthError], int] = {
     DataLoss: 500,
     SystemFailure: 500,
 }
+
+
+def from_os_error(error: OSError) -> BerthError:
+    """What the host said, as a kind: a full disk, a read-only or forbidden path, or else a
+    failure of the host (the message keeps the file's name)."""
+    import errno
+
+    where = f": {error.filename}" if error.filename else ""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NoSpace(f"no space left on device{where}")
+    if error.errno == errno.EROFS:
+        return PermissionDenied(f"read-only file system{where}")
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return PermissionDenied(f"permission denied{where}")
+    return SystemFailure(f"{error.strerror or error}{where}")
 
 
 def exit_code(error: BerthError, *, starting_container: bool = False) -> int:

@@ -156,14 +156,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         return report_usage_error(error)
     except BerthError as error:
-        print(f"Error: {error.message}", file=sys.stderr)
-        if error.hint:
-            print(f"Hint: {error.hint}", file=sys.stderr)
-        return exit_code(error, starting_container=command.starts_container)
+        return _report(error, command.starts_container)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as error:  # the host refused something no layer expected to fail
+        from berth.errors import from_os_error
+
+        return _report(from_os_error(error), command.starts_container)
     except Exception as error:  # the top of the CLI: never show a user a traceback
         if options.get("log_level", "").lower() == "debug":
             import traceback
@@ -174,6 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         context.close()
+
+
+def _report(error: BerthError, starting_container: bool) -> int:
+    print(f"Error: {error.message}", file=sys.stderr)
+    if error.hint:
+        print(f"Hint: {error.hint}", file=sys.stderr)
+    return exit_code(error, starting_container=starting_container)
 
 
 def entry() -> NoReturn:

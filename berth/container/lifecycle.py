@@ -18,13 +18,21 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from berth import space
 from berth.container import state, volume_mounts
 from berth.container.paths import ContainerPaths
 from berth.container.records import ContainerRecord, ContainerStore
 from berth.container.state import ACTIVE, Status
 from berth.container.view import ContainerView, reported
 from berth.db import now
-from berth.errors import BerthError, Conflict, ContainerFailed, NotFound
+from berth.errors import (
+    BerthError,
+    Conflict,
+    ContainerFailed,
+    NoSpace,
+    NotFound,
+    PermissionDenied,
+)
 from berth.network.setup import is_bridged, network_mode
 
 if TYPE_CHECKING:
@@ -81,9 +89,12 @@ class Lifecycle:
         without reporting one) is recorded, and what the start set up released."""
         observed = self.view.observe(record)
         if observed.changed:
-            self.records.save_state(observed.record)
-            if observed.monitor_gone:
-                self.release(observed.record)
+            try:
+                self.records.save_state(observed.record)
+                if observed.monitor_gone:
+                    self.release(observed.record)
+            except (NoSpace, PermissionDenied):
+                pass  # a full or read-only store is still read; a later command records it
         return observed.record
 
     def lookup(self, text: str) -> ContainerRecord:
@@ -148,9 +159,12 @@ class Lifecycle:
             mode = network_mode(host_config)
             if is_bridged(mode) or aliases:
                 self.network.register(record.id, mode, list(aliases or []))
-        except BaseException:
+        except BaseException as error:
             # Nothing of a container that was not created stays: row, snapshot, directory,
-            # the anonymous volumes made for it above.
+            # the anonymous volumes made for it above (on a full disk, with the store's
+            # reserve: undoing must not fail for the space that made the create fail).
+            if isinstance(error, NoSpace) and prepared:
+                space.make_room(self.paths.layout.root)
             if added:
                 self.records.delete(record.id)
             if prepared:

@@ -13,13 +13,14 @@ import select
 import signal
 import time
 
+from berth import space
 from berth.container import state
 from berth.container.lifecycle import Lifecycle
 from berth.container.records import ContainerRecord
 from berth.container.signals import signal_number
 from berth.container.state import FINISHED, Status
 from berth.container.view import monitor_alive
-from berth.errors import BerthError, Conflict, NotFound
+from berth.errors import BerthError, Conflict, NoSpace, NotFound, PermissionDenied
 from berth.monitor.config import STOP_REQUESTED
 
 MONITOR_EXIT_SECONDS = 10
@@ -33,6 +34,13 @@ class Controls:
 
     def _stopping(self, record: ContainerRecord) -> bool:
         return (self.paths.run_dir(record.id) / STOP_REQUESTED).exists()
+
+    def _make_room(self) -> None:
+        """Stopping and removing free space: on a full disk, once the container's processes
+        are gone (they would take it first), the store's reserve (berth.space) is the room
+        for what they must write."""
+        space.make_room(self.paths.layout.root)
+        self.lifecycle.records.database.make_writable()
 
     def _current(self, record: ContainerRecord, *, ending: bool) -> ContainerRecord:
         """The container as it is once no start of it is in flight (a stop or kill that came
@@ -85,6 +93,8 @@ class Controls:
             # Its monitor, then the cleanup it execs, release the network: done when stop
             # returns, as Docker's (inspect right after shows no address).
             self._wait_monitor_gone(record)
+            self._make_room()
+            stopped = self.lifecycle.refresh(self.lifecycle.records.get(record.id))
         return stopped or self.lifecycle.refresh(record)
 
     def wait_exit(self, record: ContainerRecord, timeout: float | None) -> ContainerRecord | None:
@@ -132,7 +142,8 @@ class Controls:
 
         open_cgroup(record.id, parent=self.paths.cgroup_parent).thaw()
         thawed = record.with_state(**state.unpaused())
-        self.lifecycle.records.save_state(thawed)
+        with contextlib.suppress(NoSpace, PermissionDenied):  # ending it on a full disk
+            self.lifecycle.records.save_state(thawed)
         return thawed
 
     def remove(
@@ -158,6 +169,7 @@ class Controls:
                     return  # removed meanwhile: by its own monitor (--rm), say
                 if current.status in state.ACTIVE:
                     continue  # started again meanwhile
+                self._make_room()
                 lifecycle.release(current, cgroup_too=True)
                 lifecycle.discard(current)
             break

@@ -14,8 +14,9 @@ import os
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from berth import space
 from berth.db import Database
-from berth.errors import PermissionDenied, SystemFailure
+from berth.errors import PermissionDenied, from_os_error
 from berth.layout import Layout
 
 if TYPE_CHECKING:
@@ -55,16 +56,20 @@ class Engine:
         start (see `berth.monitor.launch`); the caller keeps the duty to close it."""
         try:
             for directory in (layout.root, layout.tmp, layout.runroot, layout.locks):
-                directory.mkdir(parents=True, exist_ok=True)
+                if not directory.is_dir():  # a read-only store is read, never written
+                    directory.mkdir(parents=True, exist_ok=True)
+            if layout.root.stat().st_mode & 0o777 != 0o700:
+                layout.root.chmod(0o700)
         except PermissionError:
             raise PermissionDenied(
                 f"cannot create the store at {layout.root}",
                 hint="run berth as root, or choose a store you own with --root and --runroot",
             ) from None
         except OSError as error:
-            raise SystemFailure(f"cannot create the store at {layout.root}: {error}") from None
-        layout.root.chmod(0o700)
-        engine = cls(layout, Database.open(layout.database), launcher)
+            raise from_os_error(error) from None
+        database = Database.open(layout.database, holds_data=_holds_data(layout))
+        engine = cls(layout, database, launcher)
+        space.keep(layout.root)
         if _has_unpack_dirs(layout):
             from berth.snapshot.layers import collect_abandoned
 
@@ -227,6 +232,22 @@ class Engine:
 
             launcher = MonitorLauncher()
         return launcher
+
+
+def _holds_data(layout: Layout) -> bool:
+    """Whether the store has images or containers on disk: asked only when its database is
+    missing or empty (then it is damaged, not new)."""
+    database = layout.database
+    if database.exists() and database.stat().st_size > 0:
+        return False
+    for directory in (layout.blobs, layout.snapshots, layout.containers):
+        try:
+            with os.scandir(directory) as entries:
+                if any(True for _ in entries):
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def _has_unpack_dirs(layout: Layout) -> bool:

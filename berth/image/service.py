@@ -3,12 +3,14 @@ Docker's terms. Which containers use an image is asked through `ImageUsers`."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 from collections import Counter
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from berth import humanize
+from berth import humanize, space
 from berth.db import Database
-from berth.errors import Conflict, InvalidArgument
+from berth.errors import BerthError, Conflict, InvalidArgument, NoSpace, from_os_error
 from berth.image import progress
 from berth.image.progress import Reporter
 from berth.image.records import ImageRecord, ImageStore
@@ -121,7 +123,23 @@ class ImageService:
         )
         from berth.oci import host_platform
 
-        return puller.pull(reference, platform or host_platform())
+        try:
+            return puller.pull(reference, platform or host_platform())
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            self._free_after_full_disk()
+            raise from_os_error(error) from None
+        except NoSpace:
+            self._free_after_full_disk()
+            raise
+
+    def _free_after_full_disk(self) -> None:
+        """What a pull that filled the disk wrote goes: the layers it committed that no image
+        uses (its partial download and unpack directory went with their failures)."""
+        space.make_room(self.layout.root)
+        with contextlib.suppress(BerthError, OSError):
+            self._collect()
 
     # -- reading ---------------------------------------------------------------------------
 

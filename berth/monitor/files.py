@@ -3,18 +3,26 @@
 `status.json` in the container's run directory is the monitor's only channel to the rest of
 berth: readers (ps, inspect, wait) merge it into the container's row. It is replaced by
 rename, so a reader sees either the old or the new status, never half of one.
+
+A full disk never stops the monitor: log records that can't be written are dropped and
+counted, and the first record written once there is room again says how many were lost.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Docker splits a log line longer than this into several records.
 MAX_LOG_LINE = 16 * 1024
+FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def rfc3339_nano(seconds: float | None = None) -> str:
@@ -43,11 +51,18 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 class JsonLog:
-    """Docker's json-file log driver: one JSON object per line with log, stream and time."""
+    """Docker's json-file log driver: one JSON object per line with log, stream and time.
 
-    def __init__(self, path: Path) -> None:
+    `on_drops` hears the number of records dropped so far when dropping starts and when
+    writing works again (the monitor puts it in the container's State)."""
+
+    def __init__(self, path: Path, on_drops: Callable[[int], None] | None = None) -> None:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
         self._pending: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+        self.on_drops = on_drops
+        self.dropped = 0  # records lost since the last one written
+        self.dropped_total = 0
+        self._torn = False  # a record was cut short by the full disk: end its line first
 
     def write(self, stream: str, data: bytes) -> None:
         buffered = self._pending[stream] + data
@@ -61,18 +76,45 @@ class JsonLog:
             buffered = buffered[cut:]
         self._pending[stream] = buffered
         if records:
-            os.write(self._fd, b"".join(records))
+            self._append(records)
 
     def _record(self, stream: str, line: bytes) -> bytes:
         text = line.decode("utf-8", errors="replace")
         document = {"log": text, "stream": stream, "time": rfc3339_nano()}
         return (json.dumps(document, ensure_ascii=False) + "\n").encode()
 
+    def _append(self, records: list[bytes]) -> None:
+        if self.dropped:
+            note = f"berth: {self.dropped} log records dropped: no space left on device\n"
+            records = [self._record("stderr", note.encode()), *records]
+        data = (b"\n" if self._torn else b"") + b"".join(records)
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
+        except OSError as error:
+            if error.errno not in FULL:
+                raise
+            if written:  # the file now ends with what was written: maybe half a record
+                self._torn = not data[:written].endswith(b"\n")
+            lost = data[written:].count(b"\n") - (1 if self.dropped else 0)
+            starting = not self.dropped
+            self.dropped += max(lost, 1)
+            self.dropped_total += max(lost, 1)
+            if starting and self.on_drops is not None:
+                self.on_drops(self.dropped_total)
+            return
+        self._torn = False
+        if self.dropped:
+            self.dropped = 0
+            if self.on_drops is not None:
+                self.on_drops(self.dropped_total)
+
     def flush(self) -> None:
         """Write out partial lines (at exit, output without a final newline)."""
         for stream, rest in self._pending.items():
             if rest:
-                os.write(self._fd, self._record(stream, rest))
+                self._append([self._record(stream, rest)])
                 self._pending[stream] = b""
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from berth import space
 from berth.errors import BerthError
 from berth.monitor import cleanup, launch, protocol
 from berth.monitor.config import (
@@ -34,7 +35,7 @@ from berth.monitor.config import (
     STOP_REQUESTED,
     MonitorConfig,
 )
-from berth.monitor.files import JsonLog, rfc3339_nano, write_json_atomically
+from berth.monitor.files import FULL, JsonLog, rfc3339_nano, write_json_atomically
 from berth.monitor.relay import ContainerStdio, Relay, open_stdio
 from berth.runtime import Runtime, processes
 
@@ -65,7 +66,7 @@ class Monitor:
         self.cleanup = cleanup.Cleanup(config, cgroup_layout)
         self.run_dir = Path(config.run_dir)
         self.runtime = Runtime(Path(config.runtime_root))
-        self.log = JsonLog(Path(config.log_path))
+        self.log = JsonLog(Path(config.log_path), self._log_drops)
         self.selector = selectors.DefaultSelector()
         self.restart_count = 0
         # With the pid, how readers know the monitor is still this process.
@@ -115,7 +116,20 @@ class Monitor:
         )
         if self.health is not None:
             self.status["Health"] = self.health.document()
-        write_json_atomically(self.run_dir / STATUS_NAME, self.status)
+        try:
+            write_json_atomically(self.run_dir / STATUS_NAME, self.status)
+        except OSError as error:
+            if error.errno not in FULL:
+                raise
+            # A full disk: the store's reserve is for this (berth.space); without it, the
+            # status waits for the next change, and the container goes on being held.
+            if self.config.store_root and space.make_room(Path(self.config.store_root)):
+                with contextlib.suppress(OSError):
+                    write_json_atomically(self.run_dir / STATUS_NAME, self.status)
+
+    def _log_drops(self, total: int) -> None:
+        """Log records lost to a full disk, in the container's State (inspect shows it)."""
+        self._publish(LogRecordsDropped=total)
 
     def _publish_running(self, started_at: str | None) -> None:
         self._publish(

@@ -140,6 +140,8 @@ def inspect(
     }
     if state.get("Health"):  # as Docker: only once a container with a probe has started
         state_document["Health"] = state["Health"]
+    if state.get("LogRecordsDropped"):  # berth's: log records a full disk cost
+        state_document["LogRecordsDropped"] = state["LogRecordsDropped"]
     return {
         "Id": record.id,
         "Created": record.created,
