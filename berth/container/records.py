@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from berth.container.state import Status, status_of
 from berth.db import Database
+from berth.db.columns import decoded
 from berth.errors import AlreadyExists, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
@@ -40,15 +41,26 @@ class ContainerRecord(NamedTuple):
 
 
 def _record(row: tuple[Any, ...]) -> ContainerRecord:
+    config, host_config, state = decoded(row[5]), decoded(row[6]), decoded(row[7])
+    if config is None or host_config is None or state is None:
+        # A damaged row: the container shows as dead, and `rm -f` removes it.
+        state = {
+            "Status": "dead",
+            "Dead": True,
+            "Running": False,
+            "Pid": 0,
+            "ExitCode": 0,
+            "Error": "the container's record is damaged: remove it with rm -f",
+        }
     return ContainerRecord(
-        id=row[0],
-        name=row[1],
-        image_id=row[2],
-        image_name=row[3],
-        created=row[4],
-        config=json.loads(row[5]),
-        host_config=json.loads(row[6]),
-        state=json.loads(row[7]),
+        id=str(row[0]),
+        name=str(row[1]),
+        image_id=str(row[2]),
+        image_name=str(row[3]),
+        created=str(row[4]),
+        config=config or {},
+        host_config=host_config or {},
+        state=state,
     )
 
 

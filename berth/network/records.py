@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from berth.db import Database
+from berth.db.columns import decoded
 from berth.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 
 PREDEFINED = {"bridge": "bridge", "host": "host", "none": "null"}  # name -> driver
@@ -71,8 +72,8 @@ def _network(row: tuple[Any, ...]) -> NetworkRecord:
         subnet=None if row[3] is None else str(row[3]),
         gateway=None if row[4] is None else str(row[4]),
         internal=bool(row[5]),
-        labels=json.loads(str(row[6])),
-        options=json.loads(str(row[7])),
+        labels=decoded(row[6]) or {},
+        options=decoded(row[7]) or {},
         created=str(row[8]),
     )
 
@@ -81,7 +82,7 @@ def _endpoint(row: tuple[Any, ...]) -> Endpoint:
     return Endpoint(
         network_id=str(row[0]),
         container_id=str(row[1]),
-        aliases=json.loads(str(row[2])),
+        aliases=decoded(row[2], list) or [],
         address=None if row[3] is None else str(row[3]),
         mac=None if row[4] is None else str(row[4]),
         interface=None if row[5] is None else str(row[5]),

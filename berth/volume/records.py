@@ -8,6 +8,7 @@ import sqlite3
 from typing import Any, NamedTuple
 
 from berth.db import Database
+from berth.db.columns import decoded
 from berth.errors import NotFound
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
@@ -31,8 +32,8 @@ def _record(row: tuple[Any, ...]) -> VolumeRecord:
         name=str(row[0]),
         driver=str(row[1]),
         created=str(row[2]),
-        labels=json.loads(str(row[3])),
-        options=json.loads(str(row[4])),
+        labels=decoded(row[3]) or {},
+        options=decoded(row[4]) or {},
     )
 
 

@@ -1,0 +1,16 @@
+"""Reading JSON columns: a value damaged on disk (a torn write, a bad block, a hand edit)
+costs its row, never the store (every listing reads every row)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def decoded(text: object, kind: type = dict) -> Any | None:
+    """The column's JSON value if it is a `kind`, else None (damaged)."""
+    try:
+        value = json.loads(str(text))
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return value if isinstance(value, kind) else None
