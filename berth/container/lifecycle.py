@@ -23,7 +23,7 @@ from berth.container import state, volume_mounts
 from berth.container.paths import ContainerPaths
 from berth.container.records import ContainerRecord, ContainerStore
 from berth.container.state import ACTIVE, Status
-from berth.container.view import ContainerView, reported
+from berth.container.view import MONITOR_KEYS, ContainerView, reported
 from berth.db import now
 from berth.errors import (
     BerthError,
@@ -251,7 +251,10 @@ class Lifecycle:
             failed = state.process_failed(report["error"], code, now())
             self.records.save_state(record.with_state(**failed))
             raise ContainerFailed(report["error"], code)
-        started = record.with_state(**reported(self.view.monitor_status(record.id)))
+        status = self.view.monitor_status(record.id)
+        monitor = {key: status[key] for key in MONITOR_KEYS if key in status}
+        # The monitor's identity goes in the row too: the run directory may be wiped.
+        started = record.with_state(**reported(status), **monitor)
         self.records.save_state(started)
         return started
 

@@ -52,7 +52,9 @@ class Controls:
         with self.paths.start_lock(record.id):
             current = self.lifecycle.refresh(self.lifecycle.records.get(record.id))
             if ending and current.status in state.ACTIVE:
-                (self.paths.run_dir(record.id) / STOP_REQUESTED).touch()
+                run_dir = self.paths.run_dir(record.id)
+                run_dir.mkdir(parents=True, exist_ok=True)  # it may have been wiped with /run
+                (run_dir / STOP_REQUESTED).touch()
                 if current.status == Status.PAUSED:
                     current = self._thaw(current)
         return current
@@ -66,8 +68,7 @@ class Controls:
         state.check_kill(record.id, record.status)
         if ending:
             record = self._current(record, ending=True)
-        with contextlib.suppress(NotFound):
-            self.lifecycle.runtime().kill(record.id, sig, all_processes=all_processes)
+        self._signal(record, sig, all_processes=all_processes)
 
     def stop(
         self, record: ContainerRecord, timeout: float | None = None, signal_name: str | None = None
@@ -81,13 +82,10 @@ class Controls:
         stop_signal = signal_number(
             signal_name or str(record.config.get("StopSignal") or "SIGTERM")
         )
-        runtime = self.lifecycle.runtime()
-        with contextlib.suppress(BerthError):
-            runtime.kill(record.id, stop_signal)
+        self._signal(record, stop_signal)
         stopped = self.wait_exit(record, float(grace))
         if stopped is None:
-            with contextlib.suppress(BerthError):
-                runtime.kill(record.id, signal.SIGKILL, all_processes=True)
+            self._signal(record, signal.SIGKILL, all_processes=True)
             stopped = self.wait_exit(record, KILL_WAIT_SECONDS)
         if stopped is not None:
             # Its monitor, then the cleanup it execs, release the network: done when stop
@@ -179,12 +177,30 @@ class Controls:
     def _end(self, record: ContainerRecord) -> None:
         """SIGKILL to every process of a running container, for good."""
         record = self._current(record, ending=True)
-        with contextlib.suppress(BerthError):
-            self.lifecycle.runtime().kill(record.id, signal.SIGKILL, all_processes=True)
+        self._signal(record, signal.SIGKILL, all_processes=True)
         self.wait_exit(record, KILL_WAIT_SECONDS)
 
+    def _signal(self, record: ContainerRecord, sig: int, *, all_processes: bool = False) -> None:
+        """Signal the container through the runtime; when the runtime's state is gone (a
+        wiped /run), through its cgroup, which is its processes' handle in the store."""
+        try:
+            self.lifecycle.runtime().kill(record.id, sig, all_processes=all_processes)
+            return
+        except NotFound:
+            pass
+        except BerthError:
+            return
+        from berth.cgroups import open_cgroup
+
+        group = open_cgroup(record.id, parent=self.paths.cgroup_parent)
+        with contextlib.suppress(BerthError, OSError):
+            if all_processes:
+                group.kill_all(sig)
+            elif (pid := int(record.state.get("Pid") or 0)) in group.pids():
+                os.kill(pid, sig)
+
     def _wait_monitor_gone(self, record: ContainerRecord) -> None:
-        status = self.lifecycle.view.monitor_status(record.id)
+        status = self.lifecycle.view.monitor_of(record)
         pid = int(status.get("MonitorPid") or 0)
         if pid in (os.getpid(), os.getppid()) or not monitor_alive(status):
             return  # (the monitor execs its own rm or clean-up: this may be it)

@@ -49,12 +49,21 @@ class ContainerView:
     def monitor_status(self, container_id: str) -> dict[str, Any]:
         return read_json(self.paths.run_dir(container_id) / STATUS_NAME) or {}
 
+    def monitor_of(self, record: ContainerRecord) -> dict[str, Any]:
+        """What the container's monitor reported, or, when its run directory is gone (a
+        /run wiped without a reboot), the monitor the row remembers: a container whose
+        monitor lives is still held, whatever happened to the files under /run."""
+        status = self.monitor_status(record.id)
+        if status:
+            return status
+        return {key: record.state[key] for key in MONITOR_KEYS if key in record.state}
+
     def observe(self, record: ContainerRecord) -> Observation:
         """Merge what the monitor reported; a monitor that is gone without reporting an exit
         means the container is gone too (a crash or a reboot): say so, never 'running'."""
         if record.status not in ACTIVE:
             return Observation(record, False, False)
-        status = self.monitor_status(record.id)
+        status = self.monitor_of(record)
         alive = monitor_alive(status)
         changes = reported(status)
         if status.get("Status") == Status.EXITED or not alive:

@@ -10,6 +10,7 @@ counted, and the first record written once there is room again says how many wer
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -39,6 +40,26 @@ def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
         stream.flush()
         os.fsync(stream.fileno())
     os.replace(temporary, path)
+
+
+def write_status(path: Path, status: dict[str, Any], store_root: str) -> None:
+    """The monitor's status.json, written whatever happened around it: a run directory
+    wiped (a /run cleanup without a reboot) is made again, so readers learn how the
+    container ends; on a full disk the store's reserve (berth.space) is the room for it, or
+    else the status waits for the next change (the container is held either way)."""
+    try:
+        write_json_atomically(path, status)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomically(path, status)
+    except OSError as error:
+        if error.errno not in FULL:
+            raise
+        from berth import space
+
+        if store_root and space.make_room(Path(store_root)):
+            with contextlib.suppress(OSError):
+                write_json_atomically(path, status)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

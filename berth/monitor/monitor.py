@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from berth import space
 from berth.errors import BerthError
 from berth.monitor import cleanup, launch, protocol
 from berth.monitor.config import (
@@ -35,7 +34,7 @@ from berth.monitor.config import (
     STOP_REQUESTED,
     MonitorConfig,
 )
-from berth.monitor.files import FULL, JsonLog, rfc3339_nano, write_json_atomically
+from berth.monitor.files import JsonLog, rfc3339_nano, write_json_atomically, write_status
 from berth.monitor.relay import ContainerStdio, Relay, open_stdio
 from berth.runtime import Runtime, processes
 
@@ -116,16 +115,7 @@ class Monitor:
         )
         if self.health is not None:
             self.status["Health"] = self.health.document()
-        try:
-            write_json_atomically(self.run_dir / STATUS_NAME, self.status)
-        except OSError as error:
-            if error.errno not in FULL:
-                raise
-            # A full disk: the store's reserve is for this (berth.space); without it, the
-            # status waits for the next change, and the container goes on being held.
-            if self.config.store_root and space.make_room(Path(self.config.store_root)):
-                with contextlib.suppress(OSError):
-                    write_json_atomically(self.run_dir / STATUS_NAME, self.status)
+        write_status(self.run_dir / STATUS_NAME, self.status, self.config.store_root)
 
     def _log_drops(self, total: int) -> None:
         """Log records lost to a full disk, in the container's State (inspect shows it)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.netns import HostNamespace
 from tests.fixtures.store import Berth, Store
 
 ACTIONS = ("start", "stop", "restart", "kill", "pause", "unpause")
@@ -52,6 +53,14 @@ def _monitors_of(store: Store, container_id: str) -> list[int]:
         if target.startswith(run_dir):
             found.append(int(entry.name))
     return found
+
+
+def _running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (this VM's init reaps them lazily)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _sleepers(container_id: str) -> int:
@@ -173,3 +182,29 @@ def test_run_with_rm_whose_cli_is_killed_still_removes(
         cli.send_signal(signal.SIGKILL)
         cli.wait()
     assert _wait_gone(berth, "orphaned"), berth("ps", "-a").stdout
+
+
+def test_rm_f_after_the_runroot_was_wiped(
+    berth: Berth, busybox: str, store: Store, host_ns: HostNamespace
+) -> None:
+    """/run cleaned without a reboot while a container runs: it is still listed as running
+    (its monitor lives), and rm -f ends its processes, its monitor, its cgroup and its port
+    (the cgroup is its processes' handle in the store)."""
+    started = berth("run", "-d", "--name", "survivor", "-p", "8089:80", busybox, "sleep", "1000")
+    assert started.returncode == 0, started.stderr
+    container_id = started.stdout.strip()
+    monitors = _monitors_of(store, container_id)
+    assert _sleepers(container_id) == 1 and len(monitors) == 1
+    subprocess.run(["rm", "-rf", str(store.runroot)], capture_output=True, check=False)
+    store.runroot.mkdir(exist_ok=True)
+    assert berth("inspect", "-f", "{{.State.Status}}", "survivor").stdout.strip() == "running"
+    removed = berth("rm", "-f", "survivor")
+    assert removed.returncode == 0, removed.stderr
+    assert _processes_of(container_id) == []
+    assert not any(_running(pid) for pid in monitors)
+    cgroups = Path("/sys/fs/cgroup/pids") / os.environ["BERTH_CGROUP_PARENT"] / container_id
+    assert not cgroups.exists()
+    rules = host_ns.run("nft", "list", "ruleset").stdout
+    assert "8089" not in rules
+    again = berth("run", "--rm", "-p", "8089:80", busybox, "true")  # the port is free
+    assert again.returncode == 0, again.stderr
