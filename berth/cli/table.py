@@ -69,6 +69,7 @@ GROUPS: dict[str, dict[str, Command]] = {
     },
     "system": {
         "df": Command("system_df", "Show berth disk usage"),
+        "check": Command("system_check", "Check the store for damage, and repair it"),
     },
     "container": {
         "run": COMMANDS["run"],

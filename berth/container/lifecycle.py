@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from berth import space
-from berth.container import state, volume_mounts
+from berth.container import recovery, state, volume_mounts
 from berth.container.paths import ContainerPaths
 from berth.container.records import ContainerRecord, ContainerStore
 from berth.container.state import ACTIVE, Status
@@ -156,6 +156,7 @@ class Lifecycle:
             prepared = True
             self.records.add(record)
             added = True
+            recovery.save(self.paths.directory(container_id), record)
             mode = network_mode(host_config)
             if is_bridged(mode) or aliases:
                 self.network.register(record.id, mode, list(aliases or []))
@@ -345,7 +346,9 @@ class Lifecycle:
     def rename(self, record: ContainerRecord, name: str) -> None:
         from berth.container import names
 
-        self.records.rename(record, names.check_name(name))
+        checked = names.check_name(name)
+        self.records.rename(record, checked)
+        recovery.save(self.paths.directory(record.id), record._replace(name=checked))
         if self._bridged(record):
             self.network.renamed(record.id)
 

@@ -134,6 +134,12 @@ class ContainerStore:
                 (json.dumps(record.state), record.id),
             )
 
+    def replace(self, record: ContainerRecord) -> None:
+        """Write every column of the row again (a damaged one, rebuilt)."""
+        with self.database.transaction() as cursor:
+            cursor.execute("DELETE FROM containers WHERE id = ?", (record.id,))
+            self.add(record)
+
     def save_host_config(self, container_id: str, host_config: dict[str, Any]) -> None:
         with self.database.transaction() as cursor:
             cursor.execute(

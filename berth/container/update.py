@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from berth.container import recovery
 from berth.container.creating import MIN_MEMORY
 from berth.container.paths import ContainerPaths
 from berth.container.records import ContainerRecord, ContainerStore
@@ -51,3 +52,4 @@ def update(
         )
         open_cgroup(record.id, parent=paths.cgroup_parent).update(resources)
     records.save_host_config(record.id, host_config)
+    recovery.save(paths.directory(record.id), record._replace(host_config=host_config))

@@ -175,6 +175,12 @@ class Database:
             except sqlite3.Error as error:
                 raise _translated(error, self.path) from None
 
+    def problems(self) -> list[str]:
+        """What SQLite's integrity check finds wrong with the file (nothing: [])."""
+        rows = self.query("PRAGMA integrity_check")
+        found = [str(row[0]) for row in rows]
+        return [] if found == ["ok"] else found
+
     def close(self) -> None:
         self.connection.close()
 

@@ -51,9 +51,12 @@ class Engine:
         self._launcher = launcher
 
     @classmethod
-    def open(cls, layout: Layout, launcher: MonitorLauncher | None = None) -> Engine:
+    def open(
+        cls, layout: Layout, launcher: MonitorLauncher | None = None, *, rebuild: bool = False
+    ) -> Engine:
         """`launcher`: a monitor started ahead by the caller, used by the first container
-        start (see `berth.monitor.launch`); the caller keeps the duty to close it."""
+        start (see `berth.monitor.launch`); the caller keeps the duty to close it.
+        `rebuild`: a new database for a store that holds data (system check --repair)."""
         try:
             for directory in (layout.root, layout.tmp, layout.runroot, layout.locks):
                 if not directory.is_dir():  # a read-only store is read, never written
@@ -67,7 +70,8 @@ class Engine:
             ) from None
         except OSError as error:
             raise from_os_error(error) from None
-        database = Database.open(layout.database, holds_data=_holds_data(layout))
+        holds_data = not rebuild and _holds_data(layout)
+        database = Database.open(layout.database, holds_data=holds_data)
         engine = cls(layout, database, launcher)
         space.keep(layout.root)
         if _has_unpack_dirs(layout):

@@ -114,9 +114,10 @@ class ImageStore:
         created: str,
         *,
         tag: Reference | None,
-        repo_digest: str,
+        repo_digest: str | None,
     ) -> None:
-        """A pulled image: its row (kept if it exists), its tag and the digest pulled by."""
+        """A pulled image: its row (kept if it exists), its tag and the digest pulled by
+        (neither for an image `system check` recovered from the content store)."""
         stamp = now()
         with self.database.transaction() as cursor:
             cursor.execute(
@@ -130,10 +131,11 @@ class ImageStore:
                     (str(tag), image_id),
                 )
                 cursor.execute("UPDATE images SET last_tagged = ? WHERE id = ?", (stamp, image_id))
-            cursor.execute(
-                "INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)",
-                (repo_digest, image_id),
-            )
+            if repo_digest is not None:
+                cursor.execute(
+                    "INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?, ?)",
+                    (repo_digest, image_id),
+                )
 
     def untag(self, name: str) -> None:
         with self.database.transaction() as cursor:

@@ -217,7 +217,7 @@ class ImageService:
             raise InvalidArgument("refusing to create a tag with a digest reference")
         self.records.tag(record.id, reference)
 
-    def _users(self, image_id: str) -> list[ImageUser]:
+    def users_of(self, image_id: str) -> list[ImageUser]:
         return self._image_users().image_users(image_id)
 
     def remove(self, text: str, *, force: bool = False) -> list[Removal]:
@@ -225,7 +225,7 @@ class ImageService:
         still uses it (then it must be forced, and stays as long as the container does)."""
         record = self.lookup(text)
         short = record.id[7:19]
-        users = self._users(record.id)
+        users = self.users_of(record.id)
         removals: list[Removal] = []
         name = _matching_name(text, record)
         if name is not None:
@@ -279,7 +279,7 @@ class ImageService:
         until = filters.time("until")
         removals: list[Removal] = []
         for record in self.all():
-            if not (record.dangling or every) or self._users(record.id):
+            if not (record.dangling or every) or self.users_of(record.id):
                 continue
             if until is not None and humanize.timestamp(record.created) >= until:
                 continue

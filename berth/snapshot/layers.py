@@ -12,6 +12,7 @@ an active snapshot's directory (snapshots/active/<key>) without its row.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterable
@@ -22,6 +23,8 @@ from berth.db import Database, now
 from berth.errors import NotFound
 from berth.layout import Layout
 from berth.oci import sha256_digest
+
+LAYER_MARKER = "layer.json"  # in snapshots/<id>/: the layer's diff_id and size
 
 
 class Layer(NamedTuple):
@@ -68,12 +71,33 @@ class LayerStore:
                     (diff_id, size, now()),
                 )
                 layer_id = int(cursor.lastrowid or 0)
+                # What the layer is, beside it: `system check --repair` rebuilds the row.
+                marker = {"diff_id": diff_id, "size": size}
+                (unpacked / LAYER_MARKER).write_text(json.dumps(marker))
                 destination = self.layout.snapshot_dir(layer_id)
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(unpacked, destination)
                 return Layer(layer_id, diff_id, size, destination / "fs")
         discard(unpacked)
         return self._layer(existing)
+
+    def adopt(self, layer_id: int, diff_id: str, size: int) -> None:
+        """A row for a layer directory that lost it (the database was rebuilt)."""
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "INSERT OR IGNORE INTO layers (id, diff_id, size, created) VALUES (?, ?, ?, ?)",
+                (layer_id, diff_id, size, now()),
+            )
+
+    def rows(self) -> list[Layer]:
+        rows = self.database.query("SELECT id, diff_id, size FROM layers ORDER BY id")
+        return [self._layer(row) for row in rows]
+
+    def forget(self, layer: Layer) -> None:
+        """Drop a layer's row, with the chains (and so the images) standing on it."""
+        with self.database.transaction() as cursor:
+            cursor.execute("DELETE FROM chains WHERE diff_id = ?", (layer.diff_id,))
+            cursor.execute("DELETE FROM layers WHERE id = ?", (layer.id,))
 
     def link(self, parent: str | None, diff_id: str) -> str:
         """The chain of layer `diff_id` on `parent` (its chain_id), recorded if new."""

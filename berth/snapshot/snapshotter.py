@@ -98,6 +98,18 @@ class Snapshotter:
             record = self.records.add(key, parent, VIEW, None, None)
         return self._mount(record)
 
+    def adopt(self, key: str, parent: str | None) -> bool:
+        """A row again for a writable snapshot whose directories are there (the database
+        was rebuilt): in snapshots/active/<key>, or a container's of before schema v5."""
+        active, legacy = self.layout.active_snapshot_dir(key), self.layout.containers / key
+        for upper, work in ((active / "fs", active / "work"), (legacy / "diff", legacy / "work")):
+            if upper.is_dir() and work.is_dir():
+                root = self.layout.root
+                relative = (str(upper.relative_to(root)), str(work.relative_to(root)))
+                self.records.add(key, parent, ACTIVE, *relative)
+                return True
+        return False
+
     def mounts(self, key: str) -> Mount:
         return self._mount(self.records.get(key))
 

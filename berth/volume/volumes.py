@@ -98,6 +98,22 @@ class Volumes:
         """A volume with a random name and Docker's anonymous label (`-v /path`)."""
         return self.create(labels={ANONYMOUS_LABEL: ""})
 
+    def adopt_directories(self) -> list[str]:
+        """Rows again for volumes whose directories are there (the database was rebuilt);
+        a 64-hex name was an anonymous volume. Returns the names adopted."""
+        adopted: list[str] = []
+        if not self.root.is_dir():
+            return adopted
+        known = {record.name for record in self.records.all()}
+        for entry in sorted(os.scandir(self.root), key=lambda e: e.name):
+            if entry.name in known or not Path(entry.path, "_data").is_dir():
+                continue
+            anonymous = len(entry.name) == 64 and all(c in "0123456789abcdef" for c in entry.name)
+            labels = {ANONYMOUS_LABEL: ""} if anonymous else {}
+            self.records.add(VolumeRecord(entry.name, DRIVER, created_now(), labels, {}))
+            adopted.append(entry.name)
+        return adopted
+
     def remove(self, name: str) -> None:
         import shutil
 
