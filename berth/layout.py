@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 DEFAULT_ROOT = Path("/var/lib/berth")
+RESERVE_NAME = "reserve"  # see berth.space
 DEFAULT_RUNROOT = Path("/run/berth")
 
 
@@ -67,6 +68,11 @@ class Layout(NamedTuple):
     @property
     def volumes(self) -> Path:
         return self.root / "volumes"
+
+    @property
+    def reserve(self) -> Path:
+        """Room kept for the commands that free space on a full disk (berth.space)."""
+        return self.root / RESERVE_NAME
 
     @property
     def tmp(self) -> Path:

@@ -14,20 +14,19 @@ import contextlib
 import os
 from pathlib import Path
 
-RESERVE_NAME = "reserve"
 RESERVE_BYTES = 4 << 20
 
 
-def free_bytes(root: Path) -> int:
-    stats = os.statvfs(root)
+def free_bytes(directory: Path) -> int:
+    stats = os.statvfs(directory)
     return stats.f_bavail * stats.f_frsize
 
 
-def make_room(root: Path) -> bool:
-    """Give the reserve back to the filesystem if it is (nearly) full; True if it did."""
-    reserve = root / RESERVE_NAME
+def make_room(reserve: Path) -> bool:
+    """Give the reserve (the file at `reserve`: Layout.reserve) back to the filesystem if it
+    is (nearly) full; True if it did."""
     try:
-        if free_bytes(root) >= RESERVE_BYTES:
+        if free_bytes(reserve.parent) >= RESERVE_BYTES:
             return False
         reserve.unlink()
     except OSError:
@@ -35,15 +34,14 @@ def make_room(root: Path) -> bool:
     return True
 
 
-def keep(root: Path) -> None:
+def keep(reserve: Path) -> None:
     """Put the reserve back (or make it, for a new store) when there is room for it twice
     over; a store that can't be written (read-only, full) is left as it is."""
-    reserve = root / RESERVE_NAME
     if reserve.exists():
         return
-    staged = root / f"{RESERVE_NAME}.new"
+    staged = reserve.with_name(reserve.name + ".new")
     try:
-        if free_bytes(root) < 2 * RESERVE_BYTES:
+        if free_bytes(reserve.parent) < 2 * RESERVE_BYTES:
             return
         fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:

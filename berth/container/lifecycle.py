@@ -165,7 +165,7 @@ class Lifecycle:
             # the anonymous volumes made for it above (on a full disk, with the store's
             # reserve: undoing must not fail for the space that made the create fail).
             if isinstance(error, NoSpace) and prepared:
-                space.make_room(self.paths.layout.root)
+                space.make_room(self.paths.layout.reserve)
             if added:
                 self.records.delete(record.id)
             if prepared:

@@ -145,5 +145,5 @@ def monitor_config(
         dns_fds=list(dns_fds),
         dns_names=network.names_files,
         held_fds=[s.fileno() for s in network.held if s.fileno() not in dns_fds],
-        store_root=str(paths.layout.root),
+        reserve=str(paths.layout.reserve),
     )

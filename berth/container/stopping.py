@@ -39,7 +39,7 @@ class Controls:
         """Stopping and removing free space: on a full disk, once the container's processes
         are gone (they would take it first), the store's reserve (berth.space) is the room
         for what they must write."""
-        space.make_room(self.paths.layout.root)
+        space.make_room(self.paths.layout.reserve)
         self.lifecycle.records.database.make_writable()
 
     def _current(self, record: ContainerRecord, *, ending: bool) -> ContainerRecord:

@@ -14,7 +14,6 @@ import os
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from berth import space
 from berth.db import Database
 from berth.errors import PermissionDenied, from_os_error
 from berth.layout import Layout
@@ -73,7 +72,10 @@ class Engine:
         holds_data = not rebuild and _holds_data(layout)
         database = Database.open(layout.database, holds_data=holds_data)
         engine = cls(layout, database, launcher)
-        space.keep(layout.root)
+        if not layout.reserve.exists():  # one stat; berth.space only when there is work
+            from berth import space
+
+            space.keep(layout.reserve)
         if _has_unpack_dirs(layout):
             from berth.snapshot.layers import collect_abandoned
 

@@ -137,7 +137,7 @@ class ImageService:
     def _free_after_full_disk(self) -> None:
         """What a pull that filled the disk wrote goes: the layers it committed that no image
         uses (its partial download and unpack directory went with their failures)."""
-        space.make_room(self.layout.root)
+        space.make_room(self.layout.reserve)
         with contextlib.suppress(BerthError, OSError):
             self._collect()
 

@@ -38,7 +38,7 @@ class MonitorConfig(NamedTuple):
     dns_fds: Sequence[int] = ()  # (udp, tcp) bound to 127.0.0.11:53 in the container
     dns_names: Sequence[str] = ()  # name tables (JSON) of the container's networks
     held_fds: Sequence[int] = ()  # published ports' reservations, closed once it is done
-    store_root: str = ""  # where the store's reserve is (berth.space), for a full disk
+    reserve: str = ""  # the store's reserve file (berth.space), for a full disk
 
     def write(self) -> None:
         Path(self.run_dir, CONFIG_NAME).write_text(json.dumps(self._asdict()))

@@ -42,7 +42,7 @@ def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def write_status(path: Path, status: dict[str, Any], store_root: str) -> None:
+def write_status(path: Path, status: dict[str, Any], reserve: str) -> None:
     """The monitor's status.json, written whatever happened around it: a run directory
     wiped (a /run cleanup without a reboot) is made again, so readers learn how the
     container ends; on a full disk the store's reserve (berth.space) is the room for it, or
@@ -57,7 +57,7 @@ def write_status(path: Path, status: dict[str, Any], store_root: str) -> None:
             raise
         from berth import space
 
-        if store_root and space.make_room(Path(store_root)):
+        if reserve and space.make_room(Path(reserve)):
             with contextlib.suppress(OSError):
                 write_json_atomically(path, status)
 

@@ -115,7 +115,7 @@ class Monitor:
         )
         if self.health is not None:
             self.status["Health"] = self.health.document()
-        write_status(self.run_dir / STATUS_NAME, self.status, self.config.store_root)
+        write_status(self.run_dir / STATUS_NAME, self.status, self.config.reserve)
 
     def _log_drops(self, total: int) -> None:
         """Log records lost to a full disk, in the container's State (inspect shows it)."""
