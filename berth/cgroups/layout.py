@@ -12,8 +12,6 @@ Stdlib only; NamedTuples, not dataclasses, which would cost every container star
 imports (the CLI's and the monitor's).
 """
 
-from __future__ import annotations
-
 import re
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple

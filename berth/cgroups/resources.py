@@ -6,8 +6,6 @@ memory+swap to swap alone, the order of v1 memory writes) are unit-tested withou
 Stdlib and berth.errors only.
 """
 
-from __future__ import annotations
-
 import math
 from typing import NamedTuple
 

@@ -9,8 +9,6 @@ the destination's name in the destination's parent, which must exist; a destinat
 in `/` must be an existing directory.
 """
 
-from __future__ import annotations
-
 import copy as shallow
 import os
 import tarfile

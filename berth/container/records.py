@@ -3,8 +3,6 @@
 Lookup follows Docker: full id, then exact name, then a unique id prefix.
 """
 
-from __future__ import annotations
-
 import json
 import sqlite3
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -36,7 +34,7 @@ class ContainerRecord(NamedTuple):
     def status(self) -> Status:
         return status_of(self.state)
 
-    def with_state(self, **changes: Any) -> ContainerRecord:
+    def with_state(self, **changes: Any) -> "ContainerRecord":
         return self._replace(state={**self.state, **changes})
 
 
@@ -169,7 +167,7 @@ class ContainerStore:
 
     # -- what the image service asks (berth.image.service.ImageUsers) -----------------------
 
-    def image_users(self, image_id: str) -> list[ImageUser]:
+    def image_users(self, image_id: str) -> "list[ImageUser]":
         from berth.container.state import ACTIVE
         from berth.image.service import ImageUser
 

@@ -3,8 +3,6 @@ HostConfig the way Docker builds it: default capabilities, mounts, masked and re
 namespaces, seccomp and rlimits. Pure code: the caller supplies what it read from disk.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path

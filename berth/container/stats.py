@@ -1,8 +1,6 @@
 """`stats`: a running container's CPU, memory, pids and network use, read from its cgroup
 (twice, for a CPU percentage) and from its network namespace's counters."""
 
-from __future__ import annotations
-
 import time
 from typing import Any, NamedTuple
 

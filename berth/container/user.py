@@ -1,8 +1,6 @@
 """`-u user[:group]` resolved the way Docker does, in the container's own /etc/passwd and
 /etc/group (read from the mounted rootfs, never the host's)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import NamedTuple
 

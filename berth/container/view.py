@@ -4,8 +4,6 @@ releases what a reading finds (`Lifecycle.refresh`), and the network asks it whe
 container still holds its addresses (`holds_network`, network's ContainerView).
 """
 
-from __future__ import annotations
-
 from typing import Any, NamedTuple
 
 from berth.container import state

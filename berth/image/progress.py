@@ -5,8 +5,6 @@ Docker's JSON progress stream in the API. Layer events carry the 12-character sh
 of the layer blob as `id`; events with an empty `id` are whole-pull messages.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import NamedTuple
 

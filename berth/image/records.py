@@ -4,8 +4,6 @@ Names are stored normalised (`docker.io/library/postgres:15`); a tag points at e
 image, an image may have many tags, and an image whose last tag is gone is "dangling".
 """
 
-from __future__ import annotations
-
 from collections import defaultdict
 from typing import NamedTuple
 

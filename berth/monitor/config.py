@@ -1,8 +1,6 @@
 """What a monitor is told about its container: `monitor.json` in the container's run dir,
 written by the container service before it starts the monitor."""
 
-from __future__ import annotations
-
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,5 +42,5 @@ class MonitorConfig(NamedTuple):
         Path(self.run_dir, CONFIG_NAME).write_text(json.dumps(self._asdict()))
 
     @classmethod
-    def read(cls, run_dir: Path) -> MonitorConfig:
+    def read(cls, run_dir: Path) -> "MonitorConfig":
         return cls(**json.loads((run_dir / CONFIG_NAME).read_text()))

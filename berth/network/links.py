@@ -6,8 +6,6 @@ container's namespace (named eth0, eth1, ...); the inner end is then configured 
 the namespace, entered by the calling thread only (see `netns`).
 """
 
-from __future__ import annotations
-
 import hashlib
 import ipaddress
 import socket

@@ -15,8 +15,6 @@ What the table does:
   don't reach each other (as Docker's isolation chains do).
 """
 
-from __future__ import annotations
-
 import subprocess
 from collections.abc import Sequence
 from typing import NamedTuple

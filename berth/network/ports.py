@@ -7,8 +7,6 @@ as Podman's conmon does, so no other program, berth or not, can take the port me
 a port that is already taken fails at once with Docker's message, before anything is set up.
 """
 
-from __future__ import annotations
-
 import ipaddress
 import socket
 from collections.abc import Mapping

@@ -5,8 +5,6 @@ berth processes starting containers at once never hand out the same address or p
 Lookup follows Docker: full id, then exact name, then a unique id prefix.
 """
 
-from __future__ import annotations
-
 import json
 import sqlite3
 from collections.abc import Callable

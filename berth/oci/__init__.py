@@ -4,8 +4,6 @@ Parsing validates shape and raises DataLoss for documents that don't match what 
 to be. Pure code: no I/O.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Mapping, Sequence

@@ -4,8 +4,6 @@
 `name@sha256:...` pins a digest. `familiar()` gives back the short form Docker prints.
 """
 
-from __future__ import annotations
-
 import re
 from typing import NamedTuple
 
@@ -51,10 +49,10 @@ class Reference(NamedTuple):
             text += f"@{self.digest}"
         return text
 
-    def with_tag(self, tag: str) -> Reference:
+    def with_tag(self, tag: str) -> "Reference":
         return Reference(self.domain, self.path, tag, None)
 
-    def with_digest(self, digest: str) -> Reference:
+    def with_digest(self, digest: str) -> "Reference":
         return Reference(self.domain, self.path, None, digest)
 
     @property

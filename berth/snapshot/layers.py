@@ -10,8 +10,6 @@ transaction that inserts its row. A directory without a row is garbage (see `swe
 an active snapshot's directory (snapshots/active/<key>) without its row.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import shutil

@@ -5,8 +5,6 @@ a build step) stands on, and the directories of its upper and work, relative to 
 root (containers created before v5 keep theirs under containers/<id>/).
 """
 
-from __future__ import annotations
-
 import sqlite3
 from typing import Any, NamedTuple
 

@@ -1,8 +1,6 @@
 """Volume rows (schema v3): one per named volume, its driver, creation time, labels and
 options; the data lives in volumes/<name>/_data."""
 
-from __future__ import annotations
-
 import json
 import sqlite3
 from typing import Any, NamedTuple

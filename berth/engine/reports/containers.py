@@ -1,8 +1,6 @@
 """A container as Docker's API shows it: `GET /containers/json`'s summary (what `ps`
 formats) and `GET /containers/{id}/json` (inspect)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any, NamedTuple
 

@@ -1,8 +1,6 @@
 """Networks as Docker's API shows them: `GET /networks/{id}` (inspect, what `network ls`
 formats too) and a container's NetworkSettings."""
 
-from __future__ import annotations
-
 import ipaddress
 from typing import Any, NamedTuple
 
