@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import leaks, netns
+from tests.fixtures.api import ApiServer
+from tests.fixtures.forward import LoopbackForward
 from tests.fixtures.images import Catalogue, build_catalogue, push_catalogue, verify_catalogue
 from tests.fixtures.proxy import CountingProxy, start_proxy
 from tests.fixtures.registry import RunningRegistry, start_registry
@@ -177,3 +179,25 @@ def busybox(registry: Catalogue, berth: Berth) -> Iterator[str]:
     yield "busybox"
     for container_id in berth("ps", "-aq", "--no-trunc").stdout.split():
         berth("rm", "-f", container_id)
+
+
+@pytest.fixture
+def api(
+    store: Store, host_ns: netns.HostNamespace, registry: Catalogue, berth: Berth, tmp_path: Path
+) -> Iterator[ApiServer]:
+    """`berth serve` on the test's store, inside `host_ns` with the registry forwarded in;
+    the docker CLI reaches it with `api.docker(...)`. At the end every container is removed,
+    the server must stop on SIGTERM with status 0, and its log must hold no traceback."""
+    forward = LoopbackForward(host_ns.path, int(registry.host.rpartition(":")[2]))
+    server = ApiServer(store, host_ns.prefix, tmp_path / "api")
+    try:
+        server.start()
+        yield server
+    finally:
+        for container_id in berth("ps", "-aq", "--no-trunc").stdout.split():
+            berth("rm", "-f", container_id)
+        status = server.stop()
+        forward.close()
+    log = server.log()
+    if status != 0 or "Traceback" in log:
+        pytest.fail(f"berth serve ended with {status}; its log:\n{log[-3000:]}", pytrace=False)

@@ -50,6 +50,9 @@ COMMANDS: dict[str, Command] = {
     "unpause": Command("unpause", "Unpause all processes within one or more containers"),
     "diff": Command("diff", "Inspect changes to files or directories on a container's filesystem"),
     "cp": Command("cp", "Copy files/folders between a container and the local filesystem"),
+    "serve": Command(
+        "serve", "Serve the Docker Engine API (docker, docker-py, compose drive berth)"
+    ),
     "top": Command("top", "Display the running processes of a container"),
     "stats": Command("stats", "Display a live stream of container(s) resource usage statistics"),
     "update": Command("update", "Update configuration of one or more containers"),
@@ -70,6 +73,7 @@ GROUPS: dict[str, dict[str, Command]] = {
     "system": {
         "df": Command("system_df", "Show berth disk usage"),
         "check": Command("system_check", "Check the store for damage, and repair it"),
+        "service": Command("serve", "Serve the Docker Engine API"),
     },
     "container": {
         "run": COMMANDS["run"],

@@ -45,3 +45,17 @@ class System:
             "Volumes": volumes,
             "BuildCache": [],
         }
+
+    def info(self, root: str) -> dict[str, Any]:
+        """`GET /info`: what runs, what is stored, and this host's facts."""
+        from berth.cgroups.layout import detect
+        from berth.container.state import Status
+        from berth.engine.reports import system as report
+
+        statuses = [record.status for record in self.containers.all()]
+        running = sum(1 for s in statuses if s in (Status.RUNNING, Status.RESTARTING))
+        paused = statuses.count(Status.PAUSED)
+        counts = report.Counts(
+            running, paused, len(statuses) - running - paused, len(self.images.service.all())
+        )
+        return report.info(counts, report.host(detect().version), root)

@@ -1,0 +1,77 @@
+"""`berth serve` as a service: addresses, versions, errors, and what stopping it leaves."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from tests.fixtures.api import ApiServer
+from tests.fixtures.store import Berth
+
+
+def _raw(api: ApiServer, request: bytes) -> bytes:
+    """One request on a fresh connection, and everything the server answers before closing."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(api.socket))
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_docker_version_negotiates_down_to_the_served_api(api: ApiServer) -> None:
+    result = api.docker("version", "--format", "{{json .}}")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["Server"]["ApiVersion"] == "1.47"
+    assert document["Server"]["MinAPIVersion"] == "1.24"
+    assert document["Client"]["ApiVersion"] == "1.47"  # the 28.x client speaks 1.50
+
+
+def test_ping_answers_get_and_head_with_the_version_headers(api: ApiServer) -> None:
+    answer = _raw(api, b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert b"Api-Version: 1.47" in head and b"Ostype: linux" in head
+    assert b"Docker-Experimental: false" in head
+    assert body == b"OK"
+    answer = _raw(api, b"HEAD /v1.24/_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and body == b""
+
+
+def test_versions_outside_the_range_are_refused_in_dockers_words(api: ApiServer) -> None:
+    for version, words in (("1.99", b"too new"), ("1.12", b"too old")):
+        answer = _raw(api, f"GET /v{version}/info HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400"), answer
+        assert words in json.loads(body)["message"].encode()
+
+
+def test_unknown_paths_and_malformed_requests_get_answers_not_dropped_connections(
+    api: ApiServer,
+) -> None:
+    answer = _raw(api, b"GET /no/such/thing HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 404")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2]) == {"message": "page not found"}
+    answer = _raw(api, b"DELETE /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 405")
+    answer = _raw(api, b"GARBAGE\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400")
+    huge = b"GET /_ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 400_000 + b"\r\n\r\n"
+    assert _raw(api, huge).startswith(b"HTTP/1.1 431")
+    # and the server still serves
+    assert api.docker("version").returncode == 0
+
+
+def test_info_counts_what_the_cli_made(api: ApiServer, busybox: str, berth: Berth) -> None:
+    berth("create", "--name", "made-by-cli", busybox, "true", check=True)
+    result = api.docker("info", "--format", "{{json .}}")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["Containers"] == 1 and info["ContainersStopped"] == 1
+    assert info["Images"] == 1
+    assert info["Driver"] == "overlay2" and info["OSType"] == "linux"
