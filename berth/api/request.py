@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qs
 
+from berth.api.shared import Shared
 from berth.api.versions import Version
 from berth.api.wire import Headers, HttpConnection
 from berth.errors import InvalidArgument
@@ -87,8 +88,13 @@ class Request:
         return "upgrade" in tokens and "upgrade" in self.headers
 
     @property
+    def shared(self) -> Shared:
+        return self.session.shared
+
+    @property
     def stopping(self) -> threading.Event:
-        return self.session.stopping
+        """Set when the server stops: a long stream ends at its next chance."""
+        return self.session.shared.stopping
 
     # -- the query ---------------------------------------------------------------------------
 
@@ -147,12 +153,12 @@ class Request:
 
 
 class Session:
-    """What the requests of one connection share: the store, opened on first use, and the
-    server's stopping flag."""
+    """What the requests of one connection share: the store, opened on first use, and what
+    the whole server shares."""
 
-    def __init__(self, layout: Layout, stopping: threading.Event) -> None:
+    def __init__(self, layout: Layout, shared: Shared) -> None:
         self.layout = layout
-        self.stopping = stopping
+        self.shared = shared
         self._engine: Engine | None = None
 
     @property

@@ -18,7 +18,16 @@ from berth.errors import BerthError, from_os_error, http_status
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES = ("system",)
+ROUTE_MODULES = (
+    "system",
+    "containers",
+    "container_io",
+    "exec",
+    "images",
+    "networks",
+    "volumes",
+    "events",
+)
 
 RouteSpec = tuple[str, str, Handler]
 

@@ -20,6 +20,7 @@ from berth import __version__
 from berth.api import versions
 from berth.api.request import Hijacked, Reply, Request, Session, Stream, json_reply
 from berth.api.router import Router, error_reply
+from berth.api.shared import Shared
 from berth.api.wire import ClientGone, HttpConnection
 from berth.errors import BerthError
 
@@ -60,7 +61,8 @@ class Server:
         self.tls = tls
         self.router = router or Router.default()
         self.grace = grace
-        self.stopping = threading.Event()
+        self.shared = Shared()
+        self.stopping = self.shared.stopping
         self._headers = common_headers()
         self._lock = threading.Lock()
         self._connections: dict[HttpConnection, bool] = {}  # -> busy with a request
@@ -117,7 +119,7 @@ class Server:
 
     def _serve(self, sock: socket.socket) -> None:
         connection: HttpConnection | None = None
-        session = Session(self.layout, self.stopping)
+        session = Session(self.layout, self.shared)
         try:
             if self.tls is not None:
                 sock.settimeout(TLS_HANDSHAKE_TIMEOUT)

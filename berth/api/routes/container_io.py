@@ -1,0 +1,5 @@
+"""Routes: container_io (to be written)."""
+
+from berth.api.router import RouteSpec
+
+ROUTES: list[RouteSpec] = []

@@ -1,0 +1,5 @@
+"""Routes: networks (to be written)."""
+
+from berth.api.router import RouteSpec
+
+ROUTES: list[RouteSpec] = []
