@@ -65,6 +65,10 @@ class Filters:
                 raise InvalidArgument(f"invalid filter '{key}'")
         return self
 
+    def adding(self, key: str, value: str) -> Filters:
+        """These filters with one more value for `key` (a filter an older API implies)."""
+        return Filters({**self._values, key: [*self._values.get(key, ()), value]})
+
     def __contains__(self, key: str) -> bool:
         return key in self._values
 

@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
 
 
-def size(value: float) -> str:
-    """4261000 -> "4.26MB": decimal units, three significant digits."""
+def size(value: float, digits: int = 3) -> str:
+    """4261000 -> "4.26MB": decimal units, three significant digits (the CLI's tables;
+    progress bars use four, as go-units' HumanSize does)."""
     unit = 0
     while value >= 1000 and unit < len(_UNITS) - 1:
         value /= 1000
         unit += 1
-    return f"{value:.3g}{_UNITS[unit]}"
+    return f"{value:.{digits}g}{_UNITS[unit]}"
 
 
 def duration(seconds: float) -> str:

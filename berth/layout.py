@@ -75,6 +75,11 @@ class Layout(NamedTuple):
         return self.root / RESERVE_NAME
 
     @property
+    def events(self) -> Path:
+        """The event journal (berth.events): in the runroot, gone at a reboot as dockerd's."""
+        return self.runroot / "events.log"
+
+    @property
     def tmp(self) -> Path:
         """Scratch space on the store's filesystem, so a rename into place is atomic."""
         return self.root / "tmp"

@@ -40,6 +40,7 @@ class Stream(NamedTuple):
     chunks: Iterable[bytes]
     content_type: str = "application/json"
     status: int = 200
+    headers: Headers = []  # more than the content type (GET archive's path stat)
 
 
 class Hijacked(NamedTuple):

@@ -24,6 +24,7 @@ ROUTE_MODULES = (
     "container_io",
     "exec",
     "images",
+    "registry",
     "networks",
     "volumes",
     "events",

@@ -178,10 +178,15 @@ class Server:
             log.debug("%s %s: %d, streaming", method, target, answer.status)
             try:
                 connection.stream(
-                    answer.status, [("Content-Type", answer.content_type)], answer.chunks
+                    answer.status,
+                    [("Content-Type", answer.content_type), *answer.headers],
+                    answer.chunks,
                 )
             except ClientGone:
                 raise
+            except BerthError as error:  # a failure the stream's source reported: cut short
+                log.warning("%s %s: the stream failed: %s", method, target, error.message)
+                return True
             except Exception:  # a stream that fails half-way can only be cut short
                 log.exception("%s %s: the stream failed", method, target)
                 return True

@@ -42,6 +42,7 @@ class HttpConnection:
         self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         self._common = [(k.encode(), v.encode()) for k, v in common_headers]
         self.responded = False
+        self._head_only = False  # the request is a HEAD: its response has no body
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -57,6 +58,7 @@ class HttpConnection:
             self._refuse(error.error_status_hint, str(error))
             return None
         if isinstance(event, h11.Request):
+            self._head_only = event.method == b"HEAD"
             return event
         return None
 
@@ -127,7 +129,7 @@ class HttpConnection:
         if close:
             head.append((b"Connection", b"close"))
         self._send(h11.Response(status_code=status, headers=head, reason=_reason(status)))
-        if body and self._h11.our_state is h11.SEND_BODY:
+        if body and not self._head_only and self._h11.our_state is h11.SEND_BODY:
             self._send(h11.Data(data=body))
         self._send(h11.EndOfMessage())
 

@@ -50,6 +50,9 @@ COMMANDS: dict[str, Command] = {
     "unpause": Command("unpause", "Unpause all processes within one or more containers"),
     "diff": Command("diff", "Inspect changes to files or directories on a container's filesystem"),
     "cp": Command("cp", "Copy files/folders between a container and the local filesystem"),
+    "events": Command("events", "Get real time events from the server"),
+    "info": Command("info", "Display system-wide information"),
+    "version": Command("version", "Show the berth version information"),
     "serve": Command(
         "serve", "Serve the Docker Engine API (docker, docker-py, compose drive berth)"
     ),
@@ -74,6 +77,8 @@ GROUPS: dict[str, dict[str, Command]] = {
         "df": Command("system_df", "Show berth disk usage"),
         "check": Command("system_check", "Check the store for damage, and repair it"),
         "service": Command("serve", "Serve the Docker Engine API"),
+        "events": COMMANDS["events"],
+        "info": COMMANDS["info"],
     },
     "container": {
         "run": COMMANDS["run"],

@@ -6,10 +6,13 @@ volumes too, or for a stopped one its rootfs snapshot (read-write) with its volu
 binds, mounted in a mount namespace of its own that the host never sees — and chroots into
 it, so the kernel resolves every name and no symlink in the container leads a read or a
 write out of it. Then it packs a path to stdout (a JSON header line, then tar) or extracts
-stdin's tar at a path. An error is reported on the status fd as JSON `[kind, message]`.
+stdin's tar at a path; for the Engine API's archive endpoints it stats a path, archives it
+with its stat, or unpacks a client's tar by dockerd's rules (`berth.container.cp_archive`).
+An error is reported on the status fd as JSON `[kind, message]`.
 
 Before the chroot, tarfile's name lookups are switched off: inside, glibc's NSS would read
-the container's nsswitch.conf and load its libraries as root (CVE-2019-14271).
+the container's nsswitch.conf and load its libraries as root (CVE-2019-14271); after it,
+imports are sealed: every module the work needs is imported before.
 """
 
 from __future__ import annotations
@@ -18,13 +21,20 @@ import json
 import os
 import sys
 import tarfile
+from pathlib import Path
 from typing import Any
 
+from berth.container import cp_archive
 from berth.container.cp_stream import Source, describe, extract, extract_archive, pack
+from berth.container.user import resolve as resolve_user
 from berth.errors import BerthError
+from berth.runtime.hardening import seal_imports
 
 FROM = "from"  # pack the container's `path` to stdout
 TO = "to"  # extract stdin at the container's `path`
+STAT = "stat"  # the API's path stat of `path`, as JSON on stdout
+ARCHIVE = "archive"  # the API's GET archive: the stat as a JSON line, then the tar
+EXTRACT = "extract"  # the API's PUT archive: stdin's tar unpacked in the directory `path`
 
 
 def _enter(request: dict[str, Any]) -> None:
@@ -32,8 +42,6 @@ def _enter(request: dict[str, Any]) -> None:
     own (gone when it exits), then chroot into the root."""
     root = str(request["root"])
     if request.get("mount") is not None:
-        from pathlib import Path
-
         from berth.snapshot import Mount
         from berth.sys import CLONE_NEWNS, bind, make_private, unshare
         from berth.sys.rootpath import resolve_in_root
@@ -49,10 +57,14 @@ def _enter(request: dict[str, Any]) -> None:
                 bind(source, inside, readonly=readonly, recursive=True)
     os.chroot(root)
     os.chdir("/")
+    seal_imports()
 
 
 def _work(request: dict[str, Any]) -> None:
     path = str(request["path"])
+    if request["op"] in (STAT, ARCHIVE, EXTRACT):
+        _work_for_api(request, path)
+        return
     if request["op"] == FROM:
         source, read_from = describe(path, follow=bool(request.get("follow")))
         with os.fdopen(1, "wb", closefd=False) as stream:
@@ -66,6 +78,31 @@ def _work(request: dict[str, Any]) -> None:
         else:
             source = Source(*request["source"])
             extract(stream, source, path, owner=None if archive else (0, 0))
+
+
+def _work_for_api(request: dict[str, Any], path: str) -> None:
+    if request["op"] == STAT:
+        document = cp_archive.path_stat(cp_archive.absolute(path))
+        os.write(1, json.dumps(document).encode())
+        return
+    if request["op"] == ARCHIVE:
+        with os.fdopen(1, "wb", closefd=False) as stream:
+            cp_archive.archive(path, stream)
+        return
+    directory = cp_archive.extraction_point(path)
+    mounts = [(str(target), bool(writable)) for target, writable in request["mounts"]]
+    cp_archive.check_writable(directory, mounts, readonly_rootfs=bool(request["readonly_rootfs"]))
+    owner = None
+    if request.get("user"):
+        resolved = resolve_user(Path("/"), str(request["user"]))
+        owner = (resolved.uid, resolved.gid)
+    with os.fdopen(0, "rb", closefd=False) as stream:
+        cp_archive.extract(
+            stream,
+            directory,
+            allow_overwrite_dir_with_file=bool(request["allow_overwrite_dir_with_file"]),
+            owner=owner,
+        )
 
 
 def main(argv: list[str]) -> int:

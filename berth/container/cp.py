@@ -1,10 +1,14 @@
 """`cp`: files between a container and the host. The host's side runs here; the container's
 side runs in a helper process chrooted into the container (`berth.container.copier`), and
-the two talk in tar through its stdin or stdout."""
+the two talk in tar through its stdin or stdout. The Engine API's archive endpoints use the
+same helper, with streams instead of host paths (`stat_path`, `archive_path`,
+`extract_into`)."""
 
 from __future__ import annotations
 
 import contextlib
+import io
+import itertools
 import json
 import os
 import shutil
@@ -15,10 +19,18 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from berth.container.cp_stream import Source, describe, extract, pack, split_target
 from berth.container.state import Status
-from berth.errors import BerthError, Conflict, InvalidArgument, NotFound, SystemFailure
+from berth.errors import (
+    BerthError,
+    Conflict,
+    InvalidArgument,
+    NoSpace,
+    NotFound,
+    PermissionDenied,
+    SystemFailure,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Iterator
 
     from berth.container.paths import ContainerPaths
     from berth.container.records import ContainerRecord
@@ -28,7 +40,10 @@ _KINDS: dict[str, type[BerthError]] = {
     "InvalidArgument": InvalidArgument,
     "NotFound": NotFound,
     "Conflict": Conflict,
+    "PermissionDenied": PermissionDenied,
+    "NoSpace": NoSpace,
 }
+STAT_LIMIT = 64 * 1024  # a path stat is a small JSON document
 CHUNK = 1 << 16
 HELPER = (sys.executable, "-I", "-m", "berth.container.copier")
 
@@ -199,3 +214,91 @@ def copy_path(
         if not error.message.startswith("Could not find the file"):
             raise
         raise NotFound(f"{error.message} in container {dest_container}") from None
+
+
+# -- the Engine API's archive endpoints ------------------------------------------------------
+
+
+def stat_path(root: Root, path: str) -> dict[str, Any]:
+    """Docker's stat of the container's `path` (HEAD /containers/{id}/archive)."""
+    status_r, status_w = os.pipe()
+    helper = _helper(root, {"op": "stat", "path": path}, status_w, stdout=subprocess.PIPE)
+    assert helper.stdout is not None
+    with helper.stdout:
+        document = helper.stdout.read(STAT_LIMIT)
+    _finish(helper, status_r, "from")
+    return dict(json.loads(document))
+
+
+def archive_path(root: Root, path: str) -> tuple[dict[str, Any], Iterator[bytes]]:
+    """The stat of the container's `path` and a tar stream of it, read as it is written (GET
+    /containers/{id}/archive). Closing the stream early ends the helper; either way it is
+    reaped."""
+    status_r, status_w = os.pipe()
+    helper = _helper(root, {"op": "archive", "path": path}, status_w, stdout=subprocess.PIPE)
+    assert helper.stdout is not None
+    header = helper.stdout.readline(STAT_LIMIT)
+    if not header.endswith(b"\n"):
+        helper.stdout.close()
+        _finish(helper, status_r, "from")  # raises what the helper said
+        raise SystemFailure("the copy helper sent no stat")
+    stream = _chunks(helper, status_r)
+    first = next(stream, b"")  # started: from now on, closing it (or losing it) reaps the helper
+    return json.loads(header), itertools.chain([first], stream)
+
+
+def _chunks(helper: subprocess.Popen[bytes], status_r: int) -> Iterator[bytes]:
+    assert isinstance(helper.stdout, io.BufferedReader)  # the stat line came through it
+    finished = False
+    try:
+        while chunk := helper.stdout.read1(CHUNK):
+            yield chunk
+        helper.stdout.close()
+        finished = True
+        _finish(helper, status_r, "from")
+    finally:
+        if not finished:  # the reader went away: stop the helper
+            helper.stdout.close()
+            helper.kill()
+            helper.wait()
+            os.close(status_r)
+
+
+def extract_into(
+    root: Root,
+    path: str,
+    chunks: Iterable[bytes],
+    *,
+    allow_overwrite_dir_with_file: bool,
+    user: str | None,
+    mounts: list[tuple[str, bool]],
+    readonly_rootfs: bool,
+) -> None:
+    """A tar stream (`chunks`, as they arrive) unpacked into the container's directory
+    `path` by dockerd's rules (PUT /containers/{id}/archive); with `user`, every file is
+    owned by that user of the container's, else by the archive's owners."""
+    request = {
+        "op": "extract",
+        "path": path,
+        "allow_overwrite_dir_with_file": allow_overwrite_dir_with_file,
+        "user": user,
+        "mounts": mounts,
+        "readonly_rootfs": readonly_rootfs,
+    }
+    status_r, status_w = os.pipe()
+    helper = _helper(root, request, status_w, stdin=subprocess.PIPE)
+    assert helper.stdin is not None
+    try:
+        for chunk in chunks:
+            helper.stdin.write(chunk)
+    except BrokenPipeError:
+        pass  # the helper failed: its status says why
+    except BaseException:  # the client's body broke off: nothing more to unpack
+        helper.kill()
+        helper.wait()
+        os.close(status_r)
+        raise
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            helper.stdin.close()
+    _finish(helper, status_r, "into")

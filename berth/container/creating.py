@@ -11,6 +11,7 @@ from berth.container.signals import signal_number
 from berth.errors import InvalidArgument
 
 MIN_MEMORY = 6 * 1024 * 1024
+RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 INT64_MAX = 2**63 - 1
 
 
@@ -44,6 +45,13 @@ def check(config: dict[str, Any], host_config: dict[str, Any]) -> None:
     limits, a stop signal the kernel lacks, relative paths, malformed extra hosts, rlimits
     above what this host can grant."""
     _check_limits(host_config)
+    _check_restart_policy(host_config)
+    _check_mounts(host_config)
+    _check_ports(config, host_config)
+    from berth.container.spec import capability_name
+
+    for name in [*(host_config.get("CapAdd") or []), *(host_config.get("CapDrop") or [])]:
+        capability_name(str(name))
     stop_signal = config.get("StopSignal")
     if stop_signal:
         signal_number(str(stop_signal))
@@ -85,6 +93,63 @@ def _check_limits(host_config: dict[str, Any]) -> None:
             f"Range of CPUs is from 0.01 to {available}.00, as there are only {available} "
             "CPUs available"
         )
+
+
+def _check_restart_policy(host_config: dict[str, Any]) -> None:
+    """Docker's policy names; a retry count only for on-failure; none with AutoRemove."""
+    policy = host_config.get("RestartPolicy") or {}
+    name = str(policy.get("Name") or "")
+    retries = policy.get("MaximumRetryCount") or 0
+    if name not in RESTART_POLICIES:
+        raise InvalidArgument(f"invalid restart policy: unknown policy '{name}'")
+    if not isinstance(retries, int) or retries < 0:
+        raise InvalidArgument("invalid restart policy: maximum retry count can't be negative")
+    if retries and name != "on-failure":
+        raise InvalidArgument(
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+        )
+    if name not in ("", "no") and host_config.get("AutoRemove"):
+        raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
+
+
+def _check_mounts(host_config: dict[str, Any]) -> None:
+    """Each HostConfig.Mounts entry as the start will read it: a known type, an absolute
+    target, a bind's absolute source, a volume's valid name."""
+    from berth.names import check_name
+
+    for entry in host_config.get("Mounts") or []:
+        kind = entry.get("Type")
+        target = str(entry.get("Target") or "")
+        source = str(entry.get("Source") or "")
+        if kind not in ("bind", "volume", "tmpfs"):
+            raise InvalidArgument(f"invalid mount config: mount type unknown: {kind!r}")
+        if not target.startswith("/"):
+            raise InvalidArgument(
+                f"invalid mount config for type {kind!r}: the mount target {target!r} must be "
+                "an absolute path"
+            )
+        if kind == "bind" and not source.startswith(("/", ".")):
+            raise InvalidArgument(
+                f'invalid mount config for type "bind": invalid mount path: {source!r} mount '
+                "path must be absolute"
+            )
+        if kind == "volume" and source:
+            check_name(source, "volume")
+        if kind == "tmpfs" and source:
+            raise InvalidArgument('invalid mount config for type "tmpfs": Source must not be set')
+
+
+def _check_ports(config: dict[str, Any], host_config: dict[str, Any]) -> None:
+    """Port keys, host ports and ranges as the start will bind them."""
+    from berth.network.ports import port_key, wanted
+
+    for key in config.get("ExposedPorts") or {}:
+        port_key(str(key))
+    wanted(
+        host_config.get("PortBindings"),
+        config.get("ExposedPorts"),
+        bool(host_config.get("PublishAllPorts")),
+    )
 
 
 def _check_extra_host(entry: str) -> None:

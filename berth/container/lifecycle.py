@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from berth.cgroups import CgroupManager
     from berth.container.services import Network, Snapshots
     from berth.container.volume_mounts import VolumeService
+    from berth.events import Journal
     from berth.image import ImageRecord
     from berth.monitor.launch import MonitorLauncher
     from berth.network.records import NetworkRecord
@@ -57,6 +58,7 @@ class Lifecycle:
         volumes: Callable[[], VolumeService],
         volumes_root: Path,
         launcher: Callable[[], MonitorLauncher],
+        journal: Journal,
     ) -> None:
         """`network` and `volumes` give the services on first use: a container on
         `--network none` without volumes never builds (nor imports) them."""
@@ -68,6 +70,7 @@ class Lifecycle:
         self._volumes = volumes
         self.volumes_root = volumes_root
         self._launcher = launcher
+        self.journal = journal
 
     @property
     def network(self) -> Network:
@@ -175,7 +178,13 @@ class Lifecycle:
                 with contextlib.suppress(BerthError):
                     self.volumes.remove_if_anonymous(volume)
             raise
+        self.announce("create", record)
         return record
+
+    def announce(self, action: str, record: ContainerRecord, **attributes: str) -> None:
+        """A container event (what `docker events` shows), with its image, name and labels."""
+        details = {**record.event_attributes(), **attributes}
+        self.journal.record("container", action, record.id, details)
 
     # -- start -----------------------------------------------------------------------------
 
@@ -257,6 +266,7 @@ class Lifecycle:
         # The monitor's identity goes in the row too: the run directory may be wiped.
         started = record.with_state(**reported(status), **monitor)
         self.records.save_state(started)
+        self.announce("start", started)
         return started
 
     def _mount_rootfs(self, record: ContainerRecord) -> None:
@@ -330,6 +340,7 @@ class Lifecycle:
         _remove_tree(self.paths.directory(record.id))
         _remove_tree(self.paths.run_dir(record.id))
         self.paths.start_lock_path(record.id).unlink(missing_ok=True)
+        self.announce("destroy", record)
 
     def remove_anonymous_volumes(self, record: ContainerRecord) -> None:
         """`rm -v` and --rm: the container's anonymous volumes no other container uses."""
@@ -351,6 +362,7 @@ class Lifecycle:
         recovery.save(self.paths.directory(record.id), record._replace(name=checked))
         if self._bridged(record):
             self.network.renamed(record.id)
+        self.announce("rename", record._replace(name=checked), oldName=f"/{record.name}")
 
     def connect(self, network: NetworkRecord, record: ContainerRecord, aliases: list[str]) -> None:
         def running() -> bool:
@@ -358,9 +370,17 @@ class Lifecycle:
 
         mode = network_mode(record.host_config)
         self.network.connect(network, record.id, record.name, mode, aliases, running)
+        self._announce_network("connect", network, record)
 
     def disconnect(self, network: NetworkRecord, record: ContainerRecord) -> None:
         self.network.disconnect(network, record.id)
+        self._announce_network("disconnect", network, record)
+
+    def _announce_network(
+        self, action: str, network: NetworkRecord, record: ContainerRecord
+    ) -> None:
+        attributes = {"container": record.id, "name": network.name, "type": network.driver}
+        self.journal.record("network", action, network.id, attributes)
 
 
 def _remove_tree(path: Path) -> None:

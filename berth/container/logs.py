@@ -12,16 +12,20 @@ from typing import Any, BinaryIO
 BLOCK = 64 * 1024
 
 
-def read(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+def read(path: Path, offset: int = 0, limit: int = -1) -> tuple[list[dict[str, Any]], int]:
     """The complete records from `offset` on, and the offset after the last of them (a
-    record still being written is left for the next read)."""
+    record still being written is left for the next read). With `limit`, at most that many
+    bytes are read (a server streaming a large log holds one piece at a time); a piece with
+    no record end in it is a damaged record, skipped."""
     try:
         with open(path, "rb") as stream:
             stream.seek(offset)
-            data = stream.read()
+            data = stream.read(limit)
     except FileNotFoundError:
         return [], offset
     complete = data[: data.rfind(b"\n") + 1]
+    if not complete and 0 < limit <= len(data):
+        complete = data
     records = []
     for line in complete.splitlines():
         try:

@@ -34,6 +34,15 @@ class ContainerRecord(NamedTuple):
     def status(self) -> Status:
         return status_of(self.state)
 
+    def event_attributes(self) -> dict[str, str]:
+        """What Docker's container events say of their container: image, name, labels."""
+        labels = self.config.get("Labels") or {}
+        return {
+            **{str(k): str(v) for k, v in labels.items()},
+            "image": self.image_name,
+            "name": self.name,
+        }
+
     def with_state(self, **changes: Any) -> "ContainerRecord":
         return self._replace(state={**self.state, **changes})
 

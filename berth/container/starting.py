@@ -146,4 +146,6 @@ def monitor_config(
         dns_names=network.names_files,
         held_fds=[s.fileno() for s in network.held if s.fileno() not in dns_fds],
         reserve=str(paths.layout.reserve),
+        events=str(paths.layout.events),
+        event_attributes=record.event_attributes(),
     )

@@ -83,17 +83,23 @@ class Controls:
             signal_name or str(record.config.get("StopSignal") or "SIGTERM")
         )
         self._signal(record, stop_signal)
-        stopped = self.wait_exit(record, float(grace))
-        if stopped is None:
-            self._signal(record, signal.SIGKILL, all_processes=True)
-            stopped = self.wait_exit(record, KILL_WAIT_SECONDS)
-        if stopped is not None:
-            # Its monitor, then the cleanup it execs, release the network: done when stop
-            # returns, as Docker's (inspect right after shows no address).
-            self._wait_monitor_gone(record)
-            self._make_room()
-            stopped = self.lifecycle.refresh(self.lifecycle.records.get(record.id))
-        return stopped or self.lifecycle.refresh(record)
+        try:
+            stopped = self.wait_exit(record, float(grace))
+            if stopped is None:
+                self._signal(record, signal.SIGKILL, all_processes=True)
+                stopped = self.wait_exit(record, KILL_WAIT_SECONDS)
+            if stopped is not None:
+                # Its monitor, then the cleanup it execs, release the network: done when stop
+                # returns, as Docker's (inspect right after shows no address).
+                self._wait_monitor_gone(record)
+                self._make_room()
+                stopped = self.lifecycle.refresh(self.lifecycle.records.get(record.id))
+                self.lifecycle.announce("stop", stopped)
+            return stopped or self.lifecycle.refresh(record)
+        except NotFound:
+            if not record.host_config.get("AutoRemove"):
+                raise
+            return record.with_state(**state.finished())  # stopped, and removed by its monitor
 
     def wait_exit(self, record: ContainerRecord, timeout: float | None) -> ContainerRecord | None:
         """The container once it has exited (and will not restart), or None on timeout."""
@@ -128,12 +134,14 @@ class Controls:
                 raise Conflict(f"Container {record.id} is being stopped")
             open_cgroup(record.id, parent=self.paths.cgroup_parent).freeze()
             self.lifecycle.records.save_state(record.with_state(**state.paused()))
+        self.lifecycle.announce("pause", record)
 
     def unpause(self, record: ContainerRecord) -> None:
         with self.paths.start_lock(record.id):
             record = self.lifecycle.refresh(self.lifecycle.records.get(record.id))
             state.check_unpause(record.id, record.status)
             self._thaw(record)
+        self.lifecycle.announce("unpause", record)
 
     def _thaw(self, record: ContainerRecord) -> ContainerRecord:
         from berth.cgroups import open_cgroup
@@ -178,11 +186,13 @@ class Controls:
         """SIGKILL to every process of a running container, for good."""
         record = self._current(record, ending=True)
         self._signal(record, signal.SIGKILL, all_processes=True)
-        self.wait_exit(record, KILL_WAIT_SECONDS)
+        with contextlib.suppress(NotFound):  # an --rm container's monitor may remove it first
+            self.wait_exit(record, KILL_WAIT_SECONDS)
 
     def _signal(self, record: ContainerRecord, sig: int, *, all_processes: bool = False) -> None:
         """Signal the container through the runtime; when the runtime's state is gone (a
         wiped /run), through its cgroup, which is its processes' handle in the store."""
+        self.lifecycle.announce("kill", record, signal=str(sig))
         try:
             self.lifecycle.runtime().kill(record.id, sig, all_processes=all_processes)
             return

@@ -22,7 +22,8 @@ def update(
     from berth.cgroups import Resources, open_cgroup
 
     host_config = {**record.host_config, **changes}
-    if host_config.get("AutoRemove") and (changes.get("RestartPolicy") or {}).get("Name"):
+    policy = (changes.get("RestartPolicy") or {}).get("Name")
+    if host_config.get("AutoRemove") and policy not in (None, "", "no"):
         raise InvalidArgument(
             "Restart policy cannot be updated because AutoRemove is enabled for the container"
         )

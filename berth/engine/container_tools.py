@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Iterable, Iterator
 
     from berth.container.changes import Change
+    from berth.container.cp import Root
     from berth.container.lifecycle import Lifecycle
     from berth.container.paths import ContainerPaths
     from berth.container.records import ContainerRecord, ContainerStore
-    from berth.container.stats import Usage
+    from berth.container.stats import Sample, Usage
     from berth.engine.containers import Containers
     from berth.runtime import Stdio
     from berth.snapshot import Snapshotter
@@ -88,12 +90,59 @@ class ContainerTools:
         """`cp SRC DEST`, one side `CONTAINER:PATH`."""
         from berth.container import cp
 
-        def root(name: str) -> cp.Root:
-            record = self.lookup(name)
-            volumes = self._parts.volume_service
-            return cp.container_root(self.paths, self._parts.snapshots, volumes.data, record)
+        cp.copy_path(
+            lambda name: self._root(self.lookup(name)), src, dest, follow=follow, archive=archive
+        )
 
-        cp.copy_path(root, src, dest, follow=follow, archive=archive)
+    def _root(self, record: ContainerRecord) -> Root:
+        from berth.container import cp
+
+        volumes = self._parts.volume_service
+        return cp.container_root(self.paths, self._parts.snapshots, volumes.data, record)
+
+    def stat_path(self, record: ContainerRecord, path: str) -> dict[str, Any]:
+        """Docker's stat of a path in the container (HEAD .../archive)."""
+        from berth.container import cp
+
+        return cp.stat_path(self._root(self.refresh(record)), path)
+
+    def archive_path(
+        self, record: ContainerRecord, path: str
+    ) -> tuple[dict[str, Any], Iterator[bytes]]:
+        """A path's stat and its tar stream (GET .../archive); the stream must be read to
+        its end or closed."""
+        from berth.container import cp
+
+        return cp.archive_path(self._root(self.refresh(record)), path)
+
+    def extract_archive(
+        self,
+        record: ContainerRecord,
+        path: str,
+        chunks: Iterable[bytes],
+        *,
+        allow_overwrite_dir_with_file: bool,
+        copy_uid_gid: bool,
+    ) -> None:
+        """A client's tar stream unpacked into a directory of the container (PUT .../archive);
+        `copy_uid_gid` gives the files to the container's user, as dockerd does."""
+        from berth.container import cp
+
+        current = self.refresh(record)
+        user = str(current.config.get("User") or "") if copy_uid_gid else ""
+        mounts = [
+            (str(entry.get("Target") or ""), not entry.get("ReadOnly"))
+            for entry in current.host_config.get("Mounts") or []
+        ]
+        cp.extract_into(
+            self._root(current),
+            path,
+            chunks,
+            allow_overwrite_dir_with_file=allow_overwrite_dir_with_file,
+            user=user or None,
+            mounts=mounts,
+            readonly_rootfs=bool(current.host_config.get("ReadonlyRootfs")),
+        )
 
     def changes(self, record: ContainerRecord) -> list[Change]:
         from berth.container.changes import container_changes
@@ -109,6 +158,12 @@ class ContainerTools:
         from berth.container.stats import stats
 
         return stats(self.paths, records)
+
+    def sample(self, record: ContainerRecord) -> Sample | None:
+        """One raw reading of a container (the API's stats), None when it is not running."""
+        from berth.container.stats import sample
+
+        return sample(self.paths, self.refresh(record))
 
     def update(self, record: ContainerRecord, changes: dict[str, Any]) -> None:
         from berth.container.update import update

@@ -102,6 +102,21 @@ class Containers:
     def log_path(self, container_id: str) -> Path:
         return self.paths.log(container_id)
 
+    def read_log(
+        self, container_id: str, offset: int = 0, limit: int = -1
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The json-file log's complete records from `offset` on (at most `limit` bytes of
+        them), and where the next read goes on."""
+        from berth.container import logs
+
+        return logs.read(self.paths.log(container_id), offset, limit)
+
+    def log_tail_offset(self, container_id: str, count: int) -> int:
+        """Where the log's last `count` records start (found from the end of the file)."""
+        from berth.container import logs
+
+        return logs.tail_offset(self.paths.log(container_id), count)
+
     def summaries(
         self, filters: Filters, *, all: bool = False, limit: int = -1, size: bool = False
     ) -> list[dict[str, Any]]:
@@ -130,7 +145,7 @@ class Containers:
         volumes = self._engine.layout.volumes
         return [
             report.summary(
-                r, published.get(r.id, []), volumes, now, self._sizes(r) if size else None
+                r, published.get(r.id, []), volumes, now, self.sizes(r) if size else None
             )
             for r in selected
         ]
@@ -157,7 +172,7 @@ class Containers:
         except BerthError:
             return record.image_name == text
 
-    def _sizes(self, record: ContainerRecord) -> tuple[int, int]:
+    def sizes(self, record: ContainerRecord) -> tuple[int, int]:
         """(what the container wrote, its image's size): Docker's SizeRw and the rest of
         SizeRootFs."""
         try:
@@ -190,12 +205,27 @@ class Containers:
         host_config: dict[str, Any],
         name: str | None,
         aliases: list[str] | None = None,
+        platform: str | None = None,
     ) -> ContainerRecord:
+        """`platform` (the API's `?platform=`): the image must be for it, as Docker's create
+        checks (a mismatch is NotFound, which makes the docker CLI pull the right one)."""
         images = self._engine.image_service
-        image = images.lookup(str(config.get("Image") or ""))
-        image_config = images.config(image).config
+        text = str(config.get("Image") or "")
+        if not text:
+            raise InvalidArgument("no image given: Config.Image is empty")
+        image = images.lookup(text)
+        parsed = images.config(image)
+        if platform:
+            from berth.oci import parse_platform
+
+            wanted, have = parse_platform(platform), parsed.platform
+            if (wanted.os, wanted.architecture) != (have.os, have.architecture):
+                raise NotFound(
+                    f"image with reference {text} was found but does not match the specified "
+                    f"platform: wanted {platform}, actual: {have.os}/{have.architecture}"
+                )
         return self._engine.lifecycle.create(
-            image, image_config, config, host_config, name, aliases
+            image, parsed.config, config, host_config, name, aliases
         )
 
     def start(
@@ -208,6 +238,14 @@ class Containers:
         return self._engine.lifecycle.start(
             record, wait_for_attach=wait_for_attach, meanwhile=meanwhile
         )
+
+    def restart(
+        self, record: ContainerRecord, timeout: float | None = None, signal_name: str | None = None
+    ) -> ContainerRecord:
+        """Stop (if running), start, and say so: Docker's `restart` event follows `start`."""
+        started = self.start(self.stop(record, timeout, signal_name))
+        self._engine.lifecycle.announce("restart", started)
+        return started
 
     def prepare_removal(self) -> None:
         """Load what `remove` needs now (`run --rm` calls it while its container starts, so

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from berth.engine.networks import Networks
     from berth.engine.system import System
     from berth.engine.volumes import Volumes
+    from berth.events import Journal
     from berth.image.service import ImageService
     from berth.monitor.launch import MonitorLauncher
     from berth.network.host import HostNetwork
@@ -128,6 +129,12 @@ class Engine:
     # -- stores ------------------------------------------------------------------------------
 
     @cached_property
+    def journal(self) -> Journal:
+        from berth.events import Journal
+
+        return Journal(self.layout.events)
+
+    @cached_property
     def content(self) -> ContentStore:
         from berth.content import ContentStore
 
@@ -171,13 +178,16 @@ class Engine:
             lambda: self.content,
             lambda: self.layers,
             lambda: self.container_records,
+            self.journal,
         )
 
     @cached_property
     def volume_service(self) -> VolumeService:
         from berth.volume import Volumes, VolumeStore
 
-        return Volumes(VolumeStore(self.database), self.layout.volumes, self.container_records)
+        return Volumes(
+            VolumeStore(self.database), self.layout.volumes, self.container_records, self.journal
+        )
 
     @cached_property
     def container_paths(self) -> ContainerPaths:
@@ -207,7 +217,7 @@ class Engine:
     def network_service(self) -> NetworkService:
         from berth.network.networks import Networks as NetworkService
 
-        return NetworkService(self.host_network, self.network_records)
+        return NetworkService(self.host_network, self.network_records, self.journal)
 
     @cached_property
     def lifecycle(self) -> Lifecycle:
@@ -222,6 +232,7 @@ class Engine:
             lambda: self.volume_service,
             self.layout.volumes,
             self._monitor_launcher,
+            self.journal,
         )
 
     @cached_property

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, Any
 
+from berth import humanize
 from berth.image.service import HistoryEntry, ImageService, ImageUsage, Removal
 from berth.reference import parse
 
@@ -15,9 +16,9 @@ if TYPE_CHECKING:
     from berth.image.pull import PullResult
     from berth.oci import ImageConfig, Platform
     from berth.reference import Reference
-    from berth.registry import Registry
+    from berth.registry import CredentialSource, Registry
 
-LIST_FILTERS = ("dangling", "reference", "label", "before", "since")
+LIST_FILTERS = ("dangling", "reference", "label", "before", "since", "until")
 
 
 class Images:
@@ -30,13 +31,18 @@ class Images:
     def config(self, record: ImageRecord) -> ImageConfig:
         return self.service.config(record)
 
-    def summaries(self, filters: Filters) -> list[dict[str, Any]]:
-        """`GET /images/json`: the summaries; a reference filter keeps the matching tags."""
+    def summaries(self, filters: Filters, *, shared_size: bool = False) -> list[dict[str, Any]]:
+        """`GET /images/json`: the summaries; a reference filter keeps the matching tags.
+        `shared_size`: each image's bytes in layers other images use too (else -1, as
+        Docker answers when not asked)."""
         filters.only(LIST_FILTERS)
         dangling = filters.boolean("dangling")
+        until = filters.time("until")
         records = self.service.all()
         if dangling is not None:
             records = [r for r in records if r.dangling == dangling]
+        if until is not None:
+            records = [r for r in records if humanize.timestamp(r.created) < until]
         for key, keep_older in (("before", True), ("since", False)):
             for text in filters.get(key):
                 pivot = self.service.lookup(text)
@@ -47,6 +53,7 @@ class Images:
                 ]
         from berth.engine.reports import images as report
 
+        shared = {u.record.id: u.shared_size for u in self.service.usage()} if shared_size else {}
         summaries = []
         for record in records:
             labels = None
@@ -61,7 +68,9 @@ class Images:
                 if not tags and not digests:
                     continue
                 names = (tags, digests)
-            summaries.append(report.summary(record, labels, names))
+            summaries.append(
+                report.summary(record, labels, names, shared_size=shared.get(record.id, -1))
+            )
         return summaries
 
     def inspect(self, text: str) -> dict[str, Any]:
@@ -72,6 +81,14 @@ class Images:
 
     def history(self, text: str) -> list[HistoryEntry]:
         return self.service.history(text)
+
+    def history_documents(self, text: str) -> list[dict[str, Any]]:
+        """`GET /images/{name}/history`: newest first, the top entry with the image's id and
+        tags."""
+        from berth.engine.reports import images as report
+
+        record = self.service.lookup(text)
+        return report.history(self.service.history(record.id), list(record.tags))
 
     def usage(self) -> list[ImageUsage]:
         return self.service.usage()
@@ -98,8 +115,33 @@ class Images:
             registry=registry,
         )
 
-    def registry(self) -> Registry:
-        return self.service.registry()
+    def registry(self, credentials: CredentialSource | None = None) -> Registry:
+        """A registry client (the caller closes it); `credentials` replace the stored ones."""
+        return self.service.registry(credentials)
+
+    def login(self, server: str, username: str, password: str) -> None:
+        """Check credentials against a registry, as `docker login` does; nothing is stored."""
+        with self.service.registry() as registry:
+            registry.login(server, username, password)
+
+    def distribution(self, reference: Reference, registry: Registry) -> dict[str, Any]:
+        """`GET /distribution/{name}/json`: what the registry serves for a reference — its
+        manifest's (or index's) descriptor and the platforms it offers — without pulling."""
+        from berth.engine.reports import images as report
+        from berth.oci import INDEX_TYPES, parse_config, parse_index, parse_manifest
+
+        resolved = registry.resolve(reference)
+        if resolved.media_type in INDEX_TYPES:
+            index = parse_index(resolved.data, resolved.media_type)
+            platforms = [entry.platform for entry in index.manifests if entry.platform]
+        else:
+            manifest = parse_manifest(resolved.data, resolved.media_type)
+            blob = manifest.config
+            config = parse_config(registry.fetch_blob(reference, blob.digest, blob.size))
+            platforms = [config.platform]
+        return report.distribution(
+            resolved.media_type, resolved.digest, len(resolved.data), platforms
+        )
 
     def tag(self, source: str, target: str) -> None:
         self.service.tag(source, target)

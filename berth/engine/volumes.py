@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from berth.engine.reports import volumes as report
+from berth.volume import ANONYMOUS_LABEL
 
 if TYPE_CHECKING:
     from berth.filters import Filters
@@ -23,6 +24,9 @@ class Volumes:
         return self.service.get(name)
 
     def create(self, name: str | None = None, **options: Any) -> VolumeRecord:
+        """A volume created without a name is anonymous (Docker 23+): a prune takes it."""
+        if name is None:
+            options["labels"] = {**(options.get("labels") or {}), ANONYMOUS_LABEL: ""}
         return self.service.create(name, **options)
 
     def remove(self, name: str) -> None:

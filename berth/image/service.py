@@ -21,11 +21,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from berth.content import ContentStore
+    from berth.events import Journal
     from berth.filters import Filters
     from berth.image.gc import Collected
     from berth.image.pull import PullResult
     from berth.oci import ImageConfig, Platform
-    from berth.registry import Registry
+    from berth.registry import CredentialSource, Registry
     from berth.snapshot import LayerStore
 
 
@@ -76,6 +77,7 @@ class ImageService:
         content: Callable[[], ContentStore],
         layers: Callable[[], LayerStore],
         users: Callable[[], ImageUsers],
+        journal: Journal,
     ) -> None:
         """The content store, the layer store and the containers' side are given as
         providers, built on first use: looking an image up (`run`, `create`) needs only the
@@ -86,6 +88,7 @@ class ImageService:
         self._content = content
         self._layers = layers
         self._image_users = users
+        self.journal = journal
 
     @property
     def content(self) -> ContentStore:
@@ -95,10 +98,13 @@ class ImageService:
     def layers(self) -> LayerStore:
         return self._layers()
 
-    def registry(self) -> Registry:
+    def registry(self, credentials: CredentialSource | None = None) -> Registry:
+        """A registry client; `credentials`: what to log in with instead of the ones
+        Docker's config.json holds (a client's own, sent with an API request)."""
         from berth.registry import CredentialStore, RegistriesConfig, Registry
 
-        return Registry(RegistriesConfig.load(self.layout.root), CredentialStore())
+        source = credentials if credentials is not None else CredentialStore()
+        return Registry(RegistriesConfig.load(self.layout.root), source)
 
     def pull(
         self,
@@ -124,7 +130,7 @@ class ImageService:
         from berth.oci import host_platform
 
         try:
-            return puller.pull(reference, platform or host_platform())
+            result = puller.pull(reference, platform or host_platform())
         except OSError as error:
             if error.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
@@ -133,6 +139,9 @@ class ImageService:
         except NoSpace:
             self._free_after_full_disk()
             raise
+        name = reference.familiar()
+        self.journal.record("image", "pull", name, {"name": name.rpartition(":")[0] or name})
+        return result
 
     def _free_after_full_disk(self) -> None:
         """What a pull that filled the disk wrote goes: the layers it committed that no image
@@ -216,6 +225,7 @@ class ImageService:
         if reference.digest is not None:
             raise InvalidArgument("refusing to create a tag with a digest reference")
         self.records.tag(record.id, reference)
+        self.journal.record("image", "tag", record.id, {"name": reference.familiar()})
 
     def users_of(self, image_id: str) -> list[ImageUser]:
         return self._image_users().image_users(image_id)
@@ -224,6 +234,19 @@ class ImageService:
         """Docker's rmi: untag, and delete the image with its last name unless a container
         still uses it (then it must be forced, and stays as long as the container does)."""
         record = self.lookup(text)
+        removals = self._remove(record, text, force)
+        self._announce(record.id, removals)
+        return removals
+
+    def _announce(self, image_id: str, removals: list[Removal]) -> None:
+        """`untag` for each name gone, `delete` for the image (its layers are not images)."""
+        for removal in removals:
+            if removal.action.lower() == "untagged":
+                self.journal.record("image", "untag", image_id, {"name": removal.value})
+        if any(r.action.lower() == "deleted" and r.value == image_id for r in removals):
+            self.journal.record("image", "delete", image_id, {"name": image_id})
+
+    def _remove(self, record: ImageRecord, text: str, force: bool) -> list[Removal]:
         short = record.id[7:19]
         users = self.users_of(record.id)
         removals: list[Removal] = []
@@ -287,10 +310,11 @@ class ImageService:
                 self.config(record).config.get("Labels")
             ):
                 continue
-            for name in (*record.tags, *record.digests):
-                removals.append(Removal("untagged", _familiar(name)))
+            removed = [Removal("untagged", _familiar(n)) for n in (*record.tags, *record.digests)]
             self.records.delete(record.id)
-            removals.append(Removal("deleted", record.id))
+            removed.append(Removal("deleted", record.id))
+            self._announce(record.id, removed)
+            removals += removed
         collected = self._collect()
         removals += [Removal("deleted", chain) for chain in collected.chains]
         return removals, collected.layers_bytes + collected.blobs_bytes + collected.scratch_bytes

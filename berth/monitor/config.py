@@ -37,6 +37,8 @@ class MonitorConfig(NamedTuple):
     dns_names: Sequence[str] = ()  # name tables (JSON) of the container's networks
     held_fds: Sequence[int] = ()  # published ports' reservations, closed once it is done
     reserve: str = ""  # the store's reserve file (berth.space), for a full disk
+    events: str = ""  # the store's event journal (berth.events): die, start, health_status
+    event_attributes: dict[str, str] | None = None  # the container's image, name, labels
 
     def write(self) -> None:
         Path(self.run_dir, CONFIG_NAME).write_text(json.dumps(self._asdict()))

@@ -14,13 +14,10 @@ and cgroups are imported only when needed.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import importlib
 import json
 import os
 import selectors
 import signal
-import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,12 +26,11 @@ from berth.errors import BerthError
 from berth.monitor import cleanup, launch, protocol
 from berth.monitor.config import (
     ATTACH_SOCKET,
-    CONFIG_NAME,
     STATUS_NAME,
     STOP_REQUESTED,
     MonitorConfig,
 )
-from berth.monitor.files import JsonLog, rfc3339_nano, write_json_atomically, write_status
+from berth.monitor.files import JsonLog, rfc3339_nano, write_status
 from berth.monitor.relay import ContainerStdio, Relay, open_stdio
 from berth.runtime import Runtime, processes
 
@@ -42,13 +38,9 @@ if TYPE_CHECKING:
     from berth.cgroups import Layout as CgroupLayout
     from berth.monitor.probes import HealthChecker
 
-PR_SET_CHILD_SUBREAPER = 36
 DRAIN_SECONDS = 2.0
 ATTACH_WAIT_SECONDS = 30.0
 ENGINE_FAILURE = 125
-# Imported while the launcher still prepares the container, not on the critical path: the
-# forked init's code (seccomp, mounts), and the unmount and cgroup calls of the exit.
-PRELOAD = ("berth.runtime.init", "berth.sys.mounting", "berth.sys.namespace", "berth.cgroups")
 
 
 def _exit_code(status: int) -> int:
@@ -114,8 +106,19 @@ class Monitor:
             MonitorStart=self.started,
         )
         if self.health is not None:
-            self.status["Health"] = self.health.document()
+            health = self.health.document()
+            if health.get("Status") != (self.status.get("Health") or {}).get("Status"):
+                self._announce(f"health_status: {health.get('Status')}")
+            self.status["Health"] = health
         write_status(self.run_dir / STATUS_NAME, self.status, self.config.reserve)
+
+    def _announce(self, action: str, **attributes: str) -> None:
+        """A container event in the store's journal (what `docker events` shows)."""
+        if self.config.events:
+            from berth.events import Journal
+
+            details = {**(self.config.event_attributes or {}), **attributes}
+            Journal(Path(self.config.events)).record("container", action, self.config.id, details)
 
     def _log_drops(self, total: int) -> None:
         """Log records lost to a full disk, in the container's State (inspect shows it)."""
@@ -283,6 +286,8 @@ class Monitor:
                 else rfc3339_nano()
             )
             self._report({"pid": self.pid})
+            if self.restart_count:
+                self._announce("start")
             started = time.monotonic()
             self._pump(stdio)
             if stdio.stdin is not None and stdio.stdin not in stdio.outputs:
@@ -304,6 +309,9 @@ class Monitor:
                 FinishedAt=rfc3339_nano(),
             )
             self._exit(exit_code, "")
+            if oom:
+                self._announce("oom")
+            self._announce("die", exitCode=str(exit_code))
             if not restart:
                 break
             # Docker's back-off: double the delay after a quick failure, reset after 10 s up.
@@ -327,63 +335,3 @@ def _poke(fd: int) -> None:
     """Wake the loop (from the thread that starts a health probe)."""
     with contextlib.suppress(BlockingIOError):
         os.write(fd, b"\0")
-
-
-def serve(channel_fd: int) -> int:
-    """The monitor's entry point (after detaching): wait for a container from the launcher,
-    then hold it. Never raises: it has no one to raise to."""
-    channel = socket.socket(fileno=channel_fd)
-    for module in PRELOAD:
-        importlib.import_module(module)
-    cgroup_layout = cleanup.cgroup_layout()  # as the imports: not on the container's start path
-    try:
-        received = launch.receive(channel)
-    except (OSError, ValueError, KeyError):
-        return 1
-    if received is None:
-        return 0  # the launcher was closed unused
-    run_dir, moved = received
-    try:
-        launch.log_to(run_dir)
-        config = MonitorConfig.read(run_dir)
-        config = config._replace(
-            dns_fds=[moved[fd] for fd in config.dns_fds],
-            held_fds=[moved[fd] for fd in config.held_fds],
-        )
-    except (OSError, ValueError, TypeError, KeyError) as error:
-        failure = f"monitor failed: cannot read {run_dir / CONFIG_NAME}: {error!r}"
-        launch.report(channel.detach(), {"error": failure, "exit_code": ENGINE_FAILURE})
-        return 1
-    return run(config, channel.detach(), cgroup_layout)
-
-
-def run(config: MonitorConfig, ready_fd: int, cgroup_layout: CgroupLayout | None = None) -> int:
-    """Hold one container; `ready_fd` hears how its start went."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    run_dir = Path(config.run_dir)
-    monitor: Monitor | None = None
-    try:
-        monitor = Monitor(config, cgroup_layout)
-        monitor.run(ready_fd)
-    except Exception as error:  # the top of the monitor: record why, for ps and inspect
-        write_json_atomically(
-            run_dir / STATUS_NAME,
-            {
-                "Status": "exited",
-                "Running": False,
-                "Pid": 0,
-                "ExitCode": ENGINE_FAILURE,
-                "Error": f"monitor failed: {error}",
-                "FinishedAt": rfc3339_nano(),
-            },
-        )
-        failure = {"error": f"monitor failed: {error}", "exit_code": ENGINE_FAILURE}
-        if monitor is not None:
-            monitor._report(failure)
-        else:
-            launch.report(ready_fd, failure)
-        return 1
-    heard = config.wait_for_attach and monitor is not None and monitor.exit_delivered
-    cleanup.exec_last_step(config, heard)
-    return 0

@@ -9,6 +9,7 @@ import os
 
 from berth.db import now
 from berth.errors import Conflict, InvalidArgument, PermissionDenied
+from berth.events import Journal
 from berth.names import check_name
 from berth.network.host import HostNetwork
 from berth.network.records import PREDEFINED, NetworkRecord, NetworkStore
@@ -17,9 +18,10 @@ _DEFAULT = "bridge"
 
 
 class Networks:
-    def __init__(self, host: HostNetwork, records: NetworkStore) -> None:
+    def __init__(self, host: HostNetwork, records: NetworkStore, journal: Journal) -> None:
         self.host = host
         self.records = records
+        self.journal = journal
 
     def ensure_predefined(self) -> None:
         """bridge, host and none exist from a store's first use of networks on."""
@@ -105,7 +107,15 @@ class Networks:
                 created=now(),
             )
             self.records.add(record)
+        self.announce("create", record)
         return record
+
+    def announce(self, action: str, network: NetworkRecord, container_id: str = "") -> None:
+        """A network event: create, destroy, connect and disconnect (with the container)."""
+        attributes = {"name": network.name, "type": network.driver}
+        if container_id:
+            attributes["container"] = container_id
+        self.journal.record("network", action, network.id, attributes)
 
     def remove(self, network: NetworkRecord) -> None:
         if network.predefined:
@@ -120,6 +130,7 @@ class Networks:
                 )
             self.records.delete(network.id)
             self.host.sync()
+        self.announce("destroy", network)
 
     def unused(self) -> list[NetworkRecord]:
         """User-defined networks no container is attached to."""

@@ -17,7 +17,9 @@ from berth.registry.challenge import Challenge, parse_challenges
 from berth.registry.config import Endpoint, Mirror, RegistriesConfig, RegistryConfig, is_loopback
 from berth.registry.credentials import (
     Credentials,
+    CredentialSource,
     CredentialStore,
+    GivenCredentials,
     normalize_server,
     server_key,
 )
@@ -37,9 +39,11 @@ _LAZY = {
 __all__ = [
     "BlobStream",
     "Challenge",
+    "CredentialSource",
     "CredentialStore",
     "Credentials",
     "Endpoint",
+    "GivenCredentials",
     "Mirror",
     "RegistriesConfig",
     "Registry",

@@ -30,7 +30,12 @@ from berth.oci import ACCEPTED_MANIFEST_TYPES, media_type_of
 from berth.reference import Reference
 from berth.registry.auth import WRONG_CREDENTIALS, TokenAuth
 from berth.registry.config import Endpoint, RegistriesConfig
-from berth.registry.credentials import Credentials, CredentialStore, normalize_server
+from berth.registry.credentials import (
+    Credentials,
+    CredentialSource,
+    CredentialStore,
+    normalize_server,
+)
 from berth.registry.errors import (
     blob_error,
     digest_mismatch,
@@ -75,7 +80,7 @@ class Registry:
     def __init__(
         self,
         config: RegistriesConfig | None = None,
-        credentials: CredentialStore | None = None,
+        credentials: CredentialSource | None = None,
         *,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
@@ -83,7 +88,9 @@ class Registry:
     ) -> None:
         """`transport` replaces the network (tests use httpx.MockTransport)."""
         self.config = config if config is not None else RegistriesConfig()
-        self.credentials = credentials if credentials is not None else CredentialStore()
+        self.credentials: CredentialSource = (
+            credentials if credentials is not None else CredentialStore()
+        )
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._transport = transport
         self._lock = threading.Lock()

@@ -20,7 +20,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from berth.errors import InvalidArgument, SystemFailure
@@ -40,6 +40,25 @@ class Credentials:
 
     username: str
     password: str = field(repr=False)
+
+
+class CredentialSource(Protocol):
+    """Where the registry client finds a host's credentials: Docker's config.json
+    (`CredentialStore`), or what a caller handed over for one operation (`GivenCredentials`)."""
+
+    def get(self, host: str) -> Credentials | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GivenCredentials:
+    """Credentials a client sent with one request (the Engine API's `X-Registry-Auth`), used
+    for every registry that request talks to, mirrors included, and nothing stored read: a
+    server answers for its clients, as dockerd never reads its own config.json."""
+
+    credentials: Credentials | None
+
+    def get(self, host: str) -> Credentials | None:
+        return self.credentials
 
 
 def normalize_server(server: str) -> str:

@@ -18,6 +18,7 @@ from berth.volume.records import ANONYMOUS_LABEL, VolumeRecord, VolumeStore
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from berth.events import Journal
     from berth.filters import Filters
 
 DRIVER = "local"
@@ -45,10 +46,13 @@ def created_now() -> str:
 
 
 class Volumes:
-    def __init__(self, records: VolumeStore, root: Path, users: VolumeUsers) -> None:
+    def __init__(
+        self, records: VolumeStore, root: Path, users: VolumeUsers, journal: Journal
+    ) -> None:
         self.records = records
         self.root = root
         self.users = users
+        self.journal = journal
 
     def data(self, name: str) -> Path:
         return self.root / name / "_data"
@@ -92,7 +96,9 @@ class Volumes:
         except NotFound:
             pass
         self.data(name).mkdir(parents=True, exist_ok=True)
-        return self.records.add(VolumeRecord(name, driver, created_now(), dict(labels or {}), {}))
+        record = self.records.add(VolumeRecord(name, driver, created_now(), dict(labels or {}), {}))
+        self.journal.record("volume", "create", name, {"driver": driver})
+        return record
 
     def create_anonymous(self) -> VolumeRecord:
         """A volume with a random name and Docker's anonymous label (`-v /path`)."""
@@ -123,6 +129,7 @@ class Volumes:
             raise Conflict(f"remove {record.name}: volume is in use - [{', '.join(users)}]")
         self.records.delete(record.name)
         shutil.rmtree(self.root / record.name, ignore_errors=True)
+        self.journal.record("volume", "destroy", record.name, {"driver": record.driver})
 
     def remove_if_anonymous(self, name: str) -> None:
         """`rm -v` and --rm: an anonymous volume no other container uses goes."""

@@ -38,6 +38,24 @@ def rcode(reply: bytes) -> int:
     return reply[3] & 0x0F
 
 
+def _pair_on_one_port() -> tuple[socket.socket, socket.socket]:
+    """UDP and TCP sockets on one free loopback port (the port UDP got may be taken for
+    TCP by another test running at the same time: then try another)."""
+    for _ in range(100):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            tcp.bind(udp.getsockname())
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        tcp.listen()
+        return udp, tcp
+    raise RuntimeError("no loopback port free for both UDP and TCP")
+
+
 class Upstream:
     """A fake DNS server on UDP and TCP of one loopback port: answers every query with
     192.0.2.99 (or with `rcode` and nothing), or stays silent; records what it was asked."""
@@ -45,12 +63,8 @@ class Upstream:
     def __init__(self, rcode: int = 0, silent: bool = False) -> None:
         self.rcode, self.silent = rcode, silent
         self.seen: list[tuple[str, bytes]] = []  # (protocol, query)
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
+        self.udp, self.tcp = _pair_on_one_port()
         self.address = self.udp.getsockname()
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.bind(self.address)
-        self.tcp.listen()
         for sock in (self.udp, self.tcp):
             sock.settimeout(0.05)
         self.stop = threading.Event()

@@ -20,8 +20,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     containers = ctx.engine.containers
 
     def restart(name: str) -> str:
-        record = containers.stop(containers.lookup(name), args.time)
-        containers.start(record)
+        containers.restart(containers.lookup(name), args.time)
         return name
 
     return for_each(ctx, args.containers, restart)

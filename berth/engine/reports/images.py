@@ -1,13 +1,16 @@
 """An image as Docker's API shows it: `GET /images/json`'s summary (what `images`
-formats) and `GET /images/{name}/json` (inspect)."""
+formats), `GET /images/{name}/json` (inspect), its history, and what a registry says of it
+(`GET /distribution/{name}/json`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from berth import humanize
 from berth.image import ImageRecord
-from berth.oci import ImageConfig
+from berth.image.service import HistoryEntry
+from berth.oci import ImageConfig, Platform
 from berth.reference import parse
 
 # The keys Docker always prints in an image's Config, with its defaults.
@@ -92,3 +95,40 @@ def inspect(record: ImageRecord, config: ImageConfig, layer_dirs: list[str]) -> 
     if config.raw.get("os.version"):
         document["OsVersion"] = config.raw["os.version"]
     return document
+
+
+def history(entries: Sequence[HistoryEntry], tags: Sequence[str]) -> list[dict[str, Any]]:
+    """`GET /images/{name}/history`: newest first; entries that are no image of their own
+    (every one below the top, for a pulled image) have the id `<missing>` and no tags."""
+    names = [familiar(name) for name in tags] or None
+    documents = []
+    for entry in entries:
+        created = humanize.parse_time(entry.created)
+        documents.append(
+            {
+                "Id": entry.image_id or "<missing>",
+                "Created": int(created.timestamp()) if created else 0,
+                "CreatedBy": entry.created_by,
+                "Tags": names if entry.image_id else None,
+                "Size": entry.size,
+                "Comment": entry.comment,
+            }
+        )
+    return documents
+
+
+def distribution(
+    media_type: str, digest: str, size: int, platforms: Sequence[Platform]
+) -> dict[str, Any]:
+    """`GET /distribution/{name}/json`: the descriptor of what the registry serves for a
+    reference, and the platforms it offers (an index's entries, or one image's config)."""
+    documents = []
+    for platform in platforms:
+        document = {"architecture": platform.architecture, "os": platform.os}
+        if platform.variant:
+            document["variant"] = platform.variant
+        documents.append(document)
+    return {
+        "Descriptor": {"mediaType": media_type, "digest": digest, "size": size},
+        "Platforms": documents,
+    }
