@@ -121,7 +121,7 @@ class Server:
         connection: HttpConnection | None = None
         session = Session(self.layout, self.shared)
         try:
-            if self.tls is not None:
+            if self.tls is not None and sock.family != socket.AF_UNIX:  # TLS is for TCP
                 sock.settimeout(TLS_HANDSHAKE_TIMEOUT)
                 sock = self.tls.wrap_socket(sock, server_side=True)
                 sock.settimeout(None)
