@@ -75,3 +75,47 @@ def test_info_counts_what_the_cli_made(api: ApiServer, busybox: str, berth: Bert
     assert info["Containers"] == 1 and info["ContainersStopped"] == 1
     assert info["Images"] == 1
     assert info["Driver"] == "overlay2" and info["OSType"] == "linux"
+
+
+def test_a_bad_request_sweep_leaves_the_server_serving_and_the_store_intact(
+    api: ApiServer, busybox: str, berth: Berth
+) -> None:
+    berth("create", "--name", "victim", busybox, "true", check=True)
+    json_head = "Content-Type: application/json\r\n"
+    requests = [
+        ("POST", "/containers/create", json_head, b"{not json"),
+        ("POST", "/containers/create", json_head, b'{"Image": 5}'),
+        ("POST", "/containers/create", json_head, b'{"Image": "busybox", "Cmd": {"a": 1}}'),
+        ("POST", "/containers/create?name=../../etc", json_head, b'{"Image": "busybox"}'),
+        ("POST", "/containers/victim/rename?name=", "", b""),
+        ("POST", "/containers/victim/kill?signal=SIGBOGUS", "", b""),
+        ("GET", "/containers/victim/archive?path=../../../../etc/shadow", "", b""),
+        ("POST", "/networks/create", json_head, b'{"Name": "n", "IPAM": "x"}'),
+        ("POST", "/volumes/create", json_head, b'["a", "list"]'),
+        ("GET", "/containers/json?filters=%7Bbroken", "", b""),
+        ("GET", "/containers/json?limit=many", "", b""),
+        ("DELETE", "/images/%2e%2e%2f%2e%2e", "", b""),
+        ("POST", "/images/create?fromImage=UPPER/Case", "", b""),
+        ("GET", "/containers/nonexistent/json", "", b""),
+        ("POST", "/exec/nonexistent/start", json_head, b"{}"),
+    ]
+    for method, path, headers, body in requests:
+        raw = (
+            f"{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode() + body
+        answer = _raw(api, raw)
+        status = int(answer.split(b" ", 2)[1])
+        assert 400 <= status < 500, (method, path, answer[:300])
+        assert "message" in json.loads(answer.partition(b"\r\n\r\n")[2]), (method, path)
+    huge = b'{"Image": "busybox", "Env": ["' + b"x" * (17 * 1024 * 1024) + b'"]}'
+    head = (
+        "POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(huge)}\r\n\r\n"
+    ).encode()
+    assert _raw(api, head + huge).startswith(b"HTTP/1.1 413")
+    # Still serving, nothing half-made, and the store is sound.
+    assert api.docker("ps", "-a", "--format", "{{.Names}}").stdout.split() == ["victim"]
+    assert berth("volume", "ls", "-q").stdout == ""
+    check = berth("system", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
