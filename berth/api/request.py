@@ -18,6 +18,7 @@ from berth.api.wire import Headers, HttpConnection
 from berth.errors import InvalidArgument
 
 if TYPE_CHECKING:
+    from berth.api.engines import EnginePool
     from berth.engine import Engine
     from berth.filters import Filters
     from berth.layout import Layout
@@ -154,26 +155,26 @@ class Request:
 
 
 class Session:
-    """What the requests of one connection share: the store, opened on first use, and what
-    the whole server shares."""
+    """What the requests of one connection share: the store, opened on first use (or taken
+    from the engines an earlier connection gave back), and what the whole server shares."""
 
-    def __init__(self, layout: Layout, shared: Shared) -> None:
-        self.layout = layout
+    def __init__(self, engines: EnginePool, shared: Shared) -> None:
+        self.engines = engines
+        self.layout: Layout = engines.layout
         self.shared = shared
         self._engine: Engine | None = None
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from berth.engine import Engine
-
-            self._engine = Engine.open(self.layout)
+            self._engine = self.engines.take()
         return self._engine
 
-    def close(self) -> None:
+    def close(self, *, reusable: bool = False) -> None:
+        """`reusable`: the connection ended cleanly, so its engine may serve another."""
         if self._engine is not None:
-            self._engine.close()
-            self._engine = None
+            engine, self._engine = self._engine, None
+            self.engines.give(engine, reusable=reusable)
 
 
 Handler = Callable[[Request], Answer]

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from berth import __version__
 from berth.api import versions
+from berth.api.engines import EnginePool
 from berth.api.request import Hijacked, Reply, Request, Session, Stream, json_reply
 from berth.api.router import Router, error_reply
 from berth.api.shared import Shared
@@ -62,6 +63,7 @@ class Server:
         self.router = router or Router.default()
         self.grace = grace
         self.shared = Shared()
+        self.engines = EnginePool(layout)
         self.stopping = self.shared.stopping
         self._headers = common_headers()
         self._lock = threading.Lock()
@@ -93,6 +95,7 @@ class Server:
             left = list(self._connections)
         for connection in left:  # past the grace: cut
             _shutdown(connection.sock)
+        self.engines.close()
 
     # -- connections -------------------------------------------------------------------------
 
@@ -119,7 +122,8 @@ class Server:
 
     def _serve(self, sock: socket.socket) -> None:
         connection: HttpConnection | None = None
-        session = Session(self.layout, self.shared)
+        session = Session(self.engines, self.shared)
+        clean = False  # the connection ended between requests, its engine as good as new
         try:
             if self.tls is not None and sock.family != socket.AF_UNIX:  # TLS is for TCP
                 sock.settimeout(TLS_HANDSHAKE_TIMEOUT)
@@ -131,18 +135,22 @@ class Server:
             while not self.stopping.is_set():
                 head = connection.next_request()
                 if head is None:
+                    clean = True
                     break
                 with self._lock:
                     self._connections[connection] = True
                 hijacked = self._answer(head, connection, session)
-                if hijacked or self.stopping.is_set() or not connection.reusable():
+                if hijacked:
+                    break
+                if self.stopping.is_set() or not connection.reusable():
+                    clean = True
                     break
                 with self._lock:
                     self._connections[connection] = False
         except (ClientGone, OSError) as error:
             log.debug("connection ended: %s", error)
         finally:
-            session.close()
+            session.close(reusable=clean)
             with self._lock:
                 if connection is not None:
                     self._connections.pop(connection, None)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from berth.filters import Filters
     from berth.image.service import ImageService
     from berth.layout import Layout
-    from berth.network.records import NetworkRecord, NetworkStore
+    from berth.network.records import Endpoint, NetworkRecord, NetworkStore
     from berth.snapshot import Snapshotter
     from berth.volume import Volumes as VolumeService
 
@@ -118,9 +118,17 @@ class Containers:
         return logs.tail_offset(self.paths.log(container_id), count)
 
     def summaries(
-        self, filters: Filters, *, all: bool = False, limit: int = -1, size: bool = False
+        self,
+        filters: Filters,
+        *,
+        all: bool = False,
+        limit: int = -1,
+        size: bool = False,
+        networks: bool = False,
     ) -> list[dict[str, Any]]:
-        """`GET /containers/json`: the summaries, newest first."""
+        """`GET /containers/json`: the summaries, newest first. Their NetworkSettings are
+        filled when `networks` is asked for (the API always asks; `ps`, which prints none of
+        them, is spared the network's modules)."""
         filters.only(LIST_FILTERS)
         for value in filters.get("status"):
             if value not in set(Status):
@@ -143,12 +151,39 @@ class Containers:
 
         now = time.time()
         volumes = self._engine.layout.volumes
+        attached = self._networks(selected) if networks else {}
         return [
             report.summary(
-                r, published.get(r.id, []), volumes, now, self.sizes(r) if size else None
+                r,
+                published.get(r.id, []),
+                volumes,
+                now,
+                self.sizes(r) if size else None,
+                attached.get(r.id),
             )
             for r in selected
         ]
+
+    def _networks(self, records: list[ContainerRecord]) -> dict[str, dict[str, Any]]:
+        """Each container's NetworkSettings.Networks, from two queries whatever the count."""
+        from berth.engine.reports import networks as report
+        from berth.network.setup import network_mode
+
+        store = self._engine.network_records
+        known = {network.id: network for network in store.all()}
+        named = {network.name: network for network in known.values()}
+        joined: dict[str, list[tuple[NetworkRecord, Endpoint]]] = {}
+        for endpoint in store.endpoints():
+            if endpoint.network_id in known:
+                pair = (known[endpoint.network_id], endpoint)
+                joined.setdefault(endpoint.container_id, []).append(pair)
+        documents = {}
+        for record in records:
+            mode = network_mode(record.host_config)
+            pseudo = named.get(mode) if mode in ("host", "none") else None
+            sandbox = report.Sandbox(mode, pseudo, joined.get(record.id, []), [], None)
+            documents[record.id] = report.networks(record.id, sandbox)
+        return documents
 
     def _matches(self, record: ContainerRecord, filters: Filters) -> bool:
         if not filters:

@@ -7,12 +7,14 @@ so one made here is the one `berth ps` lists, and the other way round.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from berth.api.request import Answer, Request, json_reply, no_content
 from berth.api.router import RouteSpec
 from berth.api.routes import container_stats, containers_state
 from berth.errors import BerthError, InvalidArgument
 
+PREDEFINED_NETWORKS = ("bridge", "default", "host", "none")
 UPDATE_FIELDS = (
     "Memory",
     "MemorySwap",
@@ -33,6 +35,7 @@ def list_containers(request: Request) -> Answer:
         all=request.flag("all"),
         limit=limit,
         size=request.flag("size"),
+        networks=True,
     )
     return json_reply(summaries)
 
@@ -43,6 +46,8 @@ def create(request: Request) -> Answer:
     from berth.api.routes import container_config
 
     body = request.json_object()
+    if request.version < (1, 44):
+        _as_before_1_44(body)
     wanted = container_config.parse(body)
     engine = request.engine
     name = request.arg("name") or None
@@ -64,6 +69,20 @@ def create(request: Request) -> Answer:
     return json_reply({"Id": record.id, "Warnings": []}, 201)
 
 
+def _as_before_1_44(body: dict[str, Any]) -> None:
+    """What API 1.44 added to create, as dockerd takes it from older clients: a healthcheck's
+    StartInterval is ignored, and a container is created on one network at most."""
+    health = body.get("Healthcheck")
+    if isinstance(health, dict):
+        health.pop("StartInterval", None)
+    networking = body.get("NetworkingConfig")
+    endpoints = networking.get("EndpointsConfig") if isinstance(networking, dict) else None
+    if isinstance(endpoints, dict) and len(endpoints) > 1:
+        raise InvalidArgument(
+            "Container cannot be created with multiple network endpoints: " + ", ".join(endpoints)
+        )
+
+
 def inspect(request: Request) -> Answer:
     containers = request.engine.containers
     record = containers.lookup(request.params["id"])
@@ -72,7 +91,21 @@ def inspect(request: Request) -> Answer:
         written, image = containers.sizes(record)
         document["SizeRw"] = written
         document["SizeRootFs"] = written + image
+    if request.version < (1, 45):
+        _list_names_as_aliases(document)
     return json_reply(document)
+
+
+def _list_names_as_aliases(document: dict[str, Any]) -> None:
+    """Before API 1.45 dockerd listed a container's short id and hostname among its Aliases
+    on each user-defined network (names its resolver answers there). docker-compose v1 looks
+    for the short id: without it, it disconnects and reconnects each container it creates."""
+    names = [document["Id"][:12], str(document["Config"].get("Hostname") or "")]
+    for network, endpoint in document["NetworkSettings"]["Networks"].items():
+        if network in PREDEFINED_NETWORKS:
+            continue
+        aliases = list(endpoint.get("Aliases") or [])
+        endpoint["Aliases"] = aliases + [n for n in dict.fromkeys(names) if n and n not in aliases]
 
 
 def top(request: Request) -> Answer:

@@ -22,6 +22,28 @@ IMPORT_NOT_SUPPORTED = (
     "pull it from a registry (fromImage) instead"
 )
 
+# A container.Config with every field at its zero value, as dockerd showed ContainerConfig
+# for an image no classic build step made.
+EMPTY_CONFIG: dict[str, Any] = {
+    "Hostname": "",
+    "Domainname": "",
+    "User": "",
+    "AttachStdin": False,
+    "AttachStdout": False,
+    "AttachStderr": False,
+    "Tty": False,
+    "OpenStdin": False,
+    "StdinOnce": False,
+    "Env": None,
+    "Cmd": None,
+    "Image": "",
+    "Volumes": None,
+    "WorkingDir": "",
+    "Entrypoint": None,
+    "OnBuild": None,
+    "Labels": None,
+}
+
 
 def list_images(request: Request) -> Answer:
     """`GET /images/json`. Intermediate images don't exist in berth, so `all` changes
@@ -32,12 +54,17 @@ def list_images(request: Request) -> Answer:
     shared_size = request.version >= (1, 42) and request.flag("shared-size")
     summaries = request.engine.images.summaries(filters, shared_size=shared_size)
     for summary in summaries:
-        if request.version < (1, 43) and not summary["RepoTags"] and not summary["RepoDigests"]:
-            summary["RepoTags"] = ["<none>:<none>"]
-            summary["RepoDigests"] = ["<none>@<none>"]
-        if request.version >= (1, 44):
-            summary.pop("VirtualSize", None)
+        versioned_summary(request, summary)
     return json_reply(summaries)
+
+
+def versioned_summary(request: Request, summary: dict[str, Any]) -> None:
+    """An image's summary in the request's version (the list's, and `/system/df`'s)."""
+    if request.version < (1, 43) and not summary["RepoTags"] and not summary["RepoDigests"]:
+        summary["RepoTags"] = ["<none>:<none>"]
+        summary["RepoDigests"] = ["<none>@<none>"]
+    if request.version >= (1, 44):
+        summary.pop("VirtualSize", None)
 
 
 def inspect(request: Request) -> Answer:
@@ -45,6 +72,9 @@ def inspect(request: Request) -> Answer:
     if request.version < (1, 44):
         document["VirtualSize"] = document["Size"]
         document["Created"] = document["Created"] or "0001-01-01T00:00:00Z"
+    if request.version < (1, 45):  # the build step's container: none, for a pulled image
+        document.setdefault("Container", "")
+        document.setdefault("ContainerConfig", {**EMPTY_CONFIG})
     return json_reply(document)
 
 

@@ -32,7 +32,14 @@ def info(request: Request) -> Answer:
 
 
 def disk_usage(request: Request) -> Answer:
-    return json_reply(request.engine.system.df())
+    from berth.api.routes.images import versioned_summary
+
+    document = request.engine.system.df()
+    for summary in document["Images"]:
+        versioned_summary(request, summary)
+    if request.version < (1, 42):  # the builder's size, unused since 1.40, was still sent
+        document["BuilderSize"] = 0
+    return json_reply(document)
 
 
 ROUTES = [

@@ -92,8 +92,10 @@ def summary(
     volumes: Path,
     now: float,
     sizes: tuple[int, int] | None = None,  # (written, the image's) when asked for
+    networks: dict[str, Any] | None = None,  # NetworkSettings.Networks, when asked for
 ) -> dict[str, Any]:
-    """One entry of `GET /containers/json`."""
+    """One entry of `GET /containers/json`. Its networks are what clients read a container's
+    address and gateway from without an inspect (testcontainers, `docker ps`'s Networks)."""
     active = record.status in (Status.RUNNING, Status.PAUSED, Status.RESTARTING)
     created = humanize.parse_time(record.created)
     document: dict[str, Any] = {
@@ -110,6 +112,8 @@ def summary(
         "HostConfig": {"NetworkMode": str(record.host_config.get("NetworkMode") or "")},
         "Mounts": [mount(m, volumes) for m in record.host_config.get("Mounts") or []],
     }
+    if networks is not None:
+        document["NetworkSettings"] = {"Networks": networks}
     if sizes is not None:
         document["SizeRw"] = sizes[0]
         document["SizeRootFs"] = sizes[0] + sizes[1]

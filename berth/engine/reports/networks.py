@@ -42,21 +42,27 @@ def _endpoint(
     }
 
 
+def networks(container_id: str, sandbox: Sandbox) -> dict[str, Any]:
+    """NetworkSettings.Networks, which inspect and the list (`GET /containers/json`) both
+    show: the host or none network for those modes, else each network joined, by name."""
+    documents: dict[str, Any] = {}
+    if sandbox.pseudo is not None:
+        documents[sandbox.mode] = _endpoint(sandbox.pseudo, None, container_id)
+    for network, endpoint in sandbox.endpoints:
+        documents[network.name] = _endpoint(network, endpoint, container_id)
+    return documents
+
+
 def settings(container_id: str, exposed: dict[str, Any] | None, sandbox: Sandbox) -> dict[str, Any]:
     """A container's NetworkSettings, shaped as Docker's inspect shows them."""
     ports: dict[str, list[dict[str, str]] | None] = {key: None for key in exposed or {}}
     for m in sandbox.mappings:
         key = f"{m.container_port}/{m.protocol}"
         ports[key] = [*(ports.get(key) or []), {"HostIp": m.host_ip, "HostPort": str(m.host_port)}]
-    networks: dict[str, Any] = {}
+    attached = networks(container_id, sandbox)
     top = {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}
-    if sandbox.pseudo is not None:
-        networks[sandbox.mode] = _endpoint(sandbox.pseudo, None, container_id)
-    for network, endpoint in sandbox.endpoints:
-        document = _endpoint(network, endpoint, container_id)
-        networks[network.name] = document
-        if network.name == DEFAULT_NETWORK:
-            top = {k: document[k] for k in top}
+    if DEFAULT_NETWORK in attached:
+        top = {k: attached[DEFAULT_NETWORK][k] for k in top}
     running = sandbox.netns is not None
     return {
         "Bridge": "",
@@ -72,7 +78,7 @@ def settings(container_id: str, exposed: dict[str, Any] | None, sandbox: Sandbox
         "GlobalIPv6Address": "",
         "GlobalIPv6PrefixLen": 0,
         "IPv6Gateway": "",
-        "Networks": networks,
+        "Networks": attached,
     }
 
 

@@ -88,6 +88,9 @@ def info(counts: Counts, facts: Host, root: str) -> dict[str, Any]:
         "PidsLimit": True,
         "OomKillDisable": facts.cgroup_version == 1,
         "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
+        # Read as they are: clients before API 1.48 warn when these are off.
+        "BridgeNfIptables": _read("/proc/sys/net/bridge/bridge-nf-call-iptables") == "1",
+        "BridgeNfIp6tables": _read("/proc/sys/net/bridge/bridge-nf-call-ip6tables") == "1",
         "Debug": False,
         "NFd": _open_fds(),
         "NGoroutines": 0,
