@@ -7,7 +7,9 @@ binds, mounted in a mount namespace of its own that the host never sees — and 
 it, so the kernel resolves every name and no symlink in the container leads a read or a
 write out of it. Then it packs a path to stdout (a JSON header line, then tar) or extracts
 stdin's tar at a path; for the Engine API's archive endpoints it stats a path, archives it
-with its stat, or unpacks a client's tar by dockerd's rules (`berth.container.cp_archive`).
+with its stat, or unpacks a client's tar by dockerd's rules (`berth.container.cp_archive`);
+for `export` it packs a read-only view of the rootfs alone, mounted even over a running
+container's (whose root shows its volumes).
 An error is reported on the status fd as JSON `[kind, message]`.
 
 Before the chroot, tarfile's name lookups are switched off: inside, glibc's NSS would read
@@ -25,7 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from berth.container import cp_archive
-from berth.container.cp_stream import Source, describe, extract, extract_archive, pack
+from berth.container.cp_stream import (
+    Source,
+    describe,
+    export_root,
+    extract,
+    extract_archive,
+    pack,
+)
 from berth.container.user import resolve as resolve_user
 from berth.errors import BerthError
 from berth.runtime.hardening import seal_imports
@@ -35,6 +44,7 @@ TO = "to"  # extract stdin at the container's `path`
 STAT = "stat"  # the API's path stat of `path`, as JSON on stdout
 ARCHIVE = "archive"  # the API's GET archive: the stat as a JSON line, then the tar
 EXTRACT = "extract"  # the API's PUT archive: stdin's tar unpacked in the directory `path`
+EXPORT = "export"  # `export`: the rootfs alone (no volumes, binds or /proc) as a tar on stdout
 
 
 def _enter(request: dict[str, Any]) -> None:
@@ -48,7 +58,7 @@ def _enter(request: dict[str, Any]) -> None:
 
         unshare(CLONE_NEWNS)
         make_private("/")
-        if not os.path.ismount(root):
+        if request["op"] == EXPORT or not os.path.ismount(root):  # export: over a running one's
             lowers, upper, work = request["mount"]
             Mount(tuple(lowers), upper, work).attach(Path(root))
         for source, target, readonly in request.get("binds") or []:
@@ -61,6 +71,10 @@ def _enter(request: dict[str, Any]) -> None:
 
 
 def _work(request: dict[str, Any]) -> None:
+    if request["op"] == EXPORT:
+        with os.fdopen(1, "wb", closefd=False) as stream:
+            export_root(stream)
+        return
     path = str(request["path"])
     if request["op"] in (STAT, ARCHIVE, EXTRACT):
         _work_for_api(request, path)

@@ -247,6 +247,26 @@ def archive_path(root: Root, path: str) -> tuple[dict[str, Any], Iterator[bytes]
     return json.loads(header), itertools.chain([first], stream)
 
 
+def export(root: Root) -> Iterator[bytes]:
+    """The container's filesystem as a tar stream, read as it is written (`export`): its
+    rootfs snapshot seen read-only, upper over the image's layers, without volumes or binds,
+    mounted in the helper's namespace even while the container runs. Closing the stream
+    early ends the helper."""
+    assert root.mount is not None
+    status_r, status_w = os.pipe()
+    helper = _helper(root, {"op": "export", "path": "/"}, status_w, stdout=subprocess.PIPE)
+    stream = _chunks(helper, status_r)
+    first = next(stream, b"")  # started (a failure to mount raises here, before any answer)
+    return itertools.chain([first], stream)
+
+
+def export_root(paths: ContainerPaths, snapshots: Snapshots, record: ContainerRecord) -> Root:
+    """What `export` mounts: the snapshot's upper as the top of a read-only view."""
+    lowers, upper, _ = snapshots.mounts(record.id)
+    view = (upper, *lowers) if upper is not None else lowers
+    return Root(str(paths.rootfs(record.id)), (tuple(view), None, None))
+
+
 def _chunks(helper: subprocess.Popen[bytes], status_r: int) -> Iterator[bytes]:
     assert isinstance(helper.stdout, io.BufferedReader)  # the stat line came through it
     finished = False

@@ -120,6 +120,15 @@ def pack(read_from: str, source: Source, stream: IO[bytes]) -> None:
         archive.add(read_from, arcname=source.base, recursive=True)
 
 
+def export_root(stream: IO[bytes]) -> None:
+    """The current root's contents as `docker export` writes them: names relative to it
+    (`bin`, `etc/passwd`), owners by number; sockets are left out (tarfile has no type for
+    them)."""
+    with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as archive:
+        for name in sorted(os.listdir("/")):
+            archive.add("/" + name, arcname=name, recursive=True)
+
+
 def extract_archive(stream: IO[bytes], path: str, *, keep_owners: bool) -> None:
     """A tar stream as given (`cp - CONTAINER:DIR`, the API's PUT archive) unpacked in the
     directory `path`; owners become root's unless `keep_owners`."""

@@ -1,6 +1,6 @@
-"""The container tools facade: `exec`, `cp`, `diff`, `top`, `stats` and `update` — what the
-CLI's commands and the API's /containers/{id}/exec, archive, changes, top, stats and update
-routes call, on containers the containers facade found."""
+"""The container tools facade: `exec`, `cp`, `export`, `diff`, `top`, `stats` and `update` —
+what the CLI's commands and the API's /containers/{id}/exec, archive, export, changes, top,
+stats and update routes call, on containers the containers facade found."""
 
 from __future__ import annotations
 
@@ -114,6 +114,14 @@ class ContainerTools:
         from berth.container import cp
 
         return cp.archive_path(self._root(self.refresh(record)), path)
+
+    def export(self, record: ContainerRecord) -> Iterator[bytes]:
+        """The container's filesystem as a tar stream (`export`); read it to its end or
+        close it."""
+        from berth.container import cp
+
+        root = cp.export_root(self.paths, self._parts.snapshots, record)
+        return cp.export(root)
 
     def extract_archive(
         self,

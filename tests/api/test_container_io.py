@@ -313,6 +313,48 @@ def test_docker_cp_copies_files_and_directories_both_ways(
     assert (out / "again.txt").read_text() == "hello world\n"
 
 
+def _mounts() -> str:
+    return Path("/proc/self/mountinfo").read_text()
+
+
+def test_docker_export_and_docker_py_export_the_rootfs_alone(
+    api: ApiServer, busybox: str, berth: Berth, tmp_path: Path
+) -> None:
+    """The image's files with the container's changes, running or stopped; no volume's
+    files; the host's mount table untouched (the view is mounted in a helper's namespace)."""
+    script = "echo made > /made; echo kept > /data/v; rm /bin/ls; sleep 600"
+    _run(berth, "--name", "box", "-v", "exported:/data", busybox, "sh", "-c", script)
+    deadline = time.monotonic() + 10
+    while berth("exec", "box", "cat", "/made").stdout != "made\n":
+        assert time.monotonic() < deadline, "the container's script did not run"
+        time.sleep(0.1)
+    mounts = _mounts()
+    out = tmp_path / "box.tar"
+    result = api.docker("export", "-o", str(out), "box")
+    assert result.returncode == 0, result.stderr
+    assert _mounts() == mounts
+    with tarfile.open(out) as archive:
+        names = set(archive.getnames())
+        made = archive.extractfile("made")
+        assert made is not None and made.read() == b"made\n"
+    assert {"bin/sh", "etc/passwd", "made"} <= names
+    assert "bin/ls" not in names and "data/v" not in names
+    assert not any(name.startswith("/") or ".." in name.split("/") for name in names)
+    assert berth("exec", "box", "cat", "/data/v").stdout == "kept\n"  # still running, intact
+
+    assert berth("stop", "-t", "0", "box").returncode == 0
+    client = api.client()
+    try:
+        stream = b"".join(client.containers.get("box").export())
+    finally:
+        client.close()
+    with tarfile.open(fileobj=io.BytesIO(stream)) as archive:
+        assert set(archive.getnames()) == names
+    missing = api.docker("export", "-o", str(tmp_path / "none.tar"), "no-such-box")
+    assert missing.returncode != 0 and "No such container: no-such-box" in missing.stderr
+    assert not (tmp_path / "none.tar").exists()
+
+
 def _tar(*members: tuple[tarfile.TarInfo, bytes]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:

@@ -195,6 +195,33 @@ def test_cp_never_leaves_the_rootfs(berth: Berth, busybox: str, tmp_path: Path) 
         assert berth("rm", "evil").returncode == 0
 
 
+def test_export_writes_the_containers_filesystem(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    run = berth("run", "--name", "box", busybox, "sh", "-c", "echo made > /made; rm /bin/ls")
+    assert run.returncode == 0, run.stderr
+    out = tmp_path / "out" / "box.tar"
+    out.parent.mkdir()
+    exported = berth("export", "-o", str(out), "box")
+    assert exported.returncode == 0, exported.stderr
+    with tarfile.open(out) as archive:
+        names = archive.getnames()
+        made = archive.extractfile("made")
+        assert made is not None and made.read() == b"made\n"
+    assert "bin/sh" in names and "bin/ls" not in names
+    assert list(out.parent.iterdir()) == [out]  # no partial file left beside it
+    # Without -o the tar goes to stdout (not a terminal here).
+    piped = subprocess.run(
+        berth.argv("export", "box"), capture_output=True, env=berth.env, check=False
+    )
+    assert piped.returncode == 0, piped.stderr
+    with tarfile.open(fileobj=io.BytesIO(piped.stdout)) as archive:
+        assert archive.getnames() == names
+    missing = berth("export", "-o", str(tmp_path / "none.tar"), "nope")
+    assert missing.returncode == 1 and "No such container: nope" in missing.stderr
+    assert not (tmp_path / "none.tar").exists()
+
+
 def test_top_lists_the_containers_processes(berth: Berth, busybox: str) -> None:
     run = berth("run", "-d", "--name", "topped", busybox, "sh", "-c", "sleep 61 & sleep 62")
     assert run.returncode == 0, run.stderr

@@ -62,6 +62,12 @@ def get_archive(request: Request) -> Answer:
     return Stream(chunks, TAR, 200, [_stat_header(document)])
 
 
+def export(request: Request) -> Answer:
+    """`GET /containers/{id}/export`: the container's filesystem as a tar (`docker export`)."""
+    tools = request.engine.container_tools
+    return Stream(tools.export(tools.lookup(request.params["id"])), TAR)
+
+
 def put_archive(request: Request) -> Answer:
     name, path = request.params["id"], _path(request)
     # dockerd's default lets a file replace a directory; noOverwriteDirNonDir forbids it.

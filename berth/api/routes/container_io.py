@@ -260,4 +260,5 @@ ROUTES: list[RouteSpec] = [
     ("POST", "/containers/{id}/resize", resize),
     ("GET", "/containers/{id}/archive", archive.get_archive),
     ("PUT", "/containers/{id}/archive", archive.put_archive),
+    ("GET", "/containers/{id}/export", archive.export),
 ]

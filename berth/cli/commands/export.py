@@ -1,0 +1,53 @@
+"""`berth export`: a container's filesystem as a tar archive, on stdout or in `-o FILE`.
+
+As Docker's, it refuses to write the archive to a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from berth.cli.context import Context
+from berth.cli.parser import new_parser
+from berth.errors import InvalidArgument, SystemFailure
+
+
+def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
+    parser = new_parser(prog, summary)
+    parser.add_argument("container", metavar="CONTAINER")
+    parser.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")
+    return parser
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.output is None and sys.stdout.isatty():
+        raise InvalidArgument(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+        )
+    record = ctx.engine.containers.lookup(args.container)
+    chunks = ctx.engine.container_tools.export(record)
+    if args.output is None:
+        ctx.stdout.flush()
+        _write(chunks, sys.stdout.buffer)
+        return 0
+    partial = f"{args.output}.berth-partial"
+    try:
+        with open(partial, "wb") as out:
+            _write(chunks, out)
+        os.replace(partial, args.output)
+    except OSError as error:
+        raise SystemFailure(f"failed to export container: {error}") from None
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return 0
+
+
+def _write(chunks: Iterator[bytes], out: BinaryIO) -> None:
+    for chunk in chunks:
+        out.write(chunk)
+    out.flush()
