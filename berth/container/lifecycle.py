@@ -266,6 +266,8 @@ class Lifecycle:
         # The monitor's identity goes in the row too: the run directory may be wiped.
         started = record.with_state(**reported(status), **monitor)
         self.records.save_state(started)
+        for name, attributes in volume_mounts.mount_events(record.host_config, record.id):
+            self.journal.record("volume", "mount", name, attributes)
         self.announce("start", started)
         return started
 

@@ -36,6 +36,27 @@ def volume_names(host_config: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def mount_events(
+    host_config: Mapping[str, Any], container_id: str
+) -> list[tuple[str, dict[str, str]]]:
+    """A volume `mount` event's (name, attributes) for each named volume a starting
+    container mounts, as dockerd journals them."""
+    return [
+        (
+            str(m["Source"]),
+            {
+                "container": container_id,
+                "destination": str(m.get("Target") or ""),
+                "driver": "local",
+                "propagation": "",
+                "read/write": "false" if m.get("ReadOnly") else "true",
+            },
+        )
+        for m in host_config.get("Mounts") or []
+        if m.get("Type") == "volume" and m.get("Source")
+    ]
+
+
 def register(
     volumes: VolumeService, host_config: dict[str, Any], image_volumes: Iterable[str] = ()
 ) -> list[str]:

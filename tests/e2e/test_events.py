@@ -38,14 +38,24 @@ def test_a_containers_life_is_journaled_by_the_cli_and_its_monitor(
 def test_filters_and_the_default_line(berth: Berth, busybox: str) -> None:
     since = time.time()
     berth("volume", "create", "journaled", check=True)
+    berth("run", "--rm", "-v", "journaled:/data:ro", busybox, "true", check=True)
     berth("volume", "rm", "journaled", check=True)
     berth("tag", busybox, "another:1", check=True)
     berth("rmi", "another:1", check=True)
     volumes = _events(berth, since, "--filter", "type=volume")
     assert [(e["Action"], e["Actor"]["ID"]) for e in volumes] == [  # type: ignore[index]
         ("create", "journaled"),
+        ("mount", "journaled"),
         ("destroy", "journaled"),
     ]
+    [created] = _events(berth, since, "--filter", "event=create", "--filter", "type=container")
+    assert volumes[1]["Actor"]["Attributes"] == {  # type: ignore[index]
+        "container": created["Actor"]["ID"],  # type: ignore[index]
+        "destination": "/data",
+        "driver": "local",
+        "propagation": "",
+        "read/write": "false",
+    }
     images = _events(berth, since, "--filter", "image=another:1")
     assert [e["Action"] for e in images] == ["tag", "untag"]
     plain = berth("events", "--since", f"{since:.9f}", "--until", f"{time.time():.9f}")
