@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qs
 
+from berth import jsonio
 from berth.api.shared import Shared
 from berth.api.versions import Version
 from berth.api.wire import Headers, HttpConnection
@@ -52,7 +53,7 @@ Answer = Reply | Stream | Hijacked
 
 
 def json_reply(value: Any, status: int = 200) -> Reply:
-    return Reply(status, json.dumps(value).encode(), [("Content-Type", "application/json")])
+    return Reply(status, jsonio.dumps(value), [("Content-Type", "application/json")])
 
 
 def no_content(status: int = 204) -> Reply:
@@ -141,8 +142,8 @@ class Request:
                 raise InvalidArgument("the request needs a JSON body")
             return None
         try:
-            return json.loads(body)
-        except ValueError as error:
+            return json.loads(body, parse_int=_int64, parse_constant=_no_constant)
+        except (ValueError, RecursionError) as error:
             raise InvalidArgument(f"invalid JSON: {error}") from None
 
     def json_object(self, *, required: bool = True) -> dict[str, Any]:
@@ -152,6 +153,19 @@ class Request:
         if not isinstance(document, dict):
             raise InvalidArgument("invalid JSON: expected an object")
         return document
+
+
+def _int64(text: str) -> int:
+    """An integer as Go's decoder takes one: what doesn't fit 64 bits is refused, as dockerd
+    refuses it (and every codec berth reads its store with agrees on what is stored)."""
+    value = int(text)
+    if not -(2**63) <= value < 2**64:
+        raise ValueError(f"number {text} out of range")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
 
 
 class Session:

@@ -128,10 +128,14 @@ class HttpConnection:
         head = self._head([*headers, ("Content-Length", str(len(body)))])
         if close:
             head.append((b"Connection", b"close"))
-        self._send(h11.Response(status_code=status, headers=head, reason=_reason(status)))
+        # One write for the whole answer: a client reading the head then the body is woken
+        # once.
+        send = self._h11.send
+        data = send(h11.Response(status_code=status, headers=head, reason=_reason(status))) or b""
         if body and not self._head_only and self._h11.our_state is h11.SEND_BODY:
-            self._send(h11.Data(data=body))
-        self._send(h11.EndOfMessage())
+            data += send(h11.Data(data=body)) or b""
+        data += send(h11.EndOfMessage()) or b""
+        self._write(data)
 
     def stream(self, status: int, headers: Headers, chunks: Iterable[bytes]) -> None:
         """A response whose body is written as `chunks` come; an empty chunk writes nothing

@@ -16,10 +16,13 @@ CGROUP_PARENT_ENV = "BERTH_CGROUP_PARENT"
 
 
 class ContainerPaths:
-    __slots__ = ("layout",)
+    __slots__ = ("layout", "run_dirs")
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
+        # The run directories' parent as text: listings build a path per container from it
+        # (a pathlib join costs more than the read that follows).
+        self.run_dirs = f"{layout.runroot}/containers"
 
     def directory(self, container_id: str) -> Path:
         return self.layout.containers / container_id

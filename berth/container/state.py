@@ -34,6 +34,7 @@ class Status(StrEnum):
     REMOVING = "removing"
 
 
+_BY_VALUE: dict[str, Status] = {status.value: status for status in Status}
 # A container whose processes may exist: its monitor holds it.
 ACTIVE = frozenset({Status.RUNNING, Status.PAUSED, Status.RESTARTING})
 # Done: `wait` returns, nothing runs.
@@ -64,10 +65,9 @@ def health_status(state: dict[str, Any]) -> str:
 
 
 def status_of(state: dict[str, Any]) -> Status:
-    try:
-        return Status(state.get("Status", Status.CREATED.value))
-    except ValueError:
-        return Status.DEAD  # a value no berth wrote: treat the container as broken
+    """The Status a state says; DEAD for a value no berth wrote (the container is broken)."""
+    value = state.get("Status", "created")
+    return _BY_VALUE.get(value, Status.DEAD) if isinstance(value, str) else Status.DEAD
 
 
 # -- the State each transition writes --------------------------------------------------------

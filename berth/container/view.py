@@ -45,7 +45,7 @@ class ContainerView:
         self.paths = paths
 
     def monitor_status(self, container_id: str) -> dict[str, Any]:
-        return read_json(self.paths.run_dir(container_id) / STATUS_NAME) or {}
+        return read_json(f"{self.paths.run_dirs}/{container_id}/{STATUS_NAME}") or {}
 
     def monitor_of(self, record: ContainerRecord) -> dict[str, Any]:
         """What the container's monitor reported, or, when its run directory is gone (a

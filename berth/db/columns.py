@@ -3,14 +3,15 @@ costs its row, never the store (every listing reads every row)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from berth import jsonio
 
 
 def decoded(text: object, kind: type = dict) -> Any | None:
     """The column's JSON value if it is a `kind`, else None (damaged)."""
     try:
-        value = json.loads(str(text))
+        value = jsonio.loads(str(text))
     except (ValueError, TypeError, RecursionError):
         return None
     return value if isinstance(value, kind) else None

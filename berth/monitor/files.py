@@ -18,12 +18,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from berth import jsonio
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 # Docker splits a log line longer than this into several records.
 MAX_LOG_LINE = 16 * 1024
 FULL = (errno.ENOSPC, errno.EDQUOT)
+SMALL_FILE = 1 << 16  # a read's size for files like status.json
 
 
 def rfc3339_nano(seconds: float | None = None) -> str:
@@ -62,13 +65,27 @@ def write_status(path: Path, status: dict[str, Any], reserve: str) -> None:
                 write_json_atomically(path, status)
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path | str) -> dict[str, Any] | None:
+    """A small JSON file written whole (os.replace), in one read(2): listings read one per
+    container."""
     try:
-        with open(path) as stream:
-            document = json.load(stream)
-    except (FileNotFoundError, ValueError):
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
         return None
+    try:
+        document = jsonio.loads(_read_all(fd))
+    except ValueError:
+        return None
+    finally:
+        os.close(fd)
     return document if isinstance(document, dict) else None
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = [os.read(fd, SMALL_FILE)]
+    while len(chunks[-1]) == SMALL_FILE:  # rarely: a status longer than one read
+        chunks.append(os.read(fd, SMALL_FILE))
+    return b"".join(chunks)
 
 
 class JsonLog:

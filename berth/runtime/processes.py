@@ -14,13 +14,19 @@ import contextlib
 import os
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields 3.. of /proc/PID/stat (after the command, which may hold spaces and parens)."""
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """Fields 3.. of /proc/PID/stat (after the command, which may hold spaces and parens).
+    Read with one read(2), no buffered text file: `ps` with 50 containers reads 50."""
     try:
-        with open(f"/proc/{pid}/stat") as stream:
-            return stream.read().rsplit(")", 1)[1].split()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 4096).rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
         return None
+    finally:
+        os.close(fd)
 
 
 def start_time(pid: int) -> int | None:
@@ -32,7 +38,7 @@ def start_time(pid: int) -> int | None:
 def alive(pid: int, started: int | None = None) -> bool:
     """Whether `pid` runs (not a zombie) and, given `started`, is still the same process."""
     fields = _stat_fields(pid)
-    if fields is None or fields[0] in ("Z", "X"):
+    if fields is None or fields[0] in (b"Z", b"X"):
         return False
     return started is None or int(fields[19]) == started
 

@@ -77,6 +77,35 @@ def test_info_counts_what_the_cli_made(api: ApiServer, busybox: str, berth: Bert
     assert info["Driver"] == "overlay2" and info["OSType"] == "linux"
 
 
+def test_disk_usage_through_docker_system_df_and_docker_py(
+    api: ApiServer, busybox: str, berth: Berth
+) -> None:
+    berth("run", "--name", "writer", "-v", "kept:/data", busybox, "sh", "-c",
+          "head -c 100000 /dev/zero > /data/blob; head -c 50000 /dev/zero > /written",
+          check=True)  # fmt: skip
+    rows = api.docker("system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}")
+    assert rows.returncode == 0, rows.stderr
+    assert rows.stdout.splitlines() == [
+        "Images|1|1",
+        "Containers|1|0",
+        "Local Volumes|1|1",
+        "Build Cache|0|0",
+    ]
+    client = api.client()
+    try:
+        assert client.ping() is True
+        usage = client.df()
+    finally:
+        client.close()
+    [image] = usage["Images"]
+    assert image["Containers"] == 1 and image["Size"] > 0
+    [container] = usage["Containers"]
+    assert container["Names"] == ["/writer"] and container["SizeRw"] >= 50000
+    [volume] = usage["Volumes"]
+    assert volume["Name"] == "kept" and volume["UsageData"]["Size"] >= 100000
+    assert volume["UsageData"]["RefCount"] == 1
+
+
 def test_a_bad_request_sweep_leaves_the_server_serving_and_the_store_intact(
     api: ApiServer, busybox: str, berth: Berth
 ) -> None:
@@ -86,6 +115,20 @@ def test_a_bad_request_sweep_leaves_the_server_serving_and_the_store_intact(
         ("POST", "/containers/create", json_head, b"{not json"),
         ("POST", "/containers/create", json_head, b'{"Image": 5}'),
         ("POST", "/containers/create", json_head, b'{"Image": "busybox", "Cmd": {"a": 1}}'),
+        ("POST", "/containers/create", json_head, b'{"Image": "busybox", "StopTimeout": 1e999}'),
+        ("POST", "/containers/create", json_head, b'{"Image": "busybox", "Memory": NaN}'),
+        (
+            "POST",
+            "/containers/create",
+            json_head,
+            b'{"Image": "busybox", "StopTimeout": 2' + b"0" * 30 + b"}",
+        ),
+        (
+            "POST",
+            "/containers/create",
+            json_head,
+            b'{"Labels": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        ),
         ("POST", "/containers/create?name=../../etc", json_head, b'{"Image": "busybox"}'),
         ("POST", "/containers/victim/rename?name=", "", b""),
         ("POST", "/containers/victim/kill?signal=SIGBOGUS", "", b""),

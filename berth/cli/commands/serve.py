@@ -45,8 +45,11 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from berth import jsonio
     from berth.api import listeners
     from berth.api.server import Server
+
+    jsonio.prefer_fast()  # a long-lived process: worth orjson's import
 
     tls = None
     if args.tls or args.tlsverify:

@@ -1,6 +1,7 @@
 """Networks as Docker's API shows them: `GET /networks/{id}` (inspect, what `network ls`
 formats too) and a container's NetworkSettings."""
 
+import functools
 import ipaddress
 from typing import Any, NamedTuple
 
@@ -19,11 +20,17 @@ class Sandbox(NamedTuple):
     netns: str | None  # its namespace's path while it runs
 
 
+@functools.lru_cache(maxsize=64)
+def _prefix_length(subnet: str) -> int:
+    """A subnet's prefix length; parsed once per subnet (the list shows one per container)."""
+    return ipaddress.IPv4Network(subnet).prefixlen
+
+
 def _endpoint(
     network: NetworkRecord, endpoint: Endpoint | None, container_id: str
 ) -> dict[str, Any]:
     active = endpoint is not None and bool(endpoint.address)
-    prefix = ipaddress.IPv4Network(network.subnet).prefixlen if network.subnet else 0
+    prefix = _prefix_length(network.subnet) if network.subnet else 0
     return {
         "IPAMConfig": None,
         "Links": None,
@@ -89,7 +96,7 @@ def inspect(
     use, each with its container's name."""
     containers: dict[str, Any] = {}
     for endpoint, name in attached:
-        prefix = ipaddress.IPv4Network(str(network.subnet)).prefixlen
+        prefix = _prefix_length(str(network.subnet))
         containers[endpoint.container_id] = {
             "Name": name,
             "EndpointID": endpoint_id(network.id, endpoint.container_id),
