@@ -28,6 +28,7 @@ ROUTE_MODULES = (
     "networks",
     "volumes",
     "events",
+    "build",
 )
 
 RouteSpec = tuple[str, str, Handler]

@@ -51,6 +51,8 @@ COMMANDS: dict[str, Command] = {
     "diff": Command("diff", "Inspect changes to files or directories on a container's filesystem"),
     "cp": Command("cp", "Copy files/folders between a container and the local filesystem"),
     "export": Command("export", "Export a container's filesystem as a tar archive"),
+    "commit": Command("commit", "Create a new image from a container's changes"),
+    "build": Command("build", "Build an image from a Dockerfile"),
     "events": Command("events", "Get real time events from the server"),
     "info": Command("info", "Display system-wide information"),
     "version": Command("version", "Show the berth version information"),
@@ -73,6 +75,11 @@ GROUPS: dict[str, dict[str, Command]] = {
         "rm": COMMANDS["rmi"],
         "inspect": Command("image_inspect", "Display detailed information on one or more images"),
         "prune": Command("image_prune", "Remove unused images"),
+        "build": COMMANDS["build"],
+    },
+    "builder": {
+        "prune": Command("builder_prune", "Remove build cache"),
+        "build": COMMANDS["build"],
     },
     "system": {
         "df": Command("system_df", "Show berth disk usage"),
@@ -104,6 +111,7 @@ GROUPS: dict[str, dict[str, Command]] = {
         "diff": COMMANDS["diff"],
         "cp": COMMANDS["cp"],
         "export": COMMANDS["export"],
+        "commit": COMMANDS["commit"],
         "top": COMMANDS["top"],
         "stats": COMMANDS["stats"],
         "update": COMMANDS["update"],
@@ -134,6 +142,7 @@ GROUPS: dict[str, dict[str, Command]] = {
 
 GROUP_SUMMARIES = {
     "container": "Manage containers",
+    "builder": "Manage builds",
     "image": "Manage images",
     "network": "Manage networks",
     "system": "Manage berth",

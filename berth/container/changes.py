@@ -171,6 +171,11 @@ def runtime_paths(bundle: Path) -> set[str]:
     return hidden
 
 
+def runtime_stubs(bundle: Path) -> frozenset[str]:
+    """`runtime_paths`, relative (`etc/hosts`): what a layer made of the upper leaves out."""
+    return frozenset(path.lstrip("/") for path in runtime_paths(bundle))
+
+
 def container_changes(
     paths: ContainerPaths, snapshots: Snapshots, record: ContainerRecord
 ) -> list[Change]:

@@ -26,7 +26,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from berth.container import cp_archive
+from berth.container import build_copy, cp_archive
 from berth.container.cp_stream import (
     Source,
     describe,
@@ -45,6 +45,9 @@ STAT = "stat"  # the API's path stat of `path`, as JSON on stdout
 ARCHIVE = "archive"  # the API's GET archive: the stat as a JSON line, then the tar
 EXTRACT = "extract"  # the API's PUT archive: stdin's tar unpacked in the directory `path`
 EXPORT = "export"  # `export`: the rootfs alone (no volumes, binds or /proc) as a tar on stdout
+BUILD_COPY = (
+    "build_copy"  # a build's COPY: stdin's tar placed at `path` (berth.container.build_copy)
+)
 
 
 def _enter(request: dict[str, Any]) -> None:
@@ -74,6 +77,10 @@ def _work(request: dict[str, Any]) -> None:
     if request["op"] == EXPORT:
         with os.fdopen(1, "wb", closefd=False) as stream:
             export_root(stream)
+        return
+    if request["op"] == BUILD_COPY:
+        with os.fdopen(0, "rb", closefd=False) as stream:
+            build_copy.copy_in(stream, request)
         return
     path = str(request["path"])
     if request["op"] in (STAT, ARCHIVE, EXTRACT):

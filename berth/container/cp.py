@@ -247,6 +247,45 @@ def archive_path(root: Root, path: str) -> tuple[dict[str, Any], Iterator[bytes]
     return json.loads(header), itertools.chain([first], stream)
 
 
+def copy_in(
+    root: Root,
+    dest: str,
+    write: Callable[[IO[bytes]], object],
+    *,
+    file_name: str | None = None,
+    strip: str | None = None,
+    chown: str | None = None,
+    keep_owners: bool = False,
+) -> None:
+    """A build's COPY into the snapshot `root` mounts: `write` writes the tar the helper
+    places at `dest` (see `berth.container.build_copy`); `keep_owners`: the tar's owners
+    stay (a context unpacked), else root's or `chown`'s."""
+    request = {
+        "op": "build_copy",
+        "path": dest,
+        "file_name": file_name,
+        "strip": strip,
+        "chown": chown,
+        "keep_owners": keep_owners,
+    }
+    status_r, status_w = os.pipe()
+    helper = _helper(root, request, status_w, stdin=subprocess.PIPE)
+    assert helper.stdin is not None
+    try:
+        write(helper.stdin)
+    except BrokenPipeError:
+        pass  # the helper failed: its status says why
+    except BaseException:
+        helper.kill()
+        helper.wait()
+        os.close(status_r)
+        raise
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            helper.stdin.close()
+    _finish(helper, status_r, "into")
+
+
 def export(root: Root) -> Iterator[bytes]:
     """The container's filesystem as a tar stream, read as it is written (`export`): its
     rootfs snapshot seen read-only, upper over the image's layers, without volumes or binds,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
-from berth.content.files import write_atomically
+from berth.content.files import place, write_atomically
 from berth.errors import NotFound
 from berth.layout import Layout
 from berth.oci import check_digest, verify
@@ -56,6 +56,14 @@ class ContentStore:
         verify(data, digest)
         if not self.exists(digest):
             write_atomically(self.path(digest), data, self.layout.tmp)
+
+    def add_file(self, source: Path, digest: str) -> None:
+        """Make a complete, synced file the blob `digest` (its writer hashed it as it wrote:
+        a layer packed here); `source` is gone after, whether it was needed or not."""
+        if self.exists(digest):
+            source.unlink()
+        else:
+            place(source, self.path(digest))
 
     def ingest(self, digest: str, size: int | None) -> Ingest:
         """A resumable writer for a large blob; the caller must `close()` it."""

@@ -30,6 +30,12 @@ Tables (v5):
                 container's rootfs is the active snapshot keyed by its id; containers made
                 before v5 keep their containers/<id>/diff and work)
 
+Tables (v6):
+  build_cache   one row per build step done: its cache key (the parent step's, the
+                instruction as run, the build args it used, the content of what it copied),
+                the chain its result stands on, and the result (config, the layers and
+                history entries made since the stage's FROM) as JSON; `used` orders pruning
+
 Never edit a released migration: append a new one.
 """
 
@@ -134,5 +140,14 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT c.id, i.top_chain, 'active', 'containers/' || c.id || '/diff',
                'containers/' || c.id || '/work', c.created
         FROM containers c JOIN images i ON i.id = c.image_id;
+    """,
+    """
+    CREATE TABLE build_cache (
+        key      TEXT PRIMARY KEY,
+        chain    TEXT,
+        result   TEXT NOT NULL,
+        created  TEXT NOT NULL,
+        used     TEXT NOT NULL
+    );
     """,
 )

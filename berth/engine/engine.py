@@ -19,12 +19,14 @@ from berth.errors import PermissionDenied, from_os_error
 from berth.layout import Layout
 
 if TYPE_CHECKING:
+    from berth.build.records import BuildCache
     from berth.container.lifecycle import Lifecycle
     from berth.container.paths import ContainerPaths
     from berth.container.records import ContainerStore
     from berth.container.stopping import Controls
     from berth.container.view import ContainerView
     from berth.content import ContentStore
+    from berth.engine.build import Builder
     from berth.engine.container_tools import ContainerTools
     from berth.engine.containers import Containers
     from berth.engine.images import Images
@@ -121,6 +123,12 @@ class Engine:
         return Volumes(self.volume_service)
 
     @cached_property
+    def build(self) -> Builder:
+        from berth.engine.build import Builder
+
+        return Builder(self)
+
+    @cached_property
     def system(self) -> System:
         from berth.engine.system import System
 
@@ -179,7 +187,18 @@ class Engine:
             lambda: self.layers,
             lambda: self.container_records,
             self.journal,
+            self._build_cache_roots,
         )
+
+    def _build_cache_roots(self) -> tuple[list[str], set[str]]:
+        """Asked by the collector only: a pull or a run never builds the cache's store."""
+        return self.build_cache.roots()
+
+    @cached_property
+    def build_cache(self) -> BuildCache:
+        from berth.build.records import BuildCache
+
+        return BuildCache(self.database)
 
     @cached_property
     def volume_service(self) -> VolumeService:

@@ -56,13 +56,21 @@ def _document_blobs(content: ContentStore, digest: str) -> set[str]:
     return set()
 
 
+Roots = tuple[list[str], set[str]]  # chains and blobs something other than an image keeps
+
+
 def collect(
-    layout: Layout, content: ContentStore, layers: LayerStore, images: ImageStore
+    layout: Layout,
+    content: ContentStore,
+    layers: LayerStore,
+    images: ImageStore,
+    roots: Roots = ([], set()),
 ) -> Collected:
+    """`roots`: what else is kept (the build cache's chains and layer blobs)."""
     with FileLock(layout.locks / "gc.lock"):
         keep_chains = [r.top_chain for r in images.all() if r.top_chain is not None]
-        removed_chains, removed_layers = layers.collect(keep_chains)
-        keep = referenced_blobs(content, images)
+        removed_chains, removed_layers = layers.collect([*keep_chains, *roots[0]])
+        keep = referenced_blobs(content, images) | roots[1]
         blobs_bytes = 0
         for blob in content.walk():
             if blob.digest not in keep:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from berth.content import ContentStore
     from berth.events import Journal
     from berth.filters import Filters
-    from berth.image.gc import Collected
+    from berth.image.gc import Collected, Roots
     from berth.image.pull import PullResult
     from berth.oci import ImageConfig, Platform
     from berth.registry import CredentialSource, Registry
@@ -78,6 +78,7 @@ class ImageService:
         layers: Callable[[], LayerStore],
         users: Callable[[], ImageUsers],
         journal: Journal,
+        roots: Callable[[], Roots] | None = None,
     ) -> None:
         """The content store, the layer store and the containers' side are given as
         providers, built on first use: looking an image up (`run`, `create`) needs only the
@@ -89,6 +90,7 @@ class ImageService:
         self._layers = layers
         self._image_users = users
         self.journal = journal
+        self._roots = roots  # what else the collector keeps (the build cache)
 
     @property
     def content(self) -> ContentStore:
@@ -148,7 +150,7 @@ class ImageService:
         uses (its partial download and unpack directory went with their failures)."""
         space.make_room(self.layout.reserve)
         with contextlib.suppress(BerthError, OSError):
-            self._collect()
+            self.collect()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -289,7 +291,7 @@ class ImageService:
             return removals  # forced: the names go, the image stays while containers use it
         self.records.delete(record.id)
         removals.append(Removal("Deleted", record.id))
-        collected = self._collect()
+        collected = self.collect()
         removals += [Removal("Deleted", chain) for chain in collected.chains]
         return removals
 
@@ -315,14 +317,16 @@ class ImageService:
             removed.append(Removal("deleted", record.id))
             self._announce(record.id, removed)
             removals += removed
-        collected = self._collect()
+        collected = self.collect()
         removals += [Removal("deleted", chain) for chain in collected.chains]
         return removals, collected.layers_bytes + collected.blobs_bytes + collected.scratch_bytes
 
-    def _collect(self) -> Collected:
+    def collect(self) -> Collected:
+        """Free what no image (nor the build cache) needs: chains, layers, blobs."""
         from berth.image.gc import collect
 
-        return collect(self.layout, self.content, self.layers, self.records)
+        roots = self._roots() if self._roots is not None else ([], set())
+        return collect(self.layout, self.content, self.layers, self.records, roots)
 
 
 def _matching_name(text: str, record: ImageRecord) -> str | None:

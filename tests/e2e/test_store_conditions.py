@@ -27,6 +27,7 @@ READS: dict[str, list[str]] = {
     "history": ["history", "img"],
     "port": ["port", "c1"],
     "diff": ["diff", "c1"],
+    "export": ["export", "-o", "/dev/null", "c1"],
     "wait": ["wait", "c1"],
     "image inspect": ["image", "inspect", "img"],
     "container inspect": ["container", "inspect", "c1"],
@@ -50,6 +51,7 @@ WRITES: dict[str, list[str]] = {
     "network create": ["network", "create", "n2"],
     "network connect": ["network", "connect", "n3", "c1"],
     "network disconnect": ["network", "disconnect", "n1", "c1"],
+    "commit": ["commit", "c1", "committed:1"],
 }
 FREES: dict[str, list[str]] = {
     "rm": ["rm", "-f", "c1"],
@@ -60,6 +62,7 @@ FREES: dict[str, list[str]] = {
     "image prune": ["image", "prune", "-f"],
     "volume prune": ["volume", "prune", "-a", "-f"],
     "network prune": ["network", "prune", "-f"],
+    "builder prune": ["builder", "prune", "-f"],
 }
 
 
@@ -90,7 +93,7 @@ def _module(words: str) -> str:
 # Commands whose work needs a registry, a running container or a terminal, tested elsewhere
 # (and `version`, which never opens the store).
 EXEMPT = ("pull", "login", "logout", "exec", "attach", "cp", "top", "stats", "stop", "kill")
-EXEMPT_MORE = ("pause", "unpause", "system check", "container cleanup", "serve", "version")
+EXEMPT_MORE = ("pause", "unpause", "system check", "container cleanup", "serve", "version", "build")
 
 
 def test_the_tables_cover_every_command() -> None:

@@ -34,17 +34,27 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.stdout.flush()
         _write(chunks, sys.stdout.buffer)
         return 0
-    partial = f"{args.output}.berth-partial"
+    try:
+        if os.path.exists(args.output) and not os.path.isfile(args.output):  # /dev/null, a fifo
+            with open(args.output, "wb") as out:
+                _write(chunks, out)
+        else:
+            _write_file(chunks, args.output)
+    except OSError as error:
+        raise SystemFailure(f"failed to export container: {error}") from None
+    return 0
+
+
+def _write_file(chunks: Iterator[bytes], path: str) -> None:
+    """Into a file beside the output, renamed over it once complete, as Docker's CLI does."""
+    partial = f"{path}.berth-partial"
     try:
         with open(partial, "wb") as out:
             _write(chunks, out)
-        os.replace(partial, args.output)
-    except OSError as error:
-        raise SystemFailure(f"failed to export container: {error}") from None
+        os.replace(partial, path)
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
-    return 0
 
 
 def _write(chunks: Iterator[bytes], out: BinaryIO) -> None:

@@ -1,0 +1,297 @@
+"""RUN, COPY and ADD as build steps: their cache keys and their work (`berth.build.steps`).
+
+RUN's key: the parent's, its argv (SHELL + the command for the shell form), the build args
+the stage declared (`|N K=V`, as Docker's history shows them), its network and mounts. COPY's:
+the parent's, the destination, owner and mode, and the content digest of its sources (from
+the context) or the key or image of the stage it copies from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from berth.build import config as configs
+from berth.build import steps
+from berth.build.context import Entry, Selection
+from berth.build.instructions import Add, Copy, Instruction, Run
+from berth.errors import InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from berth.build.executor import Build, State
+
+NETWORKS = {"default": "bridge", "none": "none", "host": "host"}
+
+
+def changing(build: Build, number: int, instruction: Instruction, state: State) -> State:
+    args = instruction.args
+    if isinstance(args, Run):
+        return _run(build, number, instruction, args, state)
+    if isinstance(args, Copy | Add):
+        return _copy(build, number, instruction, args, state)
+    raise InvalidArgument(f"line {instruction.line}: unknown instruction {instruction.keyword}")
+
+
+def _run(build: Build, number: int, instruction: Instruction, args: Run, state: State) -> State:
+    from berth.build.executor import key_of
+    from berth.build.lines import run_script
+
+    scope = state.scope
+    assert scope is not None
+    command = args.command
+    if command.shell:
+        text, executable = run_script(command.words[0], instruction.heredocs)
+        if executable is not None:
+            raise InvalidArgument(
+                f"line {instruction.line}: a RUN heredoc starting with #! is not supported yet"
+            )
+        argv = [*configs.shell_of(state.config), text]
+    else:
+        argv = list(command.words)
+    network = NETWORKS.get(args.network if args.network != "default" else build.options.network)
+    if network is None:
+        raise InvalidArgument(f"line {instruction.line}: network mode {args.network} not supported")
+    mounts = _mounts(build, instruction, args)
+    history_args = scope.history_args()
+    shown = " ".join(argv)
+    if history_args:
+        shown = f"|{len(history_args)} {' '.join(history_args)} {shown}"
+    key = key_of(state.key, "RUN", argv, history_args, network, mounts)
+    spec = steps.RunSpec(
+        argv,
+        scope.run_environment(),
+        str(state.config.get("User") or ""),
+        str(state.config.get("WorkingDir") or "/"),
+        network,
+        mounts,
+    )
+
+    def make() -> State:
+        record, _ = build.base_image(state.base_id) if state.base_id else (None, None)
+        if record is None:
+            raise InvalidArgument(f"line {instruction.line}: RUN needs an image to run in")
+        made = steps.run(
+            build.services,
+            record,
+            state.chain,
+            spec,
+            lambda text: build.progress.output(number, text),
+            build.options.epoch,
+        )
+        return build.note(following, made, f"RUN {shown} # buildkit")
+
+    following = state.forked()
+    following.scope = scope
+    following.key = key
+    return build.cached(number, following, make)
+
+
+def _mounts(build: Build, instruction: Instruction, args: Run) -> list[dict[str, Any]]:
+    """RUN --mount as the container's mounts: a cache is a directory of the store kept
+    across builds (by id, or target), a tmpfs a tmpfs."""
+    from berth.build.flags import parse_mount
+
+    found: list[dict[str, Any]] = []
+    for spec in args.mounts:
+        mount = parse_mount(spec)
+        kind = mount.type
+        target = posixpath.normpath(posixpath.join("/", mount.target))
+        if kind == "cache":
+            name = hashlib.sha256((mount.id or target).encode()).hexdigest()
+            directory = build.services.layout.root / "build-cache" / name
+            directory.mkdir(parents=True, exist_ok=True)
+            found.append({"Type": "bind", "Source": str(directory), "Target": target})
+        elif kind == "tmpfs":
+            found.append({"Type": "tmpfs", "Target": target})
+        else:
+            raise InvalidArgument(
+                f"line {instruction.line}: RUN --mount=type={kind} is not supported yet"
+            )
+    return found
+
+
+def _copy(
+    build: Build, number: int, instruction: Instruction, args: Copy | Add, state: State
+) -> State:
+    from berth.build.context import digest
+
+    scope = state.scope
+    assert scope is not None
+    keyword = instruction.keyword
+    dest = scope.expand_word(args.dest)
+    workdir = str(state.config.get("WorkingDir") or "/")
+    absolute = posixpath.join(workdir, dest)
+    if dest.endswith("/") or dest in (".", ".."):
+        absolute = absolute.rstrip("/") + "/"
+    chown = scope.expand_word(args.chown) or None
+    chmod_text = scope.expand_word(args.chmod)
+    try:
+        chmod = int(chmod_text, 8) if chmod_text else None
+    except ValueError:
+        raise InvalidArgument(f"line {instruction.line}: invalid chmod {chmod_text}") from None
+    sources = [scope.expand_word(source) for source in args.sources]
+    source = getattr(args, "from_", "")
+    with tempfile.TemporaryDirectory(dir=_tmp(build)) as scratch:
+        if source:
+            return _copy_from(build, number, instruction, state, source, sources, absolute, chown)
+        archives: list[Entry] = []
+        if isinstance(args, Add):
+            sources, archives = _archives(build, sources)
+        selection = _select(build, instruction, args, sources, Path(scratch), scope)
+        several = len(args.sources) + len(args.inline) > 1
+        file_name = None
+        if selection.single_file and not several and not absolute.endswith("/"):
+            file_name = posixpath.basename(absolute.rstrip("/"))
+        from berth.build.executor import key_of
+
+        shown = " ".join([*args.sources, *(i.name for i in args.inline)])
+        following = state.forked()
+        following.scope = scope
+        unpacked = digest(Selection(archives, False), None)
+        following.key = key_of(
+            state.key,
+            keyword,
+            digest(selection, chmod),
+            unpacked,
+            absolute,
+            file_name,
+            chown,
+            chmod,
+        )
+
+        def make() -> State:
+            from berth.build.context import write_tar
+            from berth.container.cp import copy_in
+
+            def place(root: Any) -> None:
+                if selection.entries:
+                    copy_in(
+                        root,
+                        absolute,
+                        lambda out: write_tar(selection, out, mode=chmod, rename=None),
+                        file_name=file_name,
+                        chown=chown,
+                    )
+                for archive in archives:  # ADD of a local tar: its contents, owners kept
+                    directory = absolute.rstrip("/") + "/"
+                    write = steps.file_writer(archive.path)
+                    copy_in(root, directory, write, chown=chown, keep_owners=chown is None)
+
+            made = steps.copy(build.services, state.chain, place, build.options.epoch)
+            return build.note(following, made, f"{keyword} {shown} {dest} # buildkit")
+
+        return build.cached(number, following, make)
+
+
+def _archives(build: Build, sources: list[str]) -> tuple[list[str], list[Entry]]:
+    """ADD's sources split: those that are local tar archives (plain, gzip, bzip2, xz: by
+    their first bytes, as Docker decides) are unpacked, the others copied."""
+    plain: list[str] = []
+    archives: list[Entry] = []
+    for source in sources:
+        if build.context is not None and "://" not in source:
+            chosen = build.context.select([source])
+            if chosen.single_file and steps.is_archive(chosen.entries[0].path):
+                archives.append(chosen.entries[0])
+                continue
+        plain.append(source)
+    return plain, archives
+
+
+def _select(
+    build: Build,
+    instruction: Instruction,
+    args: Copy | Add,
+    sources: list[str],
+    scratch: Path,
+    scope: Any,
+) -> Selection:
+    for text in sources:
+        if "://" in text:
+            raise InvalidArgument(f"line {instruction.line}: ADD from a URL is not supported yet")
+    inline = [(i.name, scope.expand_heredoc(i.data) if i.expand else i.data) for i in args.inline]
+    entries: list[Entry] = []
+    single = False
+    if sources:
+        if build.context is None:
+            raise InvalidArgument(f"line {instruction.line}: {instruction.keyword} needs a context")
+        chosen = build.context.select(sources)
+        entries.extend(chosen.entries)
+        single = chosen.single_file
+    for path in steps.inline_files(scratch, inline):
+        entries.append(Entry(str(path), path.name, os.lstat(path)))
+        single = not sources and len(inline) == 1
+    return Selection(entries, single)
+
+
+def _copy_from(
+    build: Build,
+    number: int,
+    instruction: Instruction,
+    state: State,
+    source: str,
+    sources: list[str],
+    absolute: str,
+    chown: str | None,
+) -> State:
+    """COPY --from: each source read from another stage's or image's chain (the copy
+    helper's archive of it), placed in this step's snapshot."""
+    from berth.build.executor import key_of
+    from berth.container.cp import archive_path, copy_in
+
+    stage = build.dockerfile.stage(source)
+    if stage is not None:
+        origin = build.stage_result(stage)
+        chain, origin_key = origin.chain, origin.key
+    else:
+        record, base = build.base_image(source)
+        chain, origin_key = base.chain, record.id
+    if chain is None:
+        raise NotFound(f"line {instruction.line}: {source} has no files to copy")
+    for text in sources:
+        if any(c in text for c in "*?["):
+            raise InvalidArgument(
+                f"line {instruction.line}: wildcards with --from are not supported yet"
+            )
+    several = len(sources) > 1 or absolute.endswith("/")
+    following = state.forked()
+    following.scope = state.scope
+    following.key = key_of(state.key, "COPY --from", origin_key, sources, absolute, chown)
+
+    def make() -> State:
+        def place(root: Any) -> None:
+            view, target = steps.view_root(build.services.layers, build.services.layout, chain)
+            try:
+                for text in sources:
+                    stat, chunks = archive_path(view, text)
+                    is_dir = bool(int(stat.get("mode", 0)) & (1 << 31))
+                    top = posixpath.basename(posixpath.normpath("/" + text)) or "."
+                    file_name = None
+                    if not is_dir and not several:
+                        file_name = posixpath.basename(absolute.rstrip("/"))
+                    copy_in(
+                        root,
+                        absolute,
+                        steps.writer(chunks),
+                        file_name=file_name,
+                        strip=top if is_dir else None,
+                        chown=chown,
+                    )
+            finally:
+                target.rmdir()
+
+        made = steps.copy(build.services, state.chain, place, build.options.epoch)
+        created_by = f"COPY --from={source} {' '.join(sources)} {absolute} # buildkit"
+        return build.note(following, made, created_by)
+
+    return build.cached(number, following, make)
+
+
+def _tmp(build: Build) -> str:
+    directory = build.services.layout.tmp
+    directory.mkdir(parents=True, exist_ok=True)
+    return str(directory)

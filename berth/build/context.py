@@ -1,0 +1,195 @@
+"""The build context: the directory COPY and ADD read from, as the ignore file lets them see it.
+
+A COPY's sources are resolved here, on the engine's side: each source path (wildcards as Go's
+`filepath.Match`, per path component) inside the context root, `..` and symlinks never leading
+out of it (`berth.sys.rootpath`); what the ignore file excludes does not exist for a COPY.
+A source directory gives its contents, not itself. What is selected becomes `Entry`s named as
+they land at the destination, hashed by content for the cache key (names, modes, targets and
+bytes; never times), then written as one tar stream the copy helper unpacks inside the image.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import posixpath
+import stat
+import tarfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, NamedTuple
+
+from berth.build.ignore import Matcher, clean, ignore_file_for
+from berth.errors import InvalidArgument, NotFound
+from berth.sys.rootpath import resolve_in_root
+
+_WILDCARDS = frozenset("*?[")
+CHUNK = 1 << 20
+
+
+class Entry(NamedTuple):
+    path: str  # the file's host path, inside the context
+    name: str  # its name where it lands, relative to the extraction point ("" for the point)
+    st: os.stat_result
+
+
+class Selection(NamedTuple):
+    entries: list[Entry]
+    single_file: bool  # one file, not a directory's contents: it may take the dest's name
+
+
+class Context:
+    def __init__(self, root: Path, matcher: Matcher) -> None:
+        self.root = str(root)
+        self.matcher = matcher
+
+    @classmethod
+    def open(cls, root: Path, dockerfile: str) -> Context:
+        """The context at `root`, with the ignore file that applies to `dockerfile` (a path
+        relative to the root)."""
+        if not root.is_dir():
+            raise NotFound(f"unable to prepare context: path {str(root)!r} not found")
+
+        def exists(relative: str) -> bool:
+            return os.path.isfile(resolve_in_root(str(root), relative))
+
+        chosen = ignore_file_for(dockerfile, exists)
+        text = ""
+        if chosen is not None:
+            with open(resolve_in_root(str(root), chosen), encoding="utf-8") as stream:
+                text = stream.read()
+        return cls(root, Matcher.from_text(text))
+
+    def read(self, relative: str) -> bytes:
+        """A file of the context (the Dockerfile), wherever the ignore file says."""
+        path = self._inside(relative)
+        try:
+            with open(path, "rb") as stream:
+                return stream.read()
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFound(f"cannot read {relative} in the build context") from None
+
+    # -- COPY's sources --------------------------------------------------------------------
+
+    def select(self, sources: Sequence[str]) -> Selection:
+        """The entries a COPY of `sources` copies."""
+        entries: list[Entry] = []
+        matched: list[tuple[str, str]] = []  # (relative path, host path)
+        for source in sources:
+            found = self._expand(source)
+            if not found:
+                raise NotFound(
+                    f"failed to compute cache key: {source!r}: not found in the build context "
+                    "or excluded by .dockerignore"
+                )
+            matched.extend(found)
+        single = len(matched) == 1 and not stat.S_ISDIR(os.stat(matched[0][1]).st_mode)
+        for relative, host in matched:
+            st = os.stat(host)  # a source itself is followed (inside the root)
+            if stat.S_ISDIR(st.st_mode):
+                entries.extend(self._contents(relative, host))
+            else:
+                entries.append(Entry(host, posixpath.basename(relative), st))
+        return Selection(entries, single)
+
+    def _inside(self, relative: str) -> str:
+        cleaned = clean("/" + relative)
+        return resolve_in_root(self.root, cleaned)
+
+    def _expand(self, source: str) -> list[tuple[str, str]]:
+        """A source's matches: (path relative to the root, host path), excluded ones left out."""
+        relative = posixpath.normpath(source.lstrip("/") or ".")
+        if relative == ".." or relative.startswith("../"):
+            raise InvalidArgument(f"forbidden path outside the build context: {source}")
+        cleaned = clean("/" + source).lstrip("/")
+        if not _WILDCARDS.intersection(cleaned):
+            host = self._inside(cleaned)
+            if not os.path.lexists(host) or (cleaned and self.matcher.excluded(cleaned)):
+                return []
+            return [(cleaned or ".", host)]
+        found: list[str] = [""]
+        for part in cleaned.split("/"):
+            found = [
+                posixpath.join(prefix, name)
+                for prefix in found
+                for name in self._names(prefix)
+                if _matches(name, part)
+            ]
+        return [(path, self._inside(path)) for path in found if not self.matcher.excluded(path)]
+
+    def _names(self, relative: str) -> list[str]:
+        host = self._inside(relative)
+        if not os.path.isdir(host):
+            return []
+        return sorted(os.listdir(host))
+
+    def _contents(self, relative: str, host: str) -> Iterator[Entry]:
+        """A directory's descendants not excluded, named relative to it; symlinks as links."""
+        stack = [("", host)]
+        while stack:
+            name, directory = stack.pop()
+            for child in sorted(os.listdir(directory), reverse=True):
+                inner = posixpath.join(name, child)
+                context_path = posixpath.normpath(posixpath.join(relative, inner))
+                path = os.path.join(directory, child)
+                st = os.lstat(path)
+                if stat.S_ISDIR(st.st_mode):
+                    if self.matcher.skip_directory(context_path):
+                        continue
+                    if not self.matcher.excluded(context_path):
+                        yield Entry(path, inner, st)
+                    stack.append((inner, path))
+                elif not self.matcher.excluded(context_path):
+                    yield Entry(path, inner, st)
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """Go's `filepath.Match` for one path component (`[^a]` is fnmatch's `[!a]`)."""
+    return fnmatch.fnmatchcase(name, pattern.replace("[^", "[!"))
+
+
+def digest(selection: Selection, mode: int | None) -> str:
+    """The selection's content digest: names, types, modes, link targets and bytes, in order."""
+    hasher = hashlib.sha256()
+    for entry in sorted(selection.entries, key=lambda e: e.name):
+        st = entry.st
+        bits = mode if mode is not None else stat.S_IMODE(st.st_mode)
+        hasher.update(f"{entry.name}\0{stat.S_IFMT(st.st_mode)}\0{bits}\0".encode())
+        if stat.S_ISLNK(st.st_mode):
+            hasher.update(os.readlink(entry.path).encode())
+        elif stat.S_ISREG(st.st_mode):
+            with open(entry.path, "rb") as stream:
+                while chunk := stream.read(CHUNK):
+                    hasher.update(chunk)
+        hasher.update(b"\0")
+    return "sha256:" + hasher.hexdigest()
+
+
+def write_tar(
+    selection: Selection, out: IO[bytes], *, mode: int | None, rename: str | None
+) -> None:
+    """The selection as a tar (owners left to the copy helper); `rename`: the single file's
+    name at its destination."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as archive:
+        for entry in selection.entries:
+            name = rename if rename is not None and selection.single_file else entry.name
+            if not name:
+                continue
+            st = entry.st
+            info = tarfile.TarInfo(name)
+            info.mode = mode if mode is not None else stat.S_IMODE(st.st_mode)
+            info.mtime = int(st.st_mtime)
+            info.uname = info.gname = ""
+            if stat.S_ISDIR(st.st_mode):
+                info.type = tarfile.DIRTYPE
+                archive.addfile(info)
+            elif stat.S_ISLNK(st.st_mode):
+                info.type, info.linkname = tarfile.SYMTYPE, os.readlink(entry.path)
+                archive.addfile(info)
+            elif stat.S_ISREG(st.st_mode):
+                with open(entry.path, "rb") as stream:
+                    info.size = os.fstat(stream.fileno()).st_size
+                    archive.addfile(info, stream)
+            else:
+                raise InvalidArgument(f"cannot copy {entry.name}: not a file, directory or link")

@@ -1,0 +1,384 @@
+"""Running a Dockerfile: the stages the target needs (only those), each in a thread of its own
+as soon as the stages it reads are done, every step looked up in the build cache first.
+
+A step's key is a hash of its parent's key, the instruction as it runs (expanded; a RUN's
+argv with the build args it sees; a COPY's destination, owner and mode) and, for a COPY, the
+content of what it copies (names, modes, bytes; never times). A hit gives the stage's whole
+state at that step — config, layers and history since its FROM, with their creation times —
+so an unchanged rebuild writes the same image, with the same id.
+"""
+
+from __future__ import annotations
+
+import copy as copying
+import hashlib
+import json
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from berth.build import config as configs
+from berth.build.instructions import Arg, Dockerfile, Instruction, Stage
+from berth.build.steps import BuildFailed
+from berth.build.steps import Services as StepServices
+from berth.db import now
+from berth.errors import BerthError, InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from berth.build.context import Context
+    from berth.build.progress import Progress
+    from berth.build.records import BuildCache
+    from berth.build.scope import Scope
+    from berth.build.steps import Made
+    from berth.image.making import Base, LayerMade
+    from berth.image.records import ImageRecord
+    from berth.image.service import ImageService
+    from berth.reference import Reference
+
+HISTORY_COMMENT = "buildkit.dockerfile.v0"
+
+
+class Services(StepServices, Protocol):
+    @property
+    def image_service(self) -> ImageService: ...
+
+    @property
+    def build_cache(self) -> BuildCache: ...
+
+
+class Options(NamedTuple):
+    tags: tuple[Reference, ...] = ()
+    build_args: dict[str, str] = {}
+    target: str | None = None
+    no_cache: bool = False
+    pull: bool = False
+    labels: dict[str, str] = {}
+    network: str = "default"
+    epoch: int | None = None  # SOURCE_DATE_EPOCH
+
+
+@dataclass
+class State:
+    """A stage's result so far: its base image and what it made since."""
+
+    base_id: str | None
+    config: dict[str, Any]
+    top: dict[str, Any]
+    additions: list[tuple[LayerMade | None, dict[str, Any]]]
+    chain: str | None
+    key: str
+    cmd_set: bool = False
+    scope: Scope | None = field(default=None, repr=False)
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "base": self.base_id,
+            "config": self.config,
+            "top": self.top,
+            "cmd_set": self.cmd_set,
+            "additions": [[_layer_json(m), entry] for m, entry in self.additions],
+        }
+
+    def forked(self) -> State:
+        return State(
+            self.base_id,
+            copying.deepcopy(self.config),
+            dict(self.top),
+            list(self.additions),
+            self.chain,
+            self.key,
+            self.cmd_set,
+        )
+
+
+def _layer_json(made: LayerMade | None) -> dict[str, Any] | None:
+    if made is None:
+        return None
+    blob = made.blob
+    return {
+        "diff_id": made.diff_id,
+        "digest": blob.digest,
+        "size": blob.size,
+        "mediaType": blob.media_type,
+        "content_size": made.content_size,
+    }
+
+
+def _layer_of(document: dict[str, Any] | None) -> LayerMade | None:
+    from berth.image.making import LayerMade
+    from berth.oci import Descriptor
+
+    if document is None:
+        return None
+    blob = Descriptor(str(document["mediaType"]), str(document["digest"]), int(document["size"]))
+    return LayerMade(str(document["diff_id"]), blob, int(document["content_size"]))
+
+
+def key_of(*parts: object) -> str:
+    return "sha256:" + hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+class Build:
+    def __init__(
+        self,
+        services: Services,
+        dockerfile: Dockerfile,
+        context: Context | None,
+        options: Options,
+        progress: Progress,
+    ) -> None:
+        self.services = services
+        self.dockerfile = dockerfile
+        self.context = context
+        self.options = options
+        self.progress = progress
+        self._numbers = 0
+        self._lock = threading.Lock()
+        self._bases: dict[str, tuple[ImageRecord, Base]] = {}
+        self._futures: dict[int, Future[State]] = {}
+        from berth.build.scope import Scope, platform_args
+        from berth.oci import host_platform
+
+        platform = host_platform()
+        text = f"{platform.os}/{platform.architecture}"
+        self.scope = Scope.global_scope(
+            options.build_args, platform_args(text, text), dockerfile.escape
+        )
+        for instruction in dockerfile.global_args:
+            assert isinstance(instruction.args, Arg)
+            for definition in instruction.args.definitions:
+                self.scope.declare_arg(definition.name, definition.default)
+
+    # -- the plan ----------------------------------------------------------------------------
+
+    def target(self) -> Stage:
+        if self.options.target is None:
+            return self.dockerfile.stages[-1]
+        found = self.dockerfile.stage(self.options.target)
+        if found is None:
+            raise InvalidArgument(
+                f"failed to reach build target {self.options.target} in Dockerfile"
+            )
+        return found
+
+    def _stage_named(self, text: str, before: int) -> Stage | None:
+        found = self.dockerfile.stage(text)
+        return found if found is not None and found.index < before else None
+
+    def dependencies(self, stage: Stage) -> list[Stage]:
+        """The earlier stages a stage reads: its FROM, COPY --from, RUN --mount from=."""
+        names = [self.scope.expand_word(stage.base)]
+        for instruction in stage.instructions:
+            source = getattr(instruction.args, "from_", "")
+            if source:
+                names.append(source)
+        found = [self._stage_named(name, stage.index) for name in names]
+        return [s for s in found if s is not None]
+
+    def needed(self, target: Stage) -> list[Stage]:
+        wanted: dict[int, Stage] = {}
+        pending = [target]
+        while pending:
+            stage = pending.pop()
+            if stage.index not in wanted:
+                wanted[stage.index] = stage
+                pending.extend(self.dependencies(stage))
+        return [wanted[i] for i in sorted(wanted)]
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self) -> str:
+        from berth.image.making import holding_blobs
+
+        target = self.target()
+        stages = self.needed(target)
+        with holding_blobs(self.services.layout), ThreadPoolExecutor(len(stages)) as pool:
+            futures = self._futures
+            for stage in stages:
+                futures[stage.index] = pool.submit(self._stage, stage, futures)
+            try:
+                final = futures[target.index].result()
+            finally:
+                for future in futures.values():
+                    future.cancel()
+            return self._export(final)
+
+    def stage_result(self, stage: Stage) -> State:
+        """An earlier stage's final state, once it is built (COPY --from)."""
+        future = self._futures.get(stage.index)
+        if future is None:
+            raise InvalidArgument(f"stage {stage.name or stage.index} is not part of this build")
+        return future.result()
+
+    def number(self) -> int:
+        with self._lock:
+            self._numbers += 1
+            return self._numbers
+
+    def _stage(self, stage: Stage, futures: dict[int, Future[State]]) -> State:
+        from berth.build.dockerfile import parse_triggers
+
+        base_text = self.scope.expand_word(stage.base)
+        parent = self._stage_named(base_text, stage.index)
+        label = stage.name or f"stage-{stage.index}"
+        total = len(stage.instructions) + 1
+        number = self.number()
+        self.progress.step(number, f"[{label} 1/{total}] FROM {base_text}")
+        triggers: list[Instruction] = []
+        if parent is not None:
+            state = futures[parent.index].result().forked()
+        elif base_text == "scratch":
+            state = State(None, {}, {}, [], None, key_of("FROM", "scratch"))
+        else:
+            record, base = self.base_image(base_text)
+            config = copying.deepcopy(dict(base.config.config))
+            triggers = parse_triggers(list(config.pop("OnBuild", None) or []))
+            state = State(record.id, config, {}, [], base.chain, key_of("FROM", record.id))
+        self.progress.done(number)
+        state.scope = self.scope.stage_scope(state.config.get("Env") or [])
+        for position, instruction in enumerate([*triggers, *stage.instructions], start=2):
+            number = self.number()
+            self.progress.step(number, f"[{label} {position}/{total}] {instruction.original}")
+            try:
+                state = self._step(number, instruction, state)
+            except BerthError as error:
+                self.progress.failed(number, error.message)
+                raise
+        return state
+
+    def base_image(self, text: str) -> tuple[ImageRecord, Base]:
+        from berth.image.making import base_of
+        from berth.reference import parse
+
+        with self._lock:
+            if text in self._bases:
+                return self._bases[text]
+        images = self.services.image_service
+        record = None
+        if not self.options.pull:
+            try:
+                record = images.lookup(text)
+            except NotFound:
+                record = None
+        if record is None:
+            self.progress.note(f"pulling {text}")
+            images.pull(parse(text))
+            record = images.lookup(text)
+        found = (record, base_of(self.services.content, record))
+        with self._lock:
+            self._bases[text] = found
+        return found
+
+    def _step(self, number: int, instruction: Instruction, state: State) -> State:
+        from berth.build.changing import changing
+
+        scope = state.scope
+        assert scope is not None
+        if isinstance(instruction.args, Arg):
+            for definition in instruction.args.definitions:
+                scope.declare_arg(definition.name, definition.default)
+            self.progress.done(number)
+            return state
+        if instruction.keyword in configs.METADATA:
+            following = state.forked()
+            following.scope = scope
+            created_by = configs.apply(
+                instruction, following.config, scope, following.top, cmd_set=state.cmd_set
+            )
+            following.cmd_set = state.cmd_set or instruction.keyword == "CMD"
+            following.key = key_of(state.key, created_by)
+            return self.cached(number, following, lambda: self.note(following, None, created_by))
+        return changing(self, number, instruction, state)
+
+    def note(self, state: State, made: Made | None, created_by: str) -> State:
+        """`state` with a history entry (and the layer, when the step made one)."""
+        entry = {"created": self.created(), "created_by": created_by, "comment": HISTORY_COMMENT}
+        state.additions.append((made.layer if made else None, entry))
+        if made is not None:
+            state.chain = made.chain
+        return state
+
+    def created(self) -> str:
+        if self.options.epoch is not None:
+            from datetime import UTC, datetime
+
+            moment = datetime.fromtimestamp(self.options.epoch, UTC)
+            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return now()
+
+    def cached(self, number: int, state: State, make: Any) -> State:
+        """The step's state from the cache, or made (by `make`) and cached."""
+        cache = self.services.build_cache
+        entry = None if self.options.no_cache else cache.get(state.key)
+        if entry is not None and self._usable(entry.chain, entry.result):
+            self.progress.cached(number)
+            restored = self._restore(entry.result, entry.chain, state)
+            return restored
+        made: State = make()
+        made.key = state.key
+        cache.put(made.key, made.chain, made.result(), self.created())
+        self.progress.done(number)
+        return made
+
+    def _usable(self, chain: str | None, result: dict[str, Any]) -> bool:
+        if chain is not None and not self.services.layers.has_chain(chain):
+            return False
+        content = self.services.content
+        return all(
+            layer is None or content.exists(str(layer["digest"]))
+            for layer, _ in result.get("additions") or []
+        )
+
+    def _restore(self, result: dict[str, Any], chain: str | None, state: State) -> State:
+        additions = [(_layer_of(layer), dict(entry)) for layer, entry in result["additions"]]
+        restored = State(
+            result.get("base"),
+            dict(result.get("config") or {}),
+            dict(result.get("top") or {}),
+            additions,
+            chain,
+            state.key,
+            bool(result.get("cmd_set")),
+        )
+        restored.scope = state.scope
+        return restored
+
+    # -- the image -------------------------------------------------------------------------
+
+    def _export(self, state: State) -> str:
+        from berth.image import making
+
+        services = self.services
+        tags = list(self.options.tags)
+        if not state.additions and state.base_id and not self.options.labels:
+            for tag in tags:  # FROM alone: the base image itself, as Docker makes it
+                services.image_service.records.tag(state.base_id, tag)
+            self.progress.built(state.base_id, [t.familiar() for t in tags])
+            return state.base_id
+        base = None
+        if state.base_id is not None:
+            record = services.image_service.lookup(state.base_id)
+            base = making.base_of(services.content, record)
+        config = copying.deepcopy(state.config)
+        if self.options.labels:
+            config["Labels"] = {**(config.get("Labels") or {}), **self.options.labels}
+        created = state.additions[-1][1]["created"] if state.additions else self.created()
+        image_id = making.write_image(
+            services.content,
+            services.image_service.records,
+            services.layers,
+            base,
+            state.additions,
+            config,
+            created,
+            tag=tags[0] if tags else None,
+            extra=state.top,
+        )
+        for tag in tags[1:]:
+            services.image_service.records.tag(image_id, tag)
+        self.progress.built(image_id, [t.familiar() for t in tags])
+        return image_id
+
+
+__all__ = ["Build", "BuildFailed", "Options", "State", "key_of"]

@@ -1,0 +1,73 @@
+"""The build cache's rows: a step's key -> the chain its result stands on and the result.
+
+A result is what a stage has made since its FROM up to that step (its config, the layers and
+history entries), so a hit at any step gives everything the image needs. The chains and blobs
+the rows name are roots for the garbage collector (`roots`); a row whose chain is gone anyway
+(a damaged store) is a miss. `builder prune` deletes rows, oldest use first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from berth.db import Database, now
+from berth.db.columns import decoded
+
+
+class CacheEntry(NamedTuple):
+    key: str
+    chain: str | None
+    result: dict[str, Any]
+    created: str
+
+
+class BuildCache:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def get(self, key: str) -> CacheEntry | None:
+        rows = self.database.query(
+            "SELECT key, chain, result, created FROM build_cache WHERE key = ?", (key,)
+        )
+        if not rows:
+            return None
+        result = decoded(rows[0][2])
+        if result is None:
+            return None  # a damaged row: built again
+        with self.database.transaction() as cursor:
+            cursor.execute("UPDATE build_cache SET used = ? WHERE key = ?", (now(), key))
+        chain = None if rows[0][1] is None else str(rows[0][1])
+        return CacheEntry(str(rows[0][0]), chain, result, str(rows[0][3]))
+
+    def put(self, key: str, chain: str | None, result: dict[str, Any], created: str) -> None:
+        import json
+
+        stamp = now()
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "INSERT OR REPLACE INTO build_cache (key, chain, result, created, used) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (key, chain, json.dumps(result), created, stamp),
+            )
+
+    def roots(self) -> tuple[list[str], set[str]]:
+        """The chains and the blobs (layers') the cache keeps from the collector."""
+        chains: list[str] = []
+        blobs: set[str] = set()
+        for chain, result in self.database.query("SELECT chain, result FROM build_cache"):
+            if chain is not None:
+                chains.append(str(chain))
+            document = decoded(result) or {}
+            for layer in document.get("layers") or []:
+                if isinstance(layer, dict) and isinstance(layer.get("digest"), str):
+                    blobs.add(layer["digest"])
+        return chains, blobs
+
+    def usage(self) -> int:
+        rows = self.database.query("SELECT count(*) FROM build_cache")
+        return int(str(rows[0][0]))
+
+    def prune(self) -> int:
+        """Forget every entry; the number forgotten (the collector frees what they held)."""
+        with self.database.transaction() as cursor:
+            return int(cursor.execute("DELETE FROM build_cache").rowcount)

@@ -1,0 +1,243 @@
+"""The build steps that change files: RUN (an ordinary berth container on the step's chain,
+its overlay upper the new layer) and COPY/ADD (the copy helper placing files in a snapshot
+prepared on the chain). Either ends with the upper directory packed into the content store
+and committed as the layer on top of the chain: the directory is renamed, never copied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from berth.errors import BerthError, InvalidArgument
+
+if TYPE_CHECKING:
+    from berth.container.lifecycle import Lifecycle
+    from berth.container.paths import ContainerPaths
+    from berth.container.records import ContainerRecord
+    from berth.content import ContentStore
+    from berth.image.making import LayerMade
+    from berth.image.records import ImageRecord
+    from berth.layout import Layout
+    from berth.snapshot import LayerStore, Snapshotter
+
+POLL = 0.05
+
+
+class BuildFailed(BerthError):
+    """A step that ran and failed (a RUN's non-zero exit): exit status 1, as docker build's."""
+
+    exit_status = 1
+
+
+class Services(Protocol):
+    """What the steps use of the engine."""
+
+    layout: Layout
+
+    @property
+    def lifecycle(self) -> Lifecycle: ...
+
+    @property
+    def container_paths(self) -> ContainerPaths: ...
+
+    @property
+    def snapshots(self) -> Snapshotter: ...
+
+    @property
+    def content(self) -> ContentStore: ...
+
+    @property
+    def layers(self) -> LayerStore: ...
+
+
+class Made(NamedTuple):
+    layer: LayerMade
+    chain: str
+
+
+class RunSpec(NamedTuple):
+    argv: list[str]
+    env: list[str]
+    user: str
+    workdir: str
+    network: str  # a network mode: bridge, none, host
+    mounts: list[dict[str, Any]]  # HostConfig.Mounts (cache directories, tmpfs)
+
+
+def run(
+    services: Services,
+    base: ImageRecord,
+    chain: str | None,
+    spec: RunSpec,
+    report: Callable[[str], None],
+    epoch: int | None,
+) -> Made:
+    """RUN: a container of the chain with the step's environment; its output goes to
+    `report` as it comes; a non-zero exit fails the build. The container is gone after."""
+    from berth.container.logs import read
+    from berth.container.state import FINISHED
+
+    lifecycle = services.lifecycle
+    config: dict[str, Any] = {
+        "Image": base.id,
+        "Cmd": spec.argv,
+        "Entrypoint": None,
+        "Env": spec.env,
+        "User": spec.user,
+        "WorkingDir": spec.workdir,
+        "Labels": {},
+    }
+    host_config = {"NetworkMode": spec.network, "Mounts": spec.mounts}
+    record = lifecycle.create(base._replace(top_chain=chain), {}, config, host_config, None)
+    try:
+        lifecycle.start(record)
+        log = services.container_paths.log(record.id)
+        offset = 0
+        while True:
+            current = lifecycle.refresh(lifecycle.records.get(record.id))
+            entries, offset = read(log, offset)
+            for entry in entries:
+                report(str(entry.get("log", "")))
+            if current.status in FINISHED:
+                entries, offset = read(log, offset)
+                for entry in entries:
+                    report(str(entry.get("log", "")))
+                break
+            time.sleep(POLL)
+        code = int(current.state.get("ExitCode") or 0)
+        if code != 0:
+            words = " ".join(spec.argv)
+            raise BuildFailed(f'process "{words}" did not complete successfully: exit code: {code}')
+        lifecycle.cleanup(current)
+        return _commit_upper(services, record, epoch)
+    finally:
+        _discard(lifecycle, record)
+
+
+def _commit_upper(services: Services, record: ContainerRecord, epoch: int | None) -> Made:
+    """The exited container's upper directory as the layer on its chain (renamed, not
+    copied), without the mount points the runtime made in it."""
+    from berth.container.changes import runtime_stubs
+    from berth.image.making import pack_layer
+
+    snapshots = services.snapshots
+    stubs = runtime_stubs(services.container_paths.directory(record.id))
+    upper = snapshots.upper(record.id)
+    made = pack_layer(services.layout, services.content, upper, epoch, stubs)
+    _remove_stubs(upper, stubs)
+    chain = snapshots.commit(record.id, made.diff_id, made.content_size)
+    return Made(made, chain)
+
+
+def _remove_stubs(upper: Path, stubs: frozenset[str]) -> None:
+    """The runtime's empty mount points, out of the directory that becomes the layer (as
+    `pack` left them out of its tar: the two must agree)."""
+    for relative in sorted(stubs, reverse=True):  # children before parents
+        path = upper / relative
+        with contextlib.suppress(OSError):
+            if path.is_symlink():
+                continue
+            if path.is_dir():
+                path.rmdir()  # only when empty
+            elif path.is_file() and path.stat().st_size == 0:
+                path.unlink()
+
+
+def _discard(lifecycle: Lifecycle, record: ContainerRecord) -> None:
+    """The step's container, whatever happened: stopped if it still runs, then removed."""
+    from berth.errors import NotFound
+
+    with contextlib.suppress(NotFound):
+        current = lifecycle.refresh(lifecycle.records.get(record.id))
+        with contextlib.suppress(BerthError):
+            lifecycle.cleanup(current)
+        lifecycle.discard(current)
+
+
+def copy(
+    services: Services,
+    chain: str | None,
+    place: Callable[[Any], None],
+    epoch: int | None,
+) -> Made:
+    """COPY/ADD: a snapshot on the chain, mounted by the copy helper, which `place` drives
+    (it gets the helper's Root); the snapshot's upper is the new layer."""
+    from berth.container.cp import Root
+    from berth.image.making import pack_layer
+
+    snapshots = services.snapshots
+    key = f"build-{os.urandom(8).hex()}"
+    mount = snapshots.prepare(key, chain)
+    target = services.layout.tmp / f"{key}-root"
+    committed = False
+    try:
+        target.mkdir(parents=True)
+        place(Root(str(target), (mount.lowers, mount.upper, mount.work)))
+        made = pack_layer(services.layout, services.content, snapshots.upper(key), epoch)
+        new_chain = snapshots.commit(key, made.diff_id, made.content_size)
+        committed = True
+        return Made(made, new_chain)
+    finally:
+        if not committed:
+            with contextlib.suppress(BerthError):
+                snapshots.remove(key)
+        with contextlib.suppress(OSError):
+            target.rmdir()
+
+
+def view_root(layers: LayerStore, layout: Layout, chain: str) -> tuple[Any, Path]:
+    """A read-only Root of a chain (COPY --from's source) and the directory it mounts on."""
+    from berth.container.cp import Root
+
+    lowers = tuple(str(layer.path) for layer in layers.chain_layers(chain))
+    target = layout.tmp / f"view-{os.urandom(8).hex()}"
+    target.mkdir(parents=True)
+    return Root(str(target), (lowers, None, None)), target
+
+
+def inline_files(directory: Path, files: list[tuple[str, str]]) -> list[Path]:
+    """COPY <<EOF's sources, written as files (`(name, text)`) for the context's tar."""
+    written = []
+    for name, text in files:
+        if "/" in name or name in (".", ".."):
+            raise InvalidArgument(f"invalid heredoc file name {name!r}")
+        path = directory / name
+        path.write_text(text)
+        os.chmod(path, 0o644)
+        written.append(path)
+    return written
+
+
+def writer(chunks: Any) -> Callable[[IO[bytes]], None]:
+    def write(out: IO[bytes]) -> None:
+        for chunk in chunks:
+            out.write(chunk)
+
+    return write
+
+
+def file_writer(path: str) -> Callable[[IO[bytes]], None]:
+    def write(out: IO[bytes]) -> None:
+        with open(path, "rb") as stream:
+            shutil.copyfileobj(stream, out, CHUNK)
+
+    return write
+
+
+ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ")
+CHUNK = 1 << 20
+
+
+def is_archive(path: str) -> bool:
+    """A tar, plain or compressed (what ADD unpacks), by its first bytes."""
+    with open(path, "rb") as stream:
+        head = stream.read(512)
+    if head.startswith(ARCHIVE_MAGIC):
+        return True
+    return len(head) >= 262 and head[257:262] == b"ustar"

@@ -1,0 +1,83 @@
+"""A build's COPY and ADD, on the image's side: run by the copy helper (`berth.container.
+copier`), chrooted into the step's snapshot mounted in a namespace of its own, so every name
+resolves inside the image (a `/var/run -> /run` link in it is followed there, never out).
+
+The engine sends a tar whose entries are named as they land under the destination. BuildKit's
+rules: a destination ending in `/` (or any copy of several sources or of a directory's
+contents) is a directory, made with its missing parents (root-owned, 0755); a single file to
+a destination without `/` takes the destination's name, unless the destination is an existing
+directory, where it keeps its own. Every entry is owned by `--chown`'s user and group
+(resolved in the image's /etc/passwd and /etc/group) or by root. `strip`: the top entry of a
+tar from another image's `cp` archive, whose contents are what a directory source copies.
+"""
+
+from __future__ import annotations
+
+import bz2  # noqa: F401 -- tarfile's "r|*" loads these; the helper seals imports
+import copy
+import lzma  # noqa: F401
+import os
+import posixpath
+import tarfile
+import zlib  # noqa: F401
+from pathlib import Path
+from typing import IO, Any
+
+from berth.container.user import resolve as resolve_user
+from berth.errors import InvalidArgument
+
+
+def copy_in(stream: IO[bytes], request: dict[str, Any]) -> None:
+    dest = posixpath.normpath(posixpath.join("/", str(request["path"])))
+    rename = request.get("file_name")
+    strip = request.get("strip")
+    owner: tuple[int, int] | None = None if request.get("keep_owners") else (0, 0)
+    if request.get("chown"):
+        resolved = resolve_user(Path("/"), str(request["chown"]))
+        owner = (resolved.uid, resolved.gid)
+    if rename is not None and not os.path.isdir(dest):
+        directory = posixpath.dirname(dest)
+    else:
+        directory, rename = dest, None
+    _make_dirs(directory)
+    trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+    with tarfile.open(fileobj=stream, mode="r|*") as tar:  # a context may come compressed
+        for member in tar:
+            placed = _placed(copy.copy(member), rename, strip)
+            if placed is None:
+                continue
+            if owner is not None:
+                placed.uid, placed.gid = owner
+            # Contained by the chroot the helper runs in.
+            tar.extract(placed, directory, numeric_owner=True, **trusted)  # type: ignore[arg-type]
+
+
+def _placed(
+    member: tarfile.TarInfo, rename: str | None, strip: str | None
+) -> tarfile.TarInfo | None:
+    name = member.name.rstrip("/")
+    if strip is not None:
+        if name == strip:
+            return None  # the source directory itself: its contents are what is copied
+        if not name.startswith(strip + "/"):
+            raise InvalidArgument(f"unexpected entry {member.name} in the copy")
+        name = name[len(strip) + 1 :]
+    if rename is not None:
+        _, _, tail = name.partition("/")
+        name = rename + ("/" + tail if tail else "")
+    member.name = name
+    return member
+
+
+def _make_dirs(directory: str) -> None:
+    """`mkdir -p`, each new directory root's with mode 0755, as BuildKit makes them."""
+    missing = []
+    path = directory
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = posixpath.dirname(path)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise InvalidArgument(f"cannot copy to {directory}: {path} is not a directory")
+    for path in reversed(missing):
+        os.mkdir(path, 0o755)
+        os.chmod(path, 0o755)

@@ -1,0 +1,263 @@
+"""`berth build`: real Dockerfiles built on the test's store, from a context directory, with
+the busybox base image; results checked by running them."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+from tests.fixtures.store import Berth
+
+
+def _context(root: Path, dockerfile: str, **files: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Dockerfile").write_text(dockerfile)
+    for name, text in files.items():
+        path = root / name.replace("__", "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def _build(berth: Berth, context: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return berth("build", *args, str(context), timeout=600)
+
+
+def _ok(berth: Berth, context: Path, *args: str) -> str:
+    """The steps' output (stderr) of a build that must succeed."""
+    result = _build(berth, context, *args)
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+def _image_id(berth: Berth, name: str) -> str:
+    return berth("image", "inspect", "-f", "{{.Id}}", name).stdout.strip()
+
+
+def _cached(output: str) -> int:
+    return output.count(" CACHED\n")
+
+
+APP = """\
+FROM busybox
+ARG GREETING=hi
+ENV APP=/app
+WORKDIR $APP
+COPY hello.txt .
+COPY conf/ ./conf/
+RUN echo "$GREETING from run" > run.txt && cat hello.txt >> run.txt
+LABEL org.example.kind=test
+CMD ["cat", "/app/run.txt"]
+"""
+
+
+def test_build_run_and_rebuild_from_the_cache(berth: Berth, busybox: str, tmp_path: Path) -> None:
+    context = _context(tmp_path / "app", APP, **{"hello.txt": "hello\n", "conf__a.ini": "a=1\n"})
+    output = _ok(berth, context, "-t", "app:1")
+    assert "#7 " in output and "naming to app:1 done" in output
+    run = berth("run", "--rm", "app:1")
+    assert run.stdout == "hi from run\nhello\n", run.stderr
+    seen = berth("run", "--rm", "app:1", "sh", "-c", "pwd; echo $APP; cat conf/a.ini")
+    assert seen.stdout == "/app\n/app\na=1\n"
+    first = _image_id(berth, "app:1")
+
+    # Nothing changed: every step from the cache, the same image.
+    again = _ok(berth, context, "-t", "app:1")
+    assert _cached(again) == 7 and _image_id(berth, "app:1") == first
+    # A copied file changed (its time alone would not count): the steps from it on run again.
+    os.utime(context / "conf" / "a.ini", (1, 1))
+    assert _cached(_ok(berth, context, "-t", "app:1")) == 7
+    (context / "hello.txt").write_text("changed\n")
+    rebuilt = _ok(berth, context, "-t", "app:1")
+    assert _cached(rebuilt) == 2  # ENV and WORKDIR: from the COPY that changed on, run
+    assert berth("run", "--rm", "app:1").stdout == "hi from run\nchanged\n"
+    # A build arg the RUN sees changes its key.
+    assert _cached(_ok(berth, context, "-t", "app:2", "--build-arg", "GREETING=yo")) == 4
+    assert berth("run", "--rm", "app:2").stdout == "yo from run\nchanged\n"
+
+    history = berth("history", "--no-trunc", "--format", "{{.CreatedBy}}", "app:1").stdout
+    assert history.splitlines()[:3] == [
+        'CMD ["cat" "/app/run.txt"]',
+        "LABEL org.example.kind=test",
+        'RUN |1 GREETING=hi /bin/sh -c echo "$GREETING from run" > run.txt && cat hello.txt'
+        " >> run.txt"
+        " # buildkit",
+    ]
+    labels = berth("image", "inspect", "-f", "{{json .Config.Labels}}", "app:1").stdout
+    assert json.loads(labels) == {"org.example.kind": "test"}
+    assert berth("ps", "-aq").stdout == ""  # no step's container is left
+    check = berth("system", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+MULTI = """\
+FROM busybox AS tools
+RUN mkdir -p /out && echo tool > /out/tool && sleep 1
+
+FROM busybox AS assets
+RUN mkdir -p /out && echo asset > /out/asset && sleep 1
+
+FROM busybox AS unused
+RUN exit 3
+
+FROM busybox
+COPY --from=tools /out/tool /usr/local/bin/
+COPY --from=assets /out/ /srv/
+CMD ["sh", "-c", "cat /usr/local/bin/tool /srv/asset"]
+"""
+
+
+def test_multi_stage_builds_what_the_target_needs_at_once(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    context = _context(tmp_path / "multi", MULTI)
+    started = time.monotonic()
+    output = _ok(berth, context, "-t", "multi:1")
+    elapsed = time.monotonic() - started
+    assert berth("run", "--rm", "multi:1").stdout == "tool\nasset\n"
+    assert "exit 3" not in output  # the unused stage never ran
+    # The two independent stages ran at once: their RUN lines interleave before either ends.
+    lines = output.splitlines()
+    tool = next(i for i, line in enumerate(lines) if "RUN mkdir -p /out && echo tool" in line)
+    asset = next(i for i, line in enumerate(lines) if "RUN mkdir -p /out && echo asset" in line)
+    first_done = min(
+        i for i, line in enumerate(lines) if line.endswith("s") and " DONE " in line and i > tool
+    )
+    assert max(tool, asset) < first_done or elapsed < 2.5, output
+
+    # --target builds a stage alone.
+    _ok(berth, context, "-t", "assets:1", "--target", "assets")
+    assert berth("run", "--rm", "assets:1", "cat", "/out/asset").stdout == "asset\n"
+    missing = _build(berth, context, "--target", "nope")
+    assert missing.returncode == 1 and "failed to reach build target nope" in missing.stderr
+
+
+FEATURES = """\
+FROM busybox
+RUN echo app:x:1234:1234::/home/app:/bin/sh >> /etc/passwd && echo app:x:1234: >> /etc/group
+COPY --chown=app:app owned.txt /home/app/
+ADD bundle.tar.gz /opt/bundle/
+COPY <<EOF /etc/motd
+Welcome $NAME
+EOF
+RUN <<EOT
+set -e
+echo from heredoc > /heredoc.txt
+EOT
+USER app
+WORKDIR /home/app
+HEALTHCHECK --interval=5s CMD true
+ENTRYPOINT ["sh", "-c", "echo $0 $(id -un) $(pwd); cat /heredoc.txt /opt/bundle/inner.txt"]
+CMD ["started"]
+"""
+
+
+def test_chown_add_heredocs_user_workdir_healthcheck(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    context = _context(tmp_path / "features", FEATURES, **{"owned.txt": "mine\n"})
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        data = b"packed\n"
+        info = tarfile.TarInfo("inner.txt")
+        info.size, info.uid = len(data), 42
+        archive.addfile(info, io.BytesIO(data))
+    (context / "bundle.tar.gz").write_bytes(buffer.getvalue())
+    _ok(berth, context, "-t", "features:1")
+    run = berth("run", "--rm", "features:1")
+    assert run.stdout == "started app /home/app\nfrom heredoc\npacked\n", run.stderr
+    owners = berth("run", "--rm", "--entrypoint", "stat", "features:1",
+                   "-c", "%u %n", "/home/app/owned.txt", "/opt/bundle/inner.txt")  # fmt: skip
+    assert owners.stdout.splitlines() == ["1234 /home/app/owned.txt", "42 /opt/bundle/inner.txt"]
+    motd = berth("run", "--rm", "--entrypoint", "cat", "features:1", "/etc/motd")
+    assert motd.stdout == "Welcome \n"  # NAME is unset: expanded to nothing
+    health = berth("image", "inspect", "-f", "{{json .Config.Healthcheck}}", "features:1")
+    assert json.loads(health.stdout) == {"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000}
+
+
+def test_dockerignore_and_the_context_boundary(berth: Berth, busybox: str, tmp_path: Path) -> None:
+    files = {"keep.txt": "k\n", "secret.key": "s\n", "logs__a.log": "a\n", "logs__keep.log": "b\n"}
+    context = _context(tmp_path / "ignore", "FROM busybox\nCOPY . /ctx/\n", **files)
+    (context / ".dockerignore").write_text("*.key\nlogs\n!logs/keep.log\n")
+    _ok(berth, context, "-t", "ignore:1")
+    listing = berth("run", "--rm", "ignore:1", "find", "/ctx", "-type", "f")
+    assert sorted(listing.stdout.split()) == [
+        "/ctx/.dockerignore",
+        "/ctx/Dockerfile",
+        "/ctx/keep.txt",
+        "/ctx/logs/keep.log",
+    ]
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY secret.key /\n")
+    excluded = _build(berth, context)
+    assert excluded.returncode == 1 and "excluded by .dockerignore" in excluded.stderr
+    (tmp_path / "outside.txt").write_text("host\n")
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY ../outside.txt /\n")
+    outside = _build(berth, context)
+    assert outside.returncode == 1 and "outside the build context" in outside.stderr
+    os.symlink(tmp_path / "outside.txt", context / "link.txt")
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY link.txt /\n")
+    linked = _build(berth, context)  # the link resolves inside the context: nothing there
+    assert linked.returncode == 1, linked.stderr
+
+
+def test_bad_dockerfiles_fail_with_the_line_and_leave_nothing(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    cases = {
+        "FROM busybox\nFORM busybox\n": "Dockerfile:2: unknown instruction: FORM",
+        "FROM busybox\nRUN <<EOF\necho never ends\n": "Dockerfile:2:",
+        "FROM busybox\nCOPY --from=nowhere /x /y\n": "nowhere",
+        "FROM busybox\nCOPY missing.txt /\n": "missing.txt",
+        "FROM busybox\nRUN echo partial > /p && exit 7\n": "exit code: 7",
+    }
+    for index, (text, message) in enumerate(cases.items()):
+        context = _context(tmp_path / f"bad{index}", text)
+        result = _build(berth, context, "-t", "bad:1")
+        assert result.returncode == 1, (text, result.stderr)
+        assert message in result.stderr, (text, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert berth("ps", "-aq").stdout == ""
+    assert berth("images", "-q", "bad").stdout == ""
+    check = berth("system", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_source_date_epoch_makes_the_same_image_twice(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    text = "FROM busybox\nCOPY a.txt /\nRUN mkdir /made && echo x > /made/x && touch /t\n"
+    context = _context(tmp_path / "repro", text, **{"a.txt": "a\n"})
+    args = ("--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=1700000000")
+    _ok(berth, context, "-t", "repro:1", *args)
+    _ok(berth, context, "-t", "repro:2", *args)
+    first, second = _image_id(berth, "repro:1"), _image_id(berth, "repro:2")
+    layers = berth("image", "inspect", "-f", "{{json .RootFS.Layers}}", "repro:1").stdout
+    assert json.loads(layers) == json.loads(
+        berth("image", "inspect", "-f", "{{json .RootFS.Layers}}", "repro:2").stdout
+    )
+    assert first == second  # every file time clamped, every created date the epoch
+    created = berth("image", "inspect", "-f", "{{.Created}}", "repro:1").stdout.strip()
+    assert created.startswith("2023-11-14T22:13:20")
+
+
+def test_a_cache_mount_keeps_its_files_between_builds(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    text = (
+        "FROM busybox\nARG N\n"
+        "RUN --mount=type=cache,target=/cache echo $N >> /cache/runs && cat /cache/runs > /seen\n"
+    )
+    context = _context(tmp_path / "cache", text)
+    _ok(berth, context, "-t", "cache:1", "--build-arg", "N=1")
+    _ok(berth, context, "-t", "cache:2", "--build-arg", "N=2")
+    seen = berth("run", "--rm", "cache:2", "cat", "/seen")
+    assert seen.stdout == "1\n2\n"
+    assert berth("run", "--rm", "cache:2", "ls", "/cache").stdout == ""  # not in the image
+    pruned = berth("builder", "prune", "-f")
+    assert pruned.returncode == 0 and "build cache entries removed" in pruned.stdout
+    assert _cached(_ok(berth, context, "-t", "cache:2", "--build-arg", "N=2")) == 0
