@@ -33,6 +33,7 @@ from berth.errors import (
     NotFound,
     PermissionDenied,
 )
+from berth.monitor.config import RENAMED
 from berth.network.setup import is_bridged, network_mode
 
 if TYPE_CHECKING:
@@ -362,6 +363,8 @@ class Lifecycle:
         checked = names.check_name(name)
         self.records.rename(record, checked)
         recovery.save(self.paths.directory(record.id), record._replace(name=checked))
+        with contextlib.suppress(OSError):  # for a running monitor's events (die, health…)
+            (self.paths.run_dir(record.id) / RENAMED).write_text(checked)
         if self._bridged(record):
             self.network.renamed(record.id)
         self.announce("rename", record._replace(name=checked), oldName=f"/{record.name}")

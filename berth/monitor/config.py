@@ -10,6 +10,7 @@ CONFIG_NAME = "monitor.json"
 STATUS_NAME = "status.json"
 ATTACH_SOCKET = "attach.sock"
 STOP_REQUESTED = "stop-requested"
+RENAMED = "name"  # the container's name after a rename, for the monitor's events
 
 
 class MonitorConfig(NamedTuple):

@@ -26,6 +26,7 @@ from berth.errors import BerthError
 from berth.monitor import cleanup, launch, protocol
 from berth.monitor.config import (
     ATTACH_SOCKET,
+    RENAMED,
     STATUS_NAME,
     STOP_REQUESTED,
     MonitorConfig,
@@ -118,6 +119,8 @@ class Monitor:
             from berth.events import Journal
 
             details = {**(self.config.event_attributes or {}), **attributes}
+            with contextlib.suppress(OSError):  # renamed since it started
+                details["name"] = (self.run_dir / RENAMED).read_text()
             Journal(Path(self.config.events)).record("container", action, self.config.id, details)
 
     def _log_drops(self, total: int) -> None:

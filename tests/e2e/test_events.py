@@ -35,6 +35,17 @@ def test_a_containers_life_is_journaled_by_the_cli_and_its_monitor(
     assert events[3]["Actor"]["Attributes"]["oldName"] == "/short"  # type: ignore[index]
 
 
+def test_the_monitors_events_say_the_name_after_a_rename(berth: Berth, busybox: str) -> None:
+    since = time.time()
+    berth("run", "-d", "--name", "before", busybox, "sleep", "60", check=True)
+    berth("rename", "before", "after", check=True)
+    berth("kill", "after", check=True)
+    berth("wait", "after", check=True)
+    events = _events(berth, since, "--filter", "event=die")
+    assert [e["Actor"]["Attributes"]["name"] for e in events] == ["after"]  # type: ignore[index]
+    berth("rm", "after", check=True)
+
+
 def test_filters_and_the_default_line(berth: Berth, busybox: str) -> None:
     since = time.time()
     berth("volume", "create", "journaled", check=True)
