@@ -55,12 +55,12 @@ def _run(build: Build, number: int, instruction: Instruction, args: Run, state: 
     network = NETWORKS.get(args.network if args.network != "default" else build.options.network)
     if network is None:
         raise InvalidArgument(f"line {instruction.line}: network mode {args.network} not supported")
-    mounts = _mounts(build, instruction, args)
+    mounts, keyed = _mounts(build, instruction, args, scope)
     history_args = scope.history_args()
     shown = " ".join(argv)
     if history_args:
         shown = f"|{len(history_args)} {' '.join(history_args)} {shown}"
-    key = key_of(state.key, "RUN", argv, history_args, network, mounts)
+    key = key_of(state.key, "RUN", argv, history_args, network, keyed)
     spec = steps.RunSpec(
         argv,
         scope.run_environment(),
@@ -90,28 +90,55 @@ def _run(build: Build, number: int, instruction: Instruction, args: Run, state: 
     return build.cached(number, following, make)
 
 
-def _mounts(build: Build, instruction: Instruction, args: Run) -> list[dict[str, Any]]:
-    """RUN --mount as the container's mounts: a cache is a directory of the store kept
-    across builds (by id, or target), a tmpfs a tmpfs."""
+def _mounts(
+    build: Build, instruction: Instruction, args: Run, scope: Any
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """RUN --mount as the container's mounts, and what of them the cache key holds: a cache
+    is a directory of the store kept across builds (by id, or target); a tmpfs a tmpfs; a
+    bind a read-only view of the context (its content in the key); a secret the file given
+    with `--secret id=…` (in no key, as BuildKit's)."""
+    from berth.build.context import digest
     from berth.build.flags import parse_mount
 
     found: list[dict[str, Any]] = []
+    keyed: list[str] = []
     for spec in args.mounts:
-        mount = parse_mount(spec)
+        mount = parse_mount(spec, scope.expand_word if "$" in spec else str)
         kind = mount.type
-        target = posixpath.normpath(posixpath.join("/", mount.target))
+        where = f"line {instruction.line}: RUN --mount=type={kind}"
+        target = posixpath.normpath(posixpath.join("/", mount.target)) if mount.target else ""
         if kind == "cache":
             name = hashlib.sha256((mount.id or target).encode()).hexdigest()
             directory = build.services.layout.root / "build-cache" / name
             directory.mkdir(parents=True, exist_ok=True)
             found.append({"Type": "bind", "Source": str(directory), "Target": target})
+            keyed.append(f"cache {target}")
         elif kind == "tmpfs":
             found.append({"Type": "tmpfs", "Target": target})
+            keyed.append(f"tmpfs {target}")
+        elif kind == "bind" and not mount.from_:
+            if not mount.readonly:
+                raise InvalidArgument(f"{where},rw is not supported yet")
+            if build.context is None:
+                raise InvalidArgument(f"{where} needs a build context")
+            source = mount.source or "."
+            host = build.context.host_path(source)
+            selection = build.context.select([source])
+            found.append({"Type": "bind", "Source": host, "Target": target, "ReadOnly": True})
+            keyed.append(f"bind {source} {target} {digest(selection, None)}")
+        elif kind == "secret":
+            name = mount.id or posixpath.basename(mount.target)
+            secret = build.options.secrets.get(name)
+            if secret is None:
+                if mount.required:
+                    raise InvalidArgument(f"{where}: secret {name} not provided (--secret)")
+                continue
+            path = target or f"/run/secrets/{name}"
+            found.append({"Type": "bind", "Source": secret, "Target": path, "ReadOnly": True})
+            keyed.append(f"secret {name} {path}")
         else:
-            raise InvalidArgument(
-                f"line {instruction.line}: RUN --mount=type={kind} is not supported yet"
-            )
-    return found
+            raise InvalidArgument(f"{where}{',from=' if mount.from_ else ''} is not supported yet")
+    return found, keyed
 
 
 def _copy(

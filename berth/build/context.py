@@ -70,6 +70,19 @@ class Context:
         except (FileNotFoundError, IsADirectoryError):
             raise NotFound(f"cannot read {relative} in the build context") from None
 
+    def host_path(self, relative: str) -> str:
+        """A path of the context on the host (RUN --mount=type=bind's source): inside the
+        root, and not excluded."""
+        cleaned = posixpath.normpath(relative.lstrip("/") or ".")
+        if cleaned == ".." or cleaned.startswith("../"):
+            raise InvalidArgument(f"forbidden path outside the build context: {relative}")
+        if cleaned != "." and self.matcher.excluded(cleaned):
+            raise NotFound(f"{relative}: excluded by .dockerignore")
+        host = self._inside(cleaned)
+        if not os.path.lexists(host):
+            raise NotFound(f"{relative}: not found in the build context")
+        return host
+
     # -- COPY's sources --------------------------------------------------------------------
 
     def select(self, sources: Sequence[str]) -> Selection:

@@ -56,6 +56,7 @@ class Options(NamedTuple):
     labels: dict[str, str] = {}
     network: str = "default"
     epoch: int | None = None  # SOURCE_DATE_EPOCH
+    secrets: dict[str, str] = {}  # --secret id -> the file's host path
 
 
 @dataclass

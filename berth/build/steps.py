@@ -127,18 +127,22 @@ def _commit_upper(services: Services, record: ContainerRecord, epoch: int | None
     from berth.image.making import pack_layer
 
     snapshots = services.snapshots
-    stubs = runtime_stubs(services.container_paths.directory(record.id))
+    stubs = set(runtime_stubs(services.container_paths.directory(record.id)))
+    for mount in record.host_config.get("Mounts") or []:  # RUN --mount's targets, and the
+        parts = str(mount.get("Target") or "").strip("/").split("/")  # directories made
+        stubs.update("/".join(parts[:end]) for end in range(1, len(parts) + 1))  # for them
     upper = snapshots.upper(record.id)
-    made = pack_layer(services.layout, services.content, upper, epoch, stubs)
     _remove_stubs(upper, stubs)
+    made = pack_layer(services.layout, services.content, upper, epoch)
     chain = snapshots.commit(record.id, made.diff_id, made.content_size)
     return Made(made, chain)
 
 
-def _remove_stubs(upper: Path, stubs: frozenset[str]) -> None:
-    """The runtime's empty mount points, out of the directory that becomes the layer (as
-    `pack` left them out of its tar: the two must agree)."""
-    for relative in sorted(stubs, reverse=True):  # children before parents
+def _remove_stubs(upper: Path, stubs: set[str]) -> None:
+    """The empty mount points the runtime and the step's mounts made, out of the directory
+    that becomes the layer; a directory goes only once empty, so one that was there (or
+    that the step filled) stays."""
+    for relative in sorted(stubs, key=lambda path: path.count("/"), reverse=True):
         path = upper / relative
         with contextlib.suppress(OSError):
             if path.is_symlink():

@@ -261,3 +261,27 @@ def test_a_cache_mount_keeps_its_files_between_builds(
     pruned = berth("builder", "prune", "-f")
     assert pruned.returncode == 0 and "build cache entries removed" in pruned.stdout
     assert _cached(_ok(berth, context, "-t", "cache:2", "--build-arg", "N=2")) == 0
+
+
+def test_bind_and_secret_mounts(berth: Berth, busybox: str, tmp_path: Path) -> None:
+    text = (
+        "FROM busybox\n"
+        "RUN --mount=type=bind,source=req.txt,target=/tmp/req.txt cp /tmp/req.txt /req-copy\n"
+        "RUN --mount=type=secret,id=token,required cat /run/secrets/token | wc -c > /token-size\n"
+    )
+    context = _context(tmp_path / "mounts", text, **{"req.txt": "one\n"})
+    secret = tmp_path / "token.txt"
+    secret.write_text("s3cret")
+    _ok(berth, context, "-t", "mounts:1", "--secret", f"id=token,src={secret}")
+    script = "cat /req-copy /token-size; test -e /tmp/req.txt || test -e /run || echo clean"
+    seen = berth("run", "--rm", "mounts:1", "sh", "-c", script)
+    assert seen.stdout.split() == ["one", "6", "clean"], seen.stdout  # no mount point stays
+    history = berth("history", "--no-trunc", "mounts:1").stdout
+    assert "s3cret" not in history
+    # The bound file is part of the step's key: changed, the step runs again.
+    (context / "req.txt").write_text("two\n")
+    rebuilt = _ok(berth, context, "-t", "mounts:1", "--secret", f"id=token,src={secret}")
+    assert _cached(rebuilt) == 0
+    assert berth("run", "--rm", "mounts:1", "cat", "/req-copy").stdout == "two\n"
+    missing = _build(berth, context)
+    assert missing.returncode == 1 and "secret token not provided" in missing.stderr

@@ -40,6 +40,9 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="Print the image ID on success")
     parser.add_argument("--iidfile", help="Write the image ID to the file")
     parser.add_argument("--progress", default="auto", choices=("auto", "plain", "tty"))
+    parser.add_argument(
+        "--secret", action="append", default=[], help="Secret to expose: id=ID,src=PATH|env=VAR"
+    )
     parser.add_argument("--rm", action="store_true", help="(always: containers are removed)")
     parser.add_argument("--force-rm", action="store_true", help="(always)")
     return parser
@@ -86,7 +89,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         epoch=epoch,
     )
     progress = PlainProgress(sys.stderr, quiet=args.quiet)
-    with _sources(args, ctx) as (dockerfile, name, context):
+    with _sources(args, ctx) as (dockerfile, name, context), _secrets(args, ctx) as secrets:
+        options = options._replace(secrets=secrets)
         image_id = ctx.engine.build.build(dockerfile, name, context, options, progress)
     if args.iidfile:
         Path(args.iidfile).write_text(image_id)
@@ -130,6 +134,40 @@ def _sources(args: argparse.Namespace, ctx: Context) -> Iterator[tuple[str, str,
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _secrets(args: argparse.Namespace, ctx: Context) -> Iterator[dict[str, str]]:
+    """`--secret id=ID,src=PATH` (a file) or `id=ID,env=VAR` (a variable's value, written to
+    a private file of the store's for the build's length): id -> file."""
+    found: dict[str, str] = {}
+    written: list[Path] = []
+    try:
+        for text in args.secret:
+            fields = dict(item.partition("=")[::2] for item in text.split(","))
+            name = fields.get("id") or ""
+            source = fields.get("src") or fields.get("source")
+            variable = fields.get("env")
+            if not name or (source is None) == (variable is None):
+                raise InvalidArgument(f"invalid secret {text!r}: id=ID,src=PATH or id=ID,env=VAR")
+            if source is not None:
+                if not os.path.isfile(source):
+                    raise NotFound(f"secret {name}: {source} is not a file")
+                found[name] = os.path.abspath(source)
+                continue
+            if variable not in os.environ:
+                raise NotFound(f"secret {name}: ${variable} is not set")
+            tmp = ctx.layout.root / "tmp"
+            tmp.mkdir(parents=True, exist_ok=True)
+            descriptor, secret = tempfile.mkstemp(prefix="build-secret-", dir=tmp)
+            with os.fdopen(descriptor, "w") as out:
+                out.write(os.environ[str(variable)])
+            written.append(Path(secret))
+            found[name] = secret
+        yield found
+    finally:
+        for file in written:
+            file.unlink(missing_ok=True)
 
 
 def _is_archive(data: bytes) -> bool:
