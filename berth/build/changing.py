@@ -237,12 +237,24 @@ def _select(
     scratch: Path,
     scope: Any,
 ) -> Selection:
-    for text in sources:
-        if "://" in text:
-            raise InvalidArgument(f"line {instruction.line}: ADD from a URL is not supported yet")
+    from berth.build.fetch import download, is_url
+
+    remote = [text for text in sources if is_url(text)]
+    if remote and not isinstance(args, Add):
+        raise InvalidArgument(f"line {instruction.line}: COPY can't copy a URL: use ADD")
+    if any("://" in text and not is_url(text) for text in sources):
+        raise InvalidArgument(f"line {instruction.line}: only http(s) URLs can be added")
+    checksum = scope.expand_word(args.checksum) if isinstance(args, Add) else ""
+    if checksum and (len(remote) != 1 or len(sources) != 1):
+        raise InvalidArgument(f"line {instruction.line}: --checksum needs one http(s) source")
+    sources = [text for text in sources if not is_url(text)]
     inline = [(i.name, scope.expand_heredoc(i.data) if i.expand else i.data) for i in args.inline]
     entries: list[Entry] = []
     single = False
+    for url in remote:
+        path = download(url, scratch, checksum)
+        entries.append(Entry(str(path), path.name, os.lstat(path)))
+        single = len(remote) == 1 and not sources and not inline
     if sources:
         if build.context is None:
             raise InvalidArgument(f"line {instruction.line}: {instruction.keyword} needs a context")

@@ -3,14 +3,17 @@ the busybox base image; results checked by running them."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
 
+from tests.fixtures.netns import HostNamespace
 from tests.fixtures.store import Berth
 
 
@@ -285,3 +288,40 @@ def test_bind_and_secret_mounts(berth: Berth, busybox: str, tmp_path: Path) -> N
     assert berth("run", "--rm", "mounts:1", "cat", "/req-copy").stdout == "two\n"
     missing = _build(berth, context)
     assert missing.returncode == 1 and "secret token not provided" in missing.stderr
+
+
+def test_add_from_a_url(berth: Berth, busybox: str, host_ns: HostNamespace, tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "tool.sh").write_text("echo downloaded\n")
+    port = 18000 + os.getpid() % 1000
+    server = subprocess.Popen(
+        [*host_ns.prefix, sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+         str(port), "--directory", str(served)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        url = f"http://127.0.0.1:{port}/tool.sh"
+        while host_ns.run("wget", "-qO-", url).returncode != 0:
+            assert time.monotonic() < deadline, "the test's HTTP server did not start"
+            time.sleep(0.1)
+        digest = "sha256:" + hashlib.sha256(b"echo downloaded\n").hexdigest()
+        text = f"FROM busybox\nADD --checksum={digest} {url} /opt/\nADD {url} /renamed.sh\n"
+        context = _context(tmp_path / "url", text)
+        _ok(berth, context, "-t", "url:1")
+        seen = berth("run", "--rm", "url:1", "sh", "-c",
+                     "sh /opt/tool.sh; stat -c %a /opt/tool.sh; sh /renamed.sh")  # fmt: skip
+        assert seen.stdout == "downloaded\n600\ndownloaded\n", seen.stderr
+        # The content keys the cache: the same file again is CACHED, a changed one is not.
+        assert _cached(_ok(berth, context, "-t", "url:1")) == 2
+        (served / "tool.sh").write_text("echo changed\n")
+        mismatch = _build(berth, context)
+        assert mismatch.returncode == 1 and "digest mismatch" in mismatch.stderr
+        (context / "Dockerfile").write_text(f"FROM busybox\nADD {url} /renamed.sh\n")
+        assert _cached(_ok(berth, context, "-t", "url:2")) == 0
+        copy = _build(berth, _context(tmp_path / "copy", f"FROM busybox\nCOPY {url} /x\n"))
+        assert copy.returncode == 1 and "use ADD" in copy.stderr
+    finally:
+        server.terminate()
+        server.wait(10)
