@@ -43,12 +43,9 @@ def _run(build: Build, number: int, instruction: Instruction, args: Run, state: 
     scope = state.scope
     assert scope is not None
     command = args.command
+    executable = None
     if command.shell:
         text, executable = run_script(command.words[0], instruction.heredocs)
-        if executable is not None:
-            raise InvalidArgument(
-                f"line {instruction.line}: a RUN heredoc starting with #! is not supported yet"
-            )
         argv = [*configs.shell_of(state.config), text]
     else:
         argv = list(command.words)
@@ -60,28 +57,36 @@ def _run(build: Build, number: int, instruction: Instruction, args: Run, state: 
     shown = " ".join(argv)
     if history_args:
         shown = f"|{len(history_args)} {' '.join(history_args)} {shown}"
-    key = key_of(state.key, "RUN", argv, history_args, network, keyed)
-    spec = steps.RunSpec(
-        argv,
-        scope.run_environment(),
-        str(state.config.get("User") or ""),
-        str(state.config.get("WorkingDir") or "/"),
-        network,
-        mounts,
-    )
+    script = executable.text if executable is not None else None
+    key = key_of(state.key, "RUN", argv, history_args, network, keyed, script)
 
     def make() -> State:
         record, _ = build.base_image(state.base_id) if state.base_id else (None, None)
         if record is None:
             raise InvalidArgument(f"line {instruction.line}: RUN needs an image to run in")
-        made = steps.run(
-            build.services,
-            record,
-            state.chain,
-            spec,
-            lambda text: build.progress.output(number, text),
-            build.options.epoch,
-        )
+        with tempfile.TemporaryDirectory(dir=_tmp(build)) as pipes:
+            added = []
+            if executable is not None:  # `RUN <<EOF` with `#!`: the body runs as a file
+                path = Path(pipes) / executable.name
+                path.write_text(executable.text)
+                path.chmod(0o755)
+                added = [{"Type": "bind", "Source": pipes, "Target": "/dev/pipes"}]
+            spec = steps.RunSpec(
+                argv,
+                scope.run_environment(),
+                str(state.config.get("User") or ""),
+                str(state.config.get("WorkingDir") or "/"),
+                network,
+                [*mounts, *added],
+            )
+            made = steps.run(
+                build.services,
+                record,
+                state.chain,
+                spec,
+                lambda text: build.progress.output(number, text),
+                build.options.epoch,
+            )
         return build.note(following, made, f"RUN {shown} # buildkit")
 
     following = state.forked()

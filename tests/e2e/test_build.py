@@ -152,6 +152,10 @@ RUN <<EOT
 set -e
 echo from heredoc > /heredoc.txt
 EOT
+RUN <<EOT
+#!/bin/sh
+echo from a script >> /heredoc.txt
+EOT
 USER app
 WORKDIR /home/app
 HEALTHCHECK --interval=5s CMD true
@@ -173,7 +177,7 @@ def test_chown_add_heredocs_user_workdir_healthcheck(
     (context / "bundle.tar.gz").write_bytes(buffer.getvalue())
     _ok(berth, context, "-t", "features:1")
     run = berth("run", "--rm", "features:1")
-    assert run.stdout == "started app /home/app\nfrom heredoc\npacked\n", run.stderr
+    assert run.stdout == "started app /home/app\nfrom heredoc\nfrom a script\npacked\n", run.stderr
     owners = berth("run", "--rm", "--entrypoint", "stat", "features:1",
                    "-c", "%u %n", "/home/app/owned.txt", "/opt/bundle/inner.txt")  # fmt: skip
     assert owners.stdout.splitlines() == ["1234 /home/app/owned.txt", "42 /opt/bundle/inner.txt"]
