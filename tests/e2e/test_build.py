@@ -329,3 +329,13 @@ def test_add_from_a_url(berth: Berth, busybox: str, host_ns: HostNamespace, tmp_
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_the_step_view_for_terminals(berth: Berth, busybox: str, tmp_path: Path) -> None:
+    text = 'FROM busybox\nRUN echo out-line\nCMD ["true"]\n'
+    context = _context(tmp_path / "view", text)
+    shown = _ok(berth, context, "--progress", "tty", "-t", "view:1")
+    assert "[+] Building" in shown and "(3/3)" in shown
+    assert " => [stage-0 2/3] RUN echo out-line" in shown
+    again = _ok(berth, context, "--progress", "tty", "-t", "view:1")
+    assert " => CACHED [stage-0 2/3] RUN echo out-line" in again

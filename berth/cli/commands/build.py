@@ -88,10 +88,22 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         network=args.network,
         epoch=epoch,
     )
-    progress = PlainProgress(sys.stderr, quiet=args.quiet)
+    live = not args.quiet and (
+        args.progress == "tty" or (args.progress == "auto" and sys.stderr.isatty())
+    )
     with _sources(args, ctx) as (dockerfile, name, context), _secrets(args, ctx) as secrets:
         options = options._replace(secrets=secrets)
-        image_id = ctx.engine.build.build(dockerfile, name, context, options, progress)
+        if live:
+            from berth.cli.build_view import TtyProgress
+
+            view = TtyProgress(sys.stderr)
+            try:
+                image_id = ctx.engine.build.build(dockerfile, name, context, options, view)
+            finally:
+                view.close()
+        else:
+            progress = PlainProgress(sys.stderr, quiet=args.quiet)
+            image_id = ctx.engine.build.build(dockerfile, name, context, options, progress)
     if args.iidfile:
         Path(args.iidfile).write_text(image_id)
     if args.quiet:
