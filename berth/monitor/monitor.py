@@ -158,19 +158,23 @@ class Monitor:
         if self.config.wait_for_attach and self.ready_fd >= 0:
             self._publish_running(rfc3339_nano())
             self._report({"pid": self.pid})
-            self._wait_for_client()
+            self._wait_for_client(stdio)
         self.runtime.start(self.config.id)
 
     def _report(self, message: dict[str, Any]) -> None:
         """Tell the launcher how the start went, once; later reports go nowhere."""
         self.ready_fd = launch.report(self.ready_fd, message)
 
-    def _wait_for_client(self) -> None:
+    def _wait_for_client(self, stdio: ContainerStdio) -> None:
+        """Until a client has said which streams it wants: one only connected yet would miss
+        what the container writes first (a loaded machine made that visible)."""
         deadline = time.monotonic() + ATTACH_WAIT_SECONDS
-        while not self.relay.clients and time.monotonic() < deadline:
+        while not self.relay.greeted() and time.monotonic() < deadline:
             for key, _ in self.selector.select(0.5):
                 if key.data == "listener":
                     self.relay.accept()
+                elif key.data == "client":
+                    self.relay.client_input(key.fd, stdio)
                 elif key.data == "wake":
                     _drain(self._wake_r)
 

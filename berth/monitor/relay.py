@@ -151,6 +151,10 @@ class Relay:
         self.clients[sock.fileno()] = _Client(sock)
         self._selector.register(sock, selectors.EVENT_READ, "client")
 
+    def greeted(self) -> bool:
+        """Whether a client has sent its greeting (so output finds it)."""
+        return any(client.greeted for client in self.clients.values())
+
     def _drop(self, client: _Client) -> None:
         self.clients.pop(client.sock.fileno(), None)
         self._selector.unregister(client.sock)

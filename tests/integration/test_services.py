@@ -74,6 +74,32 @@ def test_lifecycle_create_start_exit_remove(engine: Engine, busybox: str) -> Non
     assert not upper.exists()
 
 
+def test_a_started_container_waits_for_its_clients_greeting(engine: Engine, busybox: str) -> None:
+    """A foreground run's container starts once its client has said which streams it wants:
+    a client only connected yet (a slow one, a loaded machine) would miss the first output."""
+    import socket
+    import time
+
+    from berth.monitor import protocol
+
+    containers = engine.containers
+    container_id = _create(engine, "echo", "first words")
+    containers.start(containers.get(container_id), wait_for_attach=True)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(30)
+        with protocol.reachable(containers.run_dir(container_id) / "attach.sock") as name:
+            client.connect(name)
+        time.sleep(0.5)  # connected, not greeted: the container must not have started
+        assert containers.get(container_id).state.get("Status") == "running"
+        client.sendall(b'{"stdin": false, "stdout": true, "stderr": true}\n')
+        reader, frames = protocol.FrameReader(), []
+        while not any(kind == protocol.EXIT for kind, _ in frames):
+            data = client.recv(65536)
+            assert data, f"the monitor closed the attach socket; frames so far: {frames}"
+            frames.extend(reader.feed(data))
+    assert (protocol.STDOUT, b"first words\n") in frames
+
+
 def test_lifecycle_refuses_by_status_and_kill_ends_it(engine: Engine, busybox: str) -> None:
     containers = engine.containers
     container_id = _create(engine, "sleep", "60")
