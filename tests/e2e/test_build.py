@@ -326,6 +326,30 @@ def test_add_from_a_url(berth: Berth, busybox: str, host_ns: HostNamespace, tmp_
         assert _cached(_ok(berth, context, "-t", "url:2")) == 0
         copy = _build(berth, _context(tmp_path / "copy", f"FROM busybox\nCOPY {url} /x\n"))
         assert copy.returncode == 1 and "use ADD" in copy.stderr
+
+        # A context tar from a URL, and from stdin; a Dockerfile alone on stdin.
+        packed = io.BytesIO()
+        with tarfile.open(fileobj=packed, mode="w:gz") as archive:
+            for name, data in (
+                ("Dockerfile", b"FROM busybox\nCOPY in.txt /\n"),
+                ("in.txt", b"t\n"),
+            ):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        (served / "ctx.tar.gz").write_bytes(packed.getvalue())
+        fetched = berth("build", "-t", "fetched:1", f"http://127.0.0.1:{port}/ctx.tar.gz")
+        assert fetched.returncode == 0, fetched.stderr
+        seen = berth("run", "--rm", "fetched:1", "cat", "/in.txt")
+        assert seen.stdout == "t\n", seen.stderr + fetched.stderr
+        piped = subprocess.run(
+            berth.argv("build", "-t", "piped:1", "-"), input=packed.getvalue(),
+            capture_output=True, env=berth.env, check=False,
+        )  # fmt: skip
+        assert piped.returncode == 0, piped.stderr
+        alone = berth("build", "-t", "alone:1", "-", input="FROM busybox\nENV ALONE=1\n")
+        assert alone.returncode == 0, alone.stderr
+        assert "ALONE=1" in berth("run", "--rm", "alone:1", "env").stdout
     finally:
         server.terminate()
         server.wait(10)

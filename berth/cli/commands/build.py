@@ -1,7 +1,9 @@
-"""`berth build [OPTIONS] PATH | -`: an image from a Dockerfile, as `docker build` (BuildKit)
-makes one. Progress goes to stderr as BuildKit's plain lines; `-q` prints only the image id.
+"""`berth build [OPTIONS] PATH | URL | -`: an image from a Dockerfile, as `docker build`
+(BuildKit) makes one. Progress goes to stderr: BuildKit's live view on a terminal, its plain
+lines otherwise; `-q` prints only the image id.
 
-PATH is the context directory; `-` reads a context tar (or a Dockerfile alone) from stdin;
+PATH is the context directory; `-` reads a context tar (or a Dockerfile alone) from stdin, an
+http(s) URL gives one too;
 `-f FILE` names the Dockerfile (relative to the current directory; `-f -`: stdin).
 `SOURCE_DATE_EPOCH` (in the environment or as a build arg) makes the build reproducible.
 """
@@ -27,7 +29,7 @@ COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     parser = new_parser(prog, summary)
-    parser.add_argument("context", metavar="PATH | -")
+    parser.add_argument("context", metavar="PATH | URL | -")
     parser.add_argument("-t", "--tag", action="append", default=[], help="Name and tag")
     parser.add_argument("-f", "--file", help="Name of the Dockerfile (default: PATH/Dockerfile)")
     parser.add_argument("--build-arg", action="append", default=[], help="Set build-time variables")
@@ -116,8 +118,10 @@ def _sources(args: argparse.Namespace, ctx: Context) -> Iterator[tuple[str, str,
     """(the Dockerfile's text, its path relative to the context, the context directory)."""
     scratch: Path | None = None
     try:
-        if args.context == "-":
-            data = sys.stdin.buffer.read()
+        from berth.build.fetch import is_url
+
+        if args.context == "-" or is_url(args.context):
+            data = _fetched(args.context, ctx) if args.context != "-" else sys.stdin.buffer.read()
             if _is_archive(data):
                 scratch = _unpack_context(data, ctx)
                 context: Path | None = scratch
@@ -180,6 +184,16 @@ def _secrets(args: argparse.Namespace, ctx: Context) -> Iterator[dict[str, str]]
     finally:
         for file in written:
             file.unlink(missing_ok=True)
+
+
+def _fetched(url: str, ctx: Context) -> bytes:
+    """A context (a tar, or a Dockerfile alone) from an http(s) URL."""
+    from berth.build.fetch import download
+
+    tmp = ctx.layout.root / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="build-fetch-", dir=tmp) as directory:
+        return download(url, Path(directory)).read_bytes()
 
 
 def _is_archive(data: bytes) -> bool:
