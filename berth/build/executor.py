@@ -323,8 +323,15 @@ class Build:
         return made
 
     def _usable(self, chain: str | None, result: dict[str, Any]) -> bool:
+        """Whether what a cache entry names is all still here (its base image too: an image
+        removed since is a miss, not a failed export)."""
         if chain is not None and not self.services.layers.has_chain(chain):
             return False
+        if result.get("base"):
+            try:
+                self.services.image_service.lookup(str(result["base"]))
+            except NotFound:
+                return False
         content = self.services.content
         return all(
             layer is None or content.exists(str(layer["digest"]))
