@@ -363,3 +363,21 @@ def test_the_step_view_for_terminals(berth: Berth, busybox: str, tmp_path: Path)
     assert " => [stage-0 2/3] RUN echo out-line" in shown
     again = _ok(berth, context, "--progress", "tty", "-t", "view:1")
     assert " => CACHED [stage-0 2/3] RUN echo out-line" in again
+
+
+def test_onbuild_triggers_run_in_the_child_build(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    parent = _context(
+        tmp_path / "parent",
+        "FROM busybox\nONBUILD COPY app.txt /app/\nONBUILD RUN echo triggered > /app/flag\n",
+    )
+    _ok(berth, parent, "-t", "parent:1")
+    triggers = berth("image", "inspect", "-f", "{{json .Config.OnBuild}}", "parent:1").stdout
+    assert json.loads(triggers) == ["COPY app.txt /app/", "RUN echo triggered > /app/flag"]
+    child = _context(tmp_path / "child", "FROM parent:1\nCMD cat /app/app.txt /app/flag\n",
+                     **{"app.txt": "child app\n"})  # fmt: skip
+    _ok(berth, child, "-t", "child:1")
+    assert berth("run", "--rm", "child:1").stdout == "child app\ntriggered\n"
+    inherited = berth("image", "inspect", "-f", "{{json .Config.OnBuild}}", "child:1").stdout
+    assert json.loads(inherited) in (None, [])  # triggers run once, not inherited
