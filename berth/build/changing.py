@@ -285,7 +285,7 @@ def _copy_from(
     """COPY --from: each source read from another stage's or image's chain (the copy
     helper's archive of it), placed in this step's snapshot."""
     from berth.build.executor import key_of
-    from berth.container.cp import archive_path, copy_in
+    from berth.container.cp import copy_between
 
     stage = build.dockerfile.stage(source)
     if stage is not None:
@@ -296,11 +296,6 @@ def _copy_from(
         chain, origin_key = base.chain, record.id
     if chain is None:
         raise NotFound(f"line {instruction.line}: {source} has no files to copy")
-    for text in sources:
-        if any(c in text for c in "*?["):
-            raise InvalidArgument(
-                f"line {instruction.line}: wildcards with --from are not supported yet"
-            )
     several = len(sources) > 1 or absolute.endswith("/")
     following = state.forked()
     following.scope = state.scope
@@ -310,21 +305,7 @@ def _copy_from(
         def place(root: Any) -> None:
             view, target = steps.view_root(build.services.layers, build.services.layout, chain)
             try:
-                for text in sources:
-                    stat, chunks = archive_path(view, text)
-                    is_dir = bool(int(stat.get("mode", 0)) & (1 << 31))
-                    top = posixpath.basename(posixpath.normpath("/" + text)) or "."
-                    file_name = None
-                    if not is_dir and not several:
-                        file_name = posixpath.basename(absolute.rstrip("/"))
-                    copy_in(
-                        root,
-                        absolute,
-                        steps.writer(chunks),
-                        file_name=file_name,
-                        strip=top if is_dir else None,
-                        chown=chown,
-                    )
+                copy_between(root, view, absolute, sources, several=several, chown=chown)
             finally:
                 target.rmdir()
 

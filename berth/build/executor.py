@@ -14,8 +14,6 @@ import copy as copying
 import hashlib
 import json
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from berth.build import config as configs
@@ -59,18 +57,29 @@ class Options(NamedTuple):
     secrets: dict[str, str] = {}  # --secret id -> the file's host path
 
 
-@dataclass
 class State:
     """A stage's result so far: its base image and what it made since."""
 
-    base_id: str | None
-    config: dict[str, Any]
-    top: dict[str, Any]
-    additions: list[tuple[LayerMade | None, dict[str, Any]]]
-    chain: str | None
-    key: str
-    cmd_set: bool = False
-    scope: Scope | None = field(default=None, repr=False)
+    __slots__ = ("additions", "base_id", "chain", "cmd_set", "config", "key", "scope", "top")
+
+    def __init__(
+        self,
+        base_id: str | None,
+        config: dict[str, Any],
+        top: dict[str, Any],
+        additions: list[tuple[LayerMade | None, dict[str, Any]]],
+        chain: str | None,
+        key: str,
+        cmd_set: bool = False,
+    ) -> None:
+        self.base_id = base_id
+        self.config = config
+        self.top = top
+        self.additions = additions
+        self.chain = chain
+        self.key = key
+        self.cmd_set = cmd_set
+        self.scope: Scope | None = None
 
     def result(self) -> dict[str, Any]:
         return {
@@ -137,7 +146,8 @@ class Build:
         self._numbers = 0
         self._lock = threading.Lock()
         self._bases: dict[str, tuple[ImageRecord, Base]] = {}
-        self._futures: dict[int, Future[State]] = {}
+        self._runs: dict[int, StageRun] = {}
+        self.failed = threading.Event()  # a stage failed: the others stop at their next step
         from berth.build.scope import Scope, platform_args
         from berth.oci import host_platform
 
@@ -194,30 +204,39 @@ class Build:
 
         target = self.target()
         stages = self.needed(target)
-        with holding_blobs(self.services.layout), ThreadPoolExecutor(len(stages)) as pool:
-            futures = self._futures
+        with holding_blobs(self.services.layout):
+            runs = self._runs
             for stage in stages:
-                futures[stage.index] = pool.submit(self._stage, stage, futures)
+                runs[stage.index] = StageRun(self, stage)
+            for run in runs.values():
+                run.thread.start()
             try:
-                final = futures[target.index].result()
-            finally:
-                for future in futures.values():
-                    future.cancel()
+                final = runs[target.index].result()
+            except BaseException:
+                for run in runs.values():
+                    run.thread.join()
+                causes = [r.error for r in runs.values() if r.error and not _canceled(r.error)]
+                if causes:  # the stage that failed first, not one that stopped for it
+                    raise causes[0] from None
+                raise
+            for run in runs.values():
+                run.thread.join()
             return self._export(final)
 
     def stage_result(self, stage: Stage) -> State:
         """An earlier stage's final state, once it is built (COPY --from)."""
-        future = self._futures.get(stage.index)
-        if future is None:
+        run = self._runs.get(stage.index)
+        if run is None:
             raise InvalidArgument(f"stage {stage.name or stage.index} is not part of this build")
-        return future.result()
+        return run.result()
 
     def number(self) -> int:
         with self._lock:
             self._numbers += 1
             return self._numbers
 
-    def _stage(self, stage: Stage, futures: dict[int, Future[State]]) -> State:
+    def stage(self, stage: Stage) -> State:
+        """Run one stage's steps (in its own thread)."""
         from berth.build.dockerfile import parse_triggers
 
         base_text = self.scope.expand_word(stage.base)
@@ -228,7 +247,7 @@ class Build:
         self.progress.step(number, f"[{label} 1/{total}] FROM {base_text}")
         triggers: list[Instruction] = []
         if parent is not None:
-            state = futures[parent.index].result().forked()
+            state = self.stage_result(parent).forked()
         elif base_text == "scratch":
             state = State(None, {}, {}, [], None, key_of("FROM", "scratch"))
         else:
@@ -239,6 +258,11 @@ class Build:
         self.progress.done(number)
         state.scope = self.scope.stage_scope(state.config.get("Env") or [])
         for position, instruction in enumerate([*triggers, *stage.instructions], start=2):
+            if self.failed.is_set():
+                raise Canceled("canceled: another stage failed")
+            source = self._stage_named(getattr(instruction.args, "from_", ""), stage.index)
+            if source is not None:
+                self.stage_result(source)  # built before the step says it starts
             number = self.number()
             self.progress.step(number, f"[{label} {position}/{total}] {instruction.original}")
             try:
@@ -387,6 +411,42 @@ class Build:
             services.image_service.records.tag(image_id, tag)
         self.progress.built(image_id, [t.familiar() for t in tags])
         return image_id
+
+
+class Canceled(BuildFailed):
+    """A stage stopped because another failed."""
+
+
+def _canceled(error: BaseException) -> bool:
+    return isinstance(error, Canceled)
+
+
+class StageRun:
+    """One stage in a thread of its own; its result (or error) for whoever waits on it."""
+
+    def __init__(self, build: Build, stage: Stage) -> None:
+        self.build = build
+        self.stage = stage
+        self.done = threading.Event()
+        self.state: State | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=f"stage-{stage.index}")
+
+    def _run(self) -> None:
+        try:
+            self.state = self.build.stage(self.stage)
+        except BaseException as error:  # handed to whoever waits on this stage
+            self.error = error
+            self.build.failed.set()
+        finally:
+            self.done.set()
+
+    def result(self) -> State:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.state is not None
+        return self.state
 
 
 __all__ = ["Build", "BuildFailed", "Options", "State", "key_of"]

@@ -6,13 +6,10 @@ repeatable string); anything else is an error, so a typo like `COPY --form=build
 at parse time with its line number instead of silently copying from the context.
 """
 
-from __future__ import annotations
-
 import csv
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Kind = Literal["bool", "string", "strings"]
 FlagValue = bool | str | tuple[str, ...]
@@ -83,8 +80,7 @@ def parse_flags(words: tuple[str, ...], allowed: Mapping[str, Kind]) -> dict[str
     return values
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
+class Mount(NamedTuple):
     """One `RUN --mount`, with BuildKit's defaults: a bind mount, read-only for bind, secret
     and ssh mounts, writable for cache and tmpfs. `size` is in bytes (tmpfs only)."""
 

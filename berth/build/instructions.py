@@ -4,11 +4,12 @@ Words stay raw (unexpanded, quotes included where Docker keeps them until expans
 build args a stage sees is only known when it runs, so expansion belongs to the executor
 (`berth.build.scope`). Each instruction keeps its start line and its original text, for error
 messages and for the image history's `created_by`.
+
+NamedTuples, not dataclasses, and without postponed annotations: a build that finds every
+step in its cache is mostly start-up, and dataclasses (with inspect) cost it ~14 ms here.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from berth.errors import InvalidArgument
 
@@ -22,8 +23,7 @@ class DockerfileError(InvalidArgument):
         self.reason = message
 
 
-@dataclass(frozen=True, slots=True)
-class Heredoc:
+class Heredoc(NamedTuple):
     """A here-document: `<<EOF` (expands variables), `<<'EOF'`/`<<"EOF"` (doesn't), `<<-EOF`
     (leading tabs stripped). `content` is the body as written, each line with its newline."""
 
@@ -41,8 +41,7 @@ class Heredoc:
         return "".join(line.lstrip("\t") for line in self.content.splitlines(keepends=True))
 
 
-@dataclass(frozen=True, slots=True)
-class CommandLine:
+class CommandLine(NamedTuple):
     """RUN/CMD/ENTRYPOINT/HEALTHCHECK CMD: exec form (`shell` False, the JSON array's words)
     or shell form (`shell` True, one string that runs as `SHELL + [string]`)."""
 
@@ -50,31 +49,26 @@ class CommandLine:
     shell: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
+class Run(NamedTuple):
     command: CommandLine
     mounts: tuple[str, ...] = ()
     network: str = "default"
     security: str = "sandbox"
 
 
-@dataclass(frozen=True, slots=True)
-class Cmd:
+class Cmd(NamedTuple):
     command: CommandLine
 
 
-@dataclass(frozen=True, slots=True)
-class Entrypoint:
+class Entrypoint(NamedTuple):
     command: CommandLine
 
 
-@dataclass(frozen=True, slots=True)
-class Shell:
+class Shell(NamedTuple):
     words: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class KeyValue:
+class KeyValue(NamedTuple):
     """One `key=value` of ENV or LABEL; `legacy` marks the old `ENV key value` form."""
 
     key: str
@@ -82,29 +76,24 @@ class KeyValue:
     legacy: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Env:
+class Env(NamedTuple):
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Label:
+class Label(NamedTuple):
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ArgDefinition:
+class ArgDefinition(NamedTuple):
     name: str
     default: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Arg:
+class Arg(NamedTuple):
     definitions: tuple[ArgDefinition, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class InlineSource:
+class InlineSource(NamedTuple):
     """A heredoc used as a COPY/ADD source: a file named `name` holding `data`."""
 
     name: str
@@ -112,8 +101,7 @@ class InlineSource:
     expand: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Copy:
+class Copy(NamedTuple):
     sources: tuple[str, ...]
     dest: str
     inline: tuple[InlineSource, ...] = ()
@@ -125,8 +113,7 @@ class Copy:
     excludes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Add:
+class Add(NamedTuple):
     sources: tuple[str, ...]
     dest: str
     inline: tuple[InlineSource, ...] = ()
@@ -139,25 +126,21 @@ class Add:
     excludes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Expose:
+class Expose(NamedTuple):
     ports: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Volume:
+class Volume(NamedTuple):
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
+class Value(NamedTuple):
     """The single raw argument of USER, WORKDIR, STOPSIGNAL or MAINTAINER."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Healthcheck:
+class Healthcheck(NamedTuple):
     """`test` is Docker's form: ("NONE",), ("CMD", *argv) or ("CMD-SHELL", command);
     durations are nanoseconds, 0 meaning "inherit the default"."""
 
@@ -169,13 +152,12 @@ class Healthcheck:
     retries: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Onbuild:
+class Onbuild(NamedTuple):
     """`expression` is the trigger's text as stored in the image's `OnBuild` list; `trigger`
     is the same text parsed (checked now, run when a child image builds FROM this one)."""
 
     expression: str
-    trigger: Instruction
+    trigger: "Instruction"
 
 
 Arguments = (
@@ -196,8 +178,7 @@ Arguments = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Instruction:
+class Instruction(NamedTuple):
     """One instruction: `keyword` upper-cased, `line` where it starts, `original` the logical
     line as written (continuations joined), `flags` the raw `--name=value` words, `args` the
     parsed arguments and `heredocs` the bodies that followed the line."""
@@ -210,29 +191,51 @@ class Instruction:
     heredocs: tuple[Heredoc, ...] = ()
 
 
-@dataclass(slots=True)
 class Stage:
     """A FROM and what follows it. `base` is the image text unexpanded (it may name an
     earlier stage), `name` the lower-cased `AS` name or ""."""
 
-    base: str
-    name: str
-    platform: str
-    line: int
-    original: str
-    index: int
-    instructions: list[Instruction] = field(default_factory=list)
+    __slots__ = ("base", "index", "instructions", "line", "name", "original", "platform")
+
+    def __init__(
+        self,
+        base: str,
+        name: str,
+        platform: str,
+        line: int,
+        original: str,
+        index: int,
+        instructions: list[Instruction] | None = None,
+    ) -> None:
+        self.base = base
+        self.name = name
+        self.platform = platform
+        self.line = line
+        self.original = original
+        self.index = index
+        self.instructions: list[Instruction] = instructions if instructions is not None else []
+
+    def __repr__(self) -> str:
+        return f"Stage({self.base!r}, name={self.name!r}, index={self.index})"
 
 
-@dataclass(slots=True)
 class Dockerfile:
     """A parsed Dockerfile: its parser directives (names lower-cased), the escape character,
     the ARGs before the first FROM and the stages in order."""
 
-    directives: dict[str, str]
-    escape: str
-    global_args: list[Instruction]
-    stages: list[Stage]
+    __slots__ = ("directives", "escape", "global_args", "stages")
+
+    def __init__(
+        self,
+        directives: dict[str, str],
+        escape: str,
+        global_args: list[Instruction],
+        stages: list[Stage],
+    ) -> None:
+        self.directives = directives
+        self.escape = escape
+        self.global_args = global_args
+        self.stages = stages
 
     def stage(self, reference: str) -> Stage | None:
         """The stage a `--target` or `COPY --from` names: by name (case-insensitive) or index."""

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from berth.layout import Layout
     from berth.snapshot import LayerStore, Snapshotter
 
-POLL = 0.05
+POLL = 0.05  # the longest wait between two looks at a RUN's state and output
+FIRST_POLL = 0.002
 
 
 class BuildFailed(BerthError):
@@ -99,6 +100,7 @@ def run(
         lifecycle.start(record)
         log = services.container_paths.log(record.id)
         offset = 0
+        delay = FIRST_POLL  # short steps first: most RUNs end within a few milliseconds
         while True:
             current = lifecycle.refresh(lifecycle.records.get(record.id))
             entries, offset = read(log, offset)
@@ -109,7 +111,8 @@ def run(
                 for entry in entries:
                     report(str(entry.get("log", "")))
                 break
-            time.sleep(POLL)
+            time.sleep(delay)
+            delay = FIRST_POLL if entries else min(delay * 2, POLL)
         code = int(current.state.get("ExitCode") or 0)
         if code != 0:
             words = " ".join(spec.argv)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import bz2  # noqa: F401 -- tarfile's "r|*" loads these; the helper seals imports
 import copy
+import glob
+import json
 import lzma  # noqa: F401
 import os
 import posixpath
@@ -23,8 +25,49 @@ import zlib  # noqa: F401
 from pathlib import Path
 from typing import IO, Any
 
+from berth import errors
 from berth.container.user import resolve as resolve_user
-from berth.errors import InvalidArgument
+from berth.errors import InvalidArgument, NotFound
+
+_WILDCARDS = frozenset("*?[")
+
+
+def pack_sources(out: IO[bytes], sources: list[str]) -> None:
+    """COPY --from's side in the source image (chrooted there): a JSON line saying whether
+    a single file is copied, then a tar of the sources named as they land — a directory's
+    contents, a file by its name. Wildcards match as Go's `filepath.Match` (glob's rules);
+    a source that is a link is followed, inside this root."""
+    matches: list[str] = []
+    for pattern in sources:
+        path = posixpath.join("/", pattern)
+        found = sorted(glob.glob(path)) if _WILDCARDS.intersection(pattern) else [path]
+        found = [p for p in found if os.path.lexists(p)]
+        if not found:
+            raise NotFound(f'failed to compute cache key: "{pattern}": not found')
+        matches.extend(found)
+    single = len(matches) == 1 and not os.path.isdir(matches[0])
+    out.write(json.dumps({"single_file": single}).encode() + b"\n")
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for path in matches:
+            real = os.path.realpath(path)
+            if os.path.isdir(real):
+                for name in sorted(os.listdir(real)):
+                    tar.add(posixpath.join(real, name), arcname=name, recursive=True)
+            else:
+                tar.add(real, arcname=posixpath.basename(path.rstrip("/")), recursive=False)
+
+
+def copy_from_sources(stream: IO[bytes], request: dict[str, Any]) -> None:
+    """COPY --from's side in the step's snapshot: `pack_sources`' line, then its tar placed
+    (a single file takes the destination's name unless the destination is a directory)."""
+    header = json.loads(stream.readline(4096) or b"{}")
+    if "error" in header:  # what the source's side refused, in its words
+        kind, message = header["error"]
+        raise getattr(errors, str(kind), errors.SystemFailure)(str(message))
+    single = bool(header.get("single_file")) and not request.get("several")
+    copy_in(
+        stream, {**request, "file_name": posixpath.basename(request["path"]) if single else None}
+    )
 
 
 def copy_in(stream: IO[bytes], request: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ imports are sealed: every module the work needs is imported before.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -36,7 +37,7 @@ from berth.container.cp_stream import (
     pack,
 )
 from berth.container.user import resolve as resolve_user
-from berth.errors import BerthError
+from berth.errors import BerthError, SystemFailure
 from berth.runtime.hardening import seal_imports
 
 FROM = "from"  # pack the container's `path` to stdout
@@ -45,9 +46,8 @@ STAT = "stat"  # the API's path stat of `path`, as JSON on stdout
 ARCHIVE = "archive"  # the API's GET archive: the stat as a JSON line, then the tar
 EXTRACT = "extract"  # the API's PUT archive: stdin's tar unpacked in the directory `path`
 EXPORT = "export"  # `export`: the rootfs alone (no volumes, binds or /proc) as a tar on stdout
-BUILD_COPY = (
-    "build_copy"  # a build's COPY: stdin's tar placed at `path` (berth.container.build_copy)
-)
+BUILD_COPY = "build_copy"  # a build's COPY: stdin's tar placed at `path` (see build_copy)
+BUILD_COPY_FROM = "build_copy_from"  # COPY --from: `sources` of one root copied into another
 
 
 def _enter(request: dict[str, Any]) -> None:
@@ -126,12 +126,62 @@ def _work_for_api(request: dict[str, Any], path: str) -> None:
         )
 
 
+def _copy_between(request: dict[str, Any]) -> None:
+    """COPY --from in one helper: both snapshots mounted in its namespace, then a fork (this
+    process has one thread) — the child chrooted into the source packs, the parent chrooted
+    into the destination unpacks, a pipe between them."""
+    from berth.snapshot import Mount
+    from berth.sys import CLONE_NEWNS, make_private, unshare
+
+    unshare(CLONE_NEWNS)
+    make_private("/")
+    for root, mount in (
+        (request["root"], request["mount"]),
+        (request["source_root"], request["source_mount"]),
+    ):
+        lowers, upper, work = mount
+        Mount(tuple(lowers), upper, work).attach(Path(root))
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read_end)
+        code = 0
+        with os.fdopen(write_end, "wb") as out:
+            try:
+                os.chroot(str(request["source_root"]))
+                os.chdir("/")
+                seal_imports()
+                build_copy.pack_sources(out, list(request["sources"]))
+            except BerthError as error:  # before the header: the parent raises it
+                said = {"error": [type(error).__name__, error.message]}
+                with contextlib.suppress(OSError):
+                    out.write(json.dumps(said).encode() + b"\n")
+                code = 1
+            except BaseException:  # the child ends here, whatever happened
+                code = 2
+        os._exit(code)
+    os.close(write_end)
+    try:
+        os.chroot(str(request["root"]))
+        os.chdir("/")
+        seal_imports()
+        with os.fdopen(read_end, "rb") as stream:
+            build_copy.copy_from_sources(stream, request)
+    finally:
+        _, status = os.waitpid(child, 0)
+    if status != 0:
+        raise SystemFailure("copying from the source image failed")
+
+
 def main(argv: list[str]) -> int:
     request = json.loads(argv[1])
     status_fd = int(request["status_fd"])
     tarfile.pwd = None  # type: ignore[attr-defined]
     tarfile.grp = None  # type: ignore[attr-defined]
     try:
+        if request["op"] == BUILD_COPY_FROM:
+            _copy_between(request)
+            return 0
         _enter(request)
         _work(request)
     except BerthError as error:

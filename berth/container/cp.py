@@ -286,6 +286,44 @@ def copy_in(
     _finish(helper, status_r, "into")
 
 
+def copy_between(
+    root: Root,
+    source: Root,
+    dest: str,
+    sources: list[str],
+    *,
+    several: bool,
+    chown: str | None,
+) -> None:
+    """COPY --from: `sources` of the snapshot `source` mounts, placed at `dest` in the one
+    `root` mounts, by one helper (see `berth.container.copier`); owners kept unless
+    `chown`, as BuildKit keeps them."""
+    request = {
+        "op": "build_copy_from",
+        "root": root.path,
+        "mount": root.mount,
+        "source_root": source.path,
+        "source_mount": source.mount,
+        "sources": sources,
+        "path": dest,
+        "several": several,
+        "chown": chown,
+        "keep_owners": chown is None,
+    }
+    status_r, status_w = os.pipe()
+    try:
+        helper = subprocess.Popen(
+            [*HELPER, json.dumps({**request, "status_fd": status_w})],
+            pass_fds=(status_w,),
+            close_fds=True,
+        )
+    except OSError as error:
+        raise SystemFailure(f"cannot start the copy helper: {error}") from None
+    finally:
+        os.close(status_w)
+    _finish(helper, status_r, "from")
+
+
 def export(root: Root) -> Iterator[bytes]:
     """The container's filesystem as a tar stream, read as it is written (`export`): its
     rootfs snapshot seen read-only, upper over the image's layers, without volumes or binds,

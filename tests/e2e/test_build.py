@@ -381,3 +381,28 @@ def test_onbuild_triggers_run_in_the_child_build(
     assert berth("run", "--rm", "child:1").stdout == "child app\ntriggered\n"
     inherited = berth("image", "inspect", "-f", "{{json .Config.OnBuild}}", "child:1").stdout
     assert json.loads(inherited) in (None, [])  # triggers run once, not inherited
+
+
+def test_copy_from_a_stage_with_wildcards_owners_and_renames(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    text = (
+        "FROM busybox AS src\n"
+        "RUN mkdir -p /out/sub && echo a > /out/a.txt && echo b > /out/b.txt"
+        " && echo c > /out/c.log && echo s > /out/sub/s && chown 1234:1234 /out/a.txt\n"
+        "FROM busybox\n"
+        "COPY --from=src /out/*.txt /dst/\n"
+        "COPY --from=src /out/c.log /renamed.log\n"
+        "COPY --from=src --chown=7:7 /out/sub /owned\n"
+        'CMD ["sh", "-c", "ls /dst; stat -c %u /dst/a.txt; cat /renamed.log;'
+        ' stat -c %u /owned/s"]\n'
+    )
+    context = _context(tmp_path / "from", text)
+    _ok(berth, context, "-t", "from:1")
+    assert berth("run", "--rm", "from:1").stdout.split() == ["a.txt", "b.txt", "1234", "c", "7"]
+    (context / "Dockerfile").write_text(
+        "FROM busybox AS src\nFROM busybox\nCOPY --from=src /nope /x\n"
+    )
+    missing = _build(berth, context)
+    assert missing.returncode == 1 and '"/nope": not found' in missing.stderr
+    assert berth("ps", "-aq").stdout == ""

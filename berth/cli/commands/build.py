@@ -118,9 +118,8 @@ def _sources(args: argparse.Namespace, ctx: Context) -> Iterator[tuple[str, str,
     """(the Dockerfile's text, its path relative to the context, the context directory)."""
     scratch: Path | None = None
     try:
-        from berth.build.fetch import is_url
-
-        if args.context == "-" or is_url(args.context):
+        remote = args.context.startswith(("http://", "https://"))
+        if args.context == "-" or remote:
             data = _fetched(args.context, ctx) if args.context != "-" else sys.stdin.buffer.read()
             if _is_archive(data):
                 scratch = _unpack_context(data, ctx)
