@@ -22,7 +22,8 @@ from berth.build.instructions import Add, Copy, Instruction, Run
 from berth.errors import InvalidArgument, NotFound
 
 if TYPE_CHECKING:
-    from berth.build.executor import Build, State
+    from berth.build.executor import Build
+    from berth.build.state import State
 
 NETWORKS = {"default": "bridge", "none": "none", "host": "host"}
 
@@ -37,8 +38,8 @@ def changing(build: Build, number: int, instruction: Instruction, state: State) 
 
 
 def _run(build: Build, number: int, instruction: Instruction, args: Run, state: State) -> State:
-    from berth.build.executor import key_of
     from berth.build.lines import run_script
+    from berth.build.state import key_of
 
     scope = state.scope
     assert scope is not None
@@ -178,7 +179,7 @@ def _copy(
         file_name = None
         if selection.single_file and not several and not absolute.endswith("/"):
             file_name = posixpath.basename(absolute.rstrip("/"))
-        from berth.build.executor import key_of
+        from berth.build.state import key_of
 
         shown = " ".join([*args.sources, *(i.name for i in args.inline)])
         following = state.forked()
@@ -197,7 +198,7 @@ def _copy(
 
         def make() -> State:
             from berth.build.context import write_tar
-            from berth.container.cp import copy_in
+            from berth.container.cp_build import copy_in
 
             def place(root: Any) -> None:
                 if selection.entries:
@@ -284,8 +285,8 @@ def _copy_from(
 ) -> State:
     """COPY --from: each source read from another stage's or image's chain (the copy
     helper's archive of it), placed in this step's snapshot."""
-    from berth.build.executor import key_of
-    from berth.container.cp import copy_between
+    from berth.build.state import key_of
+    from berth.container.cp_build import copy_between
 
     stage = build.dockerfile.stage(source)
     if stage is not None:

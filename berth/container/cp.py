@@ -84,7 +84,7 @@ def container_root(
     return Root(str(paths.rootfs(record.id)), (lowers, upper, work), tuple(binds))
 
 
-def _helper(
+def start_helper(
     root: Root, request: dict[str, Any], status_w: int, **streams: Any
 ) -> subprocess.Popen[bytes]:
     document = {**request, "root": root.path, "mount": root.mount, "binds": root.binds}
@@ -99,7 +99,7 @@ def _helper(
         os.close(status_w)
 
 
-def _finish(helper: subprocess.Popen[bytes], status_r: int, what: str) -> None:
+def finish_helper(helper: subprocess.Popen[bytes], status_r: int, what: str) -> None:
     code = helper.wait()
     with os.fdopen(status_r, "rb") as status_file:
         status = status_file.read()
@@ -118,7 +118,7 @@ def copy_from(
     """Container `path` -> host `dest` (or a tar stream on `out` when dest is `-`)."""
     status_r, status_w = os.pipe()
     request = {"op": "from", "path": path, "follow": follow}
-    helper = _helper(root, request, status_w, stdout=subprocess.PIPE)
+    helper = start_helper(root, request, status_w, stdout=subprocess.PIPE)
     assert helper.stdout is not None
     failure: BerthError | None = None
     try:
@@ -141,7 +141,7 @@ def copy_from(
             os.close(status_r)
     if failure is not None:
         raise failure
-    _finish(helper, status_r, "from")
+    finish_helper(helper, status_r, "from")
 
 
 def copy_to(
@@ -156,7 +156,7 @@ def copy_to(
             raise InvalidArgument(f"lstat {src}: no such file or directory") from None
         request["source"] = list(source)
     status_r, status_w = os.pipe()
-    helper = _helper(root, request, status_w, stdin=subprocess.PIPE)
+    helper = start_helper(root, request, status_w, stdin=subprocess.PIPE)
     assert helper.stdin is not None
     try:
         if stream_in is not None:
@@ -168,7 +168,7 @@ def copy_to(
     finally:
         with contextlib.suppress(BrokenPipeError):
             helper.stdin.close()
-    _finish(helper, status_r, "into")
+    finish_helper(helper, status_r, "into")
 
 
 def copy_path(
@@ -222,11 +222,11 @@ def copy_path(
 def stat_path(root: Root, path: str) -> dict[str, Any]:
     """Docker's stat of the container's `path` (HEAD /containers/{id}/archive)."""
     status_r, status_w = os.pipe()
-    helper = _helper(root, {"op": "stat", "path": path}, status_w, stdout=subprocess.PIPE)
+    helper = start_helper(root, {"op": "stat", "path": path}, status_w, stdout=subprocess.PIPE)
     assert helper.stdout is not None
     with helper.stdout:
         document = helper.stdout.read(STAT_LIMIT)
-    _finish(helper, status_r, "from")
+    finish_helper(helper, status_r, "from")
     return dict(json.loads(document))
 
 
@@ -235,93 +235,16 @@ def archive_path(root: Root, path: str) -> tuple[dict[str, Any], Iterator[bytes]
     /containers/{id}/archive). Closing the stream early ends the helper; either way it is
     reaped."""
     status_r, status_w = os.pipe()
-    helper = _helper(root, {"op": "archive", "path": path}, status_w, stdout=subprocess.PIPE)
+    helper = start_helper(root, {"op": "archive", "path": path}, status_w, stdout=subprocess.PIPE)
     assert helper.stdout is not None
     header = helper.stdout.readline(STAT_LIMIT)
     if not header.endswith(b"\n"):
         helper.stdout.close()
-        _finish(helper, status_r, "from")  # raises what the helper said
+        finish_helper(helper, status_r, "from")  # raises what the helper said
         raise SystemFailure("the copy helper sent no stat")
     stream = _chunks(helper, status_r)
     first = next(stream, b"")  # started: from now on, closing it (or losing it) reaps the helper
     return json.loads(header), itertools.chain([first], stream)
-
-
-def copy_in(
-    root: Root,
-    dest: str,
-    write: Callable[[IO[bytes]], object],
-    *,
-    file_name: str | None = None,
-    strip: str | None = None,
-    chown: str | None = None,
-    keep_owners: bool = False,
-) -> None:
-    """A build's COPY into the snapshot `root` mounts: `write` writes the tar the helper
-    places at `dest` (see `berth.container.build_copy`); `keep_owners`: the tar's owners
-    stay (a context unpacked), else root's or `chown`'s."""
-    request = {
-        "op": "build_copy",
-        "path": dest,
-        "file_name": file_name,
-        "strip": strip,
-        "chown": chown,
-        "keep_owners": keep_owners,
-    }
-    status_r, status_w = os.pipe()
-    helper = _helper(root, request, status_w, stdin=subprocess.PIPE)
-    assert helper.stdin is not None
-    try:
-        write(helper.stdin)
-    except BrokenPipeError:
-        pass  # the helper failed: its status says why
-    except BaseException:
-        helper.kill()
-        helper.wait()
-        os.close(status_r)
-        raise
-    finally:
-        with contextlib.suppress(BrokenPipeError):
-            helper.stdin.close()
-    _finish(helper, status_r, "into")
-
-
-def copy_between(
-    root: Root,
-    source: Root,
-    dest: str,
-    sources: list[str],
-    *,
-    several: bool,
-    chown: str | None,
-) -> None:
-    """COPY --from: `sources` of the snapshot `source` mounts, placed at `dest` in the one
-    `root` mounts, by one helper (see `berth.container.copier`); owners kept unless
-    `chown`, as BuildKit keeps them."""
-    request = {
-        "op": "build_copy_from",
-        "root": root.path,
-        "mount": root.mount,
-        "source_root": source.path,
-        "source_mount": source.mount,
-        "sources": sources,
-        "path": dest,
-        "several": several,
-        "chown": chown,
-        "keep_owners": chown is None,
-    }
-    status_r, status_w = os.pipe()
-    try:
-        helper = subprocess.Popen(
-            [*HELPER, json.dumps({**request, "status_fd": status_w})],
-            pass_fds=(status_w,),
-            close_fds=True,
-        )
-    except OSError as error:
-        raise SystemFailure(f"cannot start the copy helper: {error}") from None
-    finally:
-        os.close(status_w)
-    _finish(helper, status_r, "from")
 
 
 def export(root: Root) -> Iterator[bytes]:
@@ -331,7 +254,7 @@ def export(root: Root) -> Iterator[bytes]:
     early ends the helper."""
     assert root.mount is not None
     status_r, status_w = os.pipe()
-    helper = _helper(root, {"op": "export", "path": "/"}, status_w, stdout=subprocess.PIPE)
+    helper = start_helper(root, {"op": "export", "path": "/"}, status_w, stdout=subprocess.PIPE)
     stream = _chunks(helper, status_r)
     first = next(stream, b"")  # started (a failure to mount raises here, before any answer)
     return itertools.chain([first], stream)
@@ -352,7 +275,7 @@ def _chunks(helper: subprocess.Popen[bytes], status_r: int) -> Iterator[bytes]:
             yield chunk
         helper.stdout.close()
         finished = True
-        _finish(helper, status_r, "from")
+        finish_helper(helper, status_r, "from")
     finally:
         if not finished:  # the reader went away: stop the helper
             helper.stdout.close()
@@ -383,7 +306,7 @@ def extract_into(
         "readonly_rootfs": readonly_rootfs,
     }
     status_r, status_w = os.pipe()
-    helper = _helper(root, request, status_w, stdin=subprocess.PIPE)
+    helper = start_helper(root, request, status_w, stdin=subprocess.PIPE)
     assert helper.stdin is not None
     try:
         for chunk in chunks:
@@ -398,4 +321,4 @@ def extract_into(
     finally:
         with contextlib.suppress(BrokenPipeError):
             helper.stdin.close()
-    _finish(helper, status_r, "into")
+    finish_helper(helper, status_r, "into")

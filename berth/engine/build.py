@@ -190,7 +190,8 @@ def _apply_changes(config: dict[str, Any], changes: list[str] | tuple[str, ...])
 def unpack_context(directory: Path, data: bytes | Iterable[bytes]) -> None:
     """A build context's tar (gzip, bzip2 or xz too) unpacked into `directory` by the copy
     helper, chrooted there: nothing in the tar lands outside it."""
-    from berth.container.cp import Root, copy_in
+    from berth.container.cp import Root
+    from berth.container.cp_build import copy_in
 
     chunks = [data] if isinstance(data, bytes) else data
 

@@ -1,0 +1,126 @@
+"""A stage's state as a build goes (its base image, config and what it made since its FROM),
+as the build cache stores it, and a stage running in a thread of its own."""
+
+from __future__ import annotations
+
+import copy as copying
+import hashlib
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+from berth.build.steps import BuildFailed
+
+if TYPE_CHECKING:
+    from berth.build.executor import Build
+    from berth.build.instructions import Stage
+    from berth.build.scope import Scope
+    from berth.image.making import LayerMade
+
+
+class State:
+    """A stage's result so far: its base image and what it made since."""
+
+    __slots__ = ("additions", "base_id", "chain", "cmd_set", "config", "key", "scope", "top")
+
+    def __init__(
+        self,
+        base_id: str | None,
+        config: dict[str, Any],
+        top: dict[str, Any],
+        additions: list[tuple[LayerMade | None, dict[str, Any]]],
+        chain: str | None,
+        key: str,
+        cmd_set: bool = False,
+    ) -> None:
+        self.base_id = base_id
+        self.config = config
+        self.top = top
+        self.additions = additions
+        self.chain = chain
+        self.key = key
+        self.cmd_set = cmd_set
+        self.scope: Scope | None = None
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "base": self.base_id,
+            "config": self.config,
+            "top": self.top,
+            "cmd_set": self.cmd_set,
+            "additions": [[_layer_json(m), entry] for m, entry in self.additions],
+        }
+
+    def forked(self) -> State:
+        return State(
+            self.base_id,
+            copying.deepcopy(self.config),
+            dict(self.top),
+            list(self.additions),
+            self.chain,
+            self.key,
+            self.cmd_set,
+        )
+
+
+def _layer_json(made: LayerMade | None) -> dict[str, Any] | None:
+    if made is None:
+        return None
+    blob = made.blob
+    return {
+        "diff_id": made.diff_id,
+        "digest": blob.digest,
+        "size": blob.size,
+        "mediaType": blob.media_type,
+        "content_size": made.content_size,
+    }
+
+
+def layer_of(document: dict[str, Any] | None) -> LayerMade | None:
+    from berth.image.making import LayerMade
+    from berth.oci import Descriptor
+
+    if document is None:
+        return None
+    blob = Descriptor(str(document["mediaType"]), str(document["digest"]), int(document["size"]))
+    return LayerMade(str(document["diff_id"]), blob, int(document["content_size"]))
+
+
+def key_of(*parts: object) -> str:
+    return "sha256:" + hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+class Canceled(BuildFailed):
+    """A stage stopped because another failed."""
+
+
+def canceled(error: BaseException) -> bool:
+    return isinstance(error, Canceled)
+
+
+class StageRun:
+    """One stage in a thread of its own; its result (or error) for whoever waits on it."""
+
+    def __init__(self, build: Build, stage: Stage) -> None:
+        self.build = build
+        self.stage = stage
+        self.done = threading.Event()
+        self.state: State | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=f"stage-{stage.index}")
+
+    def _run(self) -> None:
+        try:
+            self.state = self.build.stage(self.stage)
+        except BaseException as error:  # handed to whoever waits on this stage
+            self.error = error
+            self.build.failed.set()
+        finally:
+            self.done.set()
+
+    def result(self) -> State:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.state is not None
+        return self.state

@@ -1,0 +1,92 @@
+"""A build's COPY, the engine's side: the copy helper started on the step's snapshot (and,
+for COPY --from, the source's), with the tar it places written to it. The helper's side is
+`berth.container.build_copy`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from typing import IO
+
+from berth.container.cp import HELPER, Root, finish_helper, start_helper
+from berth.errors import SystemFailure
+
+
+def copy_in(
+    root: Root,
+    dest: str,
+    write: Callable[[IO[bytes]], object],
+    *,
+    file_name: str | None = None,
+    strip: str | None = None,
+    chown: str | None = None,
+    keep_owners: bool = False,
+) -> None:
+    """A build's COPY into the snapshot `root` mounts: `write` writes the tar the helper
+    places at `dest` (see `berth.container.build_copy`); `keep_owners`: the tar's owners
+    stay (a context unpacked), else root's or `chown`'s."""
+    request = {
+        "op": "build_copy",
+        "path": dest,
+        "file_name": file_name,
+        "strip": strip,
+        "chown": chown,
+        "keep_owners": keep_owners,
+    }
+    status_r, status_w = os.pipe()
+    helper = start_helper(root, request, status_w, stdin=subprocess.PIPE)
+    assert helper.stdin is not None
+    try:
+        write(helper.stdin)
+    except BrokenPipeError:
+        pass  # the helper failed: its status says why
+    except BaseException:
+        helper.kill()
+        helper.wait()
+        os.close(status_r)
+        raise
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            helper.stdin.close()
+    finish_helper(helper, status_r, "into")
+
+
+def copy_between(
+    root: Root,
+    source: Root,
+    dest: str,
+    sources: list[str],
+    *,
+    several: bool,
+    chown: str | None,
+) -> None:
+    """COPY --from: `sources` of the snapshot `source` mounts, placed at `dest` in the one
+    `root` mounts, by one helper (see `berth.container.copier`); owners kept unless
+    `chown`, as BuildKit keeps them."""
+    request = {
+        "op": "build_copy_from",
+        "root": root.path,
+        "mount": root.mount,
+        "source_root": source.path,
+        "source_mount": source.mount,
+        "sources": sources,
+        "path": dest,
+        "several": several,
+        "chown": chown,
+        "keep_owners": chown is None,
+    }
+    status_r, status_w = os.pipe()
+    try:
+        helper = subprocess.Popen(
+            [*HELPER, json.dumps({**request, "status_fd": status_w})],
+            pass_fds=(status_w,),
+            close_fds=True,
+        )
+    except OSError as error:
+        raise SystemFailure(f"cannot start the copy helper: {error}") from None
+    finally:
+        os.close(status_w)
+    finish_helper(helper, status_r, "from")
