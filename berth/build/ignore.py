@@ -28,7 +28,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from berth.errors import InvalidArgument
 
@@ -76,8 +76,7 @@ def ignore_file_for(dockerfile: str, exists: Callable[[str], bool]) -> str | Non
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Pattern:
+class Pattern(NamedTuple):
     text: str
     exception: bool
     regex: re.Pattern[str]

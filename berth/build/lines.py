@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from berth.build.expand import Lexer
 from berth.build.instructions import Heredoc
@@ -31,8 +31,7 @@ _QUOTED = Lexer(raw_quotes=True, skip_unset=True)
 Fail = Callable[[int, str], InvalidArgument]
 
 
-@dataclass(frozen=True, slots=True)
-class LogicalLine:
+class LogicalLine(NamedTuple):
     start: int
     text: str
     keyword: str

@@ -67,6 +67,8 @@ class Parts(Protocol):
     @property
     def build_cache(self) -> BuildCache: ...
 
+    def spare_monitors(self, count: int) -> None: ...
+
 
 class Builder:
     def __init__(self, parts: Parts) -> None:
@@ -148,7 +150,12 @@ class Builder:
 
         parsed = parse(dockerfile, name=Path(dockerfile_name).name)
         opened = Context.open(context, dockerfile_name) if context is not None else None
-        return Build(self._parts, parsed, opened, options, progress).run()
+        runs = sum(i.keyword == "RUN" for stage in parsed.stages for i in stage.instructions)
+        self._parts.spare_monitors(max(0, runs - 1))
+        try:
+            return Build(self._parts, parsed, opened, options, progress).run()
+        finally:
+            self._parts.spare_monitors(0)
 
     def prune_cache(self) -> tuple[int, int]:
         """`builder prune`: forget the build cache; the collector frees what it held.

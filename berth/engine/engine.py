@@ -10,6 +10,7 @@ Everything is built on first use: `berth ps` must not pay for the pull machinery
 
 from __future__ import annotations
 
+import _thread  # not threading: every command imports this module
 import os
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -51,6 +52,8 @@ class Engine:
         self.layout = layout
         self.database = database
         self._launcher = launcher
+        self._launcher_lock = _thread.allocate_lock()  # builds start containers from threads
+        self._spare_monitors = 0  # monitors to spawn ahead, each during the previous start
 
     @classmethod
     def open(
@@ -261,13 +264,28 @@ class Engine:
         return Controls(self.lifecycle)
 
     def _monitor_launcher(self) -> MonitorLauncher:
-        """The monitor started ahead, the first time; a new one after that."""
-        launcher, self._launcher = self._launcher, None
-        if launcher is None:
-            from berth.monitor.launch import MonitorLauncher
+        """The monitor started ahead (by the caller, or as a spare); a new one otherwise."""
+        from berth.monitor.launch import MonitorLauncher
 
-            launcher = MonitorLauncher()
-        return launcher
+        with self._launcher_lock:
+            launcher, self._launcher = self._launcher, None
+            if launcher is None:
+                launcher = MonitorLauncher()
+            if self._spare_monitors > 0:
+                self._spare_monitors -= 1
+                self._launcher = MonitorLauncher()  # the next start's, importing meanwhile
+            return launcher
+
+    def spare_monitors(self, count: int) -> None:
+        """A build starts its RUN steps' containers one after another: each start spawns the
+        next one's monitor, `count` times in all (no spare nobody uses: on two busy cores a
+        wasted interpreter costs the build), so that start-up is off the build's path.
+        Zero again: a spare still unused is let go (it exits)."""
+        with self._launcher_lock:
+            self._spare_monitors = count
+            if count == 0 and self._launcher is not None:
+                spare, self._launcher = self._launcher, None
+                spare.close()
 
 
 def _holds_data(layout: Layout) -> bool:
