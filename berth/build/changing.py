@@ -87,6 +87,7 @@ def _run(build: Build, number: int, instruction: Instruction, args: Run, state: 
                 spec,
                 lambda text: build.progress.output(number, text),
                 build.options.epoch,
+                build.failed.is_set,
             )
         return build.note(following, made, f"RUN {shown} # buildkit")
 

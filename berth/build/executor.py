@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from berth.build import config as configs
 from berth.build.instructions import Arg, Dockerfile, Instruction, Stage
-from berth.build.state import Canceled, StageRun, State, canceled, key_of, layer_of
-from berth.build.steps import BuildFailed
+from berth.build.state import StageRun, State, canceled, key_of, layer_of
+from berth.build.steps import BuildFailed, Canceled
 from berth.build.steps import Services as StepServices
 from berth.db import now
 from berth.errors import BerthError, InvalidArgument, NotFound
@@ -138,7 +138,8 @@ class Build:
                 run.thread.start()
             try:
                 final = runs[target.index].result()
-            except BaseException:
+            except BaseException:  # a stage failed, or the user interrupted: the rest stop
+                self.failed.set()
                 for run in runs.values():
                     run.thread.join()
                 causes = [r.error for r in runs.values() if r.error and not canceled(r.error)]

@@ -9,7 +9,7 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
-from berth.build.steps import BuildFailed
+from berth.build.steps import Canceled
 
 if TYPE_CHECKING:
     from berth.build.executor import Build
@@ -88,10 +88,6 @@ def layer_of(document: dict[str, Any] | None) -> LayerMade | None:
 
 def key_of(*parts: object) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-class Canceled(BuildFailed):
-    """A stage stopped because another failed."""
 
 
 def canceled(error: BaseException) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,10 @@ class BuildFailed(BerthError):
     """A step that ran and failed (a RUN's non-zero exit): exit status 1, as docker build's."""
 
     exit_status = 1
+
+
+class Canceled(BuildFailed):
+    """A step stopped because the build was interrupted or another stage failed."""
 
 
 class Services(Protocol):
@@ -78,9 +83,12 @@ def run(
     spec: RunSpec,
     report: Callable[[str], None],
     epoch: int | None,
+    canceled: Callable[[], bool] = lambda: False,
 ) -> Made:
     """RUN: a container of the chain with the step's environment; its output goes to
-    `report` as it comes; a non-zero exit fails the build. The container is gone after."""
+    `report` as it comes; a non-zero exit fails the build, and so does `canceled` turning
+    true meanwhile (the build was interrupted, or another stage failed: the container is
+    killed). The container is gone after."""
     from berth.container.logs import read
     from berth.container.state import FINISHED
 
@@ -100,6 +108,7 @@ def run(
         lifecycle.start(record)
         log = services.container_paths.log(record.id)
         offset = 0
+        killed = False
         delay = FIRST_POLL  # short steps first: most RUNs end within a few milliseconds
         while True:
             current = lifecycle.refresh(lifecycle.records.get(record.id))
@@ -111,8 +120,14 @@ def run(
                 for entry in entries:
                     report(str(entry.get("log", "")))
                 break
+            if not killed and canceled():
+                killed = True
+                with contextlib.suppress(BerthError):
+                    lifecycle.runtime().kill(record.id, signal.SIGKILL, all_processes=True)
             time.sleep(delay)
             delay = FIRST_POLL if entries else min(delay * 2, POLL)
+        if killed:
+            raise Canceled("canceled")
         code = int(current.state.get("ExitCode") or 0)
         if code != 0:
             words = " ".join(spec.argv)

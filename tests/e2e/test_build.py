@@ -406,3 +406,35 @@ def test_copy_from_a_stage_with_wildcards_owners_and_renames(
     missing = _build(berth, context)
     assert missing.returncode == 1 and '"/nope": not found' in missing.stderr
     assert berth("ps", "-aq").stdout == ""
+
+
+def test_an_interrupted_build_stops_and_leaves_nothing(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    import signal
+
+    text = "FROM busybox AS a\nRUN sleep 60\nFROM busybox\nCOPY --from=a /etc/hostname /\n"
+    text += "RUN sleep 60\n"
+    context = _context(tmp_path / "interrupted", text)
+    build = berth.popen("build", "--progress", "plain", "-t", "never:1", str(context))
+    try:
+        seen = ""
+        assert build.stderr is not None
+        while "[a 2/2] RUN sleep 60" not in seen:  # the first stage's RUN is running
+            line = build.stderr.readline()
+            assert line, f"the build ended early: {seen}"
+            seen += line
+        time.sleep(0.5)
+        started = time.monotonic()
+        build.send_signal(signal.SIGTERM)
+        build.wait(30)
+        assert time.monotonic() - started < 15  # not the minute the steps would take
+        assert build.returncode != 0
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.wait()
+    assert berth("ps", "-aq").stdout == ""
+    assert berth("images", "-q", "never").stdout == ""
+    check = berth("system", "check")
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         network=args.network,
         epoch=epoch,
     )
+    signal.signal(signal.SIGTERM, _interrupted)  # as Ctrl-C: the running steps stop, cleaned
     live = not args.quiet and (
         args.progress == "tty" or (args.progress == "auto" and sys.stderr.isatty())
     )
@@ -111,6 +113,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.quiet:
         ctx.stdout.write(image_id + "\n")
     return 0
+
+
+def _interrupted(_number: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
