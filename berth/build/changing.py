@@ -209,11 +209,19 @@ def _copy(
                         lambda out: write_tar(selection, out, mode=chmod, rename=None),
                         file_name=file_name,
                         chown=chown,
+                        server=build.copy_server,
                     )
                 for archive in archives:  # ADD of a local tar: its contents, owners kept
                     directory = absolute.rstrip("/") + "/"
                     write = steps.file_writer(archive.path)
-                    copy_in(root, directory, write, chown=chown, keep_owners=chown is None)
+                    copy_in(
+                        root,
+                        directory,
+                        write,
+                        chown=chown,
+                        keep_owners=chown is None,
+                        server=build.copy_server,
+                    )
 
             made = steps.copy(build.services, state.chain, place, build.options.epoch)
             return build.note(following, made, f"{keyword} {shown} {dest} # buildkit")
@@ -310,7 +318,15 @@ def _copy_from(
         def place(root: Any) -> None:
             view, target = steps.view_root(build.services.layers, build.services.layout, chain)
             try:
-                copy_between(root, view, absolute, sources, several=several, chown=chown)
+                copy_between(
+                    root,
+                    view,
+                    absolute,
+                    sources,
+                    several=several,
+                    chown=chown,
+                    server=build.copy_server,
+                )
             finally:
                 target.rmdir()
 

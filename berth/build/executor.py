@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from berth.build.progress import Progress
     from berth.build.records import BuildCache
     from berth.build.steps import Made
+    from berth.container.copy_client import CopyServer
     from berth.image.making import Base
     from berth.image.records import ImageRecord
     from berth.image.service import ImageService
@@ -74,6 +75,7 @@ class Build:
         self._bases: dict[str, tuple[ImageRecord, Base]] = {}
         self._runs: dict[int, StageRun] = {}
         self.failed = threading.Event()  # a stage failed: the others stop at their next step
+        self.copy_server: CopyServer | None = None
         from berth.build.scope import Scope, platform_args
         from berth.oci import host_platform
 
@@ -126,10 +128,24 @@ class Build:
     # -- running ---------------------------------------------------------------------------
 
     def run(self) -> str:
-        from berth.image.making import holding_blobs
 
         target = self.target()
         stages = self.needed(target)
+        copies = any(i.keyword in ("COPY", "ADD") for st in stages for i in st.instructions)
+        if copies:  # one interpreter for the build's copies, forking per COPY
+            from berth.container.copy_client import CopyServer
+
+            self.copy_server = CopyServer()
+        try:
+            return self._run(target, stages)
+        finally:
+            if self.copy_server is not None:
+                self.copy_server.close()
+                self.copy_server = None
+
+    def _run(self, target: Stage, stages: list[Stage]) -> str:
+        from berth.image.making import holding_blobs
+
         with holding_blobs(self.services.layout):
             runs = self._runs
             for stage in stages:

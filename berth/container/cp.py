@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from berth.container.cp_stream import Source, describe, extract, pack, split_target
 from berth.container.state import Status
@@ -32,6 +32,7 @@ from berth.errors import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
+    from berth.container.copy_client import CopyServer
     from berth.container.paths import ContainerPaths
     from berth.container.records import ContainerRecord
     from berth.container.services import Snapshots
@@ -84,12 +85,36 @@ def container_root(
     return Root(str(paths.rootfs(record.id)), (lowers, upper, work), tuple(binds))
 
 
+class Helper(Protocol):
+    """A running copy helper: a fresh process (`subprocess.Popen`), or a fork of the build's
+    copy server (`berth.container.copy_client.ServedHelper`)."""
+
+    stdin: IO[bytes] | None
+    stdout: IO[bytes] | None
+
+    def wait(self) -> int: ...
+
+    def kill(self) -> None: ...
+
+
 def start_helper(
-    root: Root, request: dict[str, Any], status_w: int, **streams: Any
-) -> subprocess.Popen[bytes]:
+    root: Root,
+    request: dict[str, Any],
+    status_w: int,
+    *,
+    server: CopyServer | None = None,
+    **streams: Any,
+) -> Helper:
+    """The helper for `request` on `root`, in `server` when it is free, else a fresh one;
+    `streams`: stdin or stdout=subprocess.PIPE."""
     document = {**request, "root": root.path, "mount": root.mount, "binds": root.binds}
-    document["status_fd"] = status_w
     try:
+        if server is not None:
+            stdin, stdout = (streams.get(n) == subprocess.PIPE for n in ("stdin", "stdout"))
+            served = server.try_start(document, status_w, stdin=stdin, stdout=stdout)
+            if served is not None:
+                return served
+        document["status_fd"] = status_w
         return subprocess.Popen(
             [*HELPER, json.dumps(document)], pass_fds=(status_w,), close_fds=True, **streams
         )
@@ -99,7 +124,7 @@ def start_helper(
         os.close(status_w)
 
 
-def finish_helper(helper: subprocess.Popen[bytes], status_r: int, what: str) -> None:
+def finish_helper(helper: Helper, status_r: int, what: str) -> None:
     code = helper.wait()
     with os.fdopen(status_r, "rb") as status_file:
         status = status_file.read()
@@ -267,7 +292,7 @@ def export_root(paths: ContainerPaths, snapshots: Snapshots, record: ContainerRe
     return Root(str(paths.rootfs(record.id)), (tuple(view), None, None))
 
 
-def _chunks(helper: subprocess.Popen[bytes], status_r: int) -> Iterator[bytes]:
+def _chunks(helper: Helper, status_r: int) -> Iterator[bytes]:
     assert isinstance(helper.stdout, io.BufferedReader)  # the stat line came through it
     finished = False
     try:

@@ -9,10 +9,13 @@ import json
 import os
 import subprocess
 from collections.abc import Callable
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from berth.container.cp import HELPER, Root, finish_helper, start_helper
+from berth.container.cp import HELPER, Helper, Root, finish_helper, start_helper
 from berth.errors import SystemFailure
+
+if TYPE_CHECKING:
+    from berth.container.copy_client import CopyServer
 
 
 def copy_in(
@@ -24,6 +27,7 @@ def copy_in(
     strip: str | None = None,
     chown: str | None = None,
     keep_owners: bool = False,
+    server: CopyServer | None = None,
 ) -> None:
     """A build's COPY into the snapshot `root` mounts: `write` writes the tar the helper
     places at `dest` (see `berth.container.build_copy`); `keep_owners`: the tar's owners
@@ -37,7 +41,7 @@ def copy_in(
         "keep_owners": keep_owners,
     }
     status_r, status_w = os.pipe()
-    helper = start_helper(root, request, status_w, stdin=subprocess.PIPE)
+    helper = start_helper(root, request, status_w, server=server, stdin=subprocess.PIPE)
     assert helper.stdin is not None
     try:
         write(helper.stdin)
@@ -62,6 +66,7 @@ def copy_between(
     *,
     several: bool,
     chown: str | None,
+    server: CopyServer | None = None,
 ) -> None:
     """COPY --from: `sources` of the snapshot `source` mounts, placed at `dest` in the one
     `root` mounts, by one helper (see `berth.container.copier`); owners kept unless
@@ -79,12 +84,16 @@ def copy_between(
         "keep_owners": chown is None,
     }
     status_r, status_w = os.pipe()
+    helper: Helper | None = None
     try:
-        helper = subprocess.Popen(
-            [*HELPER, json.dumps({**request, "status_fd": status_w})],
-            pass_fds=(status_w,),
-            close_fds=True,
-        )
+        if server is not None:
+            helper = server.try_start({**request}, status_w, stdin=False, stdout=False)
+        if helper is None:
+            helper = subprocess.Popen(
+                [*HELPER, json.dumps({**request, "status_fd": status_w})],
+                pass_fds=(status_w,),
+                close_fds=True,
+            )
     except OSError as error:
         raise SystemFailure(f"cannot start the copy helper: {error}") from None
     finally:

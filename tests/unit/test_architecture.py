@@ -13,11 +13,12 @@ MAX_LINES = 400
 RECORDS = {"records.py", "database.py", "schema.py", "layers.py"}
 SQL_CALLS = {"execute", "executemany", "executescript", "query"}
 # Forking is for processes that are single-threaded by construction: the monitor (which
-# forks the init), the runtime's own helpers, and the copy helper (a fresh exec, which forks
-# to pack a COPY --from's sources in one root while it unpacks them in another). An engine
+# forks the init), the runtime's own helpers, and the copy helper and its server for builds
+# (fresh execs: one forks to pack a COPY --from's sources in one root while it unpacks them in
+# another, the other forks a helper per request). An engine
 # that may have threads never forks.
 MAY_FORK = ("runtime", "monitor")
-MAY_FORK_MODULES = ("container/copier.py",)
+MAY_FORK_MODULES = ("container/copier.py", "container/copy_server.py")
 
 
 def _modules() -> list[Path]:
