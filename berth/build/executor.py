@@ -75,7 +75,7 @@ class Build:
         self._bases: dict[str, tuple[ImageRecord, Base]] = {}
         self._runs: dict[int, StageRun] = {}
         self.failed = threading.Event()  # a stage failed: the others stop at their next step
-        self.copy_server: CopyServer | None = None
+        self._copy_server: CopyServer | None = None
         from berth.build.scope import Scope, platform_args
         from berth.oci import host_platform
 
@@ -131,17 +131,23 @@ class Build:
 
         target = self.target()
         stages = self.needed(target)
-        copies = any(i.keyword in ("COPY", "ADD") for st in stages for i in st.instructions)
-        if copies:  # one interpreter for the build's copies, forking per COPY
-            from berth.container.copy_client import CopyServer
-
-            self.copy_server = CopyServer()
         try:
             return self._run(target, stages)
         finally:
-            if self.copy_server is not None:
-                self.copy_server.close()
-                self.copy_server = None
+            if self._copy_server is not None:
+                self._copy_server.close()
+                self._copy_server = None
+
+    @property
+    def copy_server(self) -> CopyServer:
+        """One interpreter for the build's copies, forking per COPY: started with the first
+        COPY that runs (a build from the cache starts none)."""
+        from berth.container.copy_client import CopyServer
+
+        with self._lock:
+            if self._copy_server is None:
+                self._copy_server = CopyServer()
+            return self._copy_server
 
     def _run(self, target: Stage, stages: list[Stage]) -> str:
         from berth.image.making import holding_blobs
