@@ -330,15 +330,31 @@ def extract_into(
         "mounts": mounts,
         "readonly_rootfs": readonly_rootfs,
     }
+
+    def write(stream: IO[bytes]) -> None:
+        for chunk in chunks:
+            stream.write(chunk)
+
+    feed_helper(root, request, write)
+
+
+def feed_helper(
+    root: Root,
+    request: dict[str, Any],
+    write: Callable[[IO[bytes]], object],
+    *,
+    server: CopyServer | None = None,
+) -> None:
+    """Run a helper whose input `write` writes (a tar to unpack), and wait for its verdict;
+    if `write` fails (a client's body broke off), the helper is stopped."""
     status_r, status_w = os.pipe()
-    helper = start_helper(root, request, status_w, stdin=subprocess.PIPE)
+    helper = start_helper(root, request, status_w, server=server, stdin=subprocess.PIPE)
     assert helper.stdin is not None
     try:
-        for chunk in chunks:
-            helper.stdin.write(chunk)
+        write(helper.stdin)
     except BrokenPipeError:
         pass  # the helper failed: its status says why
-    except BaseException:  # the client's body broke off: nothing more to unpack
+    except BaseException:
         helper.kill()
         helper.wait()
         os.close(status_r)

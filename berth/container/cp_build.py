@@ -4,14 +4,13 @@ for COPY --from, the source's), with the tar it places written to it. The helper
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
-from berth.container.cp import HELPER, Helper, Root, finish_helper, start_helper
+from berth.container.cp import HELPER, Helper, Root, feed_helper, finish_helper
 from berth.errors import SystemFailure
 
 if TYPE_CHECKING:
@@ -40,22 +39,7 @@ def copy_in(
         "chown": chown,
         "keep_owners": keep_owners,
     }
-    status_r, status_w = os.pipe()
-    helper = start_helper(root, request, status_w, server=server, stdin=subprocess.PIPE)
-    assert helper.stdin is not None
-    try:
-        write(helper.stdin)
-    except BrokenPipeError:
-        pass  # the helper failed: its status says why
-    except BaseException:
-        helper.kill()
-        helper.wait()
-        os.close(status_r)
-        raise
-    finally:
-        with contextlib.suppress(BrokenPipeError):
-            helper.stdin.close()
-    finish_helper(helper, status_r, "into")
+    feed_helper(root, request, write, server=server)
 
 
 def copy_between(

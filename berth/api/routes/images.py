@@ -22,28 +22,6 @@ IMPORT_NOT_SUPPORTED = (
     "pull it from a registry (fromImage) instead"
 )
 
-# A container.Config with every field at its zero value, as dockerd showed ContainerConfig
-# for an image no classic build step made.
-EMPTY_CONFIG: dict[str, Any] = {
-    "Hostname": "",
-    "Domainname": "",
-    "User": "",
-    "AttachStdin": False,
-    "AttachStdout": False,
-    "AttachStderr": False,
-    "Tty": False,
-    "OpenStdin": False,
-    "StdinOnce": False,
-    "Env": None,
-    "Cmd": None,
-    "Image": "",
-    "Volumes": None,
-    "WorkingDir": "",
-    "Entrypoint": None,
-    "OnBuild": None,
-    "Labels": None,
-}
-
 
 def list_images(request: Request) -> Answer:
     """`GET /images/json`. Intermediate images don't exist in berth, so `all` changes
@@ -74,7 +52,10 @@ def inspect(request: Request) -> Answer:
         document["Created"] = document["Created"] or "0001-01-01T00:00:00Z"
     if request.version < (1, 45):  # the build step's container: none, for a pulled image
         document.setdefault("Container", "")
-        document.setdefault("ContainerConfig", {**EMPTY_CONFIG})
+        from berth.engine.reports.images import CONFIG_DEFAULTS
+
+        # every field at its zero value, as dockerd showed a pulled image's build container
+        document.setdefault("ContainerConfig", {**CONFIG_DEFAULTS})
     return json_reply(document)
 
 

@@ -14,7 +14,7 @@ from berth.oci import ImageConfig, Platform
 from berth.reference import parse
 
 # The keys Docker always prints in an image's Config, with its defaults.
-_CONFIG_DEFAULTS: dict[str, Any] = {
+CONFIG_DEFAULTS: dict[str, Any] = {
     "Hostname": "",
     "Domainname": "",
     "User": "",
@@ -82,7 +82,7 @@ def inspect(record: ImageRecord, config: ImageConfig, layer_dirs: list[str]) -> 
         "Created": record.created or None,
         "DockerVersion": str(config.raw.get("docker_version") or ""),
         "Author": str(config.raw.get("author") or ""),
-        "Config": {**_CONFIG_DEFAULTS, **dict(config.config)},
+        "Config": {**CONFIG_DEFAULTS, **dict(config.config)},
         "Architecture": config.platform.architecture,
         "Os": config.platform.os,
         "Size": record.size,
