@@ -54,6 +54,7 @@ class Options(NamedTuple):
     network: str = "default"
     epoch: int | None = None  # SOURCE_DATE_EPOCH
     secrets: dict[str, str] = {}  # --secret id -> the file's host path
+    canceled: threading.Event | None = None  # set by the caller: the build stops, cleaned up
 
 
 class Build:
@@ -74,7 +75,9 @@ class Build:
         self._lock = threading.Lock()
         self._bases: dict[str, tuple[ImageRecord, Base]] = {}
         self._runs: dict[int, StageRun] = {}
-        self.failed = threading.Event()  # a stage failed: the others stop at their next step
+        # Set when a stage fails, or by the caller (an API client gone): the stages stop at
+        # their next step, a running RUN is killed.
+        self.failed = options.canceled or threading.Event()
         self._copy_server: CopyServer | None = None
         from berth.build.scope import Scope, platform_args
         from berth.oci import host_platform

@@ -129,3 +129,36 @@ def test_a_hostile_context_stays_in_its_directory(
         client.close()
     assert not os.path.exists("/etc/evil")
     assert not list(store.mountpoint.rglob("escape")) and not list(store.mountpoint.rglob("evil"))
+
+
+def test_a_client_gone_mid_build_cancels_it(api: ApiServer, berth: Berth, busybox: str) -> None:
+    import socket
+    import time
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        data = b"FROM busybox\nRUN sleep 60\n"
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    body = buffer.getvalue()
+    head = (
+        "POST /v1.41/build?t=gone:1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(30)
+        client.connect(str(api.socket))
+        client.sendall(head + body)
+        seen = b""
+        while b"RUN sleep 60" not in seen:
+            chunk = client.recv(65536)
+            assert chunk, seen
+            seen += chunk
+        while not berth("ps", "-aq").stdout:  # the step's container exists
+            time.sleep(0.05)
+    deadline = time.monotonic() + 20  # not the minute the step would take
+    while berth("ps", "-aq").stdout:
+        assert time.monotonic() < deadline, "the canceled build's container stayed"
+        time.sleep(0.2)
+    assert berth("images", "-q", "gone").stdout == ""

@@ -6,8 +6,8 @@ The context is unpacked as it arrives, by the copy helper chrooted into a fresh 
 the store (nothing in a hostile tar lands outside it). The build then runs in a worker with an
 engine of its own, its messages handed to the response through a queue: `{"stream": …}` lines,
 `{"aux": {"ID": …}}`, and on failure `{"errorDetail": …, "error": …}` (the answer is already
-200 by then, as dockerd's). A client that goes away stops the stream; the build itself runs
-to its end, so its steps land in the cache and nothing is left half-made.
+200 by then, as dockerd's). A client that goes away cancels the build, as dockerd does: the
+running RUN is killed and nothing of the build is left (the steps done stay cached).
 """
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ def build(request: Request) -> Answer:
         shutil.rmtree(context, ignore_errors=True)
         raise
     messages: queue.Queue[bytes] = queue.Queue()
+    canceled = threading.Event()
+    options = options._replace(canceled=canceled)
     worker = threading.Thread(
         target=_run,
         args=(layout, dockerfile, name, context, options, request.flag("q"), messages),
@@ -92,7 +94,7 @@ def build(request: Request) -> Answer:
         daemon=True,
     )
     worker.start()
-    return Stream(_relay(messages, request))
+    return Stream(_relay(messages, canceled))
 
 
 def _run(
@@ -123,16 +125,24 @@ def _run(
         messages.put(_END)
 
 
-def _relay(messages: queue.Queue[bytes], request: Request) -> Iterator[bytes]:
-    while True:
-        try:
-            message = messages.get(timeout=_WAIT)
-        except queue.Empty:
-            yield b""  # a chance to notice a client that went away
-            continue
-        if message == _END:
-            return
-        yield message
+def _relay(messages: queue.Queue[bytes], canceled: threading.Event) -> Iterator[bytes]:
+    """The build's messages as they come; a client that goes away (the stream is closed
+    unfinished) cancels the build: its running RUN is killed, nothing of it stays."""
+    finished = False
+    try:
+        while True:
+            try:
+                message = messages.get(timeout=_WAIT)
+            except queue.Empty:
+                yield b""  # a chance to notice a client that went away
+                continue
+            if message == _END:
+                finished = True
+                return
+            yield message
+    finally:
+        if not finished:
+            canceled.set()
 
 
 def commit(request: Request) -> Answer:
