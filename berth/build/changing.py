@@ -114,6 +114,8 @@ def _mounts(
         kind = mount.type
         where = f"line {instruction.line}: RUN --mount=type={kind}"
         target = posixpath.normpath(posixpath.join("/", mount.target)) if mount.target else ""
+        if not target and kind in ("cache", "tmpfs", "bind"):
+            raise InvalidArgument(f"{where} needs a target (target=/path)")
         if kind == "cache":
             name = hashlib.sha256((mount.id or target).encode()).hexdigest()
             directory = build.services.layout.root / "build-cache" / name

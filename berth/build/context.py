@@ -57,18 +57,11 @@ class Context:
         chosen = ignore_file_for(dockerfile, exists)
         text = ""
         if chosen is not None:
-            with open(resolve_in_root(str(root), chosen), encoding="utf-8") as stream:
-                text = stream.read()
-        return cls(root, Matcher.from_text(text))
+            from berth.build.lines import decode
 
-    def read(self, relative: str) -> bytes:
-        """A file of the context (the Dockerfile), wherever the ignore file says."""
-        path = self._inside(relative)
-        try:
-            with open(path, "rb") as stream:
-                return stream.read()
-        except (FileNotFoundError, IsADirectoryError):
-            raise NotFound(f"cannot read {relative} in the build context") from None
+            with open(resolve_in_root(str(root), chosen), "rb") as stream:
+                text = decode(stream.read(), chosen)
+        return cls(root, Matcher.from_text(text))
 
     def host_path(self, relative: str) -> str:
         """A path of the context on the host (RUN --mount=type=bind's source): inside the

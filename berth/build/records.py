@@ -63,10 +63,6 @@ class BuildCache:
                     blobs.add(layer["digest"])
         return chains, blobs
 
-    def usage(self) -> int:
-        rows = self.database.query("SELECT count(*) FROM build_cache")
-        return int(str(rows[0][0]))
-
     def prune(self) -> int:
         """Forget every entry; the number forgotten (the collector frees what they held)."""
         with self.database.transaction() as cursor:

@@ -14,7 +14,6 @@ tar from another image's `cp` archive, whose contents are what a directory sourc
 from __future__ import annotations
 
 import bz2  # noqa: F401 -- tarfile's "r|*" loads these; the helper seals imports
-import copy
 import glob
 import json
 import lzma  # noqa: F401
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from berth import errors
+from berth.container.cp_stream import unpack
 from berth.container.user import resolve as resolve_user
 from berth.errors import InvalidArgument, NotFound
 
@@ -83,16 +83,8 @@ def copy_in(stream: IO[bytes], request: dict[str, Any]) -> None:
     else:
         directory, rename = dest, None
     _make_dirs(directory)
-    trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
-    with tarfile.open(fileobj=stream, mode="r|*") as tar:  # a context may come compressed
-        for member in tar:
-            placed = _placed(copy.copy(member), rename, strip)
-            if placed is None:
-                continue
-            if owner is not None:
-                placed.uid, placed.gid = owner
-            # Contained by the chroot the helper runs in.
-            tar.extract(placed, directory, numeric_owner=True, **trusted)  # type: ignore[arg-type]
+    place = lambda member: _placed(member, rename, strip)  # noqa: E731
+    unpack(stream, directory, place, owner=owner, mode="r|*")  # a context may come compressed
 
 
 def _placed(

@@ -12,7 +12,8 @@ in `/` must be an existing directory.
 import copy as shallow
 import os
 import tarfile
-from typing import IO, NamedTuple
+from collections.abc import Callable
+from typing import IO, Literal, NamedTuple
 
 from berth.errors import InvalidArgument, NotFound
 
@@ -82,15 +83,28 @@ def extract(stream: IO[bytes], source: Source, dest: str, *, owner: tuple[int, i
     """Place a tar stream at `dest` by the rules above; `owner` (uid, gid) replaces the
     archive's owners unless None (cp -a)."""
     directory, name = plan(source, dest)
+    unpack(stream, directory, lambda member: _renamed(member, source, name), owner=owner)
+
+
+def unpack(
+    stream: IO[bytes],
+    directory: str,
+    place: Callable[[tarfile.TarInfo], tarfile.TarInfo | None] = lambda member: member,
+    *,
+    owner: tuple[int, int] | None = None,
+    mode: Literal["r|", "r|*"] = "r|",
+) -> None:
+    """A tar stream's members extracted under `directory`, each as `place` renames it (None:
+    left out), owned by `owner` unless None (the archive's owners). Contained by the chroot
+    the helper runs in (or, on the host's side, the user's own choice of destination)."""
     trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
-    with tarfile.open(fileobj=stream, mode="r|", format=tarfile.PAX_FORMAT) as archive:
+    with tarfile.open(fileobj=stream, mode=mode) as archive:
         for member in archive:
-            placed = _renamed(shallow.copy(member), source, name)
+            placed = place(shallow.copy(member))
             if placed is None:
                 continue
             if owner is not None:
                 placed.uid, placed.gid = owner
-            # Contained by the chroot (container side) or the user's own choice (host side).
             archive.extract(placed, directory, numeric_owner=True, **trusted)  # type: ignore[arg-type]
 
 
@@ -137,10 +151,4 @@ def extract_archive(stream: IO[bytes], path: str, *, keep_owners: bool) -> None:
     first = stream.peek(1)[:1] if hasattr(stream, "peek") else b"x"
     if not first:
         return  # an empty stream copies nothing, as Docker's
-    trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
-    with tarfile.open(fileobj=stream, mode="r|") as tar:
-        for member in tar:
-            if not keep_owners:
-                member.uid = member.gid = 0
-            # Contained by the chroot the container's side runs in.
-            tar.extract(member, path, numeric_owner=True, **trusted)  # type: ignore[arg-type]
+    unpack(stream, path, owner=None if keep_owners else (0, 0))

@@ -135,20 +135,22 @@ class Builder:
 
     def build(
         self,
-        dockerfile: str,
+        dockerfile: bytes,
         dockerfile_name: str,
         context: Path | None,
         options: Options,
         progress: Progress,
     ) -> str:
-        """Build the Dockerfile `dockerfile` (its text; `dockerfile_name` is its path in the
+        """Build the Dockerfile `dockerfile` (its bytes; `dockerfile_name` is its path in the
         context, which chooses the ignore file) with `context` as the files COPY reads (None:
         a Dockerfile alone); returns the image's id."""
         from berth.build.context import Context
         from berth.build.dockerfile import parse
         from berth.build.executor import Build
+        from berth.build.lines import decode
 
-        parsed = parse(dockerfile, name=Path(dockerfile_name).name)
+        name = Path(dockerfile_name).name
+        parsed = parse(decode(dockerfile, name), name=name)
         opened = Context.open(context, dockerfile_name) if context is not None else None
         runs = sum(i.keyword == "RUN" for stage in parsed.stages for i in stage.instructions)
         self._parts.spare_monitors(max(0, runs - 1))

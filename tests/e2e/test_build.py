@@ -221,6 +221,7 @@ def test_bad_dockerfiles_fail_with_the_line_and_leave_nothing(
         "FROM busybox\nCOPY --from=nowhere /x /y\n": "nowhere",
         "FROM busybox\nCOPY missing.txt /\n": "missing.txt",
         "FROM busybox\nRUN echo partial > /p && exit 7\n": "exit code: 7",
+        "FROM busybox\nRUN --mount=type=cache true\n": "needs a target",
     }
     for index, (text, message) in enumerate(cases.items()):
         context = _context(tmp_path / f"bad{index}", text)
@@ -228,6 +229,14 @@ def test_bad_dockerfiles_fail_with_the_line_and_leave_nothing(
         assert result.returncode == 1, (text, result.stderr)
         assert message in result.stderr, (text, result.stderr)
         assert "Traceback" not in result.stderr
+    binary = _context(tmp_path / "binary", "")
+    (binary / "Dockerfile").write_bytes(b"FROM busybox\nRUN echo \xff\xfe\n")
+    (binary / ".dockerignore").write_bytes(b"\xff\n")
+    for broken in ("Dockerfile", ".dockerignore"):
+        result = _build(berth, binary)
+        assert result.returncode == 1 and "not UTF-8 text" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+        (binary / broken).write_text("FROM busybox\n")
     assert berth("ps", "-aq").stdout == ""
     assert berth("images", "-q", "bad").stdout == ""
     check = berth("system", "check")

@@ -80,7 +80,7 @@ def build(request: Request) -> Answer:
         path = context / name.lstrip("/")
         if not path.resolve().is_relative_to(context.resolve()) or not path.is_file():
             raise NotFound(f"Cannot locate specified Dockerfile: {name}")
-        dockerfile = path.read_text()
+        dockerfile = path.read_bytes()
     except BaseException:
         shutil.rmtree(context, ignore_errors=True)
         raise
@@ -99,7 +99,7 @@ def build(request: Request) -> Answer:
 
 def _run(
     layout: Any,
-    dockerfile: str,
+    dockerfile: bytes,
     name: str,
     context: Path,
     options: Any,

@@ -120,8 +120,8 @@ def _interrupted(_number: int, _frame: object) -> None:
 
 
 @contextlib.contextmanager
-def _sources(args: argparse.Namespace, ctx: Context) -> Iterator[tuple[str, str, Path | None]]:
-    """(the Dockerfile's text, its path relative to the context, the context directory)."""
+def _sources(args: argparse.Namespace, ctx: Context) -> Iterator[tuple[bytes, str, Path | None]]:
+    """(the Dockerfile's bytes, its path relative to the context, the context directory)."""
     scratch: Path | None = None
     try:
         remote = args.context.startswith(("http://", "https://"))
@@ -133,7 +133,7 @@ def _sources(args: argparse.Namespace, ctx: Context) -> Iterator[tuple[str, str,
             else:
                 if args.file:
                     raise InvalidArgument("a Dockerfile on stdin can't be used with -f")
-                yield data.decode(), "Dockerfile", None
+                yield data, "Dockerfile", None
                 return
         else:
             context = Path(args.context)
@@ -141,13 +141,13 @@ def _sources(args: argparse.Namespace, ctx: Context) -> Iterator[tuple[str, str,
                 raise NotFound(f'unable to prepare context: path "{args.context}" not found')
         assert context is not None
         if args.file == "-":
-            yield sys.stdin.read(), "Dockerfile", context
+            yield sys.stdin.buffer.read(), "Dockerfile", context
             return
         dockerfile = Path(args.file) if args.file else context / "Dockerfile"
         if scratch is not None and args.file:
             dockerfile = scratch / args.file  # inside the context tar
         try:
-            text = dockerfile.read_text()
+            text = dockerfile.read_bytes()
         except (FileNotFoundError, IsADirectoryError):
             raise NotFound(f"failed to read dockerfile: open {dockerfile}: no such file") from None
         name = os.path.relpath(dockerfile.absolute(), context.absolute())
