@@ -46,6 +46,11 @@ class Layout(NamedTuple):
         return self.root / "content" / "ingest"
 
     @property
+    def uploads(self) -> Path:
+        """Where each upload of a push in progress is noted, so a new push resumes it."""
+        return self.root / "content" / "uploads"
+
+    @property
     def snapshots(self) -> Path:
         return self.root / "snapshots"
 

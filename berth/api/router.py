@@ -24,6 +24,7 @@ ROUTE_MODULES = (
     "container_io",
     "exec",
     "images",
+    "push",
     "registry",
     "networks",
     "volumes",

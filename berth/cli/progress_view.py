@@ -1,4 +1,4 @@
-"""Rendering pull progress: live per-layer bars on a terminal, plain lines otherwise.
+"""Rendering pull and push progress: live per-layer bars on a terminal, plain lines otherwise.
 
 Plain output follows Docker's non-terminal behaviour (status changes only, no byte
 counters). Both add a total, which Docker lacks. Reporters are called from the pull's worker
@@ -15,10 +15,16 @@ from berth import humanize
 from berth.image.progress import (
     ALREADY_EXISTS,
     DOWNLOADING,
+    LAYER_EXISTS,
+    MOUNTED_FROM,
     PROGRESS_STATUSES,
     PULL_COMPLETE,
+    PUSHED,
+    PUSHING,
     ProgressEvent,
 )
+
+_DONE = frozenset({PULL_COMPLETE, ALREADY_EXISTS, PUSHED, LAYER_EXISTS})
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -37,28 +43,30 @@ def bar(current: int, total: int | None, width: int = BAR_WIDTH) -> str:
 
 
 class _Totals:
-    """What the whole pull has done: layers finished and bytes downloaded."""
+    """What the whole pull (or push) has done: layers finished and bytes moved."""
 
     def __init__(self) -> None:
         self.started = time.monotonic()
         self.layers: dict[str, str] = {}
-        self.downloaded: dict[str, int] = {}
+        self.downloaded: dict[str, int] = {}  # or uploaded
         self.sizes: dict[str, int] = {}
+        self.verb = "downloaded"
 
     def note(self, event: ProgressEvent) -> None:
         self.layers[event.id] = event.status
-        if event.status == DOWNLOADING:
+        if event.status in (DOWNLOADING, PUSHING):
+            self.verb = "downloaded" if event.status == DOWNLOADING else "pushed"
             self.downloaded[event.id] = event.current
             if event.total:
                 self.sizes[event.id] = event.total
 
     def summary(self) -> str:
-        done = sum(1 for s in self.layers.values() if s in (PULL_COMPLETE, ALREADY_EXISTS))
+        done = sum(1 for s in self.layers.values() if s in _DONE or s.startswith(MOUNTED_FROM))
         fetched = sum(self.downloaded.values())
         elapsed = time.monotonic() - self.started
         return (
             f"Total: {done}/{len(self.layers)} layers, "
-            f"{humanize.size(fetched)} downloaded in {elapsed:.1f}s"
+            f"{humanize.size(fetched)} {self.verb} in {elapsed:.1f}s"
         )
 
 

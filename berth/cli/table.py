@@ -26,6 +26,7 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     "pull": Command("pull", "Download an image from a registry"),
+    "push": Command("push", "Upload an image to a registry"),
     "images": Command("images", "List images"),
     "history": Command("history", "Show the history of an image"),
     "tag": Command("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
@@ -68,6 +69,7 @@ COMMANDS: dict[str, Command] = {
 GROUPS: dict[str, dict[str, Command]] = {
     "image": {
         "pull": COMMANDS["pull"],
+        "push": COMMANDS["push"],
         "ls": COMMANDS["images"],
         "list": COMMANDS["images"],
         "history": COMMANDS["history"],

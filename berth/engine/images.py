@@ -7,6 +7,7 @@ import fnmatch
 from typing import TYPE_CHECKING, Any
 
 from berth import humanize
+from berth.errors import NotFound
 from berth.image.service import HistoryEntry, ImageService, ImageUsage, Removal
 from berth.reference import parse
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from berth.filters import Filters
     from berth.image import ImageRecord, Reporter
     from berth.image.pull import PullResult
+    from berth.image.push import PushResult
     from berth.oci import ImageConfig, Platform
     from berth.reference import Reference
     from berth.registry import CredentialSource, Registry
@@ -114,6 +116,41 @@ class Images:
             report=report or progress.ignore,
             registry=registry,
         )
+
+    def push(
+        self,
+        reference: Reference,
+        *,
+        max_concurrent_uploads: int = 5,
+        report: Reporter | None = None,
+        registry: Registry | None = None,
+    ) -> PushResult:
+        """Push the image tagged `reference` (a name without a tag is `latest`'s)."""
+        from berth.image import progress
+
+        image_id = self.service.records.tagged(str(reference))
+        if image_id is None:
+            raise NotFound(
+                f"An image does not exist locally with the tag: {reference.familiar_name}"
+            )
+        record = self.service.records.get(image_id)
+        return self.service.push(
+            record,
+            reference,
+            max_concurrent_uploads=max_concurrent_uploads,
+            report=report or progress.ignore,
+            registry=registry,
+        )
+
+    def tags_of(self, reference: Reference) -> list[Reference]:
+        """Every tag of a repository in the store (`push --all-tags`)."""
+        found = []
+        for record in self.service.all():
+            for name in record.tags:
+                tagged = parse(name)
+                if tagged.name == reference.name:
+                    found.append(tagged)
+        return sorted(found, key=str)
 
     def registry(self, credentials: CredentialSource | None = None) -> Registry:
         """A registry client (the caller closes it); `credentials` replace the stored ones."""

@@ -1,8 +1,10 @@
-"""Progress events, in Docker's words, from the image service to whoever renders them.
+"""Progress events, in Docker's words, from the image service (pulls and pushes) to whoever
+renders them.
 
 One event model, several renderers: live bars on a terminal, plain lines without one, and
-Docker's JSON progress stream in the API. Layer events carry the 12-character short digest
-of the layer blob as `id`; events with an empty `id` are whole-pull messages.
+Docker's JSON progress stream in the API. Layer events carry a 12-character short digest as
+`id` (a pull's of the layer blob, a push's of the layer's diff_id, as Docker's); events with
+an empty `id` are messages about the whole image.
 """
 
 from collections.abc import Callable
@@ -17,9 +19,14 @@ EXTRACTING = "Extracting"
 PULL_COMPLETE = "Pull complete"
 ALREADY_EXISTS = "Already exists"
 RETRYING = "Retrying"
+PREPARING = "Preparing"
+PUSHING = "Pushing"
+PUSHED = "Pushed"
+LAYER_EXISTS = "Layer already exists"
+MOUNTED_FROM = "Mounted from"  # followed by the source repository
 
 # Statuses whose events carry a byte count that changes (rendered as bars on a terminal).
-PROGRESS_STATUSES = frozenset({DOWNLOADING, EXTRACTING})
+PROGRESS_STATUSES = frozenset({DOWNLOADING, EXTRACTING, PUSHING})
 
 
 class ProgressEvent(NamedTuple):

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from berth.filters import Filters
     from berth.image.gc import Collected, Roots
     from berth.image.pull import PullResult
+    from berth.image.push import PushResult
     from berth.oci import ImageConfig, Platform
     from berth.registry import CredentialSource, Registry
     from berth.snapshot import LayerStore
@@ -143,6 +144,30 @@ class ImageService:
             raise
         name = reference.familiar()
         self.journal.record("image", "pull", name, {"name": name.rpartition(":")[0] or name})
+        return result
+
+    def push(
+        self,
+        record: ImageRecord,
+        reference: Reference,
+        *,
+        max_concurrent_uploads: int = 5,
+        report: Reporter = progress.ignore,
+        registry: Registry | None = None,
+    ) -> PushResult:
+        from berth.image.push import Pusher
+
+        pusher = Pusher(
+            self.layout,
+            self.content,
+            self.records,
+            registry or self.registry(),
+            max_concurrent_uploads=max_concurrent_uploads,
+            report=report,
+        )
+        result = pusher.push(record, reference)
+        name = reference.familiar()
+        self.journal.record("image", "push", name, {"name": name.rpartition(":")[0] or name})
         return result
 
     def _free_after_full_disk(self) -> None:

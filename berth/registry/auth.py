@@ -45,7 +45,8 @@ WRONG_CREDENTIALS = "unauthorized: incorrect username or password"
 
 
 def scope_for(request: httpx.Request) -> str | None:
-    """The token scope a request needs: `repository:NAME:pull`, or `pull,push` to write.
+    """The token scope a request needs: `repository:NAME:pull`, or `pull,push` to write
+    (with `pull` on the source repository of a cross-repository mount).
 
     Derived from the path so that a cached token can be sent before any challenge.
     """
@@ -53,7 +54,22 @@ def scope_for(request: httpx.Request) -> str | None:
     if match is None:
         return None
     actions = "pull" if request.method in _READ_METHODS else "pull,push"
-    return f"repository:{match.group('name')}:{actions}"
+    scope = f"repository:{match.group('name')}:{actions}"
+    source = request.url.params.get("from")
+    if source and request.url.params.get("mount"):  # a cross-repository mount reads `from`
+        scope += f" repository:{source}:pull"
+    return scope
+
+
+def _scope(bearer: Challenge, request: httpx.Request) -> str:
+    """The challenge's scope, plus what the request needs beyond it: a registry challenges
+    a mount for the target repository only, but the token must also allow reading the
+    source (Docker asks for both)."""
+    wanted = scope_for(request) or ""
+    if not bearer.scope:
+        return wanted
+    extra = [part for part in wanted.split(" ")[1:] if part not in bearer.scope.split(" ")]
+    return " ".join([bearer.scope, *extra])
 
 
 def basic_header(credentials: Credentials) -> str:
@@ -100,12 +116,18 @@ class TokenAuth(httpx.Auth):
         challenges = parse_challenges(response.headers.get_list("www-authenticate"))
         bearer = find_challenge(challenges, "bearer")
         if bearer is not None and bearer.realm:
-            scope = bearer.scope or scope_for(request) or ""
+            scope = _scope(bearer, request)
             token = yield from self._fetch_token(bearer, scope)
             if token is None:
                 return
             with self._lock:
                 self._bearer[origin] = bearer
+                # Early authorization looks tokens up by the request's own scope, which may
+                # be worded differently from the challenge's (`push,pull`): file it there too.
+                cached = self._tokens.get((bearer.realm, bearer.service or "", scope))
+                wanted = scope_for(request)
+                if cached is not None and wanted is not None:
+                    self._tokens[(bearer.realm, bearer.service or "", wanted)] = cached
             request.headers["Authorization"] = f"Bearer {token}"
             yield request
             return

@@ -1,4 +1,4 @@
-"""`Registry`: the client for the registry HTTP API (distribution spec v2), for pulling.
+"""`Registry`: the client for the registry HTTP API (distribution spec v2).
 
 One httpx.Client per TLS mode (connections are reused across requests and threads), one
 `TokenAuth` per endpoint (its token cache), and the endpoint list from `RegistriesConfig`:
@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -75,7 +75,8 @@ class Resolved:
 
 
 class Registry:
-    """Pull-side registry operations over every configured endpoint. Thread-safe."""
+    """Registry operations over every configured endpoint (pushing: `berth.registry.upload`).
+    Thread-safe."""
 
     def __init__(
         self,
@@ -139,19 +140,25 @@ class Registry:
                 auth = self._auths.setdefault(endpoint.url, TokenAuth(found))
         return auth
 
-    def _send(
+    def send(
         self,
         endpoint: Endpoint,
         method: str,
         path: str,
         *,
         headers: dict[str, str] | None = None,
+        content: bytes | Iterable[bytes] | None = None,
         auth: httpx.Auth | None = None,
     ) -> httpx.Response:
-        """Send a request and return the (streaming) response; the caller closes it."""
+        """Send a request and return the (streaming) response; the caller closes it.
+
+        `path` is below the endpoint, or an absolute URL the registry gave (an upload's
+        Location). A body the auth handshake may have to send twice must be bytes or an
+        iterable that can be iterated again (not a generator).
+        """
         client = self._client(endpoint)
-        url = f"{endpoint.url}{path}"
-        request = client.build_request(method, url, headers=headers)
+        url = path if path.startswith(("http://", "https://")) else f"{endpoint.url}{path}"
+        request = client.build_request(method, url, headers=headers, content=content)
         try:
             return client.send(
                 request,
@@ -194,20 +201,30 @@ class Registry:
     def ping(self, host: str) -> Endpoint:
         """The first endpoint of a registry that answers `GET /v2/` (200 or 401)."""
 
-        def check(endpoint: Endpoint) -> Endpoint:
-            response = self._send(endpoint, "GET", "/v2/", auth=httpx.Auth())
-            with closing(response):
-                general = status_error(response, endpoint.host)
-                if general is not None:
-                    raise general
-                if response.status_code not in (200, 401):
-                    raise Unavailable(
-                        f"{endpoint} does not look like a registry: GET /v2/ answered "
-                        f"{response.status_code} {response.reason_phrase}"
-                    )
-            return endpoint
+        return self._attempt(self.config.endpoints(host), self._check_v2, f"ping {host}")
 
-        return self._attempt(self.config.endpoints(host), check, f"ping {host}")
+    def push_endpoint(self, host: str) -> Endpoint:
+        """Where a push goes: the registry itself (never a mirror), its first endpoint that
+        answers `GET /v2/`."""
+        return self._attempt(self._upstream(host), self._check_v2, f"push to {host}")
+
+    def _check_v2(self, endpoint: Endpoint) -> Endpoint:
+        response = self.send(endpoint, "GET", "/v2/", auth=httpx.Auth())
+        with closing(response):
+            general = status_error(response, endpoint.host)
+            if general is not None:
+                raise general
+            if response.status_code not in (200, 401):
+                raise Unavailable(
+                    f"{endpoint} does not look like a registry: GET /v2/ answered "
+                    f"{response.status_code} {response.reason_phrase}"
+                )
+        return endpoint
+
+    def _upstream(self, host: str) -> list[Endpoint]:
+        """The registry's own endpoints (mirrors_only still logs in and pushes there)."""
+        upstream = [ep for ep in self.config.endpoints(host) if not ep.mirror]
+        return upstream or RegistriesConfig().endpoints(host)
 
     def login(self, host: str, username: str, password: str) -> None:
         """Check credentials as `docker login` does: `GET /v2/`, answering its challenge
@@ -216,7 +233,7 @@ class Registry:
         auth = TokenAuth(Credentials(username, password))
 
         def check(endpoint: Endpoint) -> None:
-            response = self._send(endpoint, "GET", "/v2/", auth=auth)
+            response = self.send(endpoint, "GET", "/v2/", auth=auth)
             with closing(response):
                 general = status_error(response, endpoint.host)
                 if general is not None:
@@ -229,10 +246,7 @@ class Registry:
                         f"{response.status_code} {response.reason_phrase}"
                     )
 
-        upstream = [ep for ep in self.config.endpoints(host) if not ep.mirror]
-        if not upstream:  # mirrors_only: the registry itself is still where one logs in
-            upstream = RegistriesConfig().endpoints(host)
-        self._attempt(upstream, check, f"login to {host}")
+        self._attempt(self._upstream(host), check, f"login to {host}")
         # Credentials may have changed: cached auth for this host must not outlive them.
         with self._lock:
             self._auths.clear()
@@ -256,7 +270,7 @@ class Registry:
             tags: list[str] = []
             path: str | None = f"/v2/{ref.path}/tags/list"
             while path:
-                response = self._send(endpoint, "GET", path)
+                response = self.send(endpoint, "GET", path)
                 with closing(response):
                     if response.status_code != 200:
                         raise manifest_error(response, ref, endpoint.host)
@@ -284,7 +298,7 @@ class Registry:
     ) -> tuple[bytes, str, str | None]:
         """(bytes, our digest of them, declared Content-Type) for one endpoint."""
         headers = {"Accept": ", ".join(ACCEPTED_MANIFEST_TYPES)}
-        response = self._send(
+        response = self.send(
             endpoint, "GET", f"/v2/{ref.path}/manifests/{reference}", headers=headers
         )
         with closing(response):
@@ -306,7 +320,7 @@ class Registry:
         """A small blob (an image config) read whole and verified."""
 
         def fetch(endpoint: Endpoint) -> bytes:
-            response = self._send(endpoint, "GET", f"/v2/{ref.path}/blobs/{digest}")
+            response = self.send(endpoint, "GET", f"/v2/{ref.path}/blobs/{digest}")
             with closing(response):
                 if response.status_code != 200:
                     raise blob_error(response, ref, digest, endpoint.host)
@@ -327,11 +341,11 @@ class Registry:
         def start(endpoint: Endpoint) -> BlobStream:
             path = f"/v2/{ref.path}/blobs/{digest}"
             headers = {"Range": f"bytes={offset}-"} if offset else None
-            response = self._send(endpoint, "GET", path, headers=headers)
+            response = self.send(endpoint, "GET", path, headers=headers)
             if response.status_code == 416 and offset:
                 # Asked beyond the end (the blob changed?): start again from the beginning.
                 response.close()
-                response = self._send(endpoint, "GET", path)
+                response = self.send(endpoint, "GET", path)
             try:
                 return blob_stream(response, ref, digest, endpoint, offset)
             except BaseException:

@@ -164,3 +164,27 @@ def blob_error(response: httpx.Response, ref: Reference, digest: str, host: str)
 
 def digest_mismatch(what: str, expected: str, actual: str) -> DataLoss:
     return DataLoss(f"{what} digest mismatch: expected {expected}, got {actual}")
+
+
+PUSH_DENIED = "denied: requested access to the resource is denied"
+
+
+def push_error(response: httpx.Response, ref: Reference, host: str, what: str) -> BerthError:
+    """Why a request of a push failed, as `docker push` says it."""
+    general = status_error(response, host)
+    if general is not None:
+        return general
+    errors = read_errors(response)
+    codes = {code for code, _ in errors}
+    detail = _describe(errors)
+    status = response.status_code
+    if status in (401, 403):
+        message = detail if "DENIED" in codes else PUSH_DENIED
+        kind = Unauthorized if status == 401 else PermissionDenied
+        return kind(message, hint=f"log in with `berth login {host}` if the registry needs it")
+    if status == 404 and "NAME_UNKNOWN" in codes:
+        return NotFound(f"repository {ref.familiar_name} not found: {detail}")
+    return Unavailable(
+        f"registry {host} answered {status} {response.reason_phrase} to {what}"
+        + (f": {detail}" if detail else "")
+    )

@@ -1,45 +1,29 @@
 """`POST /images/create?fromImage=`: a pull, answered with Docker's JSON progress stream.
 
-The answer's status is chosen once there is something to show: a pull that fails before any
-layer moves (an unknown repository or tag, refused credentials, an unreachable registry) is a
-plain JSON error with Docker's status, as dockerd answers before its first write; one that
-fails later ends the stream with an error line (`{"errorDetail": ..., "error": ...}`, which the
-docker CLI prints). So the "Pulling from" line is held back until a layer moves, and so are
-"Already exists" lines: when every layer already existed the image was here, and Docker then
-prints no layer lines at all.
-
-The pull runs in a worker (`PullJob`); the response waits for it in one-second steps, each a
-chance to notice a client that went away (the pull is cancelled and the worker joined) or a
-server that stops.
+The pull is a `registry_job` (see there how errors before and after the first line are
+told). So that a pull failing before any layer moves (an unknown repository or tag, refused
+credentials, an unreachable registry) is a plain JSON error, the "Pulling from" line is held
+back until a layer moves, and so are "Already exists" lines: when every layer already
+existed the image was here, and Docker then prints no layer lines at all.
 """
 
 from __future__ import annotations
 
-import json
-import weakref
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from berth import humanize
-from berth.api.request import Answer, Request, Stream
-from berth.api.routes.pull_job import Failed, Finished, Item, Pulled, PullJob
-from berth.api.wire import ClientGone
-from berth.errors import Unavailable
+from berth.api.routes.pull_job import Pulled, PullJob
+from berth.api.routes.registry_job import Document, Failed, Finished, error_document, respond
 from berth.image.progress import ALREADY_EXISTS, PROGRESS_STATUSES, ProgressEvent
 
 if TYPE_CHECKING:
-    import threading
-
+    from berth.api.request import Answer, Request
     from berth.oci import Platform
     from berth.reference import Reference
     from berth.registry import CredentialSource
 
-WAIT_STEP = 1.0
 BAR_WIDTH = 50
 _PULLING_FROM = ": Pulling from "
-SHUTTING_DOWN = "the server is shutting down: the pull was stopped"
-
-Document = dict[str, Any]
 
 
 def pull(
@@ -58,60 +42,7 @@ def pull(
         platform=platform,
         credentials=credentials,
     )
-    lines = Lines(reference, all_tags)
-    job.start()
-    try:
-        first = _first_lines(job, lines, request)
-    except BaseException:
-        job.cancel()
-        job.join()
-        raise
-    chunks = _stream(job, lines, first, request.stopping)
-    # A stream the server never starts (its head could not be sent) cancels the pull when
-    # it is dropped; one it starts does so itself when it ends, however it ends.
-    weakref.finalize(chunks, job.cancel)
-    return Stream(chunks)
-
-
-def _first_lines(job: PullJob, lines: Lines, request: Request) -> list[Document]:
-    while True:
-        item = job.next(WAIT_STEP)
-        if item is None:
-            if request.connection.client_gone():
-                raise ClientGone("the client closed the connection during the pull")
-            if request.stopping.is_set():
-                raise Unavailable(SHUTTING_DOWN)
-            continue
-        if isinstance(item, Failed) and not lines.shown:
-            job.join()
-            raise item.error
-        documents = lines.feed(item)
-        if documents or lines.done:
-            return documents
-
-
-def _stream(
-    job: PullJob, lines: Lines, first: list[Document], stopping: threading.Event
-) -> Iterator[bytes]:
-    try:
-        yield from map(_encode, first)
-        while not lines.done:
-            if stopping.is_set():
-                job.cancel()
-                yield _encode(error_document(SHUTTING_DOWN))
-                return
-            item = job.next(WAIT_STEP)
-            if item is None:
-                yield b""  # a chance for the connection to notice a client that went away
-                continue
-            yield from map(_encode, lines.feed(item))
-    finally:
-        job.cancel()  # a no-op once the worker is done
-        job.join()
-
-
-def _encode(document: Document) -> bytes:
-    return json.dumps(document).encode() + b"\n"
+    return respond(job, Lines(reference, all_tags), request)
 
 
 class Lines:
@@ -126,12 +57,12 @@ class Lines:
         self._moving = False  # a layer of the current image is being fetched
         self._downloaded = False
 
-    def feed(self, item: Item) -> list[Document]:
+    def feed(self, item: object) -> list[Document]:
         documents = self._documents(item)
         self.shown |= bool(documents)
         return documents
 
-    def _documents(self, item: Item) -> list[Document]:
+    def _documents(self, item: object) -> list[Document]:
         if isinstance(item, ProgressEvent):
             return self._event(item)
         if isinstance(item, Pulled):
@@ -212,7 +143,3 @@ def progress_bar(current: int, total: int) -> str:
     if current > total:
         return f"{box}{done:>8}"
     return f"{box}{done:>8}/{humanize.size(total, 4)}"
-
-
-def error_document(message: str) -> Document:
-    return {"errorDetail": {"message": message}, "error": message}
