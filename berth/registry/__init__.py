@@ -11,6 +11,7 @@ Must not import: image, content, snapshot, engine, cli (they sit above this pack
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from berth.registry.challenge import Challenge, parse_challenges
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     from berth.registry.auth import TokenAuth
     from berth.registry.client import Registry, Resolved
     from berth.registry.responses import BlobStream
+
+# httpx's package imports its command-line tool (click, rich, pygments: ~30 ms) whenever click
+# is installed (import-linter brings it into the development venv); berth never runs it. A
+# None entry makes that import fail at once, and httpx then defines a stub `main` itself.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 _LAZY = {
     "TokenAuth": "berth.registry.auth",
