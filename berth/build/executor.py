@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import copy as copying
 import threading
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
 
 from berth.build import config as configs
+from berth.build.cache_from import Source, inline_cache, sources
 from berth.build.instructions import Arg, Dockerfile, Instruction, Stage
+from berth.build.options import Options
 from berth.build.state import StageRun, State, canceled, key_of, layer_of
 from berth.build.steps import BuildFailed, Canceled
 from berth.build.steps import Services as StepServices
@@ -31,7 +34,6 @@ if TYPE_CHECKING:
     from berth.image.making import Base
     from berth.image.records import ImageRecord
     from berth.image.service import ImageService
-    from berth.reference import Reference
 
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
 
@@ -42,19 +44,6 @@ class Services(StepServices, Protocol):
 
     @property
     def build_cache(self) -> BuildCache: ...
-
-
-class Options(NamedTuple):
-    tags: tuple[Reference, ...] = ()
-    build_args: dict[str, str] = {}
-    target: str | None = None
-    no_cache: bool = False
-    pull: bool = False
-    labels: dict[str, str] = {}
-    network: str = "default"
-    epoch: int | None = None  # SOURCE_DATE_EPOCH
-    secrets: dict[str, str] = {}  # --secret id -> the file's host path
-    canceled: threading.Event | None = None  # set by the caller: the build stops, cleaned up
 
 
 class Build:
@@ -140,6 +129,11 @@ class Build:
             if self._copy_server is not None:
                 self._copy_server.close()
                 self._copy_server = None
+
+    @cached_property
+    def cache_sources(self) -> dict[str, Source]:
+        """The --cache-from images' steps by key (read with the first step not cached)."""
+        return sources(self.services, self.options.cache_from, self.progress.note)
 
     @property
     def copy_server(self) -> CopyServer:
@@ -271,9 +265,7 @@ class Build:
     def note(self, state: State, made: Made | None, created_by: str) -> State:
         """`state` with a history entry (and the layer, when the step made one)."""
         entry = {"created": self.created(), "created_by": created_by, "comment": HISTORY_COMMENT}
-        state.additions.append((made.layer if made else None, entry))
-        if made is not None:
-            state.chain = made.chain
+        state.add(made.layer if made else None, entry, made.chain if made else None)
         return state
 
     def created(self) -> str:
@@ -292,6 +284,12 @@ class Build:
             self.progress.cached(number)
             restored = self._restore(entry.result, entry.chain, state)
             return restored
+        source = self.cache_sources.get(state.key)
+        if source is not None:  # --cache-from: the image's layer and history entry
+            self.progress.cached(number)
+            state.add(source.layer, dict(source.entry), source.chain)
+            cache.put(state.key, state.chain, state.result(), self.created())
+            return state
         made: State = make()
         made.key = state.key
         cache.put(made.key, made.chain, made.result(), self.created())
@@ -324,6 +322,7 @@ class Build:
             chain,
             state.key,
             bool(result.get("cmd_set")),
+            list(result.get("keys") or [None] * len(additions)),
         )
         restored.scope = state.scope
         return restored
@@ -357,7 +356,7 @@ class Build:
             config,
             created,
             tag=tags[0] if tags else None,
-            extra=state.top,
+            extra={**state.top, **(inline_cache(base, state) if self.options.inline_cache else {})},
         )
         for tag in tags[1:]:
             services.image_service.records.tag(image_id, tag)

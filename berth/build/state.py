@@ -21,7 +21,17 @@ if TYPE_CHECKING:
 class State:
     """A stage's result so far: its base image and what it made since."""
 
-    __slots__ = ("additions", "base_id", "chain", "cmd_set", "config", "key", "scope", "top")
+    __slots__ = (
+        "additions",
+        "base_id",
+        "chain",
+        "cmd_set",
+        "config",
+        "key",
+        "keys",
+        "scope",
+        "top",
+    )
 
     def __init__(
         self,
@@ -32,6 +42,7 @@ class State:
         chain: str | None,
         key: str,
         cmd_set: bool = False,
+        keys: list[str | None] | None = None,
     ) -> None:
         self.base_id = base_id
         self.config = config
@@ -40,6 +51,8 @@ class State:
         self.chain = chain
         self.key = key
         self.cmd_set = cmd_set
+        # The key of the step that made each addition (an inline cache names them).
+        self.keys: list[str | None] = keys if keys is not None else [None] * len(additions)
         self.scope: Scope | None = None
 
     def result(self) -> dict[str, Any]:
@@ -48,7 +61,8 @@ class State:
             "config": self.config,
             "top": self.top,
             "cmd_set": self.cmd_set,
-            "additions": [[_layer_json(m), entry] for m, entry in self.additions],
+            "additions": [[layer_json(m), entry] for m, entry in self.additions],
+            "keys": self.keys,
         }
 
     def forked(self) -> State:
@@ -60,10 +74,18 @@ class State:
             self.chain,
             self.key,
             self.cmd_set,
+            list(self.keys),
         )
 
+    def add(self, layer: LayerMade | None, entry: dict[str, Any], chain: str | None) -> None:
+        """The step keyed `self.key` added a history entry (and the layer, if it made one)."""
+        self.additions.append((layer, entry))
+        self.keys.append(self.key)
+        if layer is not None:
+            self.chain = chain
 
-def _layer_json(made: LayerMade | None) -> dict[str, Any] | None:
+
+def layer_json(made: LayerMade | None) -> dict[str, Any] | None:
     if made is None:
         return None
     blob = made.blob

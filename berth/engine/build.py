@@ -14,7 +14,7 @@ from berth.errors import InvalidArgument
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from berth.build.executor import Options
+    from berth.build.options import Options
     from berth.build.progress import Progress
     from berth.build.records import BuildCache
     from berth.container.lifecycle import Lifecycle

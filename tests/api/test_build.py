@@ -103,6 +103,27 @@ def test_docker_py_builds_and_commits(
     assert pruned.returncode == 0, pruned.stderr
 
 
+def test_cache_from_an_image_with_an_inline_cache(
+    api: ApiServer, berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    """docker-py's `cache_from` (the API's `cachefrom`): with the build cache pruned, an
+    image built with BUILDKIT_INLINE_CACHE=1 serves every step."""
+    context = _context(tmp_path / "app")
+    inline = {"BUILDKIT_INLINE_CACHE": "1"}
+    client = api.client()
+    try:
+        first, _ = client.images.build(path=str(context), tag="ci:1", buildargs=inline)
+        assert api.docker("builder", "prune", "-af").returncode == 0
+        again, logs = client.images.build(
+            path=str(context), tag="ci:2", buildargs=inline, cache_from=["ci:1"]
+        )
+        streamed = "".join(str(entry.get("stream", "")) for entry in logs)
+        assert again.id == first.id, streamed
+        assert streamed.count("Using cache") == 3, streamed
+    finally:
+        client.close()
+
+
 def test_a_hostile_context_stays_in_its_directory(
     api: ApiServer, berth: Berth, busybox: str, store: Store
 ) -> None:

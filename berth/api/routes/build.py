@@ -43,17 +43,13 @@ def _json_arg(request: Request, name: str) -> dict[str, str]:
 
 
 def _options(request: Request) -> Any:
-    from berth.build.executor import Options
+    from berth.build.options import Options, special_args
     from berth.reference import parse
 
     if request.arg("remote"):
         raise InvalidArgument("building from a remote context (remote=) is not supported")
     build_args = _json_arg(request, "buildargs")
-    epoch = build_args.get("SOURCE_DATE_EPOCH")
-    try:
-        epoch_value = int(epoch) if epoch else None
-    except ValueError:
-        raise InvalidArgument(f"invalid SOURCE_DATE_EPOCH: {epoch!r}") from None
+    epoch, inline_cache = special_args(build_args, {})
     network = request.arg("networkmode") or "default"
     return Options(
         tags=tuple(parse(tag) for tag in request.args("t")),
@@ -63,8 +59,24 @@ def _options(request: Request) -> Any:
         pull=request.flag("pull"),
         labels=_json_arg(request, "labels"),
         network="default" if network == "bridge" else network,
-        epoch=epoch_value,
+        epoch=epoch,
+        cache_from=tuple(_cache_from(request)),
+        inline_cache=inline_cache,
     )
+
+
+def _cache_from(request: Request) -> list[str]:
+    """`cachefrom`: a JSON array of image names (the docker CLI's `--cache-from`)."""
+    text = request.arg("cachefrom")
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise InvalidArgument("invalid cachefrom: not JSON") from None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgument("invalid cachefrom: not a JSON array of image names")
+    return value
 
 
 def build(request: Request) -> Answer:

@@ -36,6 +36,13 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     parser.add_argument("--build-arg", action="append", default=[], help="Set build-time variables")
     parser.add_argument("--target", help="Set the target build stage to build")
     parser.add_argument("--no-cache", action="store_true", help="Do not use cache")
+    parser.add_argument(
+        "--cache-from",
+        action="append",
+        default=[],
+        metavar="IMAGE",
+        help="Images to consider as cache sources (built with BUILDKIT_INLINE_CACHE=1)",
+    )
     parser.add_argument("--pull", action="store_true", help="Always pull the base images")
     parser.add_argument("--label", action="append", default=[], help="Set metadata for an image")
     parser.add_argument("--network", default="default", help="Networking mode for RUN")
@@ -66,7 +73,7 @@ def _pairs(items: list[str], what: str, *, from_env: bool) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from berth.build.executor import Options
+    from berth.build.options import Options, special_args
     from berth.build.progress import PlainProgress
     from berth.oci import host_platform
     from berth.reference import parse
@@ -76,11 +83,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if args.platform not in (platform.os + "/" + platform.architecture, platform.os):
             raise InvalidArgument(f"only this host's platform can be built: {args.platform}")
     build_args = _pairs(args.build_arg, "build arg", from_env=True)
-    epoch_text = build_args.get("SOURCE_DATE_EPOCH") or os.environ.get("SOURCE_DATE_EPOCH")
-    try:
-        epoch = int(epoch_text) if epoch_text else None
-    except ValueError:
-        raise InvalidArgument(f"invalid SOURCE_DATE_EPOCH: {epoch_text!r}") from None
+    epoch, inline_cache = special_args(build_args, os.environ)
     options = Options(
         tags=tuple(parse(tag) for tag in args.tag),
         build_args=build_args,
@@ -90,6 +93,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         labels=_pairs(args.label, "label", from_env=False),
         network=args.network,
         epoch=epoch,
+        cache_from=tuple(args.cache_from),
+        inline_cache=inline_cache,
     )
     signal.signal(signal.SIGTERM, _interrupted)  # as Ctrl-C: the running steps stop, cleaned
     live = not args.quiet and (
