@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -104,6 +105,8 @@ def run(
     }
     host_config = {"NetworkMode": spec.network, "Mounts": spec.mounts}
     record = lifecycle.create(base._replace(top_chain=chain), {}, config, host_config, None)
+    # What commits the layer is imported while the container starts, off the critical path.
+    threading.Thread(target=_import_commit_path, daemon=True).start()
     try:
         lifecycle.start(record)
         log = services.container_paths.log(record.id)
@@ -136,6 +139,12 @@ def run(
         return _commit_upper(services, record, epoch)
     finally:
         _discard(lifecycle, record)
+
+
+def _import_commit_path() -> None:
+    import berth.archive.pack
+    import berth.container.changes
+    import berth.image.making  # noqa: F401
 
 
 def _commit_upper(services: Services, record: ContainerRecord, epoch: int | None) -> Made:

@@ -18,9 +18,8 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from berth.container.paths import ContainerPaths
@@ -42,8 +41,7 @@ RUNTIME_PATHS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):  # not a dataclass: `build` imports this module on its RUN path
     kind: str  # "C", "A" or "D"
     path: str
 
