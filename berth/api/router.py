@@ -24,6 +24,7 @@ ROUTE_MODULES = (
     "container_io",
     "exec",
     "images",
+    "image_archives",
     "push",
     "registry",
     "networks",

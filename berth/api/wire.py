@@ -58,6 +58,9 @@ class HttpConnection:
             self._refuse(error.error_status_hint, str(error))
             return None
         if isinstance(event, h11.Request):
+            if _framed_twice(event):
+                self._refuse(400, "both Transfer-Encoding and Content-Length frame the body")
+                return None
             self._head_only = event.method == b"HEAD"
             return event
         return None
@@ -214,6 +217,14 @@ class HttpConnection:
                     break
                 drained += len(data)
         self.sock.close()
+
+
+def _framed_twice(request: h11.Request) -> bool:
+    """A body framed both ways is ambiguous (RFC 9112 6.3): refused, or its bytes would be
+    read as chunks the client never meant (docker-py's `import_image_from_stream` of a file
+    sends a plain body so) and the request would wait for a chunk header that never comes."""
+    names = {name for name, _ in request.headers}  # h11 gives them in lower case
+    return b"transfer-encoding" in names and b"content-length" in names
 
 
 def _reason(status: int) -> bytes:

@@ -45,8 +45,9 @@ class Packed(NamedTuple):
     content_size: int  # the regular files' bytes (Docker's layer size)
 
 
-class _Sink:
-    """Takes the tar stream: hashes it, compresses it, hashes and writes the result."""
+class Sink:
+    """Takes a tar stream: hashes it (the diff_id), compresses it (gzip, no timestamp:
+    deterministic), hashes and writes the result; `import` feeds it a given tar."""
 
     def __init__(self, out: IO[bytes], level: int) -> None:
         from isal import isal_zlib
@@ -83,7 +84,7 @@ def pack(
     """Write the layer of the directory `upper` to `out`, gzip-compressed. `stubs`: paths
     (relative, `etc/hosts`) the runtime made as mount points, left out while they are an
     empty file or directory (Docker keeps them in an init layer no image gets)."""
-    sink = _Sink(out, level)
+    sink = Sink(out, level)
     root = os.open(upper, _DIR_FLAGS)
     try:
         with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as archive:  # type: ignore[call-overload]

@@ -45,9 +45,21 @@ METADATA = frozenset(
         "MAINTAINER",
     }
 )
-# What `commit --change` takes, as Docker's.
+# What `commit --change` and `import --change` take, as Docker's (validCommitCommands).
 COMMIT_CHANGES = frozenset(
-    {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "USER", "VOLUME", "WORKDIR"}
+    {
+        "CMD",
+        "ENTRYPOINT",
+        "ENV",
+        "EXPOSE",
+        "HEALTHCHECK",
+        "LABEL",
+        "ONBUILD",
+        "STOPSIGNAL",
+        "USER",
+        "VOLUME",
+        "WORKDIR",
+    }
 )
 PROTOCOLS = ("tcp", "udp", "sctp")
 

@@ -47,6 +47,7 @@ from berth.build.lines import (
     parse_words,
     split_command,
 )
+from berth.errors import InvalidArgument
 
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*$")
 _BLANKS = re.compile(r"[\t\v\f\r ]+")
@@ -374,9 +375,12 @@ _PARSERS: dict[str, Callable[[LogicalLine, str], Arguments]] = {
 }
 
 
-def parse_triggers(expressions: list[str], *, name: str = "ONBUILD") -> list[Instruction]:
+def parse_triggers(
+    expressions: list[str], *, name: str = "ONBUILD", allowed: frozenset[str] | None = None
+) -> list[Instruction]:
     """A base image's `OnBuild` triggers as instructions, for a build that starts FROM it
-    (Docker runs them right after the FROM). Each expression may carry heredoc bodies."""
+    (Docker runs them right after the FROM). Each expression may carry heredoc bodies.
+    `allowed` (`commit`/`import --change`, no triggers): the only keywords taken."""
 
     def fail(line: int, message: str) -> DockerfileError:
         return DockerfileError(name, line, message)
@@ -384,8 +388,11 @@ def parse_triggers(expressions: list[str], *, name: str = "ONBUILD") -> list[Ins
     triggers = []
     for number, expression in enumerate(expressions, start=1):
         for logical in Reader(expression, fail):
-            if logical.keyword.upper() in ("ONBUILD", "FROM", "MAINTAINER"):
-                raise fail(number, f"{logical.keyword.upper()} isn't allowed as an ONBUILD trigger")
+            keyword = logical.keyword.upper()
+            if allowed is not None and keyword not in allowed:
+                raise InvalidArgument(f"{keyword} is not a valid change command")
+            if allowed is None and keyword in ("ONBUILD", "FROM", "MAINTAINER"):
+                raise fail(number, f"{keyword} isn't allowed as an ONBUILD trigger")
             try:
                 triggers.append(parse_instruction(logical))
             except ValueError as error:

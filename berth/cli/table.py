@@ -52,6 +52,13 @@ COMMANDS: dict[str, Command] = {
     "diff": Command("diff", "Inspect changes to files or directories on a container's filesystem"),
     "cp": Command("cp", "Copy files/folders between a container and the local filesystem"),
     "export": Command("export", "Export a container's filesystem as a tar archive"),
+    "save": Command(
+        "save", "Save one or more images to a tar archive (streamed to STDOUT by default)"
+    ),
+    "load": Command("load", "Load an image from a tar archive or STDIN"),
+    "import": Command(
+        "import_image", "Import the contents from a tarball to create a filesystem image"
+    ),
     "commit": Command("commit", "Create a new image from a container's changes"),
     "build": Command("build", "Build an image from a Dockerfile"),
     "events": Command("events", "Get real time events from the server"),
@@ -78,6 +85,9 @@ GROUPS: dict[str, dict[str, Command]] = {
         "inspect": Command("image_inspect", "Display detailed information on one or more images"),
         "prune": Command("image_prune", "Remove unused images"),
         "build": COMMANDS["build"],
+        "import": COMMANDS["import"],
+        "save": COMMANDS["save"],
+        "load": COMMANDS["load"],
     },
     "builder": {
         "prune": Command("builder_prune", "Remove build cache"),

@@ -136,11 +136,25 @@ def pack(read_from: str, source: Source, stream: IO[bytes]) -> None:
 
 def export_root(stream: IO[bytes]) -> None:
     """The current root's contents as `docker export` writes them: names relative to it
-    (`bin`, `etc/passwd`), owners by number; sockets are left out (tarfile has no type for
-    them)."""
+    (`bin`, `etc/passwd`), owners by number, file capabilities kept; sockets are left out
+    (tarfile has no type for them)."""
     with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as archive:
         for name in sorted(os.listdir("/")):
-            archive.add("/" + name, arcname=name, recursive=True)
+            archive.add("/" + name, arcname=name, recursive=True, filter=_with_capability)
+
+
+def _with_capability(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """A file's capabilities (security.capability) as a PAX xattr, as Docker's export and
+    a layer keep them (`ping` needs its cap_net_raw); tarfile reads no xattrs itself."""
+    if info.isfile():
+        try:
+            value = os.getxattr("/" + info.name, "security.capability", follow_symlinks=False)
+        except OSError:
+            return info
+        # a str that tarfile writes back as the bytes it came from (hdrcharset=BINARY)
+        text = value.decode("utf-8", "surrogateescape")
+        info.pax_headers = {**info.pax_headers, "SCHILY.xattr.security.capability": text}
+    return info
 
 
 def extract_archive(stream: IO[bytes], path: str, *, keep_owners: bool) -> None:

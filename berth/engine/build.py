@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from berth.events import Journal
     from berth.image.service import ImageService
     from berth.layout import Layout
+    from berth.reference import Reference
     from berth.snapshot import LayerStore, Snapshotter
 
 
@@ -91,14 +92,9 @@ class Builder:
         paused meanwhile unless `pause` is False, so what it writes can't tear the layer."""
         from berth.container.changes import runtime_stubs
         from berth.image import making
-        from berth.reference import parse
 
         parts = self._parts
-        tag = None
-        if reference:
-            tag = parse(reference)
-            if tag.digest is not None:
-                raise InvalidArgument("refusing to create a tag with a digest reference")
+        tag = _new_tag(reference)
         record = parts.containers.lookup(container)
         images = parts.image_service
         base = making.base_of(parts.content, images.lookup(record.image_id))
@@ -132,6 +128,54 @@ class Builder:
             attributes["imageRef"] = tag.familiar()
         parts.lifecycle.announce("commit", record, **attributes)
         return image_id
+
+    def import_image(
+        self,
+        chunks: Iterable[bytes],
+        reference: str | None = None,
+        *,
+        message: str = "Imported from -",
+        changes: list[str] | tuple[str, ...] = (),
+        platform: str = "",
+    ) -> str:
+        """Docker's import: a tar (its `chunks`; plain or compressed) as a one-layer image
+        whose config is made of `changes` (Dockerfile instructions, as commit's), with
+        `message` as its comment (dockerd's default: where the tar came from); returns the
+        image's id. Everything is checked before the tar is read."""
+        from berth.image import importing
+        from berth.oci import parse_platform
+
+        parts = self._parts
+        tag = _new_tag(reference)
+        chosen = parse_platform(platform) if platform else None
+        if chosen is not None and chosen.os != "linux":
+            raise InvalidArgument(
+                f'image operating system "{chosen.os}" cannot be used on this platform'
+            )
+        config: dict[str, Any] = {}
+        _apply_changes(config, changes)
+        image_id = importing.import_image(
+            parts.layout,
+            parts.content,
+            parts.layers,
+            parts.image_service.records,
+            chunks,
+            config=config,
+            message=message,
+            platform=chosen,
+            tag=tag,
+        )
+        if tag is not None:
+            parts.journal.record("image", "tag", image_id, {"name": tag.familiar()})
+        parts.journal.record("image", "import", image_id, {"name": image_id})
+        return image_id
+
+    def download(self, url: str) -> contextlib.AbstractContextManager[Iterable[bytes]]:
+        """An import's source at an http(s) URL, as chunks (dockerd's GET: redirects
+        followed, an answer of 400 or more an error with the server's words)."""
+        from berth.image import importing
+
+        return importing.download(url)
 
     def build(
         self,
@@ -181,8 +225,21 @@ class Builder:
             self._parts.controls.unpause(current)
 
 
+def _new_tag(reference: str | None) -> Reference | None:
+    """The tag a new image gets (`commit`, `import`), if any; never a digest."""
+    if not reference:
+        return None
+    from berth.reference import parse
+
+    tag = parse(reference)
+    if tag.digest is not None:
+        raise InvalidArgument("refusing to create a tag with a digest reference")
+    return tag
+
+
 def _apply_changes(config: dict[str, Any], changes: list[str] | tuple[str, ...]) -> None:
-    """`commit --change`: each a Dockerfile instruction Docker allows there, applied."""
+    """`commit --change` and `import --change`: each a Dockerfile instruction Docker allows
+    there, applied."""
     if not changes:
         return
     from berth.build import config as configs
@@ -190,9 +247,7 @@ def _apply_changes(config: dict[str, Any], changes: list[str] | tuple[str, ...])
     from berth.build.scope import Scope
 
     scope = Scope.global_scope({}, {}).stage_scope(config.get("Env") or [])
-    for instruction in parse_triggers(list(changes), name="change"):
-        if instruction.keyword not in configs.COMMIT_CHANGES:
-            raise InvalidArgument(f"{instruction.keyword} is not a valid change command")
+    for instruction in parse_triggers(list(changes), name="change", allowed=configs.COMMIT_CHANGES):
         configs.apply(instruction, config, scope, {}, cmd_set=True)
 
 

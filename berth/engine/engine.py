@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from berth.engine.build import Builder
     from berth.engine.container_tools import ContainerTools
     from berth.engine.containers import Containers
+    from berth.engine.image_archives import ImageArchives
     from berth.engine.images import Images
     from berth.engine.networks import Networks
     from berth.engine.system import System
@@ -98,6 +99,12 @@ class Engine:
         from berth.engine.images import Images
 
         return Images(self.image_service)
+
+    @cached_property
+    def image_archives(self) -> ImageArchives:
+        from berth.engine.image_archives import ImageArchives
+
+        return ImageArchives(self.image_service)
 
     @cached_property
     def containers(self) -> Containers:

@@ -29,6 +29,7 @@ from berth.oci import (
     OCI_MANIFEST,
     Descriptor,
     ImageConfig,
+    Platform,
     host_platform,
     parse_manifest,
     sha256_digest,
@@ -140,6 +141,26 @@ def unpack_copy(layers: LayerStore, content: ContentStore, made: LayerMade) -> N
 
 
 @contextlib.contextmanager
+def reading_blobs(layout: Layout) -> Iterator[None]:
+    """`holding_blobs` for a reader (`save`): on a read-only store no collection can run, and
+    the lock file can't be made, so none is taken there."""
+    import errno
+
+    from berth.sys.filelock import FileLock
+
+    lock = FileLock(layout.locks / "gc.lock", shared=True)
+    try:
+        lock.acquire()
+    except OSError as error:
+        if error.errno != errno.EROFS:
+            raise
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
 def holding_blobs(layout: Layout) -> Iterator[None]:
     """Held from the first blob written to the image row added: no collection meanwhile."""
     from berth.sys.filelock import FileLock
@@ -159,10 +180,12 @@ def write_image(
     *,
     tag: Reference | None = None,
     extra: dict[str, Any] | None = None,
+    platform: Platform | None = None,
 ) -> str:
     """Write the image of `base` plus `additions` (each a new layer or None for a step that
     made none, with its history entry) and return its id. `extra`: top-level config fields
-    (author, comment, container…)."""
+    (author, comment, container…); `platform`: an image without a base is the host's unless
+    this says otherwise (`import --platform`)."""
     new = [made for made, _ in additions if made is not None]
     history = [*(base.config.history if base else [])]
     for made, entry in additions:
@@ -171,7 +194,7 @@ def write_image(
     if base is not None:
         document.update(base.config.raw)
     else:
-        platform = host_platform()
+        platform = platform or host_platform()
         document.update(architecture=platform.architecture, os=platform.os)
         if platform.variant:
             document["variant"] = platform.variant

@@ -143,7 +143,7 @@ def _descriptor(raw: Any, what: str) -> Descriptor:
 def _load_json(data: bytes, what: str) -> dict[str, Any]:
     try:
         document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # nested too deep
         raise DataLoss(f"malformed {what}: {error}") from None
     if not isinstance(document, dict):
         raise DataLoss(f"malformed {what}: not a JSON object")

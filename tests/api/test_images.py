@@ -247,7 +247,7 @@ def test_pull_errors_before_the_stream_are_plain_errors_with_dockers_status(
         "/images/create?fromImage=busybox&tag=bad%20tag": "invalid reference format",
         f"/images/create?fromImage=busybox%40sha256:{'a' * 64}&tag=latest": "takes no tag",
         "/images/create?fromImage=busybox&platform=nonsense": "invalid platform",
-        "/images/create?fromSrc=-&repo=imported": "fromSrc",
+        "/images/create?fromSrc=-&repo=imported": "the archive is empty",
         "/images/create": "fromImage is required",
     }
     for path, words in bad.items():

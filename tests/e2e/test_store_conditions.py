@@ -18,6 +18,10 @@ from tests.fixtures.images import Catalogue
 from tests.fixtures.netns import HostNamespace
 from tests.fixtures.store import Berth, Store, mount_store, unmount_store
 
+# An image archive `_prepare` saves, for `load` and `import` (outside the store: a read-only or
+# full store must still be able to read it).
+ARCHIVE = f"/tmp/berth-store-conditions-{os.getpid()}.tar"
+
 # Each command word with arguments that make it do its work on the prepared store.
 READS: dict[str, list[str]] = {
     "ps": ["ps", "-a"],
@@ -28,6 +32,7 @@ READS: dict[str, list[str]] = {
     "port": ["port", "c1"],
     "diff": ["diff", "c1"],
     "export": ["export", "-o", "/dev/null", "c1"],
+    "save": ["save", "-o", "/dev/null", "img"],
     "wait": ["wait", "c1"],
     "image inspect": ["image", "inspect", "img"],
     "container inspect": ["container", "inspect", "c1"],
@@ -52,6 +57,8 @@ WRITES: dict[str, list[str]] = {
     "network connect": ["network", "connect", "n3", "c1"],
     "network disconnect": ["network", "disconnect", "n1", "c1"],
     "commit": ["commit", "c1", "committed:1"],
+    "load": ["load", "-i", ARCHIVE],
+    "import": ["import", ARCHIVE, "imported:1"],
 }
 FREES: dict[str, list[str]] = {
     "rm": ["rm", "-f", "c1"],
@@ -72,6 +79,12 @@ def _clean(result: subprocess.CompletedProcess[str]) -> None:
         assert result.stderr.startswith("Error: "), result.stderr
 
 
+@pytest.fixture(autouse=True)
+def _archive_removed() -> Iterator[None]:
+    yield
+    Path(ARCHIVE).unlink(missing_ok=True)
+
+
 def _prepare(berth: Berth, image: str) -> None:
     for argv in (
         ["tag", image, "img"],
@@ -80,6 +93,7 @@ def _prepare(berth: Berth, image: str) -> None:
         ["volume", "create", "v1"],
         ["volume", "create", "v3"],
         ["create", "--name", "c1", "-v", "v1:/data", "--network", "n1", "img", "true"],
+        ["save", "-o", ARCHIVE, "img"],
     ):
         result = berth(*argv)
         assert result.returncode == 0, (argv, result.stderr)
@@ -92,7 +106,7 @@ def _module(words: str) -> str:
 
 # Commands whose work needs a registry, a running container or a terminal, tested elsewhere
 # (and `version`, which never opens the store).
-EXEMPT = ("pull", "login", "logout", "exec", "attach", "cp", "top", "stats", "stop", "kill")
+EXEMPT = ("pull", "push", "login", "logout", "exec", "attach", "cp", "top", "stats", "stop", "kill")
 EXEMPT_MORE = ("pause", "unpause", "system check", "container cleanup", "serve", "version", "build")
 
 

@@ -17,11 +17,6 @@ from berth.api.routes.registry import credentials_of
 from berth.errors import InvalidArgument
 from berth.reference import Reference, is_digest, parse
 
-IMPORT_NOT_SUPPORTED = (
-    "importing an image from an archive (fromSrc) is not supported by berth yet; "
-    "pull it from a registry (fromImage) instead"
-)
-
 
 def list_images(request: Request) -> Answer:
     """`GET /images/json`. Intermediate images don't exist in berth, so `all` changes
@@ -96,11 +91,13 @@ def prune(request: Request) -> Answer:
 
 
 def create(request: Request) -> Answer:
-    """`POST /images/create`: a pull (`fromImage`); an import (`fromSrc`) is refused."""
+    """`POST /images/create`: a pull (`fromImage`) or an import (`fromSrc`)."""
     image = request.arg("fromImage") or ""
     if not image:
         if request.arg("fromSrc"):
-            raise InvalidArgument(IMPORT_NOT_SUPPORTED)
+            from berth.api.routes import image_import
+
+            return image_import.create(request)
         raise InvalidArgument("fromImage is required: the name of the image to pull")
     reference, all_tags = pull_reference(image, request.arg("tag") or "")
     platform = None
