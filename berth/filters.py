@@ -84,6 +84,25 @@ class Filters:
         values = self._values.get(key)
         return values is None or any(predicate(value) for value in values)
 
+    def match(self, key: str, *texts: str) -> bool:
+        """Docker's `Match` (names): true when the key is absent or one of its values equals
+        one of `texts` or is a regular expression found in one (`name=^db$` is exact); a
+        value that is not a valid expression only matches exactly."""
+        values = self._values.get(key)
+        if values is None:
+            return True
+        import re
+
+        for value in values:
+            try:
+                pattern = re.compile(value)
+            except re.error:
+                pattern = None
+            for text in texts:
+                if value == text or (pattern is not None and pattern.search(text)):
+                    return True
+        return False
+
     def labels(self, labels: Mapping[str, str] | None, key: str = "label") -> bool:
         """Every `key` condition holds: `NAME` (present) or `NAME=VALUE`; and, for the prunes'
         `label!=...`, not every one of the `key!` conditions holds (moby's MatchKVList)."""

@@ -63,7 +63,13 @@ class BuildCache:
                     blobs.add(layer["digest"])
         return chains, blobs
 
-    def prune(self) -> int:
-        """Forget every entry; the number forgotten (the collector frees what they held)."""
+    def prune(self, used_before: str | None = None) -> list[str]:
+        """Forget every entry, or those last used before a time (`now()`'s format, which
+        sorts as text); their keys (the collector frees what they held)."""
         with self.database.transaction() as cursor:
-            return int(cursor.execute("DELETE FROM build_cache").rowcount)
+            if used_before is None:
+                rows = cursor.execute("DELETE FROM build_cache RETURNING key").fetchall()
+            else:
+                query = "DELETE FROM build_cache WHERE used < ? RETURNING key"
+                rows = cursor.execute(query, (used_before,)).fetchall()
+        return [str(row[0]) for row in rows]

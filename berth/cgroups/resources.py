@@ -35,6 +35,8 @@ class Resources(NamedTuple):
     cpuset_cpus: str | None = None
     cpuset_mems: str | None = None
     pids_limit: int | None = None
+    memory_swappiness: int | None = None  # v1 memory.swappiness (0-100); v2 has none
+    oom_kill_disable: bool | None = None  # v1 memory.oom_control; v2 has none
 
 
 class Stats(NamedTuple):

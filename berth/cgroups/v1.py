@@ -149,6 +149,10 @@ class V1:
             files.write(memsw_file, str(swap))
         if resources.memory_reservation is not None:
             files.write(memory / "memory.soft_limit_in_bytes", str(resources.memory_reservation))
+        if resources.memory_swappiness is not None:
+            files.write(memory / "memory.swappiness", str(resources.memory_swappiness))
+        if resources.oom_kill_disable is not None:
+            files.write(memory / "memory.oom_control", "1" if resources.oom_kill_disable else "0")
 
     def _cpu(self, resources: Resources) -> None:
         cpu = self._dir("cpu")

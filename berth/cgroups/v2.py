@@ -98,6 +98,10 @@ class V2:
                 files.warn("swap accounting is off in this kernel: memory+swap limit ignored")
         if resources.memory_reservation is not None:
             files.write(self.path / "memory.low", str(resources.memory_reservation))
+        if resources.memory_swappiness is not None:  # as dockerd on v2: ignored, said so
+            files.warn("cgroup v2 has no memory swappiness: memory swappiness discarded")
+        if resources.oom_kill_disable:
+            files.warn("cgroup v2 can't disable the OOM killer: OomKillDisable discarded")
         line = cpu_max(resources.cpu_quota, resources.cpu_period, files.read(self.path / "cpu.max"))
         if line is not None:
             files.write(self.path / "cpu.max", line)

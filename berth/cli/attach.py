@@ -77,7 +77,10 @@ class Session:
         tty: bool,
         detach_keys: str,
         sig_proxy: bool = True,
+        stdout: bool = True,
+        stderr: bool = True,
     ) -> None:
+        """`stdout`, `stderr`: the output streams to show (`run -a` picks them)."""
         try:
             self.sock = protocol.connect(socket_path)
         except OSError as error:
@@ -94,7 +97,7 @@ class Session:
         # exit and closed before this greeting lands. What it sent is still there to read.
         with contextlib.suppress(OSError):
             self.sock.sendall(
-                json.dumps({"stdin": stdin, "stdout": True, "stderr": True}).encode() + b"\n"
+                json.dumps({"stdin": stdin, "stdout": stdout, "stderr": stderr}).encode() + b"\n"
             )
 
     def send(self, kind: int, payload: bytes) -> None:

@@ -8,7 +8,7 @@ import sys
 
 from berth import __version__
 from berth.cli.table import COMMANDS, GROUP_SUMMARIES, GROUPS, Command
-from berth.cli.usage import UsageError, report_usage_error
+from berth.cli.usage import UsageError, report_usage_error, unknown_flag
 from berth.errors import BerthError, exit_code
 
 # Not typing's constant: typing (and the re it imports) costs ~5 ms, and a command that starts
@@ -64,7 +64,7 @@ def _split_globals(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
         elif word in ("-v", "--version", "-h", "--help"):
             options[word.lstrip("-")[0]] = ""
         else:
-            raise UsageError(f"unknown flag: {word}", "berth")
+            raise unknown_flag(word, "berth")
         index += 1
     return options, list(argv[index:])
 
@@ -81,6 +81,24 @@ def _resolve(words: list[str]) -> tuple[Command, str, list[str]] | None:
     if first in COMMANDS:
         return COMMANDS[first], f"berth {first}", words[1:]
     return None
+
+
+def _unresolved(words: list[str]) -> int:
+    """A group alone or with --help prints its usage; an unknown flag exits 125 and an
+    unknown command 1, in the docker CLI's words."""
+    group = words[0] if words[0] in GROUPS else None
+    if group is not None and (len(words) == 1 or words[1] in ("-h", "--help")):
+        print(_group_usage(group))
+        return 0
+    if group is not None and words[1].startswith("-") and words[1] != "-":
+        return report_usage_error(unknown_flag(words[1], f"berth {group}"))
+    where = "berth" if group is None else f"berth {group}"
+    named = " ".join(words[: 1 if group is None else 2])
+    print(f"berth: unknown command: berth {named}", file=sys.stderr)
+    if group is not None:
+        print(f"\nUsage:  {where}", file=sys.stderr)
+    print(f"\nRun '{where} --help' for more information", file=sys.stderr)
+    return 1
 
 
 def _group_usage(group: str) -> str:
@@ -128,12 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     resolved = _resolve(words)
     if resolved is None:
-        if words[0] in GROUPS:
-            print(_group_usage(words[0]), file=sys.stdout if len(words) == 1 else sys.stderr)
-            return 0 if len(words) == 1 else 125
-        print(f"berth: unknown command: berth {words[0]}", file=sys.stderr)
-        print("See 'berth --help'.", file=sys.stderr)
-        return 125
+        return _unresolved(words)
 
     if "log_level" in options:
         try:

@@ -25,9 +25,11 @@ def filters_of(args: argparse.Namespace, *extra: str) -> Filters:
     return Filters.from_cli([*args.filter, *extra])
 
 
-def confirm(ctx: Context, warning: str) -> bool:
-    """Docker's prompt; anything but y/yes (EOF included) is a no."""
-    ctx.stdout.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
+def confirm(ctx: Context, warning: str, *, inline: bool = False) -> bool:
+    """Docker's prompt (on the warning's line when `inline`, as `builder prune` asks);
+    anything but y/yes (EOF included) is a no."""
+    separator = " " if inline else "\n"
+    ctx.stdout.write(f"{warning}{separator}Are you sure you want to continue? [y/N] ")
     ctx.stdout.flush()
     answer = sys.stdin.readline().strip().lower()
     return answer in ("y", "yes")
@@ -37,4 +39,4 @@ def report(ctx: Context, title: str, lines: Sequence[str], reclaimed: int) -> No
     """`Deleted Images:` (or Containers, Volumes), one line each, then the space reclaimed."""
     if lines:
         ctx.stdout.write(f"{title}:\n" + "".join(f"{line}\n" for line in lines) + "\n")
-    ctx.stdout.write(f"Total reclaimed space: {humanize.size(reclaimed)}\n")
+    ctx.stdout.write(f"Total reclaimed space: {humanize.size(reclaimed, 4)}\n")

@@ -85,11 +85,17 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     add("--health-start-period", help="Start period for the container to initialize")
     add("--health-start-interval", help="Time between running the check during the start period")
     add("--no-healthcheck", action="store_true", help="Disable any container-specified HEALTHCHECK")
+    from berth.cli import run_extra_options, run_isolation
+
+    run_extra_options.add_flags(parser)
+    run_isolation.add_flags(parser)
     add("image", metavar="IMAGE")
     add("command", nargs=argparse.REMAINDER, metavar="[COMMAND] [ARG...]")
 
 
-def _env(args: argparse.Namespace) -> list[str]:
+def environment(args: argparse.Namespace) -> list[str]:
+    """`--env-file` lines, then `-e` entries (`-e NAME` takes the caller's value): what
+    `run`, `create` and `exec` send as Env."""
     import os
 
     entries: list[str] = []
@@ -254,7 +260,7 @@ def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         from berth.oci import parse_platform
 
         parse_platform(args.platform)
-    if args.hostname and network == "host":
+    if args.hostname and network.startswith("container:"):
         raise InvalidArgument("Conflicting options: hostname and the network mode")
     for name in [*args.cap_add, *args.cap_drop]:
         capability_name(name)
@@ -274,7 +280,7 @@ def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         "Tty": args.tty,
         "OpenStdin": args.interactive,
         "StdinOnce": args.interactive,
-        "Env": _env(args),
+        "Env": environment(args),
         "Cmd": args.command or None,
         "Image": args.image,
         "WorkingDir": args.workdir or "",
@@ -335,4 +341,8 @@ def build_documents(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         "PidsLimit": args.pids_limit,
         "Ulimits": ulimits or None,
     }
+    from berth.cli import run_extra_options, run_isolation
+
+    run_extra_options.apply(args, config, host_config)
+    run_isolation.apply(args, host_config)
     return config, host_config

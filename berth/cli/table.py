@@ -44,7 +44,7 @@ COMMANDS: dict[str, Command] = {
     "ps": Command("ps", "List containers"),
     "logs": Command("logs", "Fetch the logs of a container"),
     "wait": Command("wait", "Block until containers stop, then print their exit codes"),
-    "exec": Command("exec", "Execute a command in a running container", True),
+    "exec": Command("exec", "Execute a command in a running container"),
     "attach": Command("attach", "Attach local standard input, output, and error streams"),
     "rename": Command("rename", "Rename a container"),
     "pause": Command("pause", "Pause all processes within one or more containers"),
@@ -96,6 +96,7 @@ GROUPS: dict[str, dict[str, Command]] = {
     "system": {
         "df": Command("system_df", "Show berth disk usage"),
         "check": Command("system_check", "Check the store for damage, and repair it"),
+        "prune": Command("system_prune", "Remove unused data"),
         "service": Command("serve", "Serve the Docker Engine API"),
         "events": COMMANDS["events"],
         "info": COMMANDS["info"],

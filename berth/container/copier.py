@@ -66,7 +66,8 @@ def _enter(request: dict[str, Any]) -> None:
             Mount(tuple(lowers), upper, work).attach(Path(root))
         for source, target, readonly in request.get("binds") or []:
             inside = resolve_in_root(root, target)
-            if os.path.exists(source) and os.path.isdir(inside) == os.path.isdir(source):
+            present = os.path.exists(source) and os.path.lexists(inside)  # a file's stub too
+            if present and os.path.isdir(inside) == os.path.isdir(source):
                 bind(source, inside, readonly=readonly, recursive=True)
     os.chroot(root)
     os.chdir("/")

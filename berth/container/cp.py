@@ -72,7 +72,14 @@ def container_root(
     pid = int(record.state.get("Pid") or 0)
     if record.status in (Status.RUNNING, Status.PAUSED) and pid:
         return Root(f"/proc/{pid}/root")
-    binds = []
+    # The /etc files Docker binds in, as it mounts them for a copy: /etc/hostname is the
+    # container's name, not the image's empty file.
+    directory, readonly = paths.directory(record.id), bool(record.host_config.get("ReadonlyRootfs"))
+    binds = [
+        (str(directory / name), f"/etc/{name}", readonly)
+        for name in ("hostname", "hosts", "resolv.conf")
+        if (directory / name).is_file()
+    ]
     for entry in record.host_config.get("Mounts") or []:
         if entry.get("Type") == "volume" and entry.get("Source"):
             source = str(volume_data(str(entry["Source"])))

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from berth.container.signals import signal_number
 from berth.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from berth.container.isolation import Lookup
 
 MIN_MEMORY = 6 * 1024 * 1024
 RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
@@ -40,10 +43,21 @@ def merge_image_config(config: dict[str, Any], image: dict[str, Any]) -> dict[st
     return merged
 
 
-def check(config: dict[str, Any], host_config: dict[str, Any]) -> None:
+def check(
+    config: dict[str, Any], host_config: dict[str, Any], lookup: Lookup | None = None
+) -> None:
     """What Docker refuses at create, whoever sent the request (the CLI or the API): bad
     limits, a stop signal the kernel lacks, relative paths, malformed extra hosts, rlimits
-    above what this host can grant."""
+    above what this host can grant; namespaces, devices and sysctls are checked (and given
+    dockerd's defaults, in place) by `isolation.settle`, with `lookup` finding the
+    containers whose namespaces are joined."""
+    from berth.container import isolation
+
+    isolation.settle(config, host_config, lookup)
+    from berth.container import log_config
+
+    log_config.settle(host_config)
+    _check_dns(host_config)
     _check_limits(host_config)
     _check_restart_policy(host_config)
     _check_mounts(host_config)
@@ -78,6 +92,8 @@ def _check_limits(host_config: dict[str, Any]) -> None:
     if memory and memory < MIN_MEMORY:
         raise InvalidArgument("Minimum memory limit allowed is 6MB")
     swap = int(host_config.get("MemorySwap") or 0)
+    if memory and not swap:  # dockerd's default: as much swap as memory
+        host_config["MemorySwap"] = swap = memory * 2
     if swap > 0 and memory and swap < memory:
         raise InvalidArgument(
             "Minimum memoryswap limit should be larger than memory limit, see usage"
@@ -93,6 +109,30 @@ def _check_limits(host_config: dict[str, Any]) -> None:
             f"Range of CPUs is from 0.01 to {available}.00, as there are only {available} "
             "CPUs available"
         )
+
+
+def _check_dns(host_config: dict[str, Any]) -> None:
+    """Dns, DnsSearch and DnsOptions as resolv.conf can hold them (Docker's CLI checks):
+    addresses, domain names (or `.`, no search at all), options without blanks."""
+    import ipaddress
+    import re
+
+    for server in host_config.get("Dns") or []:
+        try:
+            ipaddress.ip_address(str(server))
+        except ValueError:
+            raise InvalidArgument(f"IP address is not correctly formatted: {server}") from None
+    label = r"[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?"
+    for domain in host_config.get("DnsSearch") or []:
+        text = str(domain)
+        valid = re.fullmatch(rf"{label}(\.{label})*\.?", text) and re.search("[a-zA-Z]", text)
+        if text != "." and not (valid and len(text) < 255):
+            raise InvalidArgument(f"{text} is not a valid domain")
+    for option in host_config.get("DnsOptions") or []:
+        if not str(option) or any(c.isspace() for c in str(option)):
+            raise InvalidArgument(f"invalid DNS option: {option!r}")
+    for key in ("Dns", "DnsSearch", "DnsOptions"):  # dockerd's: empty lists, never null
+        host_config[key] = list(host_config.get(key) or [])
 
 
 def _check_restart_policy(host_config: dict[str, Any]) -> None:

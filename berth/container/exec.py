@@ -1,6 +1,8 @@
 """`exec`: one more process in a running container, as `docker exec` runs it: the
-container's environment, user, capabilities and seccomp filter unless overridden. The
-runtime's exec helper (a fresh process) joins the container's namespaces and cgroup."""
+container's environment, user, capabilities and seccomp filter unless overridden (`-u`
+resolved with the container's --group-add; `--privileged` grants every capability, the
+seccomp filter and device policy staying the container's, as dockerd's). The runtime's
+exec helper (a fresh process) joins the container's namespaces and cgroup."""
 
 from __future__ import annotations
 
@@ -31,12 +33,14 @@ def run(
     stdio: Stdio,
     console_socket: int | None = None,
     console_size: tuple[int, int] | None = None,  # (rows, columns) of the caller's
+    privileged: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start `args` in the (refreshed) `record`'s container; returns the helper that parents
     the process (its exit status is the process's)."""
     from berth.cgroups import open_cgroup
     from berth.container import user as users
     from berth.container.spec import merge_env
+    from berth.runtime.capabilities import ALL_CAPABILITIES
 
     state.check_exec(record.id, record.status)
     if not args:
@@ -52,11 +56,18 @@ def run(
     if workdir:
         process["cwd"] = workdir
     if user is not None:
-        resolved = users.resolve(paths.rootfs(record.id), user)
+        group_add = [str(g) for g in record.host_config.get("GroupAdd") or []]
+        resolved = users.resolve(paths.rootfs(record.id), user, group_add)
         process["user"] = {
             "uid": resolved.uid,
             "gid": resolved.gid,
             "additionalGids": list(resolved.additional_gids),
+        }
+    if privileged:
+        every = list(ALL_CAPABILITIES)
+        process["capabilities"] = {
+            **(process.get("capabilities") or {}),
+            **{key: every for key in ("bounding", "effective", "permitted", "inheritable")},
         }
     cgroup = open_cgroup(record.id, parent=paths.cgroup_parent)
     return runtime.exec(

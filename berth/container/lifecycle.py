@@ -34,7 +34,7 @@ from berth.errors import (
     PermissionDenied,
 )
 from berth.monitor.config import RENAMED
-from berth.network.setup import is_bridged, network_mode
+from berth.network.setup import default_hostname, is_bridged, network_mode
 
 if TYPE_CHECKING:
     from berth.cgroups import CgroupManager
@@ -124,14 +124,16 @@ class Lifecycle:
         host_config: dict[str, Any],
         name: str | None,
         aliases: list[str] | None = None,
+        address: str | None = None,
     ) -> ContainerRecord:
-        from berth.container import names
+        from berth.container import names, references
         from berth.container.creating import check, merge_image_config
         from berth.container.spec import process_args
 
         merged = merge_image_config(config, dict(image_config))
         process_args(merged)  # "No command specified" now, not at start
-        check(config, host_config)
+        check(config, host_config, self.lookup)
+        references.resolve(host_config, self.lookup)  # --volumes-from, --link
         taken = {r.name for r in self.records.all()}
         container_id = os.urandom(32).hex()
         chosen = names.check_name(name) if name else names.random_name(taken)
@@ -142,7 +144,7 @@ class Lifecycle:
                 self.volumes, host_config, image_config.get("Volumes") or {}
             )
         if not merged.get("Hostname"):
-            merged["Hostname"] = container_id[:12]
+            merged["Hostname"] = default_hostname(network_mode(host_config), container_id)
         record = ContainerRecord(
             id=container_id,
             name=chosen,
@@ -162,8 +164,8 @@ class Lifecycle:
             added = True
             recovery.save(self.paths.directory(container_id), record)
             mode = network_mode(host_config)
-            if is_bridged(mode) or aliases:
-                self.network.register(record.id, mode, list(aliases or []))
+            if is_bridged(mode) or aliases or address:
+                self.network.register(record.id, mode, list(aliases or []), address)
         except BaseException as error:
             # Nothing of a container that was not created stays: row, snapshot, directory,
             # the anonymous volumes made for it above (on a full disk, with the store's
@@ -227,7 +229,7 @@ class Lifecycle:
                 rootfs = self.paths.rootfs(record.id)
                 volume_mounts.copy_up(self.volumes, record.host_config, rootfs)
             network = self._setup_network(record)
-            spec = starting.spec(record, self.paths, self.volumes_root, network)
+            spec = starting.spec(record, self.paths, self.volumes_root, network, self.lookup)
             (self.paths.directory(record.id) / "config.json").write_text(json.dumps(spec))
             group = starting.cgroup(record, self.paths.cgroup_parent)
             owns_netns = self._bridged(record) and network.netns == str(
@@ -281,7 +283,8 @@ class Lifecycle:
         self.snapshots.mounts(record.id).attach(rootfs, nodev=not privileged)
 
     def _setup_network(self, record: ContainerRecord) -> NetworkSetup:
-        from berth.network import ports, setup
+        from berth.container import bridging
+        from berth.network import setup
 
         mode = setup.network_mode(record.host_config)
         if mode == "host":
@@ -296,18 +299,14 @@ class Lifecycle:
             if not path.exists():
                 path = Path(f"/proc/{int(other.state.get('Pid') or 0)}/ns/net")
             return setup.joined(path, self.paths.directory(other.id))
-        wanted = ports.wanted(
-            record.host_config.get("PortBindings"),
-            record.config.get("ExposedPorts"),
-            bool(record.host_config.get("PublishAllPorts")),
-        )
-        return self.network.setup(record.id, mode, wanted)
+        return bridging.setup(record, self.network, mode, self.lookup)
 
     # -- release and remove ----------------------------------------------------------------
 
     def release(self, record: ContainerRecord, *, cgroup_too: bool = True) -> None:
         """Undo what start set up on the host: the rootfs mount, runtime state, the network,
         the cgroup."""
+        from berth.container import namespaces
         from berth.sys import MNT_DETACH, umount
 
         rootfs = self.paths.rootfs(record.id)
@@ -316,6 +315,7 @@ class Lifecycle:
                 umount(rootfs, MNT_DETACH)
         with contextlib.suppress(BerthError):
             self.runtime().delete(record.id)
+        namespaces.release(self.paths, record.id)  # a shareable IPC's /dev/shm
         if self._bridged(record):
             self.network.teardown(record.id)
         if cgroup_too:

@@ -1,61 +1,130 @@
 """A container's json-file log, as Docker keeps it: one JSON record per line (`log`,
 `stream`, `time`). Read from an offset (`logs -f` goes on from where it was), or only its
-last records: `logs --tail N` reads the file from its end, never the whole of it."""
+last records: `logs --tail N` reads the file from its end, never the whole of it.
+
+A log that rotates (`--log-opt max-size=`) is several files, `<log>.<n>` … `<log>.1` and
+`<log>` itself, read as one stream: an offset counts every byte ever written to the log,
+and `<log>.base` says where the current file begins (berth.monitor.files writes it, under
+an exclusive flock while the files move; here it is taken shared while they are opened).
+An offset in a file rotated away since is read from the oldest file that is left.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
+
+from berth.monitor.files import BASE_SIZE, BASE_SUFFIX
 
 BLOCK = 64 * 1024
+
+
+class Piece(NamedTuple):
+    start: int  # where the file begins in the whole log
+    stream: BinaryIO
+    size: int
+
+
+@contextlib.contextmanager
+def _pieces(path: Path) -> Iterator[list[Piece]]:
+    """The log's files, oldest first, each open (so a rotation meanwhile changes nothing
+    that is being read); none when there is no log."""
+    current: BinaryIO | None = None
+    rotated: list[BinaryIO] = []
+    try:
+        base = 0
+        try:
+            lock = os.open(f"{path}{BASE_SUFFIX}", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            lock = -1  # a log that never rotates: one file
+        try:
+            if lock >= 0:
+                import fcntl
+
+                fcntl.flock(lock, fcntl.LOCK_SH)
+                text = os.pread(lock, BASE_SIZE, 0)
+                base = int(text) if text.strip().isdigit() else 0
+            with contextlib.suppress(FileNotFoundError):
+                current = open(path, "rb")  # noqa: SIM115 - closed below
+            while lock >= 0:
+                try:
+                    rotated.insert(0, open(f"{path}.{len(rotated) + 1}", "rb"))  # noqa: SIM115
+                except FileNotFoundError:
+                    break
+        finally:
+            if lock >= 0:
+                os.close(lock)
+        pieces = []
+        start = base - sum(os.fstat(stream.fileno()).st_size for stream in rotated)
+        for stream in [*rotated, *([current] if current else [])]:
+            size = os.fstat(stream.fileno()).st_size
+            pieces.append(Piece(start, stream, size))
+            start += size
+        yield pieces
+    finally:
+        for stream in [*rotated, *([current] if current else [])]:
+            stream.close()
 
 
 def read(path: Path, offset: int = 0, limit: int = -1) -> tuple[list[dict[str, Any]], int]:
     """The complete records from `offset` on, and the offset after the last of them (a
     record still being written is left for the next read). With `limit`, at most that many
     bytes are read (a server streaming a large log holds one piece at a time); a piece with
-    no record end in it is a damaged record, skipped."""
-    try:
-        with open(path, "rb") as stream:
-            stream.seek(offset)
-            data = stream.read(limit)
-    except FileNotFoundError:
-        return [], offset
-    complete = data[: data.rfind(b"\n") + 1]
-    if not complete and 0 < limit <= len(data):
-        complete = data
+    no record end in it is a damaged record, skipped. Rotated files are read to their end
+    and the next one begun, as if the log were one file."""
+    records: list[dict[str, Any]] = []
+    with _pieces(path) as pieces:
+        offset = max(offset, pieces[0].start) if pieces else offset
+        budget = limit
+        for number, piece in enumerate(pieces):
+            last = number == len(pieces) - 1
+            if offset >= piece.start + piece.size and not last:
+                continue
+            piece.stream.seek(offset - piece.start)
+            data = piece.stream.read(budget)
+            complete = data[: data.rfind(b"\n") + 1]
+            if not last and offset + len(data) >= piece.start + piece.size:
+                complete = data  # a rotated file's end: whatever a full disk cut short goes
+            elif not complete and 0 < budget <= len(data):
+                complete = data  # a damaged record as long as a piece: skipped past
+            records += _records(complete)
+            offset += len(complete)
+            if budget > 0:
+                budget -= len(data)
+                if budget <= 0:
+                    break
+    return records, offset
+
+
+def _records(data: bytes) -> list[dict[str, Any]]:
     records = []
-    for line in complete.splitlines():
+    for line in data.splitlines():
         try:
             records.append(json.loads(line))
         except ValueError:
             continue  # a line damaged by a crash (or a full disk) costs that line only
-    return records, offset + len(complete)
+    return records
 
 
 def tail_offset(path: Path, count: int) -> int:
     """Where the last `count` complete records start, found by reading backwards from the
-    end one block at a time."""
-    try:
-        with open(path, "rb") as stream:
-            return _tail_offset(stream, count)
-    except FileNotFoundError:
-        return 0
-
-
-def _tail_offset(stream: BinaryIO, count: int) -> int:
-    position = stream.seek(0, os.SEEK_END)
-    newlines = 0  # the first one found ends the last complete record
-    while position > 0:
-        start = max(position - BLOCK, 0)
-        stream.seek(start)
-        block = stream.read(position - start)
-        index = len(block)
-        while (index := block.rfind(b"\n", 0, index)) >= 0:
-            newlines += 1
-            if newlines == count + 1:
-                return start + index + 1
-        position = start
-    return 0
+    end one block at a time, through the rotated files if it must."""
+    with _pieces(path) as pieces:
+        newlines = 0  # the first one found ends the last complete record
+        for piece in reversed(pieces):
+            position = piece.size
+            while position > 0:
+                start = max(position - BLOCK, 0)
+                piece.stream.seek(start)
+                block = piece.stream.read(position - start)
+                index = len(block)
+                while (index := block.rfind(b"\n", 0, index)) >= 0:
+                    newlines += 1
+                    if newlines == count + 1:
+                        return piece.start + start + index + 1
+                position = start
+        return pieces[0].start if pieces else 0

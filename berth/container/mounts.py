@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -76,7 +77,8 @@ def oci_mounts(host_config: Mapping[str, Any], volumes_root: Path) -> list[dict[
     """The OCI mounts of -v, --mount and --tmpfs.
 
     Binds and volumes are nodev (tmpfs always is), part of the device policy: see
-    `berth.runtime.mounts.confines_devices`. --privileged lifts it, as in Docker.
+    `berth.runtime.mounts.confines_devices`. --privileged lifts it, as in Docker. A `-v`
+    bind's missing source directory is made (Docker's -v does so; --mount refuses).
     """
     mounts: list[dict[str, Any]] = []
     nodev = [] if host_config.get("Privileged") else ["nodev"]
@@ -85,6 +87,8 @@ def oci_mounts(host_config: Mapping[str, Any], volumes_root: Path) -> list[dict[
         options = (["ro"] if entry.get("ReadOnly") else []) + nodev
         if entry["Type"] == "bind":
             source = Path(str(entry["Source"])).absolute()
+            if "Mode" in entry and not os.path.lexists(source):  # -v (and API Binds)
+                _make_source(source)
             if not source.exists():
                 raise InvalidArgument(
                     f'invalid mount config for type "bind": bind source path does not exist: '
@@ -113,7 +117,7 @@ def oci_mounts(host_config: Mapping[str, Any], volumes_root: Path) -> list[dict[
                 }
             )
         else:
-            tmpfs = ["nosuid", "nodev", *[o for o in options if o != "nodev"]]
+            tmpfs = ["nosuid", "nodev", "noexec", *[o for o in options if o != "nodev"]]
             extra = entry.get("TmpfsOptions") or {}
             if extra.get("SizeBytes"):
                 tmpfs.append(f"size={extra['SizeBytes']}")
@@ -128,3 +132,13 @@ def oci_mounts(host_config: Mapping[str, Any], volumes_root: Path) -> list[dict[
             {"destination": target, "type": "tmpfs", "source": "tmpfs", "options": options}
         )
     return mounts
+
+
+def _make_source(source: Path) -> None:
+    """A missing `-v` source: a directory (and its parents), as dockerd makes it."""
+    try:
+        source.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidArgument(
+            f"error while creating mount source path '{source}': {error.strerror}"
+        ) from None

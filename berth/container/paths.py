@@ -31,6 +31,10 @@ class ContainerPaths:
         """The mount point of the container's root while it runs."""
         return self.directory(container_id) / "rootfs"
 
+    def shm(self, container_id: str) -> Path:
+        """Where a shareable IPC namespace's /dev/shm is mounted on the host while it runs."""
+        return self.directory(container_id) / "shm"
+
     def log(self, container_id: str) -> Path:
         """Docker's json-file log."""
         return self.directory(container_id) / f"{container_id}-json.log"

@@ -117,11 +117,26 @@ class SpecInputs(NamedTuple):
     seccomp: Mapping[str, Any] | None
     binds: Sequence[Mapping[str, Any]] = ()  # extra OCI mounts (volumes, -v, --tmpfs)
     init_binary: Path | None = None  # --init: a static init (tini) to run as pid 1
+    joined: Mapping[str, str] = {}  # namespace kind -> path (--ipc/--pid container:X)
+    shm: str | None = None  # a host directory for /dev/shm (berth.container.namespaces)
+    devices: Sequence[Mapping[str, Any]] = ()  # berth.container.devices.for_container
 
 
-def default_mounts(privileged: bool) -> list[dict[str, Any]]:
+# /dev/shm when nothing else is asked for: a private tmpfs of Docker's default size.
+SHM_DEFAULT = {
+    "destination": "/dev/shm",
+    "type": "tmpfs",
+    "source": "shm",
+    "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+}
+
+
+def default_mounts(
+    privileged: bool, shm: Mapping[str, Any] | None = SHM_DEFAULT
+) -> list[dict[str, Any]]:
+    """Docker's /proc, /dev, /sys, cgroups, mqueue; `shm` is the /dev/shm mount, if any."""
     sys_options = ["nosuid", "noexec", "nodev"] + ([] if privileged else ["ro"])
-    return [
+    mounts = [
         {
             "destination": "/proc",
             "type": "proc",
@@ -153,13 +168,8 @@ def default_mounts(privileged: bool) -> list[dict[str, Any]]:
             "source": "mqueue",
             "options": ["nosuid", "noexec", "nodev"],
         },
-        {
-            "destination": "/dev/shm",
-            "type": "tmpfs",
-            "source": "shm",
-            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-        },
     ]
+    return mounts + ([dict(shm)] if shm is not None else [])
 
 
 # Docker's default device rules: any node may be made (CAP_MKNOD), only these opened.
@@ -176,8 +186,11 @@ ALLOWED_DEVICES = (
 )
 
 
-def device_rules(privileged: bool) -> list[dict[str, Any]]:
-    """The spec's linux.resources.devices: everything for --privileged, else Docker's list.
+def device_rules(
+    privileged: bool, devices: Sequence[Mapping[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """The spec's linux.resources.devices: everything for --privileged, else Docker's list
+    and a rule for each of `devices` (--device, berth.container.devices).
 
     runc enforces them with the devices cgroup (a BPF program on v2); berth's runtime with
     nodev mounts (`berth.runtime.mounts.confines_devices`).
@@ -194,7 +207,9 @@ def device_rules(privileged: bool) -> list[dict[str, Any]]:
         if minor >= 0:
             rule["minor"] = minor
         rules.append(rule)
-    return rules
+    from berth.container.devices import allow_rules
+
+    return rules + allow_rules(devices)
 
 
 def process_args(config: Mapping[str, Any]) -> list[str]:
@@ -219,6 +234,8 @@ def _with_init(args: list[str], host_config: Mapping[str, Any], inputs: SpecInpu
 def build(
     config: Mapping[str, Any], host_config: Mapping[str, Any], inputs: SpecInputs
 ) -> dict[str, Any]:
+    from berth.container import devices, namespaces
+
     privileged = bool(host_config.get("Privileged"))
     caps = capabilities(
         host_config.get("CapAdd") or [], host_config.get("CapDrop") or [], privileged
@@ -257,14 +274,15 @@ def build(
             re.fullmatch(r"no-new-privileges(:true|=true)?", o) for o in security
         ),
     }
-    mounts = default_mounts(privileged)
+    mounts = default_mounts(privileged, namespaces.shm_mount(host_config, inputs.shm))
+    etc_options = ["rbind", "rprivate", *(["ro"] if host_config.get("ReadonlyRootfs") else [])]
     for destination, source in inputs.etc_files.items():
         mounts.append(
             {
                 "destination": destination,
                 "type": "bind",
                 "source": str(source),
-                "options": ["rbind", "rprivate"],
+                "options": list(etc_options),  # read-only with the rootfs, as Docker's
             }
         )
     mounts += [dict(m) for m in inputs.binds]
@@ -277,13 +295,14 @@ def build(
                 "options": ["bind", "ro"],
             }
         )
-    namespaces: list[dict[str, str]] = [
-        {"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")
-    ]
-    if inputs.netns != "host":
-        namespaces.append({"type": "network", **({"path": inputs.netns} if inputs.netns else {})})
-    linux: dict[str, Any] = {"namespaces": namespaces}
-    linux["resources"] = {"devices": device_rules(privileged)}
+    linux: dict[str, Any] = {
+        "namespaces": namespaces.spec_namespaces(host_config, inputs.netns, inputs.joined)
+    }
+    linux["resources"] = {"devices": device_rules(privileged, inputs.devices)}
+    if inputs.devices:
+        linux["devices"] = devices.spec_devices(inputs.devices)
+    if host_config.get("Sysctls"):
+        linux["sysctl"] = {str(k): str(v) for k, v in host_config["Sysctls"].items()}
     if not privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
@@ -293,7 +312,8 @@ def build(
         "ociVersion": OCI_VERSION,
         "process": process,
         "root": {"path": str(inputs.rootfs), "readonly": bool(host_config.get("ReadonlyRootfs"))},
-        "hostname": config.get("Hostname", ""),
+        # The host's UTS namespace keeps the host's name (runc refuses a hostname there).
+        "hostname": "" if host_config.get("UTSMode") == "host" else config.get("Hostname", ""),
         "mounts": mounts,
         "linux": linux,
     }

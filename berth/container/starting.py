@@ -6,6 +6,7 @@ configuration. Pure assembly from the container's row; the lifecycle runs it in 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,19 +24,32 @@ CPU_PERIOD = 100_000
 
 
 def spec(
-    record: ContainerRecord, paths: ContainerPaths, volumes_root: Path, network: NetworkSetup
+    record: ContainerRecord,
+    paths: ContainerPaths,
+    volumes_root: Path,
+    network: NetworkSetup,
+    lookup: Callable[[str], ContainerRecord],
 ) -> dict[str, Any]:
-    """The container's OCI runtime spec, its /etc files written beside it."""
+    """The container's OCI runtime spec, its /etc files written beside it; `lookup` finds
+    the containers whose IPC or PID namespace it joins (a shareable /dev/shm is mounted)."""
+    from berth.container import devices, namespaces, user
     from berth.container import spec as oci_spec
-    from berth.container import user
-    from berth.container.etc_files import write_etc_files
+    from berth.container.etc_files import link_mtab, write_etc_files
     from berth.container.mounts import oci_mounts
 
     rootfs = paths.rootfs(record.id)
-    resolved = user.resolve(rootfs, str(record.config.get("User") or ""))
+    group_add = [str(g) for g in record.host_config.get("GroupAdd") or []]
+    resolved = user.resolve(rootfs, str(record.config.get("User") or ""), group_add)
+    gathered = devices.for_container(record.host_config)
     etc = write_etc_files(paths.directory(record.id), record, network)
+    link_mtab(rootfs)
+    binds = oci_mounts(record.host_config, volumes_root)
+    shared = namespaces.prepare(record, paths, lookup)  # last: it may mount on the host
+    config = record.config
+    if network.links.env:  # a link's variables come before the container's own (Docker's)
+        config = {**config, "Env": [*network.links.env, *(config.get("Env") or [])]}
     return oci_spec.build(
-        record.config,
+        config,
         record.host_config,
         oci_spec.SpecInputs(
             rootfs=rootfs,
@@ -44,7 +58,10 @@ def spec(
             netns=network.netns,
             seccomp=seccomp(record.host_config),
             init_binary=INIT_BINARY if INIT_BINARY.exists() else None,
-            binds=oci_mounts(record.host_config, volumes_root),
+            binds=binds,
+            joined=shared.paths,
+            shm=shared.shm,
+            devices=gathered,
         ),
     )
 
@@ -86,6 +103,8 @@ def cgroup(record: ContainerRecord, parent: str) -> CgroupManager:
         cpu_shares=hc.get("CpuShares") or None,
         cpuset_cpus=hc.get("CpusetCpus") or None,
         pids_limit=hc.get("PidsLimit") if (hc.get("PidsLimit") or 0) > 0 else None,
+        memory_swappiness=hc.get("MemorySwappiness"),
+        oom_kill_disable=bool(hc.get("OomKillDisable")) or None,
     )
     group = open_cgroup(record.id, parent=parent)
     group.create(resources)
@@ -119,15 +138,21 @@ def monitor_config(
 ) -> MonitorConfig:
     """What the monitor is told: where everything is, the restart policy, the healthcheck,
     what to run when the container is done, and which of its fds are the network's."""
+    from berth.container.log_config import settings
+
     policy = record.host_config.get("RestartPolicy") or {}
     dns_fds = network.dns_fds or ()
+    log = settings(record.host_config)
     return MonitorConfig(
         id=record.id,
         bundle=str(paths.directory(record.id)),
         run_dir=str(paths.run_dir(record.id)),
         runtime_root=str(paths.runtime_root),
-        log_path=str(paths.log(record.id)),
+        log_path=str(paths.log(record.id)) if log.readable else "",
+        log_max_size=log.max_size,
+        log_max_files=log.max_files,
         rootfs=str(paths.rootfs(record.id)),
+        shm=str(paths.shm(record.id)) if record.host_config.get("IpcMode") == "shareable" else "",
         tty=bool(record.config.get("Tty")),
         open_stdin=bool(record.config.get("OpenStdin")),
         wait_for_attach=wait_for_attach,
@@ -144,6 +169,8 @@ def monitor_config(
         cleanup_argv=admin_argv(paths, "container", "cleanup", record.id) if owns_netns else [],
         dns_fds=list(dns_fds),
         dns_names=network.names_files,
+        dns_servers=[str(s) for s in record.host_config.get("Dns") or []],
+        dns_aliases=dict(network.links.aliases or {}),
         held_fds=[s.fileno() for s in network.held if s.fileno() not in dns_fds],
         reserve=str(paths.layout.reserve),
         events=str(paths.layout.events),

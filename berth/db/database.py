@@ -221,3 +221,10 @@ def _translated(error: sqlite3.Error, path: Path, degraded: str = "") -> BerthEr
 def now() -> str:
     """A row's timestamp: RFC 3339 in UTC, as Docker prints times."""
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def stamp(seconds: float) -> str:
+    """A Unix time as a row's timestamp (`now()`'s format, which sorts as text), to compare
+    stored times with in SQL."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")

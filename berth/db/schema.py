@@ -36,6 +36,11 @@ Tables (v6):
                 the chain its result stands on, and the result (config, the layers and
                 history entries made since the stage's FROM) as JSON; `used` orders pruning
 
+Tables (v7):
+  networks      + configured: 1 when the user chose the subnet (only then may a container
+                ask for its own address, as Docker's --ip)
+  endpoints     + requested: the IPv4 address asked for at create (--ip, IPAMConfig)
+
 Never edit a released migration: append a new one.
 """
 
@@ -149,5 +154,9 @@ MIGRATIONS: tuple[str, ...] = (
         created  TEXT NOT NULL,
         used     TEXT NOT NULL
     );
+    """,
+    """
+    ALTER TABLE networks ADD COLUMN configured INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE endpoints ADD COLUMN requested TEXT;
     """,
 )

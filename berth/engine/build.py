@@ -8,7 +8,7 @@ import contextlib
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from berth.db import now
+from berth.db import now, stamp
 from berth.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -203,10 +203,11 @@ class Builder:
         finally:
             self._parts.spare_monitors(0)
 
-    def prune_cache(self) -> tuple[int, int]:
-        """`builder prune`: forget the build cache; the collector frees what it held.
-        Returns the entries forgotten and the bytes freed."""
-        forgotten = self._parts.build_cache.prune()
+    def prune_cache(self, until: float | None = None) -> tuple[list[str], int]:
+        """`builder prune`: forget the build cache (with `until`, a Unix time: the entries
+        not used since then, as BuildKit's keep-duration); the collector frees what it held.
+        Returns the keys of the entries forgotten and the bytes freed."""
+        forgotten = self._parts.build_cache.prune(None if until is None else stamp(until))
         collected = self._parts.image_service.collect()
         return forgotten, collected.layers_bytes + collected.blobs_bytes
 

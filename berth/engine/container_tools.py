@@ -68,6 +68,7 @@ class ContainerTools:
         stdio: Stdio,
         console_socket: int | None = None,
         console_size: tuple[int, int] | None = None,
+        privileged: bool = False,
     ) -> subprocess.Popen[bytes]:
         from berth.container import exec as container_exec
 
@@ -84,6 +85,7 @@ class ContainerTools:
             stdio=stdio,
             console_socket=console_socket,
             console_size=console_size,
+            privileged=privileged,
         )
 
     def copy(self, src: str, dest: str, *, follow: bool, archive: bool) -> None:

@@ -102,6 +102,11 @@ class Containers:
     def log_path(self, container_id: str) -> Path:
         return self.paths.log(container_id)
 
+    def check_log_readable(self, record: ContainerRecord) -> None:
+        """Docker's refusal to read the log of a container whose driver keeps none."""
+        if (record.host_config.get("LogConfig") or {}).get("Type") == "none":
+            raise InvalidArgument("configured logging driver does not support reading")
+
     def read_log(
         self, container_id: str, offset: int = 0, limit: int = -1
     ) -> tuple[list[dict[str, Any]], int]:
@@ -190,7 +195,7 @@ class Containers:
             return True
         return (
             filters.any("status", lambda v: record.status == v)
-            and filters.any("name", lambda v: v in record.name)
+            and filters.match("name", "/" + record.name, record.name)
             and filters.any("id", record.id.startswith)
             and filters.any(
                 "exited",
@@ -221,13 +226,16 @@ class Containers:
         from berth.engine.reports import containers as report
 
         snapshots = self._engine.snapshots
+        lowers: tuple[str, ...] = ()
         try:
             upper: Path | None = snapshots.upper(record.id)
-            work: Path | None = Path(str(snapshots.mounts(record.id).work))
+            mounted = snapshots.mounts(record.id)
+            work: Path | None = Path(str(mounted.work))
+            lowers = tuple(str(lower) for lower in mounted.lowers)
         except NotFound:
             upper = work = None
         storage = report.Storage(
-            self.paths.directory(record.id), upper, work, self._engine.layout.volumes
+            self.paths.directory(record.id), upper, work, self._engine.layout.volumes, lowers
         )
         settings = self._engine.networks.settings(record)
         return report.inspect(record, storage, settings)
@@ -241,9 +249,11 @@ class Containers:
         name: str | None,
         aliases: list[str] | None = None,
         platform: str | None = None,
+        address: str | None = None,
     ) -> ContainerRecord:
         """`platform` (the API's `?platform=`): the image must be for it, as Docker's create
-        checks (a mismatch is NotFound, which makes the docker CLI pull the right one)."""
+        checks (a mismatch is NotFound, which makes the docker CLI pull the right one).
+        `address`: the IPv4 address asked for on its network (`--ip`)."""
         images = self._engine.image_service
         text = str(config.get("Image") or "")
         if not text:
@@ -260,7 +270,7 @@ class Containers:
                     f"platform: wanted {platform}, actual: {have.os}/{have.architecture}"
                 )
         return self._engine.lifecycle.create(
-            image, parsed.config, config, host_config, name, aliases
+            image, parsed.config, config, host_config, name, aliases, address
         )
 
     def start(

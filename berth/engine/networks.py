@@ -57,7 +57,7 @@ class Networks:
         def selected(record: NetworkRecord) -> bool:
             kind = "builtin" if record.predefined else "custom"
             return (
-                filters.any("name", lambda v: v in record.name)
+                filters.match("name", record.name)
                 and filters.any("id", record.id.startswith)
                 and filters.any("driver", lambda v: record.driver == v)
                 and filters.any("type", lambda v: kind == v)

@@ -43,7 +43,7 @@ class Volumes:
         def selected(record: VolumeRecord) -> bool:
             return (
                 (dangling is None or (record.name not in used) == dangling)
-                and filters.any("name", lambda v: v in record.name)
+                and filters.match("name", record.name)
                 and filters.any("driver", lambda v: record.driver == v)
                 and filters.labels(record.labels)
             )

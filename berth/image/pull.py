@@ -158,7 +158,10 @@ class Puller:
         with FileLock(self.layout.locks / "gc.lock", shared=True):
             sizes = self._fetch_layers(reference, jobs)
             image_id = manifest.config.digest
-            previous = self.images.tagged(str(reference)) if reference.tag else None
+            # Up to date (Docker's words) when the tag, or the repository's digest, named
+            # this image already.
+            named = self.images.tagged if reference.tag else self.images.digested
+            previous = named(str(reference))
             self._commit(reference, resolved_digest, manifest_digest, config, image_id, jobs, sizes)
         return PullResult(
             reference, image_id, resolved_digest, previous == image_id, self._downloaded

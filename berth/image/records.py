@@ -70,6 +70,11 @@ class ImageStore:
         rows = self.database.query("SELECT image_id FROM tags WHERE name = ?", (name,))
         return str(rows[0][0]) if rows else None
 
+    def digested(self, name: str) -> str | None:
+        """The image a repo digest (`domain/path@sha256:...`) names, if the store has it."""
+        rows = self.database.query("SELECT image_id FROM repo_digests WHERE name = ?", (name,))
+        return str(rows[0][0]) if rows else None
+
     def lookup(self, text: str) -> ImageRecord:
         """Find an image as Docker does: by reference (name[:tag] or name@digest), then by
         full id (`sha256:...`), then by a unique id prefix."""

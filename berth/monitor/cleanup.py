@@ -66,11 +66,13 @@ class Cleanup:
             self.resolver = None
 
     def unmount_and_destroy(self) -> None:
-        """Unmount the container's rootfs and remove its cgroup."""
+        """Unmount the container's rootfs (and shared /dev/shm) and remove its cgroup."""
         from berth.sys import MNT_DETACH, umount
 
-        with contextlib.suppress(BerthError):
-            umount(Path(self.config.rootfs), MNT_DETACH)
+        for path in (self.config.rootfs, self.config.shm):
+            if path:
+                with contextlib.suppress(BerthError):
+                    umount(Path(path), MNT_DETACH)
         if self.config.cgroup_name:
             with contextlib.suppress(BerthError):
                 self._cgroup().destroy()

@@ -22,6 +22,7 @@ class MonitorConfig(NamedTuple):
     runtime_root: str
     log_path: str
     rootfs: str
+    shm: str = ""  # a shareable IPC's /dev/shm on the host, unmounted once it is done
     tty: bool = False
     open_stdin: bool = False
     wait_for_attach: bool = False
@@ -40,6 +41,10 @@ class MonitorConfig(NamedTuple):
     reserve: str = ""  # the store's reserve file (berth.space), for a full disk
     events: str = ""  # the store's event journal (berth.events): die, start, health_status
     event_attributes: dict[str, str] | None = None  # the container's image, name, labels
+    log_max_size: int = -1  # bytes a json-file log may reach before it rotates; -1: never
+    log_max_files: int = 1  # the files kept, the current one included
+    dns_servers: Sequence[str] = ()  # where the resolver forwards (--dns); else the host's
+    dns_aliases: dict[str, str] | None = None  # link alias -> container name (user networks)
 
     def write(self) -> None:
         Path(self.run_dir, CONFIG_NAME).write_text(json.dumps(self._asdict()))

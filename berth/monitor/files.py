@@ -6,6 +6,14 @@ rename, so a reader sees either the old or the new status, never half of one.
 
 A full disk never stops the monitor: log records that can't be written are dropped and
 counted, and the first record written once there is room again says how many were lost.
+
+With a size limit (`--log-opt max-size=`, `max-file=`) the log rotates as Docker's
+json-file driver does: once the file has reached the limit, before the next write, `.1`
+becomes `.2` and so on (the oldest, `.<max-file - 1>`, goes), the file becomes `.1` and a
+new one is begun (with max-file 1 the old one is simply removed). Readers see the files as
+one stream: `<log>.base` holds where the current file begins in it (the bytes written before
+it, rotated away or not), rewritten in place under an exclusive flock while the files move;
+readers take it shared while they open the files (berth.container.logs).
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ if TYPE_CHECKING:
 # Docker splits a log line longer than this into several records.
 MAX_LOG_LINE = 16 * 1024
 FULL = (errno.ENOSPC, errno.EDQUOT)
+BASE_SUFFIX = ".base"  # `<log>.base`: where the current file begins in the whole log
+BASE_SIZE = 21  # 20 digits and a newline, rewritten in place
 SMALL_FILE = 1 << 16  # a read's size for files like status.json
 
 
@@ -92,10 +102,27 @@ class JsonLog:
     """Docker's json-file log driver: one JSON object per line with log, stream and time.
 
     `on_drops` hears the number of records dropped so far when dropping starts and when
-    writing works again (the monitor puts it in the container's State)."""
+    writing works again (the monitor puts it in the container's State). No `path` (the
+    `none` driver): nothing is written. `max_size` > 0: the log rotates (see above)."""
 
-    def __init__(self, path: Path, on_drops: Callable[[int], None] | None = None) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    def __init__(
+        self,
+        path: Path | None,
+        on_drops: Callable[[int], None] | None = None,
+        max_size: int = -1,
+        max_files: int = 1,
+    ) -> None:
+        self._path = path
+        self._fd = -1 if path is None else _open_log(path, 0)
+        self._size = os.fstat(self._fd).st_size if self._fd >= 0 else 0
+        self._max_size, self._max_files = max_size, max(max_files, 1)
+        self._base = -1  # the `.base` file, open while the log may rotate
+        if path is not None and max_size > 0:
+            self._base = os.open(
+                f"{path}{BASE_SUFFIX}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640
+            )
+            if os.fstat(self._base).st_size < BASE_SIZE:
+                _write_base(self._base, 0)
         self._pending: dict[str, bytes] = {"stdout": b"", "stderr": b""}
         self.on_drops = on_drops
         self.dropped = 0  # records lost since the last one written
@@ -122,6 +149,23 @@ class JsonLog:
         return (json.dumps(document, ensure_ascii=False) + "\n").encode()
 
     def _append(self, records: list[bytes]) -> None:
+        """Write the records; a rotating log rotates before the record that finds the file
+        at its limit (Docker's check), so a file passes it by less than one record."""
+        if self._fd < 0:
+            return
+        while records:
+            count = len(records)
+            if self._base >= 0:
+                if self._size >= self._max_size:
+                    self._rotate()
+                room, count = self._max_size - self._size, 0
+                while count < len(records) and room > 0:
+                    room -= len(records[count])
+                    count += 1
+            self._write(records[:count])
+            records = records[count:]
+
+    def _write(self, records: list[bytes]) -> None:
         if self.dropped:
             note = f"berth: {self.dropped} log records dropped: no space left on device\n"
             records = [self._record("stderr", note.encode()), *records]
@@ -133,6 +177,7 @@ class JsonLog:
         except OSError as error:
             if error.errno not in FULL:
                 raise
+            self._size += written
             if written:  # the file now ends with what was written: maybe half a record
                 self._torn = not data[:written].endswith(b"\n")
             lost = data[written:].count(b"\n") - (1 if self.dropped else 0)
@@ -142,6 +187,7 @@ class JsonLog:
             if starting and self.on_drops is not None:
                 self.on_drops(self.dropped_total)
             return
+        self._size += written
         self._torn = False
         if self.dropped:
             self.dropped = 0
@@ -155,6 +201,49 @@ class JsonLog:
                 self._append([self._record(stream, rest)])
                 self._pending[stream] = b""
 
+    def _rotate(self) -> None:
+        """Move the files along (Docker's order) and begin a new one, the base moved on by
+        what the old one held, all under the base file's exclusive lock."""
+        import fcntl
+
+        assert self._path is not None
+        name = str(self._path)
+        fcntl.flock(self._base, fcntl.LOCK_EX)
+        try:
+            base = _read_base(self._base) + self._size
+            with contextlib.suppress(FileNotFoundError):
+                if self._max_files > 1:
+                    os.unlink(f"{name}.{self._max_files - 1}")
+            for index in range(self._max_files - 1, 1, -1):
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(f"{name}.{index - 1}", f"{name}.{index}")
+            if self._max_files > 1:
+                os.rename(name, f"{name}.1")
+            else:
+                os.unlink(name)
+            fd = _open_log(self._path, os.O_TRUNC)
+            _write_base(self._base, base)
+        finally:
+            fcntl.flock(self._base, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd, self._size, self._torn = fd, 0, False
+
     def close(self) -> None:
         self.flush()
-        os.close(self._fd)
+        if self._fd >= 0:
+            os.close(self._fd)
+        if self._base >= 0:
+            os.close(self._base)
+
+
+def _open_log(path: Path, flags: int) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | flags, 0o640)
+
+
+def _read_base(fd: int) -> int:
+    text = os.pread(fd, BASE_SIZE, 0)
+    return int(text) if text.strip().isdigit() else 0
+
+
+def _write_base(fd: int, base: int) -> None:
+    os.pwrite(fd, f"{base:020d}\n".encode(), 0)

@@ -58,7 +58,12 @@ class Monitor:
         self.cleanup = cleanup.Cleanup(config, cgroup_layout)
         self.run_dir = Path(config.run_dir)
         self.runtime = Runtime(Path(config.runtime_root))
-        self.log = JsonLog(Path(config.log_path), self._log_drops)
+        self.log = JsonLog(
+            Path(config.log_path) if config.log_path else None,  # none: the `none` driver
+            self._log_drops,
+            config.log_max_size,
+            config.log_max_files,
+        )
         self.selector = selectors.DefaultSelector()
         self.restart_count = 0
         # With the pid, how readers know the monitor is still this process.
@@ -284,7 +289,12 @@ class Monitor:
                 # Queries sent meanwhile wait in the socket, already bound.
                 from berth.monitor.resolver import Resolver
 
-                self.cleanup.resolver = Resolver(self.config.dns_fds, self.config.dns_names)
+                self.cleanup.resolver = Resolver(
+                    self.config.dns_fds,
+                    self.config.dns_names,
+                    self.config.dns_servers,
+                    self.config.dns_aliases or {},
+                )
             if self.health is not None:
                 self.health.begin()
             self._publish_running(

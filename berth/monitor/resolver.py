@@ -9,15 +9,19 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 HOST_RESOLV_CONF = Path("/etc/resolv.conf")
 
 
 class NameTables:
-    def __init__(self, paths: Sequence[str]) -> None:
+    """`aliases`: names only this container's resolver answers (its links on user-defined
+    networks), each the name of a container it stands for."""
+
+    def __init__(self, paths: Sequence[str], aliases: Mapping[str, str] | None = None) -> None:
         self.paths = list(paths)
+        self.aliases = {k.lower(): v.lower() for k, v in (aliases or {}).items()}
         self._seen: dict[str, tuple[int, dict[str, list[str]]]] = {}
 
     def _table(self, path: str) -> dict[str, list[str]]:
@@ -44,6 +48,7 @@ class NameTables:
         return found
 
     def lookup(self, name: str) -> list[str]:
+        name = self.aliases.get(name, name)
         found: list[str] = []
         for path in self.paths:
             for address in self._table(path).get(name, []):
@@ -55,16 +60,25 @@ class NameTables:
 class Resolver:
     """The serving thread and its sockets; `stop` ends both."""
 
-    def __init__(self, fds: Sequence[int], names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        fds: Sequence[int],
+        names: Sequence[str],
+        servers: Sequence[str] = (),
+        aliases: Mapping[str, str] | None = None,
+    ) -> None:
+        """`servers`: where names that are not the networks' go (the container's --dns);
+        none given, the host's resolv.conf says."""
         from berth.network import dns
 
         self.sockets = [socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1])]
         try:
-            upstreams = dns.upstream_servers(HOST_RESOLV_CONF.read_text())
+            text = "".join(f"nameserver {s}\n" for s in servers) or HOST_RESOLV_CONF.read_text()
+            upstreams = dns.upstream_servers(text)
         except OSError:
             upstreams = []
         self.event = threading.Event()
-        tables = NameTables(names)
+        tables = NameTables(names, aliases)
         self.thread = threading.Thread(
             target=dns.serve,
             args=(*self.sockets, tables.lookup, upstreams, self.event, tables.reverse),

@@ -105,6 +105,7 @@ class Networks:
                 labels=dict(labels or {}),
                 options=dict(options or {}),
                 created=now(),
+                configured=bool(subnet),
             )
             self.records.add(record)
         self.announce("create", record)

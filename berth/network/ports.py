@@ -1,10 +1,13 @@
 """Published ports: Docker's `-p` syntax into HostConfig.PortBindings, and, at start, host
 ports reserved by binding a socket to each.
 
-A reservation is a real bound socket (not listening: the kernel's DNAT sends the traffic to the
-container before any socket is looked up). Its owner keeps it open while the container runs,
-as Podman's conmon does, so no other program, berth or not, can take the port meanwhile, and
-a port that is already taken fails at once with Docker's message, before anything is set up.
+A reservation is a real bound socket. Its owner keeps it open while the container runs, as
+Podman's conmon does, so no other program, berth or not, can take the port meanwhile, and a
+port that is already taken fails at once with Docker's message, before anything is set up.
+A TCP reservation listens with SO_REUSEADDR, as docker-proxy's does: a port still in
+TIME_WAIT from a server that just used it can be published, and no other socket can bind it
+(SO_REUSEADDR or not) while it is held. Nothing ever reaches it: the kernel's DNAT sends
+the traffic to the container before any socket is looked up.
 """
 
 import ipaddress
@@ -129,7 +132,11 @@ def _bind(protocol: str, host_ip: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, kind)
     try:
         sock.set_inheritable(True)
+        if protocol == "tcp":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host_ip, port))
+        if protocol == "tcp":
+            sock.listen(0)  # a listener: a second SO_REUSEADDR bind can't share the port
     except BaseException:
         sock.close()
         raise

@@ -27,6 +27,7 @@ class NetworkRecord(NamedTuple):
     labels: dict[str, str]
     options: dict[str, str]
     created: str
+    configured: bool = False  # the user chose the subnet: containers may ask for addresses
 
     @property
     def short_id(self) -> str:
@@ -49,6 +50,7 @@ class Endpoint(NamedTuple):
     address: str | None  # set while the container runs
     mac: str | None
     interface: str | None  # "eth0", "eth1", ... inside the container
+    requested: str | None = None  # the address asked for at create (--ip)
 
 
 class PortMapping(NamedTuple):
@@ -59,7 +61,9 @@ class PortMapping(NamedTuple):
     host_port: int
 
 
-_NETWORK_COLUMNS = "id, name, driver, subnet, gateway, internal, labels, options, created"
+_NETWORK_COLUMNS = (
+    "id, name, driver, subnet, gateway, internal, labels, options, created, configured"
+)
 
 
 def _network(row: tuple[Any, ...]) -> NetworkRecord:
@@ -73,6 +77,7 @@ def _network(row: tuple[Any, ...]) -> NetworkRecord:
         labels=decoded(row[6]) or {},
         options=decoded(row[7]) or {},
         created=str(row[8]),
+        configured=bool(row[9]),
     )
 
 
@@ -84,10 +89,11 @@ def _endpoint(row: tuple[Any, ...]) -> Endpoint:
         address=None if row[3] is None else str(row[3]),
         mac=None if row[4] is None else str(row[4]),
         interface=None if row[5] is None else str(row[5]),
+        requested=None if row[6] is None else str(row[6]),
     )
 
 
-_ENDPOINT_COLUMNS = "network_id, container_id, aliases, address, mac, interface"
+_ENDPOINT_COLUMNS = "network_id, container_id, aliases, address, mac, interface, requested"
 
 
 class NetworkStore:
@@ -100,7 +106,8 @@ class NetworkStore:
         try:
             with self.database.transaction() as cursor:
                 cursor.execute(
-                    f"INSERT INTO networks ({_NETWORK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO networks ({_NETWORK_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         record.id,
                         record.name,
@@ -111,6 +118,7 @@ class NetworkStore:
                         json.dumps(record.labels),
                         json.dumps(record.options),
                         record.created,
+                        int(record.configured),
                     ),
                 )
         except sqlite3.IntegrityError:
@@ -184,12 +192,15 @@ class NetworkStore:
         )
         return [_endpoint(row) for row in rows]
 
-    def add_endpoint(self, network_id: str, container_id: str, aliases: list[str]) -> None:
+    def add_endpoint(
+        self, network_id: str, container_id: str, aliases: list[str], requested: str | None = None
+    ) -> None:
         try:
             with self.database.transaction() as cursor:
                 cursor.execute(
-                    "INSERT INTO endpoints (network_id, container_id, aliases) VALUES (?, ?, ?)",
-                    (network_id, container_id, json.dumps(aliases)),
+                    "INSERT INTO endpoints (network_id, container_id, aliases, requested) "
+                    "VALUES (?, ?, ?, ?)",
+                    (network_id, container_id, json.dumps(aliases), requested),
                 )
         except sqlite3.IntegrityError:
             raise Conflict(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from berth.network.ports import Reserved, Wanted
 
 DNS_ADDRESS = "127.0.0.11"  # Docker's embedded resolver, inside each container's namespace
+USER_NETWORKS_ONLY = "user specified IP address is supported on user defined networks only"
 
 
 class Sandboxes:
@@ -46,13 +47,18 @@ class Sandboxes:
 
     # -- endpoints, from create to rm -------------------------------------------------------
 
-    def register(self, container_id: str, mode: str, aliases: list[str]) -> None:
-        """At create: the container's endpoint on the network its mode names."""
+    def register(
+        self, container_id: str, mode: str, aliases: list[str], address: str | None = None
+    ) -> None:
+        """At create: the container's endpoint on the network its mode names, with the
+        address it asks for (`--ip`), which its start will then give it."""
         if not is_bridged(mode):
             if aliases:
                 raise InvalidArgument(
                     "network-scoped aliases are only supported for user-defined networks"
                 )
+            if address:
+                raise InvalidArgument(USER_NETWORKS_ONLY)
             return
         network = self.networks.lookup(mode)
         if network.driver != "bridge":
@@ -61,7 +67,16 @@ class Sandboxes:
             raise InvalidArgument(
                 "network-scoped aliases are only supported for user-defined networks"
             )
-        self.records.add_endpoint(network.id, container_id, aliases)
+        if address:
+            _check_requested(network, address)
+        self.records.add_endpoint(network.id, container_id, aliases, address or None)
+
+    def address_on(self, container_id: str, network_name: str) -> str | None:
+        """The running container's address on the network of that name, if it has one."""
+        for endpoint in self.records.endpoints(container_id=container_id):
+            if endpoint.address and self.records.get(endpoint.network_id).name == network_name:
+                return endpoint.address
+        return None
 
     def forget(self, container_id: str) -> None:
         """At rm: the container's endpoints and ports go with it."""
@@ -184,9 +199,15 @@ class Sandboxes:
         assert network.subnet and network.gateway
         subnet = ipaddress.IPv4Network(network.subnet)
         gateway = network.gateway
+        endpoints = self.records.endpoints(network_id=network.id)
+        wanted = next((e.requested for e in endpoints if e.container_id == container_id), None)
+        # Addresses others asked for are not handed out to containers that asked for none.
+        kept = {e.requested for e in endpoints if e.requested and e.container_id != container_id}
 
         def choose(used: set[str]) -> tuple[str, str]:
-            address = ipam.free_address(subnet, gateway, used)
+            if wanted and (wanted in used or wanted == gateway):
+                raise Conflict("Address already in use")
+            address = wanted or ipam.free_address(subnet, gateway, used | kept)
             return address, ipam.mac_for(address)
 
         links.ensure_bridge(device, gateway, subnet.prefixlen)
@@ -265,3 +286,24 @@ class Sandboxes:
             sock.bind((DNS_ADDRESS, 53))
         tcp.listen(16)
         return udp.fileno(), tcp.fileno()
+
+
+def _check_requested(network: NetworkRecord, address: str) -> None:
+    """Docker's checks of an address asked for at create: a user-defined network whose
+    subnet the user chose, an IPv4 address for a container inside that subnet."""
+    if not network.user_defined:
+        raise InvalidArgument(USER_NETWORKS_ONLY)
+    if not network.configured or not network.subnet:
+        raise InvalidArgument(
+            "user specified IP address is supported only when connecting to networks with "
+            "user configured subnets"
+        )
+    try:
+        ip = ipaddress.IPv4Address(address)
+    except ValueError:
+        raise InvalidArgument(f"invalid IPv4 address: {address}") from None
+    subnet = ipaddress.IPv4Network(network.subnet)
+    if ip not in subnet or ip in (subnet.network_address, subnet.broadcast_address):
+        raise InvalidArgument(
+            f"Invalid address {address}: It does not belong to any of this network's subnets"
+        )

@@ -14,6 +14,17 @@ if TYPE_CHECKING:
 DEFAULT_NETWORK = "bridge"
 
 
+class Links(NamedTuple):
+    """Legacy links (`--link NAME:ALIAS`) as a start needs them: on the default bridge,
+    /etc/hosts lines (address, names) and the environment Docker derives from each linked
+    container; on a user-defined network, the aliases its resolver answers for this
+    container only (alias -> the linked container's name)."""
+
+    hosts: tuple[tuple[str, str], ...] = ()
+    env: tuple[str, ...] = ()
+    aliases: Mapping[str, str] | None = None
+
+
 class NetworkSetup(NamedTuple):
     """What start needs from the network: where the container's namespace is, what goes in
     its /etc files, and the sockets its monitor must hold (ports, DNS)."""
@@ -25,6 +36,7 @@ class NetworkSetup(NamedTuple):
     dns_fds: tuple[int, int] | None  # (udp, tcp) listening on 127.0.0.11:53 inside
     names_files: list[str]  # per-network name tables the resolver reads
     shared_etc: Path | None  # container:<other>: that container's directory
+    links: Links = Links()
 
 
 def isolated() -> NetworkSetup:
@@ -44,6 +56,16 @@ def joined(netns: Path, etc_directory: Path) -> NetworkSetup:
 def network_mode(host_config: Mapping[str, Any]) -> str:
     mode = str(host_config.get("NetworkMode") or "default")
     return DEFAULT_NETWORK if mode == "default" else mode
+
+
+def default_hostname(mode: str, container_id: str) -> str:
+    """A container's host name when none is given: the host's own with `--network host`
+    (as Docker's: the container shares the host's network identity), else its short id."""
+    if mode == "host":
+        import socket
+
+        return socket.gethostname()
+    return container_id[:12]
 
 
 def is_bridged(mode: str) -> bool:

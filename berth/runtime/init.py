@@ -218,7 +218,12 @@ def _container(
         link.set_up("lo")
     # Sysctls before readonlyPaths: those make /proc/sys read-only.
     for key, value in (linux.get("sysctl") or {}).items():
-        Path("/proc/sys", key.replace(".", "/")).write_text(str(value))
+        path = Path("/proc/sys", key.replace(".", "/"))
+        try:
+            path.write_text(str(value))
+        except OSError as error:  # runc's words: a name the kernel lacks, a value it refuses
+            verb = "open" if isinstance(error, FileNotFoundError) else "write"
+            raise InitError(f"{verb} {path}: {(error.strerror or 'failed').lower()}") from None
     mounts.mask(list(linux.get("maskedPaths") or []))
     mounts.make_readonly(list(linux.get("readonlyPaths") or []))
     if root.get("readonly"):

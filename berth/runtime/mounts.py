@@ -262,13 +262,10 @@ def _node(path: str, kind: int, major: int, minor: int, mode: int, host: str) ->
 
 
 def make_devices(rootfs: str, devices: list[dict[str, Any]]) -> None:
-    """The nodes Docker gives every container, the spec's linux.devices (`--device`), and
-    the usual links."""
+    """The spec's linux.devices (`--device`, a privileged container's host devices), the
+    nodes Docker gives every container unless the spec made them already, and the usual
+    links."""
     dev = inside(rootfs, "/dev")
-    for name, major, minor in DEVICES:
-        path = os.path.join(dev, name)
-        if not os.path.lexists(path):
-            _node(path, stat.S_IFCHR, major, minor, 0o666, f"/dev/{name}")
     kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
     for device in devices:
         kind = kinds.get(str(device.get("type")))
@@ -282,6 +279,10 @@ def make_devices(rootfs: str, devices: list[dict[str, Any]]) -> None:
         major, minor = int(device.get("major", 0)), int(device.get("minor", 0))
         _node(path, kind, major, minor, mode, str(device["path"]))
         os.chown(path, int(device.get("uid", 0)), int(device.get("gid", 0)))
+    for name, major, minor in DEVICES:
+        path = os.path.join(dev, name)
+        if not os.path.lexists(path):
+            _node(path, stat.S_IFCHR, major, minor, 0o666, f"/dev/{name}")
     for name, target in DEV_LINKS:
         path = os.path.join(dev, name)
         if not os.path.lexists(path):

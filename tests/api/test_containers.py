@@ -451,7 +451,7 @@ def test_docker_run_pulls_a_missing_image_and_retries(
         ({"Image": "busybox", "HostConfig": {"Memory": 1024}}, "Minimum memory limit"),
         ({"Image": "busybox", "HostConfig": {"Binds": ["nope"]}}, "absolute path"),
         ({"Image": "busybox", "HostConfig": {"CapAdd": ["CAP_WISHES"]}}, "invalid capability"),
-        ({"Image": "busybox", "HostConfig": {"Links": ["a:b"]}}, "not supported by berth"),
+        ({"Image": "busybox", "HostConfig": {"Links": ["a:b"]}}, "could not get container for a"),
         (
             {"Image": "busybox", "HostConfig": {"RestartPolicy": {"Name": "often"}}},
             "invalid restart policy",

@@ -375,7 +375,7 @@ def test_exec_runs_inside_the_running_container(berth: Berth, busybox: str) -> N
     assert missing.returncode == 127 and "executable file not found" in missing.stderr
     assert berth("stop", "-t", "0", "host1").returncode == 0
     stopped = berth("exec", "host1", "true")
-    assert stopped.returncode == 125 and "is not running" in stopped.stderr
+    assert stopped.returncode == 1 and "is not running" in stopped.stderr  # as Docker's CLI
 
 
 @pytest.mark.parametrize("syscall_tool", [["unshare", "-m", "true"], ["unshare", "-U", "true"]])
@@ -397,10 +397,12 @@ def test_create_copies_no_image_file(berth: Berth, busybox: str, store: Store) -
     assert list(upper.iterdir()) == []
     assert list((container_dir / "rootfs").iterdir()) == []  # mounted only while it runs
     assert berth("start", "-a", "fresh").returncode == 0
-    # After a run the upper holds only the empty mount points of the /etc files berth binds.
-    written = [p for p in upper.rglob("*") if p.is_file()]
+    # After a run the upper holds only the empty mount points of the /etc files berth binds,
+    # and /etc/mtab, a link to /proc/mounts (as Docker's init layer has it).
+    written = [p for p in upper.rglob("*") if p.is_file() and not p.is_symlink()]
     assert {p.name for p in written} <= {"hostname", "hosts", "resolv.conf"}
     assert all(p.stat().st_size == 0 for p in written)
+    assert os.readlink(upper / "etc" / "mtab") == "/proc/mounts"
 
 
 def test_init_runs_as_pid_1_and_the_command_beneath_it(berth: Berth, busybox: str) -> None:
@@ -570,9 +572,12 @@ READ_ONLY_IN_PROC = ("/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/sys
 def test_namespaces_mounts_and_dev_seen_from_inside(
     berth: Berth, busybox: str, tmp_path: Path
 ) -> None:
-    """Each of the six namespaces differs from the caller's; no host mount or path is
-    visible (pivot_root left the old root behind); /proc's sensitive files are read-only;
-    /dev holds Docker's minimal set."""
+    """Each of the six namespaces differs from the caller's (the cgroup one only on cgroup
+    v2: on v1 Docker's default is the host's); no host mount or path is visible (pivot_root
+    left the old root behind); /proc's sensitive files are read-only; /dev holds Docker's
+    minimal set."""
+    from berth.cgroups import detect
+
     kinds = ("mnt", "pid", "uts", "ipc", "net", "cgroup")
     marker = tmp_path / "host-only"
     marker.write_text("host")
@@ -590,8 +595,9 @@ def test_namespaces_mounts_and_dev_seen_from_inside(
     namespaces, mount_points, rest = result.stdout.split("--\n")
     inside = namespaces.split()
     assert len(inside) == len(kinds)
+    shared = {"cgroup"} if detect().version == 1 else set()
     for kind, seen in zip(kinds, inside, strict=True):
-        assert seen != os.readlink(f"/proc/self/ns/{kind}"), kind
+        assert (seen == os.readlink(f"/proc/self/ns/{kind}")) == (kind in shared), kind
     points = mount_points.split()
     assert points[0] == "/"
     assert not [p for p in points if p.startswith(("/tmp/pytest", "/work", "/var/lib", "/run/"))]
@@ -628,3 +634,48 @@ def test_kill_ends_a_restart_always_container_for_good(berth: Berth, busybox: st
         assert (state["State"]["Status"], state["RestartCount"]) == ("exited", 0)
     finally:
         berth("rm", "-f", "forever", "trapping")
+
+
+def test_format_templates_as_docker_runs_them(berth: Berth, busybox: str) -> None:
+    """`--format` is Go's text/template with the docker CLI's functions: on inspect documents
+    (a missing field is an error, a missing label no value), on ps rows (with `.Label`) and
+    tables, and on images; bad templates fail in Docker's words, never with a traceback."""
+    made = berth(
+        "create", "--name", "fmt", "-l", "com.example.vendor=ACME", "-p", "8080:80", busybox
+    )
+    assert made.returncode == 0, made.stderr
+    expected = {
+        '{{(index (index .HostConfig.PortBindings "80/tcp") 0).HostPort}}': "8080",
+        "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}": "com.example.vendor=ACME;",
+        '{{.State.Status | printf "%q"}} {{if eq .State.Status "created" "exited"}}new{{end}}': (
+            '"created" new'
+        ),
+        '{{.Config.Labels.nope}}|{{index .Config.Labels "nope"}}|{{json .Config.Labels}}': (
+            '<no value>||{"com.example.vendor":"ACME"}'
+        ),
+        '{{upper (truncate .Name 3)}} {{join (split .Name "f") "-"}} {{len .Id}}': "/FM /-mt 64",
+    }
+    for template, output in expected.items():
+        result = berth("inspect", "--format", template, "fmt")
+        assert (result.returncode, result.stdout) == (0, output + "\n"), (template, result.stderr)
+    table = 'table {{.Names}}\\t{{.Label "com.example.vendor"}}\\t{{.State}}'
+    assert berth("ps", "-a", "--format", table).stdout.splitlines() == [
+        "NAMES     vendor    STATE",
+        "fmt       ACME      created",
+    ]
+    assert berth("images", "busybox", "--format", "{{.Repository}} {{len .ID}}").stdout == (
+        "busybox 12\n"
+    )
+    failures = {
+        ("inspect", "-f", "{{.Nope}}", "fmt"): (
+            'template parsing error: template: :1:2: executing "" at <.Nope>: '
+            'map has no entry for key "Nope"'
+        ),
+        ("ps", "-a", "--format", "{{.Names"): "template: :1: unclosed action",
+        ("version", "--format", "{{if .Client}}"): "template: version:1: unexpected EOF",
+        ("images", "--format", "{{.ID | truncate 4}}"): "expected string; found 4",
+    }
+    for args, message in failures.items():
+        result = berth(*args)
+        assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr and result.stdout == ""

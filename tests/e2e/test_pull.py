@@ -277,7 +277,7 @@ def test_tag_then_rmi_by_id_needs_force_across_repositories(
         (["image", "inspect", "nope"], "No such image: nope"),
         (["tag", "nope", "x"], "No such image: nope"),
         (["images", "--filter", "wat=1"], "invalid filter"),
-        (["images", "--format", "{{if .Tag}}"], "missing {{end}}"),
+        (["images", "--format", "{{if .Tag}}"], "template: :1: unexpected EOF"),
     ],
 )
 def test_bad_input_is_one_clear_line(berth: Berth, args: list[str], message: str) -> None:

@@ -70,6 +70,7 @@ FREES: dict[str, list[str]] = {
     "volume prune": ["volume", "prune", "-a", "-f"],
     "network prune": ["network", "prune", "-f"],
     "builder prune": ["builder", "prune", "-f"],
+    "system prune": ["system", "prune", "-a", "-f"],  # last: it takes what the others would
 }
 
 

@@ -1,4 +1,4 @@
-"""Docker-style output helpers: sizes, durations, tables and Go templates."""
+"""Docker-style output helpers: sizes, durations and tables (templates: test_template.py)."""
 
 from datetime import UTC, datetime
 
@@ -6,8 +6,6 @@ import pytest
 
 from berth import humanize
 from berth.cli.tables import render
-from berth.cli.template import Template
-from berth.errors import InvalidArgument
 
 
 @pytest.mark.parametrize(
@@ -55,23 +53,3 @@ def test_since_and_go_time() -> None:
 def test_table_columns_are_padded_like_tabwriter() -> None:
     text = render([["REPOSITORY", "TAG"], ["busybox", "latest"]])
     assert text.splitlines() == ["REPOSITORY   TAG", "busybox      latest"]
-
-
-def test_templates() -> None:
-    dot = {"Repository": "busybox", "Tag": "1", "Labels": {"a": "b"}, "Tags": ["x", "y"]}
-    assert Template("{{.Repository}}:{{.Tag}}").render(dot) == "busybox:1"
-    assert Template("{{json .Labels}}").render(dot) == '{"a":"b"}'
-    assert Template('{{index .Labels "a"}}').render(dot) == "b"
-    assert Template("{{range .Tags}}[{{.}}]{{end}}").render(dot) == "[x][y]"
-    assert Template('{{join .Tags ","}}').render(dot) == "x,y"
-    assert Template("{{if .Missing}}y{{else}}n{{end}}").render({"Missing": ""}) == "n"
-    assert Template("{{.Labels | json}}").render(dot) == '{"a":"b"}'
-    assert Template("{{- .Tag -}} ").render(dot) == "1"
-
-
-@pytest.mark.parametrize(
-    "source", ["{{.Nope}}", "{{if .Tag}}", "{{end}}", "{{nofunc .Tag}}", "{{", "a {{.Tag"]
-)
-def test_bad_templates_are_invalid_argument(source: str) -> None:
-    with pytest.raises(InvalidArgument):
-        Template(source).render({"Tag": "1"})

@@ -107,9 +107,15 @@ def test_user_resolution(tmp_path: Path) -> None:
         "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
     )
     (tmp_path / "etc/group").write_text("root:x:0:\napp:x:1000:\nstaff:x:50:app,other\n")
-    assert resolve(tmp_path, "app") == User(1000, 1000, (50,), "/home/app")
-    assert resolve(tmp_path, "app:staff").gid == 50
-    assert resolve(tmp_path, "4242:4343") == User(4242, 4343, (), "/")
+    # As runc: the primary gid, then the groups listing the user (only when no group is
+    # named), then --group-add's, by name or number.
+    assert resolve(tmp_path, "app") == User(1000, 1000, (1000, 50), "/home/app")
+    assert resolve(tmp_path, "1000", ["root", "77"]).additional_gids == (1000, 50, 0, 77)
+    assert resolve(tmp_path, "app:staff") == User(1000, 50, (50,), "/home/app")
+    assert resolve(tmp_path, "4242:4343") == User(4242, 4343, (4343,), "/")
+    assert resolve(tmp_path, "") == User(0, 0, (0,), "/root")
+    with pytest.raises(InvalidArgument, match="Unable to find group nosuch"):
+        resolve(tmp_path, "app", ["nosuch"])
     with pytest.raises(InvalidArgument, match="unable to find user nobody"):
         resolve(tmp_path, "nobody")
     with pytest.raises(InvalidArgument, match="unable to find group"):

@@ -83,3 +83,13 @@ def test_times_take_dockers_forms() -> None:
     relative = Filters.from_cli(["until=10m"]).time("until")
     assert relative is not None and abs(relative - (now - 600)) < 5
     assert Filters.from_json('{"until": ["1700000000"]}').time("until") == 1700000000
+
+
+def test_names_match_as_regular_expressions() -> None:
+    filters = Filters.from_cli(["name=^web$", "name=db"])
+    assert filters.match("name", "web") and filters.match("name", "old-db")
+    assert not filters.match("name", "web2")
+    assert Filters().match("name", "anything")  # no name filter: everything
+    broken = Filters.from_cli(["name=["])  # not an expression: only its own spelling
+    assert broken.match("name", "[") and not broken.match("name", "a[b")
+    assert Filters.from_cli(["name=^/x$"]).match("name", "/x", "x")

@@ -142,36 +142,26 @@ HOST_CONFIG_FIELDS = {
 # Fields that change what a container is isolated from or joined to: berth cannot honour
 # them (yet), and a container that silently lacks them would be a different container.
 UNSUPPORTED = (
-    "VolumesFrom",
-    "Links",
-    "Devices",
     "DeviceRequests",
     "DeviceCgroupRules",
-    "Sysctls",
-    "Dns",
-    "DnsOptions",
-    "DnsSearch",
-    "GroupAdd",
-    "PidMode",
-    "UTSMode",
-    "UsernsMode",
     "CgroupParent",
     "MaskedPaths",
     "ReadonlyPaths",
 )
 ALLOWED_VALUES = {
-    "IpcMode": ("", "private", "shareable"),
     "Runtime": ("", "runc", "berth"),
     "Isolation": ("", "default"),
     "VolumeDriver": ("", "local"),
 }
-LOG_DRIVERS = ("", "json-file")
+IPAM_FIELDS = {"IPv4Address": STRING, "IPv6Address": STRING, "LinkLocalIPs": STRINGS}
+LOG_DRIVERS = ("", "json-file", "local", "none")
 
 
 class CreateRequest(NamedTuple):
     config: dict[str, Any]
     host_config: dict[str, Any]
     aliases: list[str]  # on the network NetworkMode names
+    address: str | None  # the IPv4 address asked for there (IPAMConfig.IPv4Address)
     other_networks: dict[str, list[str]]  # more networks to connect at create, with aliases
 
 
@@ -218,8 +208,8 @@ def parse(body: dict[str, Any]) -> CreateRequest:
     _refuse_unsupported(host_config)
     _normalise_config(config)
     _normalise_host_config(host_config, config)
-    aliases, others = _endpoints(networking or {}, str(host_config["NetworkMode"]))
-    return CreateRequest(config, host_config, aliases, others)
+    aliases, address, others = _endpoints(networking or {}, host_config)
+    return CreateRequest(config, host_config, aliases, address, others)
 
 
 def _refuse_unsupported(host_config: dict[str, Any]) -> None:
@@ -267,7 +257,8 @@ def _normalise_host_config(host_config: dict[str, Any], config: dict[str, Any]) 
     driver = log_config.get("Type") or ""
     if driver not in LOG_DRIVERS:
         raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
-    host_config["LogConfig"] = {"Type": "json-file", "Config": log_config.get("Config") or {}}
+    options = log_config.get("Config") or {}
+    host_config["LogConfig"] = {"Type": driver or "json-file", "Config": options}
     if (host_config.get("PidsLimit") or 0) <= 0:
         host_config["PidsLimit"] = None  # Docker's: 0 and -1 are both "no limit"
     host_config["Mounts"] = _mounts(host_config, config)
@@ -319,27 +310,36 @@ def _mounts(host_config: dict[str, Any], config: dict[str, Any]) -> list[dict[st
     return mounts
 
 
-def _endpoints(networking: dict[str, Any], mode: str) -> tuple[list[str], dict[str, list[str]]]:
-    """The aliases on the network NetworkMode names (`default` is that network too), and
-    the other networks asked for, each with its aliases."""
+def _endpoints(
+    networking: dict[str, Any], host_config: dict[str, Any]
+) -> tuple[list[str], str | None, dict[str, list[str]]]:
+    """The aliases and the address asked for on the network NetworkMode names (`default` is
+    that network too), and the other networks asked for, each with its aliases. Links given
+    for that network are HostConfig.Links (the docker CLI sends `--link` in both)."""
+    mode = str(host_config["NetworkMode"])
     endpoints = networking.get("EndpointsConfig") or {}
     if not isinstance(endpoints, dict):
         raise InvalidArgument("invalid NetworkingConfig: EndpointsConfig must be an object")
     aliases: list[str] = []
+    address: str | None = None
     others: dict[str, list[str]] = {}
     for name, settings in endpoints.items():
         if settings is not None and not isinstance(settings, dict):
             raise InvalidArgument(f"invalid EndpointsConfig for {name}: expected an object")
         fields = {"Aliases": STRINGS, "IPAMConfig": OBJECT, "Links": STRINGS}
         endpoint = checked(settings or {}, fields, "EndpointSettings")
-        if endpoint.get("Links"):
-            raise InvalidArgument("EndpointSettings.Links is not supported by berth")
-        ipam = endpoint.get("IPAMConfig") or {}
-        if any(ipam.get(k) for k in ("IPv4Address", "IPv6Address", "LinkLocalIPs")):
-            raise InvalidArgument("static addresses (IPAMConfig) are not supported by berth")
+        ipam = checked(endpoint.get("IPAMConfig") or {}, IPAM_FIELDS, "EndpointIPAMConfig")
+        if ipam.get("IPv6Address") or ipam.get("LinkLocalIPs"):
+            raise InvalidArgument("IPv6 and link-local addresses are not supported by berth")
         wanted = list(endpoint.get("Aliases") or [])
         if name in ("default", mode) or (mode == "bridge" and name == "bridge"):
             aliases += wanted
+            address = ipam.get("IPv4Address") or None
+            host_config["Links"] = host_config.get("Links") or endpoint.get("Links") or None
+        elif ipam.get("IPv4Address") or endpoint.get("Links"):
+            raise InvalidArgument(
+                f"an address or links on {name}, a second network, are not supported by berth"
+            )
         else:
             others[name] = wanted
-    return aliases, others
+    return aliases, address, others

@@ -58,6 +58,7 @@ def create(request: Request) -> Answer:
         name,
         wanted.aliases,
         platform=request.arg("platform") or None,
+        address=wanted.address,
     )
     try:
         for network, aliases in wanted.other_networks.items():
@@ -162,7 +163,7 @@ def update(request: Request) -> Answer:
 
 def remove(request: Request) -> Answer:
     if request.flag("link"):
-        raise InvalidArgument("berth has no container links to remove")
+        raise InvalidArgument("removing a legacy link (rm --link) is not supported by berth")
     containers = request.engine.containers
     record = containers.lookup(request.params["id"])
     containers.remove(record, force=request.flag("force"), volumes=request.flag("v"))

@@ -102,8 +102,6 @@ def create(request: Request) -> Answer:
         detach_keys = parse_detach_keys(detach_text) if detach_text else b""
     except InvalidArgument:
         raise InvalidArgument(f"Invalid escape keys ({detach_text}) provided") from None
-    if document.get("Privileged"):
-        raise InvalidArgument("privileged exec is not supported by berth")
     engine = request.engine
     record = _running(engine, engine.containers.lookup(request.params["id"]).id)
     instance = ExecInstance(
@@ -114,7 +112,7 @@ def create(request: Request) -> Answer:
         user=_text(document, "User") or str(record.config.get("User") or ""),
         workdir=_text(document, "WorkingDir"),
         tty=bool(document.get("Tty")),
-        privileged=False,
+        privileged=bool(document.get("Privileged")),
         attach_stdin=bool(document.get("AttachStdin")),
         attach_stdout=bool(document.get("AttachStdout")),
         attach_stderr=bool(document.get("AttachStderr")),

@@ -217,6 +217,7 @@ def spawn(
             stdio=Stdio(stdin, stdout, stderr),
             console_socket=console[1].fileno() if console is not None else None,
             console_size=instance.console_size if console is not None else None,
+            privileged=instance.privileged,
         )
     except BaseException:
         for fd in ours:

@@ -133,6 +133,7 @@ def chunks(
 def container_logs(request: Request) -> Answer:
     containers = request.engine.containers
     record = containers.lookup(request.params["id"])
+    containers.check_log_readable(record)
     options = LogOptions(
         stdout=request.flag("stdout"),
         stderr=request.flag("stderr"),

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from berth.api.routes.registry_job import Job
-from berth.errors import BerthError
 
 if TYPE_CHECKING:
     from berth.engine import Engine
@@ -50,18 +49,7 @@ class PullJob(Job):
                 tags = registry.list_tags(self.reference)
                 references = [self.reference.with_tag(tag) for tag in tags]
             for reference in references:
-                here = reference.digest is not None and _stored(engine, reference)
                 result = engine.images.pull(
                     reference, platform=self.platform, report=self.report, registry=registry
                 )
-                self.put(Pulled(reference, result.digest, result.up_to_date or here))
-
-
-def _stored(engine: Engine, reference: Reference) -> bool:
-    """Whether a digest reference names an image the store holds (Docker then says the pull
-    is up to date; a tag's pull knows it from the tag it moves)."""
-    try:
-        engine.images.lookup(str(reference))
-    except BerthError:
-        return False
-    return True
+                self.put(Pulled(reference, result.digest, result.up_to_date))

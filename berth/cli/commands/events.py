@@ -77,7 +77,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.format:
         from berth.cli.template import Template
 
-        template = Template(args.format)
+        template = Template("{{json .}}" if args.format == "json" else args.format)
     for event in ctx.engine.journal.read(since, until, filters, lambda: False):
         if event is None:
             continue

@@ -8,6 +8,8 @@ import socket
 
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
+from berth.cli.run_options import environment
+from berth.cli.usage import UsageError
 from berth.runtime import Stdio
 
 
@@ -23,10 +25,17 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "-e", "--env", action="append", default=[], help="Set environment variables"
     )
+    parser.add_argument(
+        "--env-file", action="append", default=[], help="Read in a file of environment variables"
+    )
+    parser.add_argument(
+        "--privileged", action="store_true", help="Give extended privileges to the command"
+    )
     parser.add_argument("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])")
     parser.add_argument("-w", "--workdir", help="Working directory inside the container")
     parser.add_argument("container", metavar="CONTAINER")
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+    parser.set_defaults(prog=prog)
     return parser
 
 
@@ -39,6 +48,11 @@ def _terminal_size() -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    """Docker's exit codes: the command's own, 126/127 when it can't be run, 125 for a usage
+    error, 1 when the engine refuses (a missing, stopped or paused container)."""
+    if not args.command:
+        raise UsageError(f'"{args.prog}" requires at least 2 arguments.', args.prog, bare=True)
+    env = environment(args)  # a bad --env-file is the caller's error, found first
     containers = ctx.engine.container_tools
     record = containers.lookup(args.container)
     null = os.open(os.devnull, os.O_RDWR)
@@ -54,13 +68,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         helper = containers.exec(
             record,
             list(args.command),
-            env=list(args.env),
+            env=env,
             user=args.user,
             workdir=args.workdir,
             tty=args.tty,
             stdio=Stdio(null, null, null) if theirs is not None else stdio,
             console_socket=theirs.fileno() if theirs is not None else None,
             console_size=_terminal_size() if theirs is not None else None,
+            privileged=args.privileged,
         )
     finally:
         os.close(null)

@@ -29,6 +29,7 @@ HEADERS = {
 DEFAULT = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 WITH_DIGESTS = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 NONE = "<none>"
+Row = tuple[str, str, str]
 
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
@@ -54,23 +55,32 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _rows_of(summary: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    """(repository, tag, digest) rows of one image, as Docker's CLI pairs tags with digests."""
-    digests: dict[str, str] = {}
-    for name in summary["RepoDigests"]:
-        repository, _, digest = name.partition("@")
-        digests[repository] = digest or NONE
-    seen: set[str] = set()
-    for name in summary["RepoTags"]:
-        reference = parse(name)
-        repository, tag = reference.familiar_name, reference.tag or NONE
-        seen.add(repository)
-        yield repository, tag, digests.get(repository, NONE)
-    for repository, digest in digests.items():
-        if repository not in seen:
-            yield repository, NONE, digest
+def _rows_of(summary: dict[str, Any], digests_flag: bool, digests_shown: bool) -> Iterator[Row]:
+    """(repository, tag, digest) rows of one image, as Docker's CLI pairs them: a tag's row
+    per digest of its own repository (when digests are shown, `<none>` if it has none), then
+    the repositories known only by digest (a row per digest with --digests)."""
     if not summary["RepoTags"] and not summary["RepoDigests"]:
         yield NONE, NONE, NONE
+        return
+    digests: dict[str, list[str]] = {}
+    for name in summary["RepoDigests"]:
+        repository, _, digest = name.partition("@")
+        digests.setdefault(repository, []).append(digest)
+    tags: dict[str, list[str]] = {}
+    for name in summary["RepoTags"]:
+        reference = parse(name)
+        tags.setdefault(reference.familiar_name, []).append(reference.tag or NONE)
+    for repository, its_tags in tags.items():
+        own = digests.pop(repository, [])
+        for tag in its_tags:
+            for digest in own if own and digests_shown else [NONE]:
+                yield repository, tag, digest
+    for repository, only in digests.items():
+        if digests_flag:
+            for digest in only:
+                yield repository, NONE, digest
+        else:
+            yield repository, NONE, ""
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -78,10 +88,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.repository:
         filters = Filters.from_cli([*args.filter, f"reference={args.repository}"])
     rows: list[dict[str, Any]] = []
+    digests_shown = args.digests or "{{.Digest}}" in (args.format or "")
     for summary in ctx.engine.images.summaries(filters):
         image_id = summary["Id"] if args.no_trunc else summary["Id"][7:19]
         size = humanize.size(summary["Size"])
-        for repository, tag, digest in _rows_of(summary):
+        for repository, tag, digest in _rows_of(summary, args.digests, digests_shown):
             rows.append(
                 {
                     "Containers": "N/A",

@@ -50,9 +50,9 @@ def lines(info: dict[str, Any]) -> list[str]:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     info = ctx.engine.system.info(str(ctx.layout.root))
     if args.format:
-        from berth.cli.listing import print_documents
+        from berth.cli.listing import print_document
 
-        print_documents(ctx.stdout, [info], args.format)
+        print_document(ctx.stdout, info, args.format)
         return 0
     ctx.stdout.write("\n".join(lines(info)) + "\n")
     return 0

@@ -44,6 +44,7 @@ def parse_moment(text: str) -> float:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     containers = ctx.engine.containers
     record = containers.lookup(args.container)
+    containers.check_log_readable(record)
     path = containers.log_path(record.id)
     since = parse_moment(args.since) if args.since else None
     until = parse_moment(args.until) if args.until else None

@@ -8,7 +8,7 @@ from typing import Any
 
 from berth import humanize
 from berth.cli.context import Context
-from berth.cli.listing import print_rows
+from berth.cli.listing import label_method, print_rows
 from berth.cli.parser import new_parser
 from berth.filters import Filters
 
@@ -86,6 +86,12 @@ def mounts_text(mounts: list[dict[str, Any]]) -> str:
     return ",".join(str(m.get("Name") or m.get("Source") or m.get("Destination")) for m in mounts)
 
 
+def networks_text(summary: dict[str, Any]) -> str:
+    """Docker's NETWORKS: the names of the networks the container is on (`bridge` for the
+    default one)."""
+    return ",".join(sorted(summary["NetworkSettings"]["Networks"]))
+
+
 def size_text(summary: dict[str, Any]) -> str:
     """Docker's SIZE: what the container wrote, and with its image's size ("virtual")."""
     written, total = summary["SizeRw"], summary["SizeRootFs"]
@@ -96,8 +102,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.latest:
         args.last = 1
     wants_size = args.size or (bool(args.format) and ".Size" in args.format)
+    # Only a format that prints the networks pays for reading them (`json` prints every field).
+    wants_networks = bool(args.format) and ("Networks" in args.format or "json" in args.format)
     summaries = ctx.engine.containers.summaries(
-        Filters.from_cli(args.filter), all=args.all, limit=args.last, size=wants_size
+        Filters.from_cli(args.filter),
+        all=args.all,
+        limit=args.last,
+        size=wants_size,
+        networks=wants_networks,
     )
     rows = []
     for summary in summaries:
@@ -114,8 +126,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 "Size": size_text(summary) if wants_size else "",
                 "Names": summary["Names"][0].removeprefix("/"),
                 "Labels": ",".join(f"{k}={v}" for k, v in summary["Labels"].items()),
+                "Label": label_method(summary["Labels"]),
                 "Mounts": mounts_text(summary["Mounts"]),
-                "Networks": summary["HostConfig"]["NetworkMode"],
+                "Networks": networks_text(summary) if wants_networks else "",
             }
         )
     if args.quiet:

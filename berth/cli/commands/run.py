@@ -12,6 +12,7 @@ from berth.cli.attach import DEFAULT_DETACH_KEYS, Session
 from berth.cli.context import Context
 from berth.cli.images_needed import ensure_image
 from berth.cli.parser import add_bool_flag, new_parser
+from berth.cli.run_extra_options import ContainerIdFile
 from berth.cli.run_options import add_run_flags, build_documents
 from berth.monitor.config import ATTACH_SOCKET
 
@@ -38,9 +39,17 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     config, host_config = build_documents(args)
-    ensure_image(ctx, args)
     containers = ctx.engine.containers
-    record = containers.create(config, host_config, args.name, args.network_alias)
+    cidfile = ContainerIdFile(args.cidfile)
+    try:
+        ensure_image(ctx, args)
+        record = containers.create(
+            config, host_config, args.name, args.network_alias, address=args.ip
+        )
+    except BaseException:
+        cidfile.discard()
+        raise
+    cidfile.write(record.id)
     if args.detach:
         containers.start(record)
         ctx.stdout.write(record.id + "\n")
@@ -51,6 +60,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     session = Session(
         containers.run_dir(record.id) / ATTACH_SOCKET,
         stdin=args.interactive,
+        stdout=bool(config["AttachStdout"]),
+        stderr=bool(config["AttachStderr"]),
         tty=args.tty,
         detach_keys=args.detach_keys,
         sig_proxy=args.sig_proxy,

@@ -34,9 +34,9 @@ def document() -> dict[str, Any]:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     version = document()
     if args.format:
-        from berth.cli.listing import print_documents
+        from berth.cli.listing import print_document
 
-        print_documents(ctx.stdout, [version], args.format)
+        print_document(ctx.stdout, version, args.format, name="version")
         return 0
     client, server = version["Client"], version["Server"]
     lines = [

@@ -6,7 +6,7 @@ import argparse
 
 from berth import humanize
 from berth.cli.context import Context
-from berth.cli.listing import print_rows
+from berth.cli.listing import label_method, print_rows
 from berth.cli.parser import new_parser
 from berth.filters import Filters
 
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 "Scope": "local",
                 "Mountpoint": document["Mountpoint"],
                 "Labels": ",".join(f"{k}={v}" for k, v in record.labels.items()),
+                "Label": label_method(record.labels),
                 "CreatedAt": humanize.go_time(record.created),
                 "Links": str(usage.get("RefCount", 0)),
                 "Size": humanize.size(usage["Size"]) if usage else "N/A",

@@ -7,6 +7,7 @@ import argparse
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
 from berth.cli.prune import add_filter_flag, confirm, filters_of, report
+from berth.errors import InvalidArgument
 
 WARNING_ANONYMOUS = (
     "WARNING! This will remove anonymous local volumes not used by at least one container."
@@ -28,7 +29,13 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    filters = filters_of(args, *(["all=true"] if args.all else []))
+    filters = filters_of(args)
+    if args.all:
+        if "all" in filters:
+            raise InvalidArgument(
+                "conflicting options: cannot specify both --all and --filter all=1"
+            )
+        filters = filters.adding("all", "true")
     if not args.force and not confirm(ctx, WARNING_ALL if args.all else WARNING_ANONYMOUS):
         return 0
     removed, reclaimed = ctx.engine.volumes.prune(filters)

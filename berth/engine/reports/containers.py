@@ -12,12 +12,14 @@ from berth.network.records import PortMapping
 
 class Storage(NamedTuple):
     """Where a container's filesystem lives: its directory, its snapshot's upper and work
-    directories (None when it has no snapshot), and the volumes' root."""
+    directories (None when it has no snapshot), the volumes' root, and the image's layer
+    directories under the upper (topmost first)."""
 
     directory: Path
     upper: Path | None
     work: Path | None
     volumes: Path
+    lowers: tuple[str, ...] = ()
 
 
 def command(config: dict[str, Any]) -> str:
@@ -124,6 +126,9 @@ def inspect(
     record: ContainerRecord, storage: Storage, network_settings: dict[str, Any]
 ) -> dict[str, Any]:
     """`docker container inspect`'s document."""
+    from berth.container.log_config import DEFAULT_DRIVER
+    from berth.engine.reports import host_config
+
     state = dict(record.state)
     args = list(record.config.get("Entrypoint") or []) + list(record.config.get("Cmd") or [])
     directory = storage.directory
@@ -154,25 +159,29 @@ def inspect(
         "ResolvConfPath": str(directory / "resolv.conf"),
         "HostnamePath": str(directory / "hostname"),
         "HostsPath": str(directory / "hosts"),
-        "LogPath": str(directory / f"{record.id}-json.log"),
+        # Docker names the file of its json-file driver only (berth keeps `local`'s as one).
+        "LogPath": str(directory / f"{record.id}-json.log")
+        if (record.host_config.get("LogConfig") or {}).get("Type", DEFAULT_DRIVER) == DEFAULT_DRIVER
+        else "",
         "Name": f"/{record.name}",
         "RestartCount": int(state.get("RestartCount") or 0),
-        "Driver": "overlay",
+        "Driver": "overlay2",
         "Platform": "linux",
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": None,
-        "HostConfig": record.host_config,
+        "HostConfig": host_config.host_config(record),
         "GraphDriver": {
             "Data": {
+                "LowerDir": ":".join(storage.lowers),
+                "MergedDir": str(directory / "rootfs"),
                 "UpperDir": str(storage.upper or ""),
                 "WorkDir": str(storage.work or ""),
-                "MergedDir": str(directory / "rootfs"),
             },
-            "Name": "overlay",
+            "Name": "overlay2",  # overlay with a directory per layer, as Docker's overlay2
         },
         "Mounts": [mount(m, storage.volumes) for m in record.host_config.get("Mounts") or []],
-        "Config": record.config,
+        "Config": host_config.config(record),
         "NetworkSettings": network_settings,
     }

@@ -31,8 +31,9 @@ def _endpoint(
 ) -> dict[str, Any]:
     active = endpoint is not None and bool(endpoint.address)
     prefix = _prefix_length(network.subnet) if network.subnet else 0
+    requested = endpoint.requested if endpoint else None
     return {
-        "IPAMConfig": None,
+        "IPAMConfig": {"IPv4Address": requested} if requested else None,
         "Links": None,
         "Aliases": (endpoint.aliases or None) if endpoint else None,
         "MacAddress": (endpoint.mac or "") if endpoint else "",
