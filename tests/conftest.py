@@ -161,12 +161,14 @@ def berth(store: Store, host_ns: netns.HostNamespace) -> Iterator[Berth]:
     """`berth("pull", ref)` runs the CLI against `store` and returns the CompletedProcess.
 
     Containers run inside `host_ns`, a network namespace that plays the host, so their
-    bridges and nft rules never touch the machine's own network; networks a test leaves are
-    removed before the namespace is checked for leftovers."""
+    bridges and nft rules never touch the machine's own network; networks a test leaves, and
+    the default bridge berth keeps, are removed before the namespace is checked for
+    leftovers."""
     runner = Berth(store, prefix=host_ns.prefix)
     yield runner
     for network in runner("network", "ls", "-q", "--filter", "type=custom").stdout.split():
         runner("network", "rm", network)
+    runner("network", "prune", "-f")  # the default bridge, kept between containers
 
 
 @pytest.fixture

@@ -69,7 +69,8 @@ class Networks:
         return [r for r in records if selected(r)]
 
     def prune(self, filters: Filters) -> list[str]:
-        """Remove the user-defined networks no container is attached to; their names."""
+        """Remove the user-defined networks no container is attached to (their names are
+        returned), and take down the default bridge if no container uses it."""
         filters.only(PRUNE_FILTERS)
         until = filters.time("until")
         removed = []
@@ -80,6 +81,8 @@ class Networks:
                 continue
             self.service.remove(network)
             removed.append(network.name)
+        with self.host.locked():  # the kept default bridge goes too, if nothing uses it
+            self.host.sync(drop_idle_default=True)
         return removed
 
     def inspect(self, network: NetworkRecord, *, containers: bool = True) -> dict[str, Any]:

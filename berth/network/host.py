@@ -119,9 +119,11 @@ class HostNetwork:
         with contextlib.suppress(BerthError):
             self.sync()
 
-    def sync(self) -> None:
-        """Make the host match the rows: bridges of networks in use, nothing else; the nft
-        table; the name tables of the embedded resolver."""
+    def sync(self, *, drop_idle_default: bool = False) -> None:
+        """Make the host match the rows: bridges of networks in use, and the default bridge
+        once made (kept, as Docker keeps docker0, until `drop_idle_default`: `network prune`
+        removes it when no container uses it); the nft table; the name tables of the
+        embedded resolver."""
         from berth.network import links, nft
 
         active: dict[str, list[Endpoint]] = {}
@@ -133,12 +135,17 @@ class HostNetwork:
             if network.driver != "bridge" or not network.subnet:
                 continue
             device = self.device(network)
+            bridge = nft.Bridge(device, network.subnet, network.internal)
             if network.id not in active:
+                kept = network.name == DEFAULT_NETWORK and not drop_idle_default
+                if kept and links.exists(device):
+                    bridges.append(bridge)
+                    continue
                 links.remove_device(device)
                 with contextlib.suppress(OSError):
                     self.names_file(network.id).unlink()
                 continue
-            bridges.append(nft.Bridge(device, network.subnet, network.internal))
+            bridges.append(bridge)
             self._write_names(network, active[network.id])
         targets: dict[str, str | None] = {}
         for endpoints in active.values():
@@ -156,7 +163,36 @@ class HostNetwork:
                         mapping.container_port,
                     )
                 )
-        nft.apply(nft.render(self.instance, bridges, forwards))
+        script = nft.render(self.instance, bridges, forwards)
+        if not self._applied(script):
+            nft.apply(script)
+            self._note_applied(script)
+
+    def _applied_file(self) -> Path:
+        # Per table: two stores may share a runroot (tests put a small store beside another).
+        return self.layout.runroot / "networks" / f"{self.instance}.nft-applied"
+
+    def _applied(self, script: str) -> bool:
+        """Whether the table is already what `script` makes: the last script applied (noted
+        in the runroot, under the network lock) and a table that is there exactly when the
+        script makes one. Applying it again would cost ~16 ms (the kernel replaces the
+        table) for nothing, at every start and exit of a container without ports."""
+        from berth.network import nft
+
+        try:
+            noted = self._applied_file().read_text()
+        except OSError:
+            return False
+        return noted == sha256_digest(script.encode()) and nft.has_table(
+            self.instance
+        ) == nft.makes_table(script)
+
+    def _note_applied(self, script: str) -> None:
+        path = self._applied_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(sha256_digest(script.encode()))
+        temporary.replace(path)
 
     def _write_names(self, network: NetworkRecord, endpoints: list[Endpoint]) -> None:
         """name -> addresses for the network's resolver: each container's name, short id and

@@ -104,3 +104,19 @@ def apply(script: str) -> None:
         raise SystemFailure(f"cannot run nft: {error}") from None
     if result.returncode != 0:
         raise SystemFailure(f"nft refused berth's rules: {result.stderr.strip()}")
+
+
+def makes_table(script: str) -> bool:
+    """Whether a script of `render` leaves a table (rather than only deleting it)."""
+    return "{" in script
+
+
+def has_table(table: str) -> bool:
+    """Whether `inet <table>` exists (`nft list`, ~2 ms)."""
+    try:
+        result = subprocess.run(
+            [NFT, "list", "table", "inet", table], check=False, capture_output=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        raise SystemFailure(f"cannot run nft: {error}") from None
+    return result.returncode == 0

@@ -31,6 +31,7 @@ def small(store: Store, host_ns: HostNamespace, tmp_path: Path) -> Iterator[Bert
     finally:
         for container_id in runner("ps", "-aq", "--no-trunc").stdout.split():
             runner("rm", "-f", container_id)
+        runner("network", "prune", "-f")  # the default bridge, kept between containers
         leftovers = unmount_store(mounted)
     assert leftovers == [], leftovers
 

@@ -12,7 +12,7 @@ import json
 import subprocess
 import time
 
-from tests.fixtures.netns import HostNamespace, leftovers
+from tests.fixtures.netns import NFT, HostNamespace, leftovers
 from tests.fixtures.store import Berth
 
 SERVE = 'mkdir -p /www && echo "$MESSAGE" > /www/index.html && exec httpd -f -p 80 -h /www'
@@ -324,9 +324,10 @@ def test_exit_and_crash_release_everything(
 
     assert berth("run", "-d", "--name", "brief", "-p", "8081:80", "busybox", "true").returncode == 0
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and host_ns.nft_tables():
+    while time.monotonic() < deadline and "8081" in table(host_ns):
         time.sleep(0.1)  # the monitor's cleanup command frees the port once the container exits
-    assert leftovers(host_ns) == []
+    assert "8081" not in table(host_ns)
+    assert leftovers(host_ns) == kept(berth)  # the default bridge, as docker0, and its table
     # A crash: the monitor and the container die without cleaning up.
     assert berth("run", "-d", "--name", "crashed", "-p", "8082:80", "busybox", "sleep", "60")
     state = inspect(berth, "crashed")["State"]
@@ -345,7 +346,43 @@ def test_exit_and_crash_release_everything(
     assert berth("port", "next").stdout == "80/tcp -> 0.0.0.0:8082\n"
     assert inspect(berth, "crashed")["State"]["Status"] == "exited"
     assert berth("rm", "-f", "next").returncode == 0
-    assert host_ns.nft_tables() == set()
+    assert leftovers(host_ns) == kept(berth)
+    assert berth("network", "prune", "-f").returncode == 0  # takes the idle default bridge down
+    assert leftovers(host_ns) == []
+
+
+def kept(berth: Berth) -> list[str]:
+    """What berth keeps once a container used the default network: its bridge and table."""
+    device = berth(
+        "network", "inspect", "-f", '{{index .Options "com.docker.network.bridge.name"}}', "bridge"
+    ).stdout.strip()
+    return sorted([device, f"table inet {device if device != 'berth0' else 'berth'}"])
+
+
+def table(host_ns: HostNamespace) -> str:
+    """berth's nft rules in the namespace."""
+    return host_ns.run(NFT, "list", "ruleset").stdout
+
+
+def test_the_default_bridge_is_kept_until_network_prune(
+    berth: Berth, host_ns: HostNamespace, busybox: str
+) -> None:
+    assert leftovers(host_ns, settle=0) == []
+    for _ in range(2):
+        run = berth("run", "--rm", "busybox", "true")
+        assert run.returncode == 0, run.stderr
+        assert leftovers(host_ns) == kept(berth)  # no veth, no namespace: the bridge only
+    assert berth("network", "prune", "-f").returncode == 0
+    assert leftovers(host_ns) == []
+    again = berth(
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        f"ping -c 1 -W 1 {host_ns.client_address} >/dev/null && echo out",
+    )
+    assert again.stdout == "out\n", again.stderr  # made again, NAT and all
 
 
 def test_names_resolve_on_user_networks_only(
@@ -421,8 +458,10 @@ def test_the_default_subnet_moves_when_the_host_takes_it(
     berth: Berth, host_ns: HostNamespace, busybox: str
 ) -> None:
     """Docker (or anything) may start using berth's default subnet while berth's bridge is
-    down: the next container must not bring up a bridge that hides the host's route."""
+    down (`network prune` took it down): the next container must not bring up a bridge that
+    hides the host's route."""
     assert berth("run", "--rm", "busybox", "true").returncode == 0
+    assert berth("network", "prune", "-f").returncode == 0
     before = json.loads(berth("network", "inspect", "bridge").stdout)[0]["IPAM"]["Config"][0]
     taken = before["Gateway"].rsplit(".", 2)[0] + ".200.1/24"  # inside the old subnet
     assert host_ns.run("ip", "addr", "add", taken, "dev", "host0").returncode == 0

@@ -161,6 +161,7 @@ def small(store: Store, host_ns: HostNamespace, tmp_path: Path) -> Iterator[Bert
             runner("rm", "-f", container_id)
         for network in runner("network", "ls", "-q", "--filter", "type=custom").stdout.split():
             runner("network", "rm", network)
+        runner("network", "prune", "-f")  # the default bridge, kept between containers
         leftovers = unmount_store(mounted)
     assert leftovers == [], leftovers
 
