@@ -397,11 +397,12 @@ def start_sleepers(server: Server, image: str, count: int, network: str) -> None
 
 def remove_containers(server: Server) -> None:
     """Every container of the server, removed through its API (a kill first: `sleep` as pid
-    1 ignores SIGTERM, and a stop would wait its 10 s)."""
+    1 ignores SIGTERM, and a stop would wait its 10 s), then the unused networks."""
     client = api_client(server)
     try:
         for container in client.containers(all=True):
             client.remove_container(container["Id"], force=True)
+        client.prune_networks()  # berth's kept default bridge goes with it
     finally:
         client.close()
 

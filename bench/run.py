@@ -234,13 +234,14 @@ def leftover_containers(tool: Berth | Docker | Podman, env: Mapping[str, str]) -
 
 
 def remove_all(tool: Berth | Docker | Podman, env: Mapping[str, str]) -> None:
-    """Force-remove every container of the tool (podman: no 10 s stop grace)."""
+    """Force-remove every container of the tool (podman: no 10 s stop grace); berth's kept
+    default bridge and its nft table go too (`network prune`)."""
     ids = leftover_containers(tool, env)
-    if not ids:
-        return
     extra = ["-t", "0"] if isinstance(tool, Podman) else []
     for start in range(0, len(ids), 25):
         run(tool.argv("rm", "-f", *extra, *ids[start : start + 25]), env=env, check=False)
+    if isinstance(tool, Berth):
+        run(tool.argv("network", "prune", "-f"), env=env, check=False)
 
 
 def pulled(tool: Tool, reference: str) -> Latency | None:
