@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
 from tests.fixtures.netns import NFT, HostNamespace, leftovers
-from tests.fixtures.store import Berth
+from tests.fixtures.store import Berth, Store
 
 SERVE = 'mkdir -p /www && echo "$MESSAGE" > /www/index.html && exec httpd -f -p 80 -h /www'
 
@@ -519,3 +520,35 @@ def test_reconnecting_reuses_a_free_interface_name(
     assert connected.returncode == 0, connected.stderr
     assert berth("exec", "box", "ls", "/sys/class/net").stdout.split() == ["eth0", "eth1", "lo"]
     assert berth("rm", "-f", "box").returncode == 0
+
+
+def test_a_soak_of_run_and_rm_leaves_only_the_kept_bridge(
+    berth: Berth, host_ns: HostNamespace, busybox: str, store: Store, cgroup_parent: str
+) -> None:
+    """Issue 16's leak soak, shortened: containers through the default network, in the
+    foreground and detached; after them nothing but the kept bridge and its table — no veth,
+    namespace, cgroup or process (and no mount: the `store` fixture checks) — and
+    `network prune` takes those down too."""
+    for round_ in range(20):
+        assert berth("run", "--rm", "busybox", "true").returncode == 0, round_
+        started = berth("run", "-d", "busybox", "sleep", "30")
+        assert started.returncode == 0, started.stderr
+        assert berth("rm", "-f", started.stdout.strip()).returncode == 0, round_
+    assert berth("ps", "-aq").stdout == ""
+    assert leftovers(host_ns) == kept(berth)
+    assert list((store.runroot / "netns").iterdir()) == []
+    for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        parent = hierarchy / cgroup_parent
+        if parent.is_dir():
+            assert [p.name for p in parent.iterdir() if p.is_dir()] == [], hierarchy
+    processes = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
+    assert [p for p in processes if str(store.runroot).encode() in _cmdline(p)] == []
+    assert berth("network", "prune", "-f").returncode == 0
+    assert leftovers(host_ns) == []
+
+
+def _cmdline(process: Path) -> bytes:
+    try:
+        return (process / "cmdline").read_bytes()
+    except OSError:
+        return b""
