@@ -53,7 +53,7 @@ def _run(build: Build, number: int, instruction: Instruction, args: Run, state: 
     network = NETWORKS.get(args.network if args.network != "default" else build.options.network)
     if network is None:
         raise InvalidArgument(f"line {instruction.line}: network mode {args.network} not supported")
-    mounts, keyed = _mounts(build, instruction, args, scope)
+    mounts, keyed, borrowed = _mounts(build, instruction, args, scope)
     history_args = scope.history_args()
     shown = " ".join(argv)
     if history_args:
@@ -72,23 +72,24 @@ def _run(build: Build, number: int, instruction: Instruction, args: Run, state: 
                 path.write_text(executable.text)
                 path.chmod(0o755)
                 added = [{"Type": "bind", "Source": pipes, "Target": "/dev/pipes"}]
-            spec = steps.RunSpec(
-                argv,
-                scope.run_environment(),
-                str(state.config.get("User") or ""),
-                str(state.config.get("WorkingDir") or "/"),
-                network,
-                [*mounts, *added],
-            )
-            made = steps.run(
-                build.services,
-                record,
-                state.chain,
-                spec,
-                lambda text: build.progress.output(number, text),
-                build.options.epoch,
-                build.failed.is_set,
-            )
+            with steps.borrowed(build.services, borrowed, build.copy_server) as lent:
+                spec = steps.RunSpec(
+                    argv,
+                    scope.run_environment(),
+                    str(state.config.get("User") or ""),
+                    str(state.config.get("WorkingDir") or "/"),
+                    network,
+                    [*mounts, *lent, *added],
+                )
+                made = steps.run(
+                    build.services,
+                    record,
+                    state.chain,
+                    spec,
+                    lambda text: build.progress.output(number, text),
+                    build.options.epoch,
+                    build.failed.is_set,
+                )
         return build.note(following, made, f"RUN {shown} # buildkit")
 
     following = state.forked()
@@ -99,16 +100,19 @@ def _run(build: Build, number: int, instruction: Instruction, args: Run, state: 
 
 def _mounts(
     build: Build, instruction: Instruction, args: Run, scope: Any
-) -> tuple[list[dict[str, Any]], list[str]]:
+) -> tuple[list[dict[str, Any]], list[str], list[steps.Borrowed]]:
     """RUN --mount as the container's mounts, and what of them the cache key holds: a cache
     is a directory of the store kept across builds (by id, or target); a tmpfs a tmpfs; a
-    bind a read-only view of the context (its content in the key); a secret the file given
-    with `--secret id=…` (in no key, as BuildKit's)."""
+    bind a read-only view of the context (its content in the key), or with `from=` a path of
+    another stage or image (its key or id in the key), borrowed for the step (`steps.borrowed`:
+    a copy, so `rw` writes go nowhere, as BuildKit's); a secret the file given with
+    `--secret id=…` (in no key, as BuildKit's)."""
     from berth.build.context import digest
     from berth.build.flags import parse_mount
 
     found: list[dict[str, Any]] = []
     keyed: list[str] = []
+    borrowed: list[steps.Borrowed] = []
     for spec in args.mounts:
         mount = parse_mount(spec, scope.expand_word if "$" in spec else str)
         kind = mount.type
@@ -135,6 +139,11 @@ def _mounts(
             selection = build.context.select([source])
             found.append({"Type": "bind", "Source": host, "Target": target, "ReadOnly": True})
             keyed.append(f"bind {source} {target} {digest(selection, None)}")
+        elif kind == "bind":
+            chain, origin = _origin(build, instruction, mount.from_)
+            source = posixpath.normpath(posixpath.join("/", mount.source or "/"))
+            borrowed.append(steps.Borrowed(chain, source, target, mount.readonly))
+            keyed.append(f"bind from {origin} {source} {target} {mount.readonly}")
         elif kind == "secret":
             name = mount.id or posixpath.basename(mount.target)
             secret = build.options.secrets.get(name)
@@ -146,8 +155,23 @@ def _mounts(
             found.append({"Type": "bind", "Source": secret, "Target": path, "ReadOnly": True})
             keyed.append(f"secret {name} {path}")
         else:
-            raise InvalidArgument(f"{where}{',from=' if mount.from_ else ''} is not supported yet")
-    return found, keyed
+            raise InvalidArgument(f"{where} is not supported yet")
+    return found, keyed, borrowed
+
+
+def _origin(build: Build, instruction: Instruction, source: str) -> tuple[str, str]:
+    """The chain of an earlier stage or an image (`--from`, `from=`), and what keys it: the
+    stage's key or the image's id."""
+    stage = build.dockerfile.stage(source)
+    if stage is not None:
+        origin = build.stage_result(stage)
+        chain, key = origin.chain, origin.key
+    else:
+        record, base = build.base_image(source)
+        chain, key = base.chain, record.id
+    if chain is None:
+        raise NotFound(f"line {instruction.line}: {source} has no files")
+    return chain, key
 
 
 def _copy(
@@ -302,15 +326,7 @@ def _copy_from(
     from berth.build.state import key_of
     from berth.container.cp_build import copy_between
 
-    stage = build.dockerfile.stage(source)
-    if stage is not None:
-        origin = build.stage_result(stage)
-        chain, origin_key = origin.chain, origin.key
-    else:
-        record, base = build.base_image(source)
-        chain, origin_key = base.chain, record.id
-    if chain is None:
-        raise NotFound(f"line {instruction.line}: {source} has no files to copy")
+    chain, origin_key = _origin(build, instruction, source)
     several = len(sources) > 1 or absolute.endswith("/")
     following = state.forked()
     following.scope = state.scope

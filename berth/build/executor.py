@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from berth.build import config as configs
 from berth.build.cache_from import Source, inline_cache, sources
-from berth.build.instructions import Arg, Dockerfile, Instruction, Stage
+from berth.build.instructions import Arg, Dockerfile, Instruction, Run, Stage
 from berth.build.options import Options
 from berth.build.state import StageRun, State, canceled, key_of, layer_of
 from berth.build.steps import BuildFailed, Canceled
@@ -104,6 +104,8 @@ class Build:
             source = getattr(instruction.args, "from_", "")
             if source:
                 names.append(source)
+            if isinstance(instruction.args, Run):
+                names += _mounted_from(instruction.args, self.scope.expand_word)
         found = [self._stage_named(name, stage.index) for name in names]
         return [s for s in found if s is not None]
 
@@ -362,6 +364,22 @@ class Build:
             services.image_service.records.tag(image_id, tag)
         self.progress.built(image_id, [t.familiar() for t in tags])
         return image_id
+
+
+def _mounted_from(args: Run, expand: Any) -> list[str]:
+    """The stages or images a RUN's `--mount=…,from=` read (a malformed mount is the step's
+    error to report, with its line)."""
+    from berth.build.flags import parse_mount
+
+    found = []
+    for spec in args.mounts:
+        try:
+            mount = parse_mount(spec, expand if "$" in spec else str)
+        except BerthError:
+            continue
+        if mount.from_:
+            found.append(mount.from_)
+    return found
 
 
 __all__ = ["Build", "BuildFailed", "Options", "State"]

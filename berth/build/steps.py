@@ -12,13 +12,14 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from berth.errors import BerthError, InvalidArgument
 
 if TYPE_CHECKING:
+    from berth.container.copy_client import CopyServer
     from berth.container.lifecycle import Lifecycle
     from berth.container.paths import ContainerPaths
     from berth.container.records import ContainerRecord
@@ -220,6 +221,71 @@ def copy(
                 snapshots.remove(key)
         with contextlib.suppress(OSError):
             target.rmdir()
+
+
+class Borrowed(NamedTuple):
+    """`RUN --mount=type=bind,from=…`: `source` of the chain, at `target` in the step."""
+
+    chain: str
+    source: str
+    target: str
+    readonly: bool
+
+
+@contextlib.contextmanager
+def borrowed(
+    services: Services, wanted: list[Borrowed], server: CopyServer
+) -> Iterator[list[dict[str, Any]]]:
+    """The step's mounts of other stages' or images' files: each source copied by the copy
+    helper (owners kept) into a scratch snapshot of its own, bound into the container, and
+    gone after the step with the snapshot (a crash leaves it to the sweep of abandoned
+    snapshots). A copy rather than a view of the chain: the container's mounts are host
+    paths, and an overlay mounted on the host for it would outlive a killed build."""
+    from berth.container.cp import Root
+    from berth.container.cp_build import copy_between
+
+    if not wanted:
+        yield []
+        return
+    snapshots = services.snapshots
+    keys: list[str] = []
+    try:
+        found = []
+        for item in wanted:
+            key = f"build-{os.urandom(8).hex()}"
+            mount = snapshots.prepare(key, None)
+            keys.append(key)
+            root = services.layout.tmp / f"{key}-root"
+            view, view_dir = view_root(services.layers, services.layout, item.chain)
+            try:
+                root.mkdir(parents=True)
+                copy_between(
+                    Root(str(root), (mount.lowers, mount.upper, mount.work)),
+                    view,
+                    "/borrowed",
+                    [item.source],
+                    several=False,
+                    chown=None,
+                    server=server,
+                )
+            finally:
+                view_dir.rmdir()
+                with contextlib.suppress(OSError):
+                    root.rmdir()
+            source = snapshots.upper(key) / "borrowed"
+            found.append(
+                {
+                    "Type": "bind",
+                    "Source": str(source),
+                    "Target": item.target,
+                    "ReadOnly": item.readonly,
+                }
+            )
+        yield found
+    finally:
+        for key in keys:
+            with contextlib.suppress(BerthError):
+                snapshots.remove(key)
 
 
 def view_root(layers: LayerStore, layout: Layout, chain: str) -> tuple[Any, Path]:

@@ -1,6 +1,6 @@
-"""`berth build --cache-from IMAGE`: an image built with `BUILDKIT_INLINE_CACHE=1`, pushed and
-pulled back into a store whose build cache is empty, is the cache of the next build — the CI
-machine's case."""
+"""Builds that read other images and stages: `--cache-from IMAGE` (an image built with
+`BUILDKIT_INLINE_CACHE=1`, pushed and pulled back into a store whose build cache is empty, is
+the cache of the next build — the CI machine's case) and `RUN --mount=type=bind,from=…`."""
 
 from __future__ import annotations
 
@@ -57,3 +57,37 @@ def test_images_without_an_inline_cache_or_missing_are_no_cache(
     output = _ok(berth, context, "--cache-from", "plain:1", "--cache-from", "nowhere:1")
     assert _cached(output) == 0, output
     assert "cache-from nowhere:1 skipped" in output
+
+
+def test_run_mounts_another_stages_files_read_only_or_writable_and_discarded(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    """`RUN --mount=type=bind,from=STAGE|IMAGE,source=…,target=…[,rw]`: the files are there
+    for the step, owners kept; writes to an rw one are discarded; nothing of them enters the
+    layer; the stage's content keys the cache."""
+    dockerfile = """\
+FROM busybox AS deps
+RUN mkdir -p /out && echo dep-one > /out/one && chown 1234:5678 /out/one
+FROM busybox
+RUN --mount=type=bind,from=deps,source=/out,target=/deps \\
+    cat /deps/one > /copied && stat -c '%u:%g' /deps/one >> /copied \\
+    && ! touch /deps/new 2>/dev/null && echo read-only >> /copied
+RUN --mount=type=bind,from=deps,source=/out/one,target=/one.txt,rw \\
+    echo scribbled > /one.txt && cat /one.txt >> /copied
+RUN --mount=type=bind,from=busybox,source=/bin/busybox,target=/bb ls -l /bb > /dev/null
+CMD ["cat", "/copied"]
+"""
+    context = _context(tmp_path / "ctx", dockerfile)
+    _ok(berth, context, "-t", "mounted:1")
+    run = berth("run", "--rm", "--network", "none", "mounted:1")
+    assert run.stdout == "dep-one\n1234:5678\nread-only\nscribbled\n", run.stderr
+    listing = berth(
+        "run", "--rm", "--network", "none", "mounted:1", "ls", "/deps", "/one.txt", "/bb"
+    )
+    assert "No such file" in listing.stderr  # the mount points left no trace
+    assert _cached(_ok(berth, context, "-t", "mounted:2")) == 5  # RUN deps + the three + CMD
+    changed = dockerfile.replace("dep-one", "dep-two")
+    (context / "Dockerfile").write_text(changed)
+    output = _ok(berth, context, "-t", "mounted:3")
+    assert _cached(output) == 0, output  # the stage's new content keys the RUNs after it
+    assert berth("run", "--rm", "--network", "none", "mounted:3").stdout.startswith("dep-two\n")
