@@ -66,10 +66,14 @@ def _image_sources(services: Services, text: str) -> dict[str, Source]:
     found: dict[str, Source] = {}
     layer_index = -1
     for key, entry in zip(keys, history, strict=True):
+        if not isinstance(entry, dict):
+            return {}  # a malformed history: no cache
         empty = bool(entry.get("empty_layer"))
         if not empty:
             layer_index += 1
-        if not isinstance(key, str) or not isinstance(entry, dict):
+            if layer_index >= len(base.config.diff_ids):
+                return {}  # more layers in the history than in the image
+        if not isinstance(key, str):
             continue
         if empty:
             found[key] = Source(None, entry, None)

@@ -103,7 +103,8 @@ class Pusher:
         if media_type not in MANIFEST_TYPES:
             raise DataLoss(f"image {record.id}: its stored manifest is a {media_type}")
         manifest = parse_manifest(data, media_type)
-        diff_ids = parse_config(self.content.read(record.id)).diff_ids
+        config = self.content.read(record.id)
+        diff_ids = parse_config(config).diff_ids
         if len(diff_ids) != len(manifest.layers):
             raise DataLoss(f"image {record.id}: its manifest and config disagree on its layers")
         layers = [
@@ -123,7 +124,7 @@ class Pusher:
         self.report(ProgressEvent("", f"The push refers to repository [{reference.name}]"))
         self._layers(target, layers[::-1], self._sources(reference))
         if not target.has_blob(record.id):
-            self._upload(target, Descriptor("", record.id, len(self.content.read(record.id))))
+            self._upload(target, Descriptor("", record.id, len(config)))
         target.put_manifest(reference.tag, media_type, data, record.manifest_digest)
         self.images.add(
             record.id,

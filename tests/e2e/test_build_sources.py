@@ -91,3 +91,17 @@ CMD ["cat", "/copied"]
     output = _ok(berth, context, "-t", "mounted:3")
     assert _cached(output) == 0, output  # the stage's new content keys the RUNs after it
     assert berth("run", "--rm", "--network", "none", "mounted:3").stdout.startswith("dep-two\n")
+
+
+def test_a_mount_of_a_missing_path_is_a_clear_error(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    dockerfile = (
+        "FROM busybox AS deps\nFROM busybox\n"
+        "RUN --mount=type=bind,from=deps,source=/nope,target=/x true\n"
+    )
+    context = _context(tmp_path / "ctx", dockerfile)
+    result = berth("build", "-t", "broken:1", str(context))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "/nope" in result.stderr, result.stderr
+    assert berth("ps", "-aq").stdout == ""

@@ -47,7 +47,7 @@ def inspect(request: Request) -> Answer:
         document["Created"] = document["Created"] or "0001-01-01T00:00:00Z"
     if request.version < (1, 45):  # the build step's container: none, for a pulled image
         document.setdefault("Container", "")
-        from berth.engine.reports.images import CONFIG_DEFAULTS
+        from berth.engine.reports.config import CONFIG_DEFAULTS
 
         # every field at its zero value, as dockerd showed a pulled image's build container
         document.setdefault("ContainerConfig", {**CONFIG_DEFAULTS})

@@ -13,12 +13,11 @@ import argparse
 import fcntl
 import os
 import stat
-import sys
 from typing import TYPE_CHECKING, BinaryIO
 
 from berth.cli.context import Context
+from berth.cli.output import refuse_terminal, write_output
 from berth.cli.parser import new_parser
-from berth.errors import InvalidArgument, SystemFailure
 
 if TYPE_CHECKING:
     from berth.image.saving import Saver
@@ -32,35 +31,11 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    if args.output is None and sys.stdout.isatty():
-        raise InvalidArgument(
-            "cowardly refusing to save to a terminal. Use the -o flag or redirect"
-        )
+    refuse_terminal(args.output)
     saver = ctx.engine.image_archives.saver(args.images)
-    try:
-        if args.output is None:
-            ctx.stdout.flush()
-            _write(saver, sys.stdout.buffer)
-        elif os.path.exists(args.output) and not os.path.isfile(args.output):  # /dev/null
-            with open(args.output, "wb") as out:
-                _write(saver, out)
-        else:
-            _write_file(saver, args.output)
-    except OSError as error:
-        raise SystemFailure(f"failed to save image: {error}") from None
+    ctx.stdout.flush()
+    write_output(args.output, lambda out: _write(saver, out), "failed to save image")
     return 0
-
-
-def _write_file(saver: Saver, path: str) -> None:
-    """Into a file beside the output, renamed over it once complete, as Docker's CLI does."""
-    partial = f"{path}.berth-partial"
-    try:
-        with open(partial, "wb") as out:
-            saver.write_file(out)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
 
 
 def _write(saver: Saver, out: BinaryIO) -> None:

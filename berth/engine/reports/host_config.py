@@ -13,6 +13,7 @@ from typing import Any
 from berth.container import ContainerRecord
 from berth.container.references import INHERITED
 from berth.container.spec import MASKED_PATHS, READONLY_PATHS
+from berth.engine.reports.config import CONFIG_DEFAULTS as IMAGE_CONFIG_DEFAULTS
 
 HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "Binds": None,
@@ -83,25 +84,8 @@ HOST_CONFIG_DEFAULTS: dict[str, Any] = {
 }
 # Keys dockerd leaves out when they are empty (`omitempty`).
 OMITTED_WHEN_EMPTY = ("Mounts", "Tmpfs", "Init", "Sysctls", "StorageOpt", "Annotations")
-CONFIG_DEFAULTS: dict[str, Any] = {
-    "Hostname": "",
-    "Domainname": "",
-    "User": "",
-    "AttachStdin": False,
-    "AttachStdout": False,
-    "AttachStderr": False,
-    "Tty": False,
-    "OpenStdin": False,
-    "StdinOnce": False,
-    "Env": None,
-    "Cmd": None,
-    "Image": "",
-    "Volumes": None,
-    "WorkingDir": "",
-    "Entrypoint": None,
-    "OnBuild": None,
-    "Labels": {},
-}
+# A container's Config has the image Config's keys; its Labels print as {} (an image's: null).
+CONFIG_DEFAULTS: dict[str, Any] = {**IMAGE_CONFIG_DEFAULTS, "Labels": {}}
 # A HostConfig.Mounts entry's keys, as Docker's Mount has them.
 MOUNT_KEYS = (
     "Type",

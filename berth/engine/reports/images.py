@@ -8,31 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from berth import humanize
+from berth.engine.reports.config import CONFIG_DEFAULTS
 from berth.image import ImageRecord
 from berth.image.service import HistoryEntry
 from berth.oci import ImageConfig, Platform
 from berth.reference import parse
-
-# The keys Docker always prints in an image's Config, with its defaults.
-CONFIG_DEFAULTS: dict[str, Any] = {
-    "Hostname": "",
-    "Domainname": "",
-    "User": "",
-    "AttachStdin": False,
-    "AttachStdout": False,
-    "AttachStderr": False,
-    "Tty": False,
-    "OpenStdin": False,
-    "StdinOnce": False,
-    "Env": None,
-    "Cmd": None,
-    "Image": "",
-    "Volumes": None,
-    "WorkingDir": "",
-    "Entrypoint": None,
-    "OnBuild": None,
-    "Labels": None,
-}
 
 
 def familiar(name: str) -> str:
