@@ -108,7 +108,10 @@ class LayerStore:
         return chain_id
 
     def chain_layers(self, chain_id: str) -> list[Layer]:
-        """The layers of a chain, top first (overlay's lowerdir order)."""
+        """The layers of a chain, top first (overlay's lowerdir order), each once: a layer
+        repeated in a chain (an empty RUN twice, the same COPY twice, an image whose manifest
+        lists a layer again) stays only at its topmost place, where it hides all its lower
+        copy could, and overlay refuses one directory twice (ELOOP)."""
         rows = self.database.query(
             """
             WITH RECURSIVE stack(chain_id, parent, diff_id, depth) AS (
@@ -124,7 +127,11 @@ class LayerStore:
         )
         if not rows:
             raise NotFound(f"snapshot {chain_id} not found")
-        return [self._layer(row) for row in rows]
+        layers: dict[int, Layer] = {}
+        for row in rows:
+            layer = self._layer(row)
+            layers.setdefault(layer.id, layer)
+        return list(layers.values())
 
     def collect(self, keep_chains: Iterable[str]) -> tuple[list[str], list[Layer]]:
         """Delete the chains not reachable from `keep_chains` or from an active snapshot's

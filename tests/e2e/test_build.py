@@ -98,6 +98,19 @@ def test_build_run_and_rebuild_from_the_cache(berth: Berth, busybox: str, tmp_pa
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_steps_making_the_same_layer_twice(berth: Berth, busybox: str, tmp_path: Path) -> None:
+    """The same COPY twice and two empty RUNs make one layer at several places in a chain: a
+    later step's container still mounts (overlay refuses a lower directory named twice)."""
+    dockerfile = "FROM busybox\nCOPY f /x\nCOPY f /x\nRUN true\nRUN true\nRUN cat /x\n"
+    context = _context(tmp_path / "twice", dockerfile, f="twice\n")
+    _ok(berth, context, "-t", "twice:1")
+    layers = berth("image", "inspect", "-f", "{{json .RootFS.Layers}}", "twice:1").stdout
+    diff_ids = json.loads(layers)
+    assert diff_ids[1] == diff_ids[2]
+    ran = berth("run", "--rm", "--network", "none", "twice:1", "cat", "/x")
+    assert ran.stdout == "twice\n", ran.stderr
+
+
 MULTI = """\
 FROM busybox AS tools
 RUN mkdir -p /out && echo tool > /out/tool && sleep 1

@@ -78,6 +78,31 @@ def test_same_layer_on_another_parent_is_not_fetched(
     assert json.loads(run.stdout)[0]["RootFS"]["Layers"] == other.diff_ids
 
 
+def test_image_naming_a_layer_twice_pulls_it_once_and_runs(
+    registry: Catalogue, proxy: CountingProxy, berth: Berth
+) -> None:
+    """A chain with one layer at two places: the blob is fetched once, and the container's
+    overlay names its directory once (overlay refuses a lower directory twice) at the top,
+    where it hides what the layer between wrote to the same paths."""
+    info = registry["repeated-layer"]
+    assert info.layers[1].digest == info.layers[3].digest != info.layers[2].digest
+    pulled = berth("pull", via(proxy, info))
+    assert pulled.returncode == 0, pulled.stderr
+    assert proxy.blob_bytes(info.layers[1].digest) == info.layers[1].size
+    ran = berth(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        via(proxy, info),
+        "sh",
+        "-c",
+        "/app/run.sh; cat /app/app-b.txt",
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "hello from app-a\nthis is app-b\n"
+
+
 def test_pulling_again_is_up_to_date_and_fetches_no_layer(
     registry: Catalogue, proxy: CountingProxy, berth: Berth
 ) -> None:
