@@ -45,6 +45,8 @@ class Services(StepServices, Protocol):
     @property
     def build_cache(self) -> BuildCache: ...
 
+    def monitor_ahead(self) -> None: ...
+
 
 class Build:
     def __init__(
@@ -54,6 +56,7 @@ class Build:
         context: Context | None,
         options: Options,
         progress: Progress,
+        copier: CopyServer | None = None,
     ) -> None:
         self.services = services
         self.dockerfile = dockerfile
@@ -67,7 +70,7 @@ class Build:
         # Set when a stage fails, or by the caller (an API client gone): the stages stop at
         # their next step, a running RUN is killed.
         self.failed = options.canceled or threading.Event()
-        self._copy_server: CopyServer | None = None
+        self._copy_server = copier  # closed by `run`
         from berth.build.scope import Scope, platform_args
         from berth.oci import host_platform
 
@@ -122,11 +125,9 @@ class Build:
     # -- running ---------------------------------------------------------------------------
 
     def run(self) -> str:
-
-        target = self.target()
-        stages = self.needed(target)
         try:
-            return self._run(target, stages)
+            target = self.target()
+            return self._run(target, self.needed(target))
         finally:
             if self._copy_server is not None:
                 self._copy_server.close()
@@ -292,6 +293,7 @@ class Build:
             state.add(source.layer, dict(source.entry), source.chain)
             cache.put(state.key, state.chain, state.result(), self.created())
             return state
+        self.services.monitor_ahead()  # the steps from here on run: a RUN's monitor, early
         made: State = make()
         made.key = state.key
         cache.put(made.key, made.chain, made.result(), self.created())

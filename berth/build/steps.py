@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import threading
@@ -108,8 +109,10 @@ def run(
     record = lifecycle.create(base._replace(top_chain=chain), {}, config, host_config, None)
     # What commits the layer is imported while the container starts, off the critical path.
     threading.Thread(target=_import_commit_path, daemon=True).start()
+    exited = -1
     try:
-        lifecycle.start(record)
+        started = lifecycle.start(record)
+        exited = _exit_signal(started.state.get("Pid"))
         log = services.container_paths.log(record.id)
         offset = 0
         killed = False
@@ -128,7 +131,12 @@ def run(
                 killed = True
                 with contextlib.suppress(BerthError):
                     lifecycle.runtime().kill(record.id, signal.SIGKILL, all_processes=True)
-            time.sleep(delay)
+            if exited >= 0 and select.select([exited], [], [], delay)[0]:
+                os.close(exited)  # the command ended: its monitor records it within a moment
+                exited, delay = -1, FIRST_POLL
+                continue
+            if exited < 0:
+                time.sleep(delay)
             delay = FIRST_POLL if entries else min(delay * 2, POLL)
         if killed:
             raise Canceled("canceled")
@@ -139,7 +147,18 @@ def run(
         lifecycle.cleanup(current)
         return _commit_upper(services, record, epoch)
     finally:
+        if exited >= 0:
+            os.close(exited)
         _discard(lifecycle, record)
+
+
+def _exit_signal(pid: object) -> int:
+    """A pidfd of the RUN's process, readable once it has exited, so the wait ends then
+    rather than at the next look; -1 when there is none (it is gone already)."""
+    try:
+        return os.pidfd_open(int(str(pid)))
+    except (OSError, ValueError):
+        return -1
 
 
 def _import_commit_path() -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import NoReturn
 
+    from berth.container.copy_client import CopyServer
     from berth.monitor.launch import MonitorLauncher
 
 _GLOBAL_USAGE = """\
@@ -132,6 +133,17 @@ def _prestart_monitor() -> MonitorLauncher | None:
         return None
 
 
+def _prestart_copier() -> CopyServer | None:
+    """`build`'s copy server, started now so that its interpreter starts on the other core
+    while the build imports and hashes its context (unused, it is killed: see CopyServer)."""
+    from berth.container.copy_client import CopyServer
+
+    try:
+        return CopyServer()
+    except BerthError:
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -155,10 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report_usage_error(error)
     command, prog, rest = resolved
     launcher = _prestart_monitor() if command.prestarts_monitor else None
+    copier = _prestart_copier() if command.prestarts_copier else None
     from berth.cli.context import Context
     from berth.layout import Layout
 
-    context = Context(Layout.from_env(options.get("root"), options.get("runroot")), launcher)
+    layout = Layout.from_env(options.get("root"), options.get("runroot"))
+    context = Context(layout, launcher, copier)
     module = importlib.import_module(f"berth.cli.commands.{command.module}")
     try:
         # Ctrl-C ended the command quietly until now (berth.cli.start); from here on it is a

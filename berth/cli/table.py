@@ -9,7 +9,7 @@ from __future__ import annotations
 class Command:
     """A command's module and summary (a plain class: dataclasses cost start-up time)."""
 
-    __slots__ = ("module", "prestarts_monitor", "starts_container", "summary")
+    __slots__ = ("module", "prestarts_copier", "prestarts_monitor", "starts_container", "summary")
 
     def __init__(
         self,
@@ -17,11 +17,13 @@ class Command:
         summary: str,
         starts_container: bool = False,
         prestarts_monitor: bool = False,
+        prestarts_copier: bool = False,
     ) -> None:
         self.module = module
         self.summary = summary
         self.starts_container = starts_container  # failures exit 125, as Docker's run does
         self.prestarts_monitor = prestarts_monitor  # it (usually) starts a container
+        self.prestarts_copier = prestarts_copier  # it may copy files: `build`'s copy server
 
 
 COMMANDS: dict[str, Command] = {
@@ -60,7 +62,7 @@ COMMANDS: dict[str, Command] = {
         "import_image", "Import the contents from a tarball to create a filesystem image"
     ),
     "commit": Command("commit", "Create a new image from a container's changes"),
-    "build": Command("build", "Build an image from a Dockerfile"),
+    "build": Command("build", "Build an image from a Dockerfile", prestarts_copier=True),
     "events": Command("events", "Get real time events from the server"),
     "info": Command("info", "Display system-wide information"),
     "version": Command("version", "Show the berth version information"),

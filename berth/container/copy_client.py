@@ -4,50 +4,63 @@ build, it runs the copy helper's requests in forks of one interpreter.
 One request at a time: `try_start` gives a `ServedHelper` (the Popen-like handle `cp`'s
 callers already use: `stdin`, `stdout`, `wait`, `kill`) or None while another request holds
 the server (a stage running beside), and the caller then starts a fresh helper as before.
+
+Cheap to create (stdlib only, the spawn before any heavy import): the CLI starts one for
+`build` as soon as it knows the command, so the server's interpreter starts on the other core
+while the build imports, parses and hashes; a server no request used is killed, not waited
+for (it may still be importing), which costs a build from the cache nothing.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import _signal  # not signal (enum), nor socket: their imports would come before the spawn
+import _socket
 import os
-import signal
-import socket
-import subprocess
 import sys
-import threading
-from typing import IO, Any
 
 from berth.errors import SystemFailure
 
+TYPE_CHECKING = False  # typing's own costs ~5 ms, before the spawn
+if TYPE_CHECKING:
+    from typing import IO, Any
+
 REPLY_SIZE = 4096
+SERVER = (sys.executable, "-I", "-m", "berth.container.copy_server")
 
 
 class CopyServer:
     def __init__(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-I", "-m", "berth.container.copy_server", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                close_fds=True,
-            )
+            os.set_inheritable(theirs.fileno(), True)  # for this spawn only: it is closed next
+            argv = [*SERVER, str(theirs.fileno())]
+            devnull = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
+            self._pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=devnull)
         except OSError as error:
             ours.close()
             raise SystemFailure(f"cannot start the copy server: {error}") from None
         finally:
             theirs.close()
-        self._sock = ours
-        self._lock = threading.Lock()
+        self._raw: _socket.socket | None = ours
+        self._used = False
+        self._lock = _thread_lock()
+
+    def _channel(self) -> _socket.socket:
+        if self._raw is None:
+            raise SystemFailure("the copy server is closed")
+        return self._raw
 
     def try_start(
         self, request: dict[str, Any], status_w: int, *, stdin: bool, stdout: bool
     ) -> ServedHelper | None:
         """Run `request` in a fork of the server, or None while the server is busy. The
         caller keeps (and closes) `status_w`."""
+        import array
+        import json
+
         if not self._lock.acquire(blocking=False):
             return None
+        self._used = True
         names, fds, theirs = ["status"], [status_w], []
         ours: list[IO[bytes]] = []
         try:
@@ -64,7 +77,8 @@ class CopyServer:
                 theirs.append(write_end)
                 ours.append(os.fdopen(read_end, "rb"))
             message = json.dumps({"request": request, "fds": names}).encode()
-            socket.send_fds(self._sock, [message], fds)
+            rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))
+            self._channel().sendmsg([message], [rights])
             pid = int(self._reply()["pid"])
         except BaseException:
             for stream in ours:
@@ -80,7 +94,9 @@ class CopyServer:
         )
 
     def _reply(self) -> dict[str, Any]:
-        data = self._sock.recv(REPLY_SIZE)
+        import json
+
+        data = self._channel().recv(REPLY_SIZE)
         if not data:
             raise SystemFailure("the copy server went away")
         document: dict[str, Any] = json.loads(data)
@@ -94,13 +110,21 @@ class CopyServer:
             self._lock.release()
 
     def close(self) -> None:
-        """End the server: end of file on its socket, then it exits."""
-        self._sock.close()
-        try:
-            self._process.wait(10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        """End the server: end of file on its socket, and it exits (at once: it has served);
+        one that never served is killed instead, as it may still be importing."""
+        if self._raw is None:
+            return
+        self._raw.close()
+        self._raw = None
+        if not self._used:
+            os.kill(self._pid, _signal.SIGKILL)
+        os.waitpid(self._pid, 0)
+
+
+def _thread_lock() -> Any:
+    import _thread
+
+    return _thread.allocate_lock()
 
 
 class ServedHelper:
@@ -125,6 +149,8 @@ class ServedHelper:
         return self.returncode
 
     def kill(self) -> None:
+        import contextlib
+
         if self.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
+                os.kill(self.pid, _signal.SIGKILL)

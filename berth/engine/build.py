@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from berth.build.options import Options
     from berth.build.progress import Progress
     from berth.build.records import BuildCache
+    from berth.container.copy_client import CopyServer
     from berth.container.lifecycle import Lifecycle
     from berth.container.paths import ContainerPaths
     from berth.container.records import ContainerRecord, ContainerStore
@@ -69,6 +70,8 @@ class Parts(Protocol):
     def build_cache(self) -> BuildCache: ...
 
     def spare_monitors(self, count: int) -> None: ...
+
+    def monitor_ahead(self) -> None: ...
 
 
 class Builder:
@@ -184,22 +187,31 @@ class Builder:
         context: Path | None,
         options: Options,
         progress: Progress,
+        *,
+        copier: CopyServer | None = None,
     ) -> str:
         """Build the Dockerfile `dockerfile` (its bytes; `dockerfile_name` is its path in the
         context, which chooses the ignore file) with `context` as the files COPY reads (None:
-        a Dockerfile alone); returns the image's id."""
+        a Dockerfile alone); returns the image's id. `copier`: a copy server started ahead,
+        the build's to use and close (one is started when needed otherwise)."""
         from berth.build.context import Context
         from berth.build.dockerfile import parse
         from berth.build.executor import Build
         from berth.build.lines import decode
 
         name = Path(dockerfile_name).name
-        parsed = parse(decode(dockerfile, name), name=name)
-        opened = Context.open(context, dockerfile_name) if context is not None else None
-        runs = sum(i.keyword == "RUN" for stage in parsed.stages for i in stage.instructions)
-        self._parts.spare_monitors(max(0, runs - 1))
         try:
-            return Build(self._parts, parsed, opened, options, progress).run()
+            parsed = parse(decode(dockerfile, name), name=name)
+            opened = Context.open(context, dockerfile_name) if context is not None else None
+            build = Build(self._parts, parsed, opened, options, progress, copier)
+        except BaseException:
+            if copier is not None:
+                copier.close()
+            raise
+        runs = sum(i.keyword == "RUN" for stage in parsed.stages for i in stage.instructions)
+        self._parts.spare_monitors(runs)
+        try:
+            return build.run()
         finally:
             self._parts.spare_monitors(0)
 

@@ -283,6 +283,16 @@ class Engine:
                 self._launcher = MonitorLauncher()  # the next start's, importing meanwhile
             return launcher
 
+    def monitor_ahead(self) -> None:
+        """A build's first step the cache can't give starts a spare monitor at once (if the
+        build has RUN steps): its first RUN then finds one ready, as the later ones do."""
+        from berth.monitor.launch import MonitorLauncher
+
+        with self._launcher_lock:
+            if self._launcher is None and self._spare_monitors > 0:
+                self._spare_monitors -= 1
+                self._launcher = MonitorLauncher()
+
     def spare_monitors(self, count: int) -> None:
         """A build starts its RUN steps' containers one after another: each start spawns the
         next one's monitor, `count` times in all (no spare nobody uses: on two busy cores a

@@ -102,17 +102,22 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     with _sources(args, ctx) as (dockerfile, name, context), _secrets(args, ctx) as secrets:
         options = options._replace(secrets=secrets)
+        builder = ctx.engine.build
         if live:
             from berth.cli.build_view import TtyProgress
 
             view = TtyProgress(sys.stderr)
             try:
-                image_id = ctx.engine.build.build(dockerfile, name, context, options, view)
+                image_id = builder.build(
+                    dockerfile, name, context, options, view, copier=ctx.take_copier()
+                )
             finally:
                 view.close()
         else:
             progress = PlainProgress(sys.stderr, quiet=args.quiet)
-            image_id = ctx.engine.build.build(dockerfile, name, context, options, progress)
+            image_id = builder.build(
+                dockerfile, name, context, options, progress, copier=ctx.take_copier()
+            )
     if args.iidfile:
         Path(args.iidfile).write_text(image_id)
     if args.quiet:
