@@ -324,7 +324,6 @@ def _copy_from(
     """COPY --from: each source read from another stage's or image's chain (the copy
     helper's archive of it), placed in this step's snapshot."""
     from berth.build.state import key_of
-    from berth.container.cp_build import copy_between
 
     chain, origin_key = _origin(build, instruction, source)
     several = len(sources) > 1 or absolute.endswith("/")
@@ -333,6 +332,8 @@ def _copy_from(
     following.key = key_of(state.key, "COPY --from", origin_key, sources, absolute, chown)
 
     def make() -> State:
+        from berth.container.cp_build import copy_between
+
         def place(root: Any) -> None:
             view, target = steps.view_root(build.services.layers, build.services.layout, chain)
             try:

@@ -15,7 +15,6 @@ import hashlib
 import os
 import posixpath
 import stat
-import tarfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -177,6 +176,8 @@ def write_tar(
 ) -> None:
     """The selection as a tar (owners left to the copy helper); `rename`: the single file's
     name at its destination."""
+    import tarfile  # only when a COPY runs: a build from the cache never needs it
+
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as archive:
         for entry in selection.entries:
             name = rename if rename is not None and selection.single_file else entry.name

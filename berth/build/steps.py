@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import shutil
 import signal
 import threading
 import time
@@ -340,6 +339,8 @@ def writer(chunks: Any) -> Callable[[IO[bytes]], None]:
 
 def file_writer(path: str) -> Callable[[IO[bytes]], None]:
     def write(out: IO[bytes]) -> None:
+        import shutil
+
         with open(path, "rb") as stream:
             shutil.copyfileobj(stream, out, CHUNK)
 

@@ -5,6 +5,7 @@ to be. Pure code: no I/O.
 """
 
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -96,9 +97,7 @@ def parse_platform(text: str) -> Platform:
 
 
 def host_platform() -> Platform:
-    import platform as _platform
-
-    machine = _platform.machine().lower()
+    machine = os.uname().machine.lower()  # what platform.machine() reads, without its import
     arch = _ARCH_ALIASES.get(machine, machine)
     variant = None
     if machine.startswith("armv7"):

@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import signal
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,6 +162,8 @@ def _sources(args: argparse.Namespace, ctx: Context) -> Iterator[tuple[bytes, st
         yield text, name, context
     finally:
         if scratch is not None:
+            import shutil
+
             shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -188,6 +188,8 @@ def _secrets(args: argparse.Namespace, ctx: Context) -> Iterator[dict[str, str]]
                 continue
             if variable not in os.environ:
                 raise NotFound(f"secret {name}: ${variable} is not set")
+            import tempfile
+
             tmp = ctx.layout.root / "tmp"
             tmp.mkdir(parents=True, exist_ok=True)
             descriptor, secret = tempfile.mkstemp(prefix="build-secret-", dir=tmp)
@@ -203,6 +205,8 @@ def _secrets(args: argparse.Namespace, ctx: Context) -> Iterator[dict[str, str]]
 
 def _fetched(url: str, ctx: Context) -> bytes:
     """A context (a tar, or a Dockerfile alone) from an http(s) URL."""
+    import tempfile
+
     from berth.build.fetch import download
 
     tmp = ctx.layout.root / "tmp"
@@ -218,6 +222,8 @@ def _is_archive(data: bytes) -> bool:
 def _unpack_context(data: bytes, ctx: Context) -> Path:
     """A context tar unpacked by the copy helper, chrooted into a fresh directory: no name in
     it (`../x`, an absolute link) lands outside."""
+    import tempfile
+
     from berth.engine.build import unpack_context
 
     tmp = ctx.layout.root / "tmp"
