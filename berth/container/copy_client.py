@@ -1,9 +1,9 @@
 """The engine's side of the copy server (`berth.container.copy_server`): started once for a
 build, it runs the copy helper's requests in forks of one interpreter.
 
-One request at a time: `try_start` gives a `ServedHelper` (the Popen-like handle `cp`'s
-callers already use: `stdin`, `stdout`, `wait`, `kill`) or None while another request holds
-the server (a stage running beside), and the caller then starts a fresh helper as before.
+`start` gives a `ServedHelper` (the Popen-like handle `cp`'s callers already use: `stdin`,
+`stdout`, `wait`, `kill`); requests from stages running side by side run side by side, each
+answered on a socket of its own.
 
 Cheap to create (stdlib only, the spawn before any heavy import): the CLI starts one for
 `build` as soon as it knows the command, so the server's interpreter starts on the other core
@@ -43,25 +43,17 @@ class CopyServer:
             theirs.close()
         self._raw: _socket.socket | None = ours
         self._used = False
-        self._lock = _thread_lock()
 
-    def _channel(self) -> _socket.socket:
-        if self._raw is None:
-            raise SystemFailure("the copy server is closed")
-        return self._raw
-
-    def try_start(
+    def start(
         self, request: dict[str, Any], status_w: int, *, stdin: bool, stdout: bool
-    ) -> ServedHelper | None:
-        """Run `request` in a fork of the server, or None while the server is busy. The
-        caller keeps (and closes) `status_w`."""
+    ) -> ServedHelper:
+        """Run `request` in a fork of the server. The caller keeps (and closes) `status_w`."""
         import array
         import json
 
-        if not self._lock.acquire(blocking=False):
-            return None
         self._used = True
-        names, fds, theirs = ["status"], [status_w], []
+        reply, theirs_reply = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        names, fds, theirs = ["reply", "status"], [theirs_reply.fileno(), status_w], []
         ours: list[IO[bytes]] = []
         try:
             if stdin:
@@ -78,36 +70,24 @@ class CopyServer:
                 ours.append(os.fdopen(read_end, "rb"))
             message = json.dumps({"request": request, "fds": names}).encode()
             rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))
-            self._channel().sendmsg([message], [rights])
-            pid = int(self._reply()["pid"])
+            if self._raw is None:
+                raise SystemFailure("the copy server is closed")
+            self._raw.sendmsg([message], [rights])
+            theirs_reply.close()  # the keeper's now: held here too, a server gone goes unseen
+            pid = int(_reply(reply)["pid"])
         except BaseException:
             for stream in ours:
                 stream.close()
-            self._lock.release()
+            reply.close()
             raise
         finally:
+            theirs_reply.close()
             for fd in theirs:
                 os.close(fd)
         streams = iter(ours)
         return ServedHelper(
-            self, pid, next(streams) if stdin else None, next(streams) if stdout else None
+            reply, pid, next(streams) if stdin else None, next(streams) if stdout else None
         )
-
-    def _reply(self) -> dict[str, Any]:
-        import json
-
-        data = self._channel().recv(REPLY_SIZE)
-        if not data:
-            raise SystemFailure("the copy server went away")
-        document: dict[str, Any] = json.loads(data)
-        return document
-
-    def finished(self) -> int:
-        """The running request's exit code (its helper's); the server is free again."""
-        try:
-            return int(self._reply()["code"])
-        finally:
-            self._lock.release()
 
     def close(self) -> None:
         """End the server: end of file on its socket, and it exits (at once: it has served);
@@ -121,10 +101,14 @@ class CopyServer:
         os.waitpid(self._pid, 0)
 
 
-def _thread_lock() -> Any:
-    import _thread
+def _reply(channel: _socket.socket) -> dict[str, Any]:
+    import json
 
-    return _thread.allocate_lock()
+    data = channel.recv(REPLY_SIZE)
+    if not data:
+        raise SystemFailure("the copy server went away")
+    document: dict[str, Any] = json.loads(data)
+    return document
 
 
 class ServedHelper:
@@ -132,12 +116,12 @@ class ServedHelper:
 
     def __init__(
         self,
-        server: CopyServer,
+        reply: _socket.socket,
         pid: int,
         stdin: IO[bytes] | None,
         stdout: IO[bytes] | None,
     ) -> None:
-        self._server = server
+        self._reply = reply
         self.pid = pid
         self.stdin = stdin
         self.stdout = stdout
@@ -145,7 +129,10 @@ class ServedHelper:
 
     def wait(self) -> int:
         if self.returncode is None:
-            self.returncode = self._server.finished()
+            try:
+                self.returncode = int(_reply(self._reply)["code"])
+            finally:
+                self._reply.close()
         return self.returncode
 
     def kill(self) -> None:

@@ -112,15 +112,13 @@ def start_helper(
     server: CopyServer | None = None,
     **streams: Any,
 ) -> Helper:
-    """The helper for `request` on `root`, in `server` when it is free, else a fresh one;
+    """The helper for `request` on `root`, in `server` if given, else a fresh one;
     `streams`: stdin or stdout=subprocess.PIPE."""
     document = {**request, "root": root.path, "mount": root.mount, "binds": root.binds}
     try:
         if server is not None:
             stdin, stdout = (streams.get(n) == subprocess.PIPE for n in ("stdin", "stdout"))
-            served = server.try_start(document, status_w, stdin=stdin, stdout=stdout)
-            if served is not None:
-                return served
+            return server.start(document, status_w, stdin=stdin, stdout=stdout)
         document["status_fd"] = status_w
         return subprocess.Popen(
             [*HELPER, json.dumps(document)], pass_fds=(status_w,), close_fds=True, **streams

@@ -68,11 +68,11 @@ def copy_between(
         "keep_owners": chown is None,
     }
     status_r, status_w = os.pipe()
-    helper: Helper | None = None
+    helper: Helper
     try:
         if server is not None:
-            helper = server.try_start({**request}, status_w, stdin=False, stdout=False)
-        if helper is None:
+            helper = server.start({**request}, status_w, stdin=False, stdout=False)
+        else:
             helper = subprocess.Popen(
                 [*HELPER, json.dumps({**request, "status_fd": status_w})],
                 pass_fds=(status_w,),

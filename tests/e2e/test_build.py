@@ -111,6 +111,29 @@ def test_steps_making_the_same_layer_twice(berth: Berth, busybox: str, tmp_path:
     assert ran.stdout == "twice\n", ran.stderr
 
 
+TWO_COPIES = """\
+FROM busybox AS left
+COPY left/ /out/
+FROM busybox AS right
+COPY right/ /out/
+FROM busybox
+COPY --from=left /out/ /srv/
+COPY --from=right /out/ /srv/
+CMD ["sh", "-c", "cat /srv/*"]
+"""
+
+
+def test_stages_copying_at_once(berth: Berth, busybox: str, tmp_path: Path) -> None:
+    """Two stages' COPY steps run side by side in the build's one copy server (each request
+    its own helper), then the final stage's COPY --from of both."""
+    files = {f"left__l{i:02}.txt": f"left {i}\n" for i in range(40)}
+    files.update({f"right__r{i:02}.txt": f"right {i}\n" for i in range(40)})
+    context = _context(tmp_path / "two", TWO_COPIES, **files)
+    _ok(berth, context, "-t", "two:1")
+    ran = berth("run", "--rm", "--network", "none", "two:1")
+    assert ran.stdout == "".join(files[name] for name in sorted(files)), ran.stderr
+
+
 MULTI = """\
 FROM busybox AS tools
 RUN mkdir -p /out && echo tool > /out/tool && sleep 1
