@@ -87,15 +87,18 @@ def make_dir(path: Path) -> bool:
 
 
 def remove_tree(path: Path) -> None:
-    """rmdir `path` and any child groups, deepest first; gone already is fine.
+    """rmdir `path` and any child groups, deepest first; gone already (or meanwhile: the
+    monitor and a command may both remove an exited container's group) is fine.
 
     rmdir fails with EBUSY while a group still has tasks: the last ones may be exiting right
     now (a killed container's processes leave the group a moment after the signal), so retry
     for a few seconds before giving up.
     """
-    if not path.is_dir():
+    try:  # the container's monitor may be removing the same tree right now
+        children = sorted(path.iterdir(), reverse=True)
+    except (FileNotFoundError, NotADirectoryError):
         return
-    for child in sorted(path.iterdir(), reverse=True):
+    for child in children:
         if child.is_dir():
             remove_tree(child)
     deadline = time.monotonic() + REMOVE_PATIENCE

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -379,6 +380,33 @@ def test_destroy_removes_everything_and_is_idempotent(group: CgroupManager) -> N
     group.destroy()
     assert not any(directory.exists() for directory in directories)
     group.destroy()
+
+
+def _destroy_into(manager: CgroupManager, errors: list[BaseException]) -> None:
+    try:
+        manager.destroy()
+    except BaseException as error:
+        errors.append(error)
+
+
+def test_two_destroys_at_once_both_succeed() -> None:
+    """An exited container's group is removed by its monitor and by the command that saw
+    the exit, at the same moment: neither may fail because the other removed it first."""
+    errors: list[BaseException] = []
+    for _ in range(30):
+        name = f"t-{uuid.uuid4().hex[:12]}"
+        first, second = (open_cgroup(name, parent=CGROUP_PARENT) for _ in range(2))
+        first.create(Resources())
+        threads = [
+            threading.Thread(target=_destroy_into, args=(manager, errors))
+            for manager in (first, second)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert not any(procs.parent.exists() for procs in first.procs_files())
 
 
 def test_destroy_waits_for_exiting_processes(group: CgroupManager, spawn: Spawn) -> None:
