@@ -71,6 +71,7 @@ class Build:
         # their next step, a running RUN is killed.
         self.failed = options.canceled or threading.Event()
         self._copy_server = copier  # closed by `run`
+        self._warm = any(i.keyword == "RUN" for s in dockerfile.stages for i in s.instructions)
         from berth.build.scope import Scope, platform_args
         from berth.oci import host_platform
 
@@ -293,12 +294,23 @@ class Build:
             state.add(source.layer, dict(source.entry), source.chain)
             cache.put(state.key, state.chain, state.result(), self.created())
             return state
-        self.services.monitor_ahead()  # the steps from here on run: a RUN's monitor, early
+        self._missed()
         made: State = make()
         made.key = state.key
         cache.put(made.key, made.chain, made.result(), self.created())
         self.progress.done(number)
         return made
+
+    def _missed(self) -> None:
+        """A step the cache can't give: the steps after it run too. The first one starts a
+        RUN's monitor ahead and imports what a RUN needs in a thread, while it works."""
+        self.services.monitor_ahead()
+        with self._lock:
+            warm, self._warm = self._warm, False
+        if warm:
+            from berth.build.steps import warm_run_path
+
+            threading.Thread(target=warm_run_path, daemon=True).start()
 
     def _usable(self, chain: str | None, result: dict[str, Any]) -> bool:
         """Whether what a cache entry names is all still here (its base image too: an image
