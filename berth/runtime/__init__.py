@@ -3,7 +3,8 @@
 `Runtime.create` starts the container init as a fresh exec (`python -m berth.runtime.init`,
 never a fork of the caller); the init builds the namespaces, mounts and credentials, then
 waits until `Runtime.start` lets it exec the user's process. Imports berth.sys, berth.errors
-and the stdlib only.
+and the stdlib only; `berth-runtime` (cli.py), the same runtime behind runc's command line for
+conmon and podman, also uses berth.cgroups.
 
 The exports are loaded lazily (PEP 562): `python -m berth.runtime.init` imports this
 package first, and the caller side (subprocess, dataclasses) would cost the init ~20 ms of

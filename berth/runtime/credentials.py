@@ -79,12 +79,14 @@ def apply_credentials(process: dict[str, Any]) -> None:
     os.setuid(uid)
     if process.get("noNewPrivileges"):
         proc.prctl(proc.PR_SET_NO_NEW_PRIVS, 1)
+    permitted = capability_numbers(caps.get("permitted") or []) & permitted_here
+    inheritable = capability_numbers(caps.get("inheritable") or []) & permitted_here
     proc.capset(
-        capability_numbers(caps.get("effective") or []) & permitted_here,
-        capability_numbers(caps.get("permitted") or []) & permitted_here,
-        capability_numbers(caps.get("inheritable") or []) & permitted_here,
+        capability_numbers(caps.get("effective") or []) & permitted_here, permitted, inheritable
     )
-    ambient = capability_numbers(caps.get("ambient") or [])
+    # The kernel raises an ambient capability only if it is permitted and inheritable; as
+    # runc, the others are left out rather than failing (`runc spec` asks for 3 that way).
+    ambient = capability_numbers(caps.get("ambient") or []) & permitted & inheritable
     if ambient:
         proc.raise_ambient(ambient)
 

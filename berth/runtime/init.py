@@ -1,7 +1,7 @@
-"""`python -m berth.runtime.init BUNDLE SYNC FD START_FD CGROUPS [SECCOMP_CACHE] [CONSOLE_FD]`: the
-init, a fresh process (DESIGN §1: never a fork of the multi-threaded engine). A caller that
-is still single-threaded (a monitor starting its container) forks it instead of starting a
-new interpreter: `main(argv)` in the child (see spawn.spawn_init).
+"""`python -m berth.runtime.init BUNDLE SYNC_FD START_FD CGROUPS [SECCOMP_CACHE] [CONSOLE_FD]
+[detached]`: the init, a fresh process (DESIGN §1: never a fork of the multi-threaded engine).
+A caller that is still single-threaded (a monitor starting its container) forks it instead of
+starting a new interpreter: `main(argv)` in the child (see spawn.spawn_init).
 
 1. join the cgroups, unshare the namespaces, fork pid 1 (CLONE_NEWPID applies to children);
    the intermediate reports pid 1's host pid and exits;
@@ -9,7 +9,9 @@ new interpreter: `main(argv)` in the child (see spawn.spawn_init).
    hostname, rlimits, user and capabilities (bounding set dropped while CAP_SETPCAP is held,
    KEEPCAPS across setuid, then no_new_privs, then capset), applies seccomp;
 3. reports ready, waits for `start`, resolves the command in the container's PATH and execs.
-   The sync pipe is close-on-exec: EOF tells the runtime the exec succeeded.
+   The sync pipe is close-on-exec: EOF tells the runtime the exec succeeded. `detached` (the
+   runtime's command line, whose `create` exits before `start`): the cwd and the command are
+   checked before ready, as runc does, since no one reads the sync pipe after `start`.
 Messages are JSON lines on the sync pipe (sync.py). Imports stay minimal: this runs per
 container. Everything is imported before pivot_root: afterwards the host's Python library is
 gone, and hardening.seal_imports makes sure nothing from the container's files is imported.
@@ -170,6 +172,7 @@ def _container(
     seccomp_cache: Path | None,
     console_fd: int | None,
     joined: CgroupJoin,
+    detached: bool = False,
 ) -> None:
     """Pid 1: build the container's world, then exec its process."""
     process = spec["process"]
@@ -236,20 +239,36 @@ def _container(
     args = list(process["args"])
     env = list(process.get("env") or [])
     lock_down(process, program)
+    executable = _enter(cwd, args, env) if detached else ""
     send(sync_fd, {"ready": True, "warnings": warnings})
     if not os.read(start_fd, 1):
         os._exit(0)  # the runtime went away before starting us
     os.close(start_fd)
+    executable = executable or _enter(cwd, args, env)
+    if process.get("terminal"):
+        take_terminal()
+    exec_command(executable, args, env)
+
+
+def _enter(cwd: str, args: list[str], env: list[str]) -> str:
+    """chdir to the process's cwd and find its command: the last checks before the exec."""
     try:
         os.chdir(cwd)
     except OSError as error:
         raise InitError(
             f'chdir to cwd ("{cwd}") set in config.json failed: {error.strerror}', 126
         ) from None
-    executable = find_command(args, env)
-    if process.get("terminal"):
-        take_terminal()
-    exec_command(executable, args, env)
+    return find_command(args, env)
+
+
+def _report(sync_fd: int, error: BaseException) -> None:
+    """Tell the runtime why the init failed; once a detached runtime has gone (an exec
+    failure after `start`), the container's stderr is the only reader left."""
+    status = getattr(error, "exit_status", 125)
+    try:
+        send(sync_fd, {"error": str(error), "exit_status": status})
+    except OSError:
+        os.write(2, f"{error}\n".encode())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -260,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     cgroup_procs = json.loads(args[4])
     seccomp_cache = Path(args[5]) if len(args) > 5 and args[5] else None
     console_fd = int(args[6]) if len(args) > 6 and args[6] else None
+    detached = len(args) > 7 and args[7] == "detached"
     if console_fd is not None:
         os.set_inheritable(console_fd, False)
     os.set_inheritable(sync_fd, False)
@@ -291,9 +311,11 @@ def main(argv: list[str] | None = None) -> None:
         joined.place(child, cgroup_procs, sync_fd)  # exits
     joined.opened_as_child()
     try:
-        _container(spec, bundle, sync_fd, start_fd, new_netns, seccomp_cache, console_fd, joined)
+        _container(
+            spec, bundle, sync_fd, start_fd, new_netns, seccomp_cache, console_fd, joined, detached
+        )
     except Exception as error:  # the top of pid 1: report, never leave the runtime guessing
-        send(sync_fd, {"error": str(error), "exit_status": getattr(error, "exit_status", 125)})
+        _report(sync_fd, error)
         os._exit(getattr(error, "exit_status", 125))
 
 

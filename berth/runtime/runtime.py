@@ -9,7 +9,10 @@ when killed), so `berth exec` needs no subreaper.
 
 State on disk, per container under `state_root/<id>/`: state.json (pid, its start time,
 bundle) written atomically, and `started` once `start` released the init. Any process can
-read `state`; `start` must run in the process that called `create` (it holds the pipes).
+read `state`; `start` must run in the process that called `create` (it holds the pipes),
+unless the container was created `detached`: then its init waits on `exec.fifo` there, which
+`start` in any process opens and writes (runc's way, for a command line whose `create`
+exits before `start`).
 """
 
 from __future__ import annotations
@@ -20,14 +23,13 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from berth.errors import Conflict, InvalidArgument, NotFound, SystemFailure
 from berth.runtime import processes
 from berth.runtime.spawn import Messages, Stdio, raise_failure, spawn_init, wait_for_init
-from berth.sys.process import is_child_subreaper
 
 if TYPE_CHECKING:
     import subprocess
@@ -52,6 +54,7 @@ def _remove_tree(directory: Path) -> None:
 
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+START_FIFO = "exec.fifo"
 
 
 class RuntimeState(NamedTuple):
@@ -60,8 +63,11 @@ class RuntimeState(NamedTuple):
 
 
 class Runtime:
-    def __init__(self, state_root: Path) -> None:
+    def __init__(self, state_root: Path, warn: Callable[..., None] = _warn) -> None:
+        """`warn(message, *args)` hears the init's warnings (a limit the kernel refused);
+        logging's by default, the command line's own log for `berth-runtime`."""
         self.state_root = state_root
+        self._warn = warn
         self._pending: dict[str, tuple[Messages, int]] = {}  # id -> (sync pipe, start fd)
 
     def _dir(self, container_id: str) -> Path:
@@ -69,6 +75,11 @@ class Runtime:
         if not _ID.fullmatch(container_id):
             raise InvalidArgument(f"invalid container id {container_id!r}")
         return self.state_root / container_id
+
+    def directory(self, container_id: str) -> Path:
+        """Where a caller may keep files of its own about the container (the command line's
+        record of its cgroup and spec): `delete` removes them with the runtime's state."""
+        return self._dir(container_id)
 
     def _state(self, container_id: str) -> dict[str, Any]:
         try:
@@ -87,14 +98,20 @@ class Runtime:
         *,
         cgroup_procs: Sequence[Path] = (),
         console_socket: int | None = None,
+        detached: bool = False,
     ) -> int:
         """Set the container up and return its pid 1's host pid, blocked before exec.
 
         With `console_socket` (a unix socket), the init makes a pty inside the container
         and sends its master fd there, as runc's --console-socket does; stdio is then unused.
+        `detached`: the caller may exit before `start`, which any process may then call
+        (the init waits on a FIFO, not on this process's pipe); the init changes to its cwd
+        and finds its command before it reports ready, so those failures are create's.
         """
+        from berth.sys.process import is_child_subreaper  # ctypes: `berth-runtime state` needs none
+
         if not is_child_subreaper():
-            _warn(
+            self._warn(
                 "container %s: the caller is not a child subreaper, so pid 1 will be "
                 "reparented to the host's init and waitpid() will not see it",
                 container_id,
@@ -102,7 +119,13 @@ class Runtime:
         directory = self._dir(container_id)
         directory.mkdir(parents=True, exist_ok=True)
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
-        start_r, start_w = os.pipe2(os.O_CLOEXEC)
+        if detached:
+            # Read-write, so the init never sees end-of-file: it waits for a `start` however
+            # long the creator is gone; `start` opens it for writing from any process.
+            os.mkfifo(directory / START_FIFO, 0o600)
+            start_r, start_w = os.open(directory / START_FIFO, os.O_RDWR | os.O_CLOEXEC), -1
+        else:
+            start_r, start_w = os.pipe2(os.O_CLOEXEC)
         arguments = [
             str(bundle),
             str(sync_w),
@@ -110,6 +133,7 @@ class Runtime:
             json.dumps([str(p) for p in cgroup_procs]),
             str(self.state_root / "seccomp"),  # compiled filters, reused across containers
             "" if console_socket is None else str(console_socket),
+            "detached" if detached else "",
         ]
         passed = (sync_w, start_r) + (() if console_socket is None else (console_socket,))
         try:
@@ -130,12 +154,13 @@ class Runtime:
                 )
             ready = reader.read()
             for warning in (ready or {}).get("warnings") or []:
-                _warn("container %s: %s", container_id, warning)
+                self._warn("container %s: %s", container_id, warning)
             if ready is None or "error" in ready:
                 raise_failure(ready or {"error": "the container init died during set-up"})
         except BaseException:
             reader.close()
-            os.close(start_w)
+            if start_w >= 0:
+                os.close(start_w)
             if process.poll() is None:
                 process.kill()
                 process.wait()
@@ -150,7 +175,10 @@ class Runtime:
         temporary = directory / "state.json.tmp"
         temporary.write_text(json.dumps(document))
         temporary.rename(directory / "state.json")  # readers never see half a state
-        self._pending[container_id] = (reader, start_w)
+        if detached:
+            reader.close()
+        else:
+            self._pending[container_id] = (reader, start_w)
         return pid
 
     def _live_pid(self, container_id: str) -> int | None:
@@ -164,9 +192,12 @@ class Runtime:
         pending = self._pending.pop(container_id, None)
         if pending is None:
             self._state(container_id)  # NotFound when there is no such container at all
-            raise Conflict(
-                f"container {container_id} was not created by this process or already started"
-            )
+            if not (self._dir(container_id) / START_FIFO).exists():
+                raise Conflict(
+                    f"container {container_id} was not created by this process or already started"
+                )
+            self._release(container_id)
+            return
         reader, start_w = pending
         # Marked before the release, so no reader ever sees a running process as "created".
         (self._dir(container_id) / "started").touch()
@@ -178,6 +209,23 @@ class Runtime:
             reader.close()
         if failure is not None:
             raise_failure(failure)
+
+    def _release(self, container_id: str) -> None:
+        """Start a container created `detached`: one byte into the FIFO its init waits on.
+        Nothing comes back from the init after this, so an exec failure is not seen here
+        (the init found its command before it reported ready)."""
+        fifo = self._dir(container_id) / START_FIFO
+        try:  # non-blocking: with no reader (the init is gone) this fails instead of hanging
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            raise Conflict(f"container {container_id} is not waiting to be started") from None
+        try:
+            (self._dir(container_id) / "started").touch()
+            os.write(fd, b"s")
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(fifo)
 
     def state(self, container_id: str) -> RuntimeState:
         pid = self._live_pid(container_id)
