@@ -16,6 +16,7 @@ from berth.errors import BerthError, exit_code
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from types import ModuleType
     from typing import NoReturn
 
     from berth.container.copy_client import CopyServer
@@ -168,12 +169,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, prog, rest = resolved
     launcher = _prestart_monitor() if command.prestarts_monitor else None
     copier = _prestart_copier() if command.prestarts_copier else None
+    module = importlib.import_module(f"berth.cli.commands.{command.module}")
+    if hasattr(module, "quick") and "log_level" not in options:
+        answered = _quickly(module, options, rest)
+        if answered is not None:
+            return answered
     from berth.cli.context import Context
     from berth.layout import Layout
 
     layout = Layout.from_env(options.get("root"), options.get("runroot"))
     context = Context(layout, launcher, copier)
-    module = importlib.import_module(f"berth.cli.commands.{command.module}")
     try:
         # Ctrl-C ended the command quietly until now (berth.cli.start); from here on it is a
         # KeyboardInterrupt the command may clean up after, and exit 130.
@@ -202,6 +207,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         context.close()
+
+
+def _quickly(module: ModuleType, options: dict[str, str], words: list[str]) -> int | None:
+    """A command's answer without the engine, for the words it knows how to answer so
+    (`ps`: the usual listing, berth.cli.commands.ps); None: the command runs as usual, and
+    says what went wrong, if anything did."""
+    try:
+        answered: int | None = module.quick(options.get("root"), options.get("runroot"), words)
+    except BrokenPipeError:
+        return 0
+    return answered
 
 
 def _report(error: BerthError, starting_container: bool) -> int:

@@ -11,7 +11,8 @@ status. Every status change in berth goes through a function here.
     any but running, paused and restarting ──rm──► gone (rm -f stops it first)
 
 The monitor reports running, restarting and exited in its status.json; the rest are
-written by the lifecycle. Stdlib only (`ps` imports this module).
+written by the lifecycle. Stdlib only (`ps` imports this module); Docker's words for a state
+(its Status text, its health) are berth.container.summary's.
 """
 
 from __future__ import annotations
@@ -57,11 +58,6 @@ def initial_state() -> dict[str, Any]:
         "FinishedAt": NOT_STARTED,
         "RestartCount": 0,
     }
-
-
-def health_status(state: dict[str, Any]) -> str:
-    """starting, healthy or unhealthy; `none` without a healthcheck (Docker's filter word)."""
-    return str((state.get("Health") or {}).get("Status") or "none")
 
 
 def status_of(state: dict[str, Any]) -> Status:

@@ -21,7 +21,7 @@ from berth.container.signals import signal_number
 from berth.container.state import FINISHED, Status
 from berth.container.view import monitor_alive
 from berth.errors import BerthError, Conflict, NoSpace, NotFound, PermissionDenied
-from berth.monitor.config import STOP_REQUESTED
+from berth.monitor.config import REMOVE_REQUESTED, STOP_REQUESTED
 
 MONITOR_EXIT_SECONDS = 10
 KILL_WAIT_SECONDS = 30.0
@@ -42,19 +42,24 @@ class Controls:
         space.make_room(self.paths.layout.reserve)
         self.lifecycle.records.database.make_writable()
 
-    def _current(self, record: ContainerRecord, *, ending: bool) -> ContainerRecord:
+    def _current(
+        self, record: ContainerRecord, *, ending: bool, removing: bool = False
+    ) -> ContainerRecord:
         """The container as it is once no start of it is in flight (a stop or kill that came
         during a start applies to the container the start made, as Docker's container lock
         orders them, never to what a record read before says). With `ending`, it is marked
         as ending for good (no restart policy applies) and thawed if paused, under its lock,
         so no pause freezes it again while it is being ended (its SIGKILL would wait for a
-        thaw that never comes)."""
+        thaw that never comes). With `removing`, its monitor leaves the release to the
+        remover (berth.monitor.cleanup.exec_last_step)."""
         with self.paths.start_lock(record.id):
             current = self.lifecycle.refresh(self.lifecycle.records.get(record.id))
             if ending and current.status in state.ACTIVE:
                 run_dir = self.paths.run_dir(record.id)
                 run_dir.mkdir(parents=True, exist_ok=True)  # it may have been wiped with /run
                 (run_dir / STOP_REQUESTED).touch()
+                if removing:
+                    (run_dir / REMOVE_REQUESTED).touch()
                 if current.status == Status.PAUSED:
                     current = self._thaw(current)
         return current
@@ -104,7 +109,7 @@ class Controls:
     def wait_exit(self, record: ContainerRecord, timeout: float | None) -> ContainerRecord | None:
         """The container once it has exited (and will not restart), or None on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.01
+        delay = 0.001  # a killed container's exit is reported within a few ms
         while True:
             current = self.lifecycle.refresh(self.lifecycle.records.get(record.id))
             if current.status in FINISHED:
@@ -183,8 +188,8 @@ class Controls:
             lifecycle.remove_anonymous_volumes(record)
 
     def _end(self, record: ContainerRecord) -> None:
-        """SIGKILL to every process of a running container, for good."""
-        record = self._current(record, ending=True)
+        """SIGKILL to every process of a running container, for good, to remove it."""
+        record = self._current(record, ending=True, removing=True)
         self._signal(record, signal.SIGKILL, all_processes=True)
         with contextlib.suppress(NotFound):  # an --rm container's monitor may remove it first
             self.wait_exit(record, KILL_WAIT_SECONDS)

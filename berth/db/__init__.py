@@ -1,5 +1,19 @@
-"""berth's metadata in SQLite: one file, WAL, transactions shared by every berth process."""
+"""berth's metadata in SQLite: one file, WAL, transactions shared by every berth process.
 
-from berth.db.database import Database, now, stamp
+The exports load lazily (PEP 562): the quick `ps` (berth.container.listing) reads the schema's
+length alone, without the database module's imports (pathlib, contextlib: ~10 ms).
+"""
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.db.database import Database, now, stamp
 
 __all__ = ["Database", "now", "stamp"]
+
+
+def __getattr__(name: str) -> object:
+    if name in __all__:
+        from berth.db import database
+
+        return getattr(database, name)
+    raise AttributeError(f"module 'berth.db' has no attribute {name!r}")

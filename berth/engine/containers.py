@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from berth.container.state import ACTIVE, Status, health_status
+from berth.container.state import ACTIVE, Status
+from berth.container.summary import health_status
 from berth.errors import BerthError, InvalidArgument, NotFound
 
 if TYPE_CHECKING:

@@ -10,6 +10,9 @@ CONFIG_NAME = "monitor.json"
 STATUS_NAME = "status.json"
 ATTACH_SOCKET = "attach.sock"
 STOP_REQUESTED = "stop-requested"
+# The container is being removed: its remover releases what the start set up, so the monitor
+# execs no clean-up of its own (berth.monitor.cleanup.exec_last_step).
+REMOVE_REQUESTED = "remove-requested"
 RENAMED = "name"  # the container's name after a rename, for the monitor's events
 
 

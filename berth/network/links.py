@@ -6,7 +6,6 @@ container's namespace (named eth0, eth1, ...); the inner end is then configured 
 the namespace, entered by the calling thread only (see `netns`).
 """
 
-import hashlib
 import ipaddress
 import socket
 import subprocess
@@ -16,6 +15,7 @@ from typing import NamedTuple
 
 from berth.errors import InvalidArgument, SystemFailure
 from berth.network import netns
+from berth.oci import sha256_digest
 
 IP = "/usr/sbin/ip" if Path("/usr/sbin/ip").exists() else "/sbin/ip"
 PROC_IPV4 = Path("/proc/sys/net/ipv4")
@@ -35,7 +35,7 @@ class Attachment(NamedTuple):
 def host_device(container_id: str, network_id: str) -> str:
     """The host end's name: fixed by the pair (container, network), so a crash's leftovers
     can be found and removed by name."""
-    digest = hashlib.sha256(f"{container_id}:{network_id}".encode()).hexdigest()
+    digest = sha256_digest(f"{container_id}:{network_id}".encode()).removeprefix("sha256:")
     return f"veth{digest[:11]}"
 
 

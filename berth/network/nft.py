@@ -15,6 +15,9 @@ What the table does:
   don't reach each other (as Docker's isolation chains do).
 """
 
+import errno
+import os
+import socket
 import subprocess
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -111,12 +114,48 @@ def makes_table(script: str) -> bool:
     return "{" in script
 
 
+# nf_tables over netlink (linux/netfilter/nfnetlink.h, nf_tables.h): just enough to ask
+# whether a table exists.
+NETLINK_NETFILTER = 12
+NFT_GET_TABLE = (10 << 8) | 1  # NFNL_SUBSYS_NFTABLES, NFT_MSG_GETTABLE
+NFT_NEW_TABLE = (10 << 8) | 0  # the answer: NFT_MSG_NEWTABLE
+NFTA_TABLE_NAME = 1
+NFPROTO_INET = 1
+NLM_F_REQUEST, NLM_F_ACK = 1, 4
+NLMSG_ERROR = 2
+
+
 def has_table(table: str) -> bool:
-    """Whether `inet <table>` exists (`nft list`, ~2 ms)."""
+    """Whether `inet <table>` exists in the caller's network namespace: one nf_tables netlink
+    request (NFT_MSG_GETTABLE) rather than an `nft list` (~3 ms of fork and exec, at every
+    start and exit of a container on a bridge)."""
+    import struct
+
+    name = table.encode() + b"\0"
+    attribute = struct.pack("=HH", 4 + len(name), NFTA_TABLE_NAME) + name
+    attribute += b"\0" * (-len(attribute) % 4)
+    body = struct.pack("=BBH", NFPROTO_INET, 0, 0) + attribute  # nfgenmsg: family, v0, res_id
+    flags = NLM_F_REQUEST | NLM_F_ACK
+    request = struct.pack("=IHHII", 16 + len(body), NFT_GET_TABLE, flags, 1, 0) + body
+    found = False
     try:
-        result = subprocess.run(
-            [NFT, "list", "table", "inet", table], check=False, capture_output=True, timeout=30
-        )
-    except (OSError, subprocess.SubprocessError) as error:
-        raise SystemFailure(f"cannot run nft: {error}") from None
-    return result.returncode == 0
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER) as channel:
+            channel.settimeout(30)
+            channel.send(request)
+            while True:
+                reply = channel.recv(65536)
+                offset = 0
+                while offset + 16 <= len(reply):
+                    length, kind = struct.unpack_from("=IH", reply, offset)
+                    if kind == NFT_NEW_TABLE:
+                        found = True
+                    elif kind == NLMSG_ERROR:  # the acknowledgement, or the refusal
+                        (code,) = struct.unpack_from("=i", reply, offset + 16)
+                        if code == -errno.ENOENT:
+                            return False
+                        if code != 0:
+                            raise OSError(-code, os.strerror(-code))
+                        return found
+                    offset += max(16, (length + 3) & ~3)
+    except OSError as error:
+        raise SystemFailure(f"cannot ask nf_tables for table {table}: {error}") from None

@@ -44,10 +44,22 @@ def compression_of(media_type: str) -> str:
     raise DataLoss(f"unsupported layer media type {media_type}")
 
 
-def sha256_digest(data: bytes) -> str:
-    import hashlib  # ~3 ms (OpenSSL): only commands that hash pay for it
+SMALL_DATA = 1 << 16
 
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+def sha256_digest(data: bytes) -> str:
+    """`sha256:` and the hex digest. Small data (names, configs, manifests) is hashed by
+    CPython's builtin SHA-256: hashlib loads OpenSSL first, ~3 ms of every command that
+    hashes even a container's veth name; OpenSSL's speed matters only for blobs."""
+    if len(data) < SMALL_DATA:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found]  # CPython <= 3.11
+        except ImportError:  # pragma: no cover - renamed _sha2 in 3.12
+            from hashlib import sha256
+    else:
+        from hashlib import sha256
+    digest: str = sha256(data).hexdigest()
+    return "sha256:" + digest
 
 
 def check_digest(digest: str) -> str:

@@ -62,7 +62,30 @@ def members(pid: int) -> list[int]:
 
 
 def signal_all(pid: int, sig: int) -> None:
-    """Send `sig` to every member of `pid`'s container; members may exit meanwhile."""
+    """Send `sig` to every member of `pid`'s container; members may exit meanwhile. SIGKILL
+    to the first process of a pid namespace is enough: the kernel kills the others of that
+    namespace as it dies (and looking for the members reads every process's namespace,
+    ~10 ms with a thousand processes)."""
+    import signal  # not at the top: `ps` imports this module, and signal's enums cost it ~3 ms
+
+    if sig == signal.SIGKILL and _first_of_its_pid_namespace(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        return
     for member in members(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(member, sig)
+
+
+def _first_of_its_pid_namespace(pid: int) -> bool:
+    """Whether `pid` is pid 1 of a pid namespace of its own (NSpid in /proc/PID/status: its
+    number in each namespace it is in, the innermost last)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("NSpid:"):
+                    numbers = line.split()[1:]
+                    return len(numbers) > 1 and numbers[-1] == "1"
+    except OSError:
+        pass
+    return False

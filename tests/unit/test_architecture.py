@@ -9,8 +9,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "berth"
 MAX_LINES = 400
-# The modules that hold a package's SQL (the snapshot package has two tables' worth).
-RECORDS = {"records.py", "database.py", "schema.py", "layers.py"}
+# The modules that hold a package's SQL (the snapshot package has two tables' worth; the
+# container package's quick listing reads the rows without the records' imports, for `ps`).
+RECORDS = {"records.py", "database.py", "schema.py", "layers.py", "listing.py"}
 SQL_CALLS = {"execute", "executemany", "executescript", "query"}
 # Forking is for processes that are single-threaded by construction: the monitor (which
 # forks the init), the runtime's own helpers, and the copy helper and its server for builds

@@ -6,7 +6,8 @@ from typing import Any, NamedTuple
 
 from berth import humanize
 from berth.container import ContainerRecord
-from berth.container.state import Status, health_status
+from berth.container.state import Status
+from berth.container.summary import command, ports, status_text
 from berth.network.records import PortMapping
 
 
@@ -22,51 +23,8 @@ class Storage(NamedTuple):
     lowers: tuple[str, ...] = ()
 
 
-def command(config: dict[str, Any]) -> str:
-    """Docker's Command: the path, then the arguments, each with a space quoted."""
-    words = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
-    return " ".join(words[:1] + [f"'{w}'" if " " in w else w for w in words[1:]])
-
-
-def status_text(state: dict[str, Any], now: float) -> str:
-    """Docker's Status: `Up 5 seconds (healthy)`, `Exited (0) 2 minutes ago`, `Created`."""
-    status = state.get("Status", Status.CREATED)
-    started = humanize.parse_time(state.get("StartedAt"))
-    finished = humanize.parse_time(state.get("FinishedAt"))
-    if status in (Status.RUNNING, Status.PAUSED) and started is not None:
-        text = f"Up {humanize.duration(now - started.timestamp())}"
-        if status == Status.PAUSED:
-            return text + " (Paused)"
-        health = health_status(state)
-        if health == "starting":
-            return text + " (health: starting)"
-        return f"{text} ({health})" if health != "none" else text
-    if status == Status.RESTARTING and finished is not None:
-        ago = humanize.duration(now - finished.timestamp())
-        return f"Restarting ({state.get('ExitCode', 0)}) {ago} ago"
-    if status == Status.EXITED and finished is not None and finished.year > 1:
-        ago = humanize.duration(now - finished.timestamp())
-        return f"Exited ({state.get('ExitCode', 0)}) {ago} ago"
-    return {"created": "Created", "dead": "Dead", "exited": "Exited"}.get(status, str(status))
-
-
-def ports(exposed: dict[str, Any] | None, mappings: list[PortMapping]) -> list[dict[str, Any]]:
-    """The summary's Ports: each published mapping, then each exposed port not published."""
-    listed: list[dict[str, Any]] = [
-        {
-            "IP": m.host_ip,
-            "PrivatePort": m.container_port,
-            "PublicPort": m.host_port,
-            "Type": m.protocol,
-        }
-        for m in mappings
-    ]
-    published = {f"{m.container_port}/{m.protocol}" for m in mappings}
-    for key in exposed or {}:
-        if key not in published:
-            port, _, protocol = key.partition("/")
-            listed.append({"PrivatePort": int(port), "Type": protocol or "tcp"})
-    return listed
+def _words(config: dict[str, Any]) -> list[str]:
+    return list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
 
 
 def mount(entry: dict[str, Any], volumes: Path) -> dict[str, Any]:
@@ -105,9 +63,9 @@ def summary(
         "Names": [f"/{record.name}"],
         "Image": record.image_name,
         "ImageID": record.image_id,
-        "Command": command(record.config),
+        "Command": command(_words(record.config)),
         "Created": int(created.timestamp()) if created else 0,
-        "Ports": ports(record.config.get("ExposedPorts"), mappings) if active else [],
+        "Ports": ports(record.config.get("ExposedPorts") or {}, mappings) if active else [],
         "Labels": dict(record.config.get("Labels") or {}),
         "State": str(record.status),
         "Status": status_text(record.state, now),
@@ -130,7 +88,7 @@ def inspect(
     from berth.engine.reports import host_config
 
     state = dict(record.state)
-    args = list(record.config.get("Entrypoint") or []) + list(record.config.get("Cmd") or [])
+    args = _words(record.config)
     directory = storage.directory
     state_document: dict[str, Any] = {
         "Status": str(state.get("Status", Status.CREATED)),
