@@ -84,11 +84,38 @@ def test_a_runroot_with_a_space_runs_containers(
     assert result.stdout == "spaced\n"
 
 
+def _sigint_caught(pid: int) -> bool | None:
+    """Whether the process catches SIGINT now (its SigCgt mask); None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    mask = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(mask.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+
+
+def _wait_for_berths_own_code(pid: int) -> bool:
+    """Until berth's first code has run: the interpreter catches SIGINT while it starts (a
+    Ctrl-C then is Python's own `init_import_site` failure, before any berth code exists),
+    and berth.cli.start hands it back to the default action. False if that never showed."""
+    seen_caught = False
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        caught = _sigint_caught(pid)
+        if caught is None:
+            return False
+        if seen_caught and not caught:
+            return True
+        seen_caught = seen_caught or caught
+    return False
+
+
 def test_ctrl_c_early_ends_quietly(berth: Berth) -> None:
-    """A Ctrl-C while the CLI still imports (the first tens of ms) ends it without a
-    traceback, as SIGINT's default action."""
+    """A Ctrl-C while the CLI still imports (the first tens of ms of berth's own code) ends
+    it without a traceback, as SIGINT's default action."""
     for delay in (0.0, 0.005, 0.02, 0.05):
         process = berth.popen("images")
+        assert _wait_for_berths_own_code(process.pid), "berth never took SIGINT's default"
         time.sleep(delay)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
