@@ -1,5 +1,5 @@
 """The copy server: the copy helper's requests run in forks of one long-lived interpreter
-(a build's COPY steps), one at a time, each chrooted and contained like a fresh helper."""
+(a build's COPY steps), side by side, each chrooted and contained like a fresh helper."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_requests_run_in_forks_of_the_server(tmp_path: Path) -> None:
             helper.stdout.close()
             finish_helper(helper, status_r, "from")
             assert document["name"] == "motd" and document["size"] == 3
-            assert isinstance(helper, ServedHelper)  # not a fresh helper: the server was free
+            assert isinstance(helper, ServedHelper)  # not a fresh helper
             pids.add(helper.pid)
         assert len(pids) == 3  # a fork per request
 
@@ -60,27 +60,28 @@ def test_requests_run_in_forks_of_the_server(tmp_path: Path) -> None:
         server.close()
 
 
-def test_a_busy_server_sends_the_caller_to_a_fresh_helper(tmp_path: Path) -> None:
+def test_requests_run_side_by_side(tmp_path: Path) -> None:
+    """Two stages' COPY at once: the second request runs while the first still waits for its
+    tar, and finishes first."""
     root = tmp_path / "root"
     root.mkdir()
     server = CopyServer()
     try:
-        first_r, first_w = os.pipe()
-        request = {"op": "build_copy", "path": "/one/", "file_name": None, "strip": None}
-        busy = server.try_start({**request, "root": str(root)}, first_w, stdin=True, stdout=False)
-        os.close(first_w)
-        assert busy is not None and busy.stdin is not None
-        # While it waits for its tar, another request gets no fork: None, a fresh helper then.
-        second_r, second_w = os.pipe()
-        assert (
-            server.try_start({**request, "root": str(root)}, second_w, stdin=True, stdout=False)
-            is None
-        )
-        os.close(second_w)
-        os.close(second_r)
-        busy.stdin.write(_tar(**{"x": b"x"}))
-        busy.stdin.close()
-        finish_helper(busy, first_r, "into")
-        assert (root / "one" / "x").read_bytes() == b"x"
+        request = {"op": "build_copy", "file_name": None, "strip": None, "root": str(root)}
+        started = []
+        for name in ("one", "two"):
+            status_r, status_w = os.pipe()
+            helper = server.start(
+                {**request, "path": f"/{name}/"}, status_w, stdin=True, stdout=False
+            )
+            os.close(status_w)
+            started.append((name, helper, status_r))
+        assert started[0][1].pid != started[1][1].pid
+        for name, helper, status_r in reversed(started):
+            assert helper.stdin is not None
+            helper.stdin.write(_tar(x=name.encode()))
+            helper.stdin.close()
+            finish_helper(helper, status_r, "into")
+            assert (root / name / "x").read_bytes() == name.encode()
     finally:
         server.close()
