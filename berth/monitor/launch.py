@@ -66,6 +66,9 @@ class MonitorLauncher:
         finally:
             theirs.close()
         self._sock: _socket.socket | None = ours
+        from berth.cgroups import warmth  # after the spawn: its imports are the engine's too
+
+        warmth.hold()  # until the monitor has placed the init
 
     def hand_over(
         self, run_dir: Path, fds: Sequence[int], meanwhile: Callable[[], object] | None = None
@@ -93,6 +96,7 @@ class MonitorLauncher:
             report = b""
         finally:
             sock.close()
+            _release_warmth()
             self._reap()
         if not report:
             log = run_dir / LOG_NAME
@@ -106,12 +110,19 @@ class MonitorLauncher:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+            _release_warmth()
             self._reap()
 
     def _reap(self) -> None:
         """The first process only forks the monitor off and exits: reaped here, so no
         long-lived caller collects zombies."""
         os.waitpid(self._pid, 0)
+
+
+def _release_warmth() -> None:
+    from berth.cgroups import warmth
+
+    warmth.release()
 
 
 def receive(channel: socket.socket) -> tuple[Path, dict[int, int]] | None:

@@ -281,6 +281,10 @@ class Runtime:
         passed = (sync_w,) + (() if console_socket is None else (console_socket,))
         import subprocess
 
+        from berth.cgroups import warmth  # not on the monitor's start path
+
+        if cgroup_procs:
+            warmth.hold()  # the helper joins the cgroups once its interpreter is up
         try:
             helper = subprocess.Popen(
                 argv,
@@ -289,6 +293,10 @@ class Runtime:
                 stderr=stdio.stderr,
                 pass_fds=passed,
             )
+        except BaseException:
+            if cgroup_procs:
+                warmth.release()
+            raise
         finally:
             os.close(sync_w)
         reader = Messages(sync_r)
@@ -300,6 +308,8 @@ class Runtime:
             raise
         finally:
             reader.close()
+            if cgroup_procs:
+                warmth.release()
         if failure is not None:
             helper.wait()
             raise_failure(failure)
