@@ -7,6 +7,13 @@ Method (why each step is there):
   filesystem; starting daemons is outside the timing; the order of tools rotates per round
   so no tool always runs first or last. `sync` between pulls: one tool's writeback must not
   bill the next.
+- On the root filesystem the stores are deleted at the end of the run, not after each
+  round (`--delete-between` does the latter): this machine's ext4 has no journal, and
+  without one ext4 won't reuse an inode freed in the last 5 s (300 s while its inode-table
+  block is dirty, which the next pull's own creations make it), scanning past every such
+  inode for each new file: a pull right after the previous round's 36k deletions spent
+  most of its 20 s there (perf: `recently_deleted` under `ext4_create`), whoever pulled.
+  Start a rootfs run at least 5 minutes after the last mass deletion on that filesystem.
 - Cold pull: the 3-layer Debian + postgresql + many-files image into the empty store.
   docker, podman and berth download and unpack; skopeo only downloads (the floor).
 - Warm pull, in the same store right after: an image sharing only the base layer. Its bytes
@@ -120,8 +127,10 @@ def _attempt(
     cold_ref: str,
     warm_ref: str,
     layer_digests: frozenset[str],
+    delete: bool,
 ) -> Attempt:
-    """A fresh store, a cold pull, a warm pull, then the store is deleted."""
+    """A fresh store, a cold pull, a warm pull, then the store is deleted (`delete`) or only
+    its daemon stopped."""
     attempt = Attempt(tool_name, rnd)
     store = base / "stores" / f"{tool_name}-{rnd}"
     tool = make_tool(tool_name, store)
@@ -147,7 +156,8 @@ def _attempt(
         attempt.error = f"{type(exc).__name__}: {exc}"
     finally:
         tool.stop()
-        cleanup_store(store)
+        if delete:
+            cleanup_store(store)
     return attempt
 
 
@@ -162,10 +172,16 @@ def count_entries(root: Path) -> int:
 
 
 def run_pulls(
-    fs: str, rounds: int, tools: list[str], cold: BuiltImage, warm: BuiltImage
+    fs: str,
+    rounds: int,
+    tools: list[str],
+    cold: BuiltImage,
+    warm: BuiltImage,
+    delete_between: bool = False,
 ) -> dict[str, object]:
     """All rounds on one filesystem; returns the raw attempts and the environment."""
     attempts: list[Attempt] = []
+    delete = delete_between or fs == "tmpfs"  # tmpfs: 18 stores would not fit in memory
     with bench_root(fs) as base:
         registry = start_registry(base / "registry")
         try:
@@ -178,7 +194,9 @@ def run_pulls(
                 for name in order:
                     if name in skip:
                         continue
-                    attempt = _attempt(name, rnd, base, registry, cold_ref, warm_ref, layer_digests)
+                    attempt = _attempt(
+                        name, rnd, base, registry, cold_ref, warm_ref, layer_digests, delete
+                    )
                     attempts.append(attempt)
                     log.info(
                         "round %d %-6s cold %s warm %s%s",
@@ -193,8 +211,11 @@ def run_pulls(
             store_fs = filesystem_of(base)
         finally:
             registry.stop()
+            for store in sorted((base / "stores").glob("*")):
+                cleanup_store(store)
     return {
         "filesystem": fs,
+        "deleted_between_rounds": delete,
         "store_filesystem": store_fs,
         "attempts": [asdict(a) for a in attempts],
     }
@@ -234,6 +255,7 @@ def render(
     expected_warm: int,
     rounds: int,
     image_entries: int,
+    deleted_between: bool,
 ) -> str:
     """A markdown table: what bench/README.md shows."""
     docker = summaries.get("docker")
@@ -241,7 +263,8 @@ def render(
     docker_warm = docker.median("warm") if docker else None
     lines = [
         f"Store filesystem: {fs_label}; {rounds} rounds; new layers of the warm image: "
-        f"{expected_warm:,} bytes",
+        f"{expected_warm:,} bytes; stores deleted "
+        + ("after each round" if deleted_between else "at the end of the run"),
         "",
         "| tool | cold median | cold min | cold / docker | warm median | warm / docker "
         "| warm: layer bytes fetched | store entries after cold |",
@@ -284,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}"
     )
+    parser.add_argument(
+        "--delete-between",
+        action="store_true",
+        help="on rootfs, delete each store right after its round (the earlier method)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     tools = start_logging_and_choose(args.tools, args.verbose)
@@ -298,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     expected_warm = new_layer_bytes(cold, warm)
     texts = []
     for fs in filesystems:
-        raw = run_pulls(fs, args.rounds, tools, cold, warm)
+        raw = run_pulls(fs, args.rounds, tools, cold, warm, args.delete_between)
         report["runs"].append(raw)  # type: ignore[attr-defined]
         summaries = summarize(raw["attempts"], tools)  # type: ignore[arg-type]
         texts.append(
@@ -308,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                 expected_warm,
                 args.rounds,
                 int(cold.summary()["entries"]),  # type: ignore[call-overload]
+                bool(raw["deleted_between_rounds"]),
             )
         )
     RESULTS.mkdir(exist_ok=True)
