@@ -3,13 +3,13 @@ forward signals, and detach on Docker's ctrl-p ctrl-q."""
 
 from __future__ import annotations
 
+import _thread  # a lock without threading's imports: only -i needs a thread
 import contextlib
 import json
 import os
 import signal
 import socket
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -92,7 +92,7 @@ class Session:
         self.detached = False
         self.error = ""  # why the container could not run, when it couldn't
         self.heard_exit = False
-        self._send_lock = threading.Lock()
+        self._send_lock = _thread.allocate_lock()
         # A container whose command can't start ends at once: the monitor may have sent the
         # exit and closed before this greeting lands. What it sent is still there to read.
         with contextlib.suppress(OSError):
@@ -139,6 +139,8 @@ class Session:
         try:
             with raw_terminal(interactive_tty):
                 if self.stdin:
+                    import threading
+
                     threading.Thread(target=self._pump_stdin, daemon=True).start()
                 return self._receive()
         finally:

@@ -389,7 +389,10 @@ class Lifecycle:
 
 
 def _remove_tree(path: Path) -> None:
-    """shutil.rmtree, imported when used: `ps` (which imports this module) never removes."""
+    """shutil.rmtree, imported only when there is something to remove (its imports cost ~1.5
+    ms): `ps` imports this module, a new container's start finds no run directory to clear."""
+    if not os.path.lexists(path):
+        return
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)

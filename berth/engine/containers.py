@@ -296,6 +296,8 @@ class Containers:
     def prepare_removal(self) -> None:
         """Load what `remove` needs now (`run --rm` calls it while its container starts, so
         none of it is on the path from the container's exit to the command's)."""
+        import shutil  # noqa: F401  (the removal's discard of directories and snapshot)
+
         self._engine.controls.lifecycle.runtime()
 
     def stop(

@@ -12,7 +12,6 @@ an active snapshot's directory (snapshots/active/<key>) without its row.
 
 import json
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -203,6 +202,8 @@ class LayerStore:
 
 
 def discard(directory: Path) -> None:
+    import shutil  # not at the top: its archive imports (bz2, lzma) cost every `run` ~1 ms
+
     shutil.rmtree(directory, ignore_errors=True)
 
 
