@@ -68,8 +68,23 @@ def _scope(bearer: Challenge, request: httpx.Request) -> str:
     wanted = scope_for(request) or ""
     if not bearer.scope:
         return wanted
-    extra = [part for part in wanted.split(" ")[1:] if part not in bearer.scope.split(" ")]
-    return " ".join([bearer.scope, *extra])
+    challenged = [_in_docker_order(part) for part in bearer.scope.split(" ") if part]
+    extra = [part for part in wanted.split(" ")[1:] if part not in challenged]
+    return " ".join([*challenged, *extra])
+
+
+_ACTION_ORDER = {"pull": 0, "push": 1, "delete": 2}
+
+
+def _in_docker_order(part: str) -> str:
+    """`repository:NAME:push,pull` as `…:pull,push`: a registry built from a Go map names
+    the actions in either order from one challenge to the next; Docker's client always asks
+    `pull,push`, and so does berth (one wording, one cached token)."""
+    resource, colon, actions = part.rpartition(":")
+    if not colon or not resource:
+        return part
+    ordered = sorted(actions.split(","), key=lambda action: _ACTION_ORDER.get(action, 3))
+    return f"{resource}:{','.join(ordered)}"
 
 
 def basic_header(credentials: Credentials) -> str:

@@ -141,6 +141,35 @@ def test_challenge_scope_wins_and_multiple_scopes_are_split() -> None:
     assert token_request.url.params.get_list("scope") == ["repository:a:pull", "repository:b:pull"]
 
 
+@pytest.mark.parametrize(
+    ("challenged", "asked"),
+    [
+        ("repository:a/b:push,pull", "repository:a/b:pull,push"),
+        ("repository:a/b:pull,push", "repository:a/b:pull,push"),
+        ("repository:a/b:delete,push,pull", "repository:a/b:pull,push,delete"),
+        ("registry:catalog:*", "registry:catalog:*"),
+        ("repository:host:5000/a:push,pull", "repository:host:5000/a:pull,push"),
+    ],
+)
+def test_challenged_actions_are_asked_in_dockers_order(challenged: str, asked: str) -> None:
+    """A registry names the actions in whatever order its map gave (Debian's docker-registry
+    varies from one challenge to the next); the token is asked as Docker asks it."""
+    challenge = f'Bearer realm="{REALM}",scope="{challenged}"'
+    requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if request.url.host == "auth.example":
+            return httpx.Response(200, content=json.dumps({"token": "t"}).encode())
+        if request.headers.get("Authorization") == "Bearer t":
+            return httpx.Response(200)
+        return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+
+    with httpx.Client(transport=httpx.MockTransport(handler), auth=TokenAuth()) as client:
+        client.post("https://reg.example/v2/a/b/blobs/uploads/")
+    assert requests[1].url.params.get_list("scope") == [asked]
+
+
 def test_scope_for_requests() -> None:
     get = httpx.Request("GET", "https://r/v2/library/busybox/manifests/latest")
     post = httpx.Request("POST", "https://r/v2/me/app/blobs/uploads/")
