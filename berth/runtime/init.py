@@ -21,6 +21,7 @@ and command.py (PATH lookup with Docker's 126/127); this module orders them.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -120,11 +121,12 @@ def take_terminal() -> None:
 class CgroupJoin:
     """Pid 1 joins its cgroups while it already builds its mounts.
 
-    The first write to a cgroup.procs waits for an RCU grace period (~10-13 ms here: the
-    kernel's cgroup_threadgroup_rwsem), on every container's start. So the init forks pid 1
+    The first write to a cgroup.procs after a quiet spell waits for an RCU grace period (the
+    kernel's cgroup_threadgroup_rwsem; see berth.cgroups.warmth). So the init forks pid 1
     first and writes pid 1's pid itself, while pid 1 mounts; pid 1 waits for that only before
     what depends on its cgroup: the cgroup namespace (unshared then, so its root is the
-    container's cgroup) and the cgroup mounts.
+    container's cgroup) and the cgroup mounts. On cgroup v2 pid 1 is born in its cgroup
+    (`_fork_pid1`) and `place` has nothing to write.
     """
 
     def __init__(self, cgroupns: bool) -> None:
@@ -161,6 +163,28 @@ class CgroupJoin:
         self._done = True
         if self.cgroupns:
             unshare(CLONE_NEWCGROUP)
+
+
+def _fork_pid1(cgroup_procs: list[str]) -> tuple[int, list[str]]:
+    """Pid 1 (its pid; 0 in the child) and the cgroup.procs files it must still be written
+    to. A container with one cgroup2 directory (cgroup v2) has pid 1 born in it (clone3's
+    CLONE_INTO_CGROUP: nothing to join); v1's directories, one per hierarchy, or a kernel
+    without clone3 fork it where the init is, for `CgroupJoin.place` to move.
+
+    Only ENOSYS falls back to fork: a clone that failed after the kernel gave out the new
+    pid namespace's pid 1 leaves that namespace unable to have any process."""
+    if len(cgroup_procs) == 1:
+        directory = os.path.dirname(cgroup_procs[0])
+        if os.path.exists(os.path.join(directory, "cgroup.controllers")):  # cgroup2's only
+            fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                return proc.fork_into_cgroup(fd), []
+            except OSError as error:
+                if error.errno != errno.ENOSYS:
+                    raise
+            finally:
+                os.close(fd)
+    return os.fork(), cgroup_procs
 
 
 def _container(
@@ -306,9 +330,13 @@ def main(argv: list[str] | None = None) -> None:
         send(sync_fd, {"error": str(error), "exit_status": getattr(error, "exit_status", 125)})
         os._exit(1)
     joined = CgroupJoin(bool(flags & CLONE_NEWCGROUP))
-    child = os.fork()
+    try:
+        child, to_join = _fork_pid1(cgroup_procs)
+    except OSError as error:
+        send(sync_fd, {"error": f"creating the container's pid 1 in its cgroup: {error}"})
+        os._exit(1)
     if child:
-        joined.place(child, cgroup_procs, sync_fd)  # exits
+        joined.place(child, to_join, sync_fd)  # exits
     joined.opened_as_child()
     try:
         _container(

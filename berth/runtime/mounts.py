@@ -141,6 +141,8 @@ def _host_cgroups() -> list[tuple[str, str, str]]:
     found = []
     with open("/proc/self/mountinfo") as stream:
         for line in stream:
+            if " - cgroup" not in line:  # most of a busy host's lines: containers' mounts
+                continue
             fields = line.split()
             tail = fields[fields.index("-") + 1 :]
             if tail[0] in ("cgroup", "cgroup2") and fields[4].startswith("/sys/fs/cgroup"):

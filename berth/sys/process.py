@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
+import struct
 
 from berth.sys._libc import check, libc
 
@@ -25,6 +27,13 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 SYS_PIVOT_ROOT = 155  # x86_64
 SYS_CAPSET = 126
 SYS_CAPGET = 125
+SYS_CLONE3 = 435  # x86_64, and the generic table (aarch64) alike
+CLONE_INTO_CGROUP = 0x200000000
+# struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2): flags, pidfd, child_tid,
+# parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup.
+_CLONE_ARGS = struct.Struct("=11Q")
+# The same libc, called with the GIL held: the child of a clone must come back holding it.
+_libc_with_gil = ctypes.PyDLL(None, use_errno=True)
 
 
 class _CapHeader(ctypes.Structure):
@@ -93,3 +102,30 @@ def is_child_subreaper() -> bool:
     result = int(libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0))
     check(result, "prctl(PR_GET_CHILD_SUBREAPER)")
     return bool(value.value)
+
+
+def fork_into_cgroup(cgroup_fd: int) -> int:
+    """os.fork, the child born in the cgroup2 directory open as `cgroup_fd` (clone3 with
+    CLONE_INTO_CGROUP, Linux 5.7): no migration into it afterwards, so none of a migration's
+    wait for the kernel's cgroup_threadgroup_rwsem. Python's fork hooks run as in os.fork.
+
+    For a single-threaded caller (the init). Raises OSError as os.fork does: ENOSYS before
+    5.7, EBADF when the directory is not cgroup2's (a v1 hierarchy); the caller then forks
+    and writes the child's pid to cgroup.procs instead."""
+    flags = _CLONE_ARGS.pack(CLONE_INTO_CGROUP, 0, 0, 0, signal.SIGCHLD, 0, 0, 0, 0, 0, cgroup_fd)
+    arguments = ctypes.create_string_buffer(flags, _CLONE_ARGS.size)
+    python = ctypes.pythonapi
+    python.PyOS_BeforeFork()
+    pid = int(
+        _libc_with_gil.syscall(
+            ctypes.c_long(SYS_CLONE3), arguments, ctypes.c_size_t(_CLONE_ARGS.size)
+        )
+    )
+    if pid == 0:
+        python.PyOS_AfterFork_Child()
+        return 0
+    error = ctypes.get_errno()
+    python.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(error, os.strerror(error))
+    return pid

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from berth.cgroups import detect
 from berth.container.spec import DEFAULT_CAPABILITIES
 from berth.errors import Conflict, NotFound, SystemFailure
 from berth.runtime import CommandFailed, Runtime, Stdio
@@ -379,6 +380,34 @@ def test_cgroupfs_without_a_cgroup_namespace_binds_the_containers_own(box: Box) 
     lines = output.splitlines()
     assert lines[0].endswith(f"/{parent.name}/runtime-own"), output  # no namespace: host paths
     assert lines[1] == "0", output
+
+
+def test_pid1_with_one_cgroup2_directory_is_born_in_it(box: Box) -> None:
+    """A container whose only cgroup is a cgroup2 directory (v2 hosts; here the hybrid
+    host's own cgroup2 mount) has pid 1 created inside it (clone3's CLONE_INTO_CGROUP)."""
+    unified = detect().unified
+    if unified is None:
+        pytest.skip("no cgroup2 mount")
+    parent = os.environ.get("BERTH_CGROUP_PARENT", "berth-test")
+    group = unified.mount_point / f"{parent}-runtime-born"
+    group.mkdir()
+    spec = sh("grep '^0::' /proc/self/cgroup")
+    spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "cgroup"]
+    read, write = os.pipe()
+    try:
+        try:
+            stdio, procs = Stdio(0, write, write), [group / "cgroup.procs"]
+            pid = box.runtime.create("born", box.bundle(spec), stdio, cgroup_procs=procs)
+        finally:
+            os.close(write)
+        box.runtime.start("born")
+        output = _read_all(read)
+        _wait(pid)
+    finally:
+        os.close(read)
+        box.runtime.delete("born")
+        group.rmdir()
+    assert output.strip() == f"0::/{group.name}", output
 
 
 def test_readonly_root(box: Box) -> None:
