@@ -354,19 +354,14 @@ def test_cgroupfs_is_the_containers_own_and_readonly(box: Box) -> None:
     assert "Read-only file system" in ran.output
 
 
-def test_cgroupfs_without_a_cgroup_namespace_binds_the_containers_own(box: Box) -> None:
-    parent = Path("/sys/fs/cgroup/pids") / os.environ.get("BERTH_CGROUP_PARENT", "berth-test")
-    group, probe = parent / "runtime-own", parent / "runtime-probe"
-    group.mkdir(parents=True, exist_ok=True)
-    probe.mkdir(exist_ok=True)  # a sibling: must not be visible inside
-    spec = sh("cat /proc/self/cgroup | grep pids; ls /sys/fs/cgroup/pids | grep -c -e probe -e own")
+def _run_in_cgroup(box: Box, spec: dict[str, Any], group: Path) -> str:
+    """The output of `spec` run without a cgroup namespace, its only cgroup `group`."""
     spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "cgroup"]
     read, write = os.pipe()
     try:
         try:
-            pid = box.runtime.create(
-                "g", box.bundle(spec), Stdio(0, write, write), cgroup_procs=[group / "cgroup.procs"]
-            )
+            stdio, procs = Stdio(0, write, write), [group / "cgroup.procs"]
+            pid = box.runtime.create("g", box.bundle(spec), stdio, cgroup_procs=procs)
         finally:
             os.close(write)
         box.runtime.start("g")
@@ -375,6 +370,18 @@ def test_cgroupfs_without_a_cgroup_namespace_binds_the_containers_own(box: Box) 
     finally:
         os.close(read)
         box.runtime.delete("g")
+    return output
+
+
+def test_cgroupfs_without_a_cgroup_namespace_binds_the_containers_own(box: Box) -> None:
+    parent = Path("/sys/fs/cgroup/pids") / os.environ.get("BERTH_CGROUP_PARENT", "berth-test")
+    group, probe = parent / "runtime-own", parent / "runtime-probe"
+    group.mkdir(parents=True, exist_ok=True)
+    probe.mkdir(exist_ok=True)  # a sibling: must not be visible inside
+    spec = sh("cat /proc/self/cgroup | grep pids; ls /sys/fs/cgroup/pids | grep -c -e probe -e own")
+    try:
+        output = _run_in_cgroup(box, spec, group)
+    finally:
         group.rmdir()
         probe.rmdir()
     lines = output.splitlines()
@@ -391,21 +398,9 @@ def test_pid1_with_one_cgroup2_directory_is_born_in_it(box: Box) -> None:
     parent = os.environ.get("BERTH_CGROUP_PARENT", "berth-test")
     group = unified.mount_point / f"{parent}-runtime-born"
     group.mkdir()
-    spec = sh("grep '^0::' /proc/self/cgroup")
-    spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] != "cgroup"]
-    read, write = os.pipe()
     try:
-        try:
-            stdio, procs = Stdio(0, write, write), [group / "cgroup.procs"]
-            pid = box.runtime.create("born", box.bundle(spec), stdio, cgroup_procs=procs)
-        finally:
-            os.close(write)
-        box.runtime.start("born")
-        output = _read_all(read)
-        _wait(pid)
+        output = _run_in_cgroup(box, sh("grep '^0::' /proc/self/cgroup"), group)
     finally:
-        os.close(read)
-        box.runtime.delete("born")
         group.rmdir()
     assert output.strip() == f"0::/{group.name}", output
 

@@ -123,8 +123,9 @@ def test_basic_challenge() -> None:
         assert client.get("https://reg.example/v2/").status_code == 401
 
 
-def test_challenge_scope_wins_and_multiple_scopes_are_split() -> None:
-    challenge = f'Bearer realm="{REALM}",scope="repository:a:pull repository:b:pull"'
+def _scopes_asked(scope: str, method: str, url: str) -> list[str]:
+    """The scopes of the token request that a registry challenging with `scope` makes."""
+    challenge = f'Bearer realm="{REALM}",scope="{scope}"'
     requests: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -136,9 +137,15 @@ def test_challenge_scope_wins_and_multiple_scopes_are_split() -> None:
         return httpx.Response(401, headers={"WWW-Authenticate": challenge})
 
     with httpx.Client(transport=httpx.MockTransport(handler), auth=TokenAuth()) as client:
-        client.get("https://reg.example/v2/a/blobs/uploads/")
-    token_request = requests[1]
-    assert token_request.url.params.get_list("scope") == ["repository:a:pull", "repository:b:pull"]
+        client.request(method, url)
+    return requests[1].url.params.get_list("scope")
+
+
+def test_challenge_scope_wins_and_multiple_scopes_are_split() -> None:
+    asked = _scopes_asked(
+        "repository:a:pull repository:b:pull", "GET", "https://reg.example/v2/a/blobs/uploads/"
+    )
+    assert asked == ["repository:a:pull", "repository:b:pull"]
 
 
 @pytest.mark.parametrize(
@@ -154,20 +161,8 @@ def test_challenge_scope_wins_and_multiple_scopes_are_split() -> None:
 def test_challenged_actions_are_asked_in_dockers_order(challenged: str, asked: str) -> None:
     """A registry names the actions in whatever order its map gave (Debian's docker-registry
     varies from one challenge to the next); the token is asked as Docker asks it."""
-    challenge = f'Bearer realm="{REALM}",scope="{challenged}"'
-    requests: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        requests.append(request)
-        if request.url.host == "auth.example":
-            return httpx.Response(200, content=json.dumps({"token": "t"}).encode())
-        if request.headers.get("Authorization") == "Bearer t":
-            return httpx.Response(200)
-        return httpx.Response(401, headers={"WWW-Authenticate": challenge})
-
-    with httpx.Client(transport=httpx.MockTransport(handler), auth=TokenAuth()) as client:
-        client.post("https://reg.example/v2/a/b/blobs/uploads/")
-    assert requests[1].url.params.get_list("scope") == [asked]
+    url = "https://reg.example/v2/a/b/blobs/uploads/"
+    assert _scopes_asked(challenged, "POST", url) == [asked]
 
 
 def test_scope_for_requests() -> None:
