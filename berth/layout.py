@@ -9,13 +9,14 @@ ForwardRef for every field of a NamedTuple, ~1 ms over the NamedTuples `ps` impo
 reboot may lose. Two layouts with different roots are fully independent stores.
 """
 
-import os
 from pathlib import Path
 from typing import NamedTuple
 
-DEFAULT_ROOT = Path("/var/lib/berth")
+from berth import store_choice
+
+DEFAULT_ROOT = Path(store_choice.DEFAULT_ROOT)
 RESERVE_NAME = "reserve"  # see berth.space
-DEFAULT_RUNROOT = Path("/run/berth")
+DEFAULT_RUNROOT = Path(store_choice.DEFAULT_RUNROOT)
 
 
 class Layout(NamedTuple):
@@ -25,9 +26,8 @@ class Layout(NamedTuple):
     @classmethod
     def from_env(cls, root: str | None = None, runroot: str | None = None) -> "Layout":
         """The layout chosen by flags, then the environment, then the defaults."""
-        chosen_root = root or os.environ.get("BERTH_ROOT") or str(DEFAULT_ROOT)
-        chosen_runroot = runroot or os.environ.get("BERTH_RUNROOT") or str(DEFAULT_RUNROOT)
-        return cls(Path(chosen_root).absolute(), Path(chosen_runroot).absolute())
+        chosen_root, chosen_runroot = store_choice.chosen(root, runroot)
+        return cls(Path(chosen_root), Path(chosen_runroot))
 
     @property
     def database(self) -> Path:

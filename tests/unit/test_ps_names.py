@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from berth import store_choice
 from berth.cli.commands import ps
 from berth.container import listing, summary
 from berth.container.paths import ContainerPaths
@@ -48,9 +49,9 @@ def test_the_store_is_chosen_as_layout_chooses_it(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     layout = Layout.from_env(*flags)
-    (root_variable, root_default), (runroot_variable, runroot_default) = ps.STORES
-    root = ps._store(flags[0], root_variable, root_default)
-    runroot = ps._store(flags[1], runroot_variable, runroot_default)
+    root, runroot = store_choice.chosen(*flags)  # what `ps`'s quick path reads
+    expected_root = flags[0] or environment.get("BERTH_ROOT") or "/var/lib/berth"
+    assert Path(root) == tmp_path / expected_root
     assert Path(f"{root}/{listing.DATABASE}") == layout.database
     assert Path(f"{root}/{listing.TMP}") == layout.tmp
     assert Path(f"{root}/{listing.RESERVE}") == layout.reserve

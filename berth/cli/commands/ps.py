@@ -9,11 +9,10 @@ exited, a store to migrate), goes the usual way, `run`, which prints the same.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
-from berth import humanize
+from berth import humanize, store_choice
 from berth.cli.tables import render_tabbed
 from berth.container import listing, summary
 
@@ -53,7 +52,6 @@ QUICK_FLAGS = {
     "--no-trunc": ("no_trunc",),
 }
 # Layout.from_env's choices, as text: berth.layout imports pathlib and typing.
-STORES = (("BERTH_ROOT", "/var/lib/berth"), ("BERTH_RUNROOT", "/run/berth"))
 
 
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -141,12 +139,7 @@ def quick(root: str | None, runroot: str | None, words: list[str]) -> int | None
         if word not in QUICK_FLAGS:
             return None
         flags.update(QUICK_FLAGS[word])
-    (root_variable, root_default), (runroot_variable, runroot_default) = STORES
-    found = listing.read(
-        _store(root, root_variable, root_default),
-        _store(runroot, runroot_variable, runroot_default),
-        everything="all" in flags,
-    )
+    found = listing.read(*store_choice.chosen(root, runroot), everything="all" in flags)
     if found is None:
         return None
     truncate = "no_trunc" not in flags
@@ -170,12 +163,6 @@ def quick(root: str | None, runroot: str | None, words: list[str]) -> int | None
         lines.append("\t".join(cells))
     sys.stdout.write(render_tabbed(lines) + "\n")
     return 0
-
-
-def _store(flag: str | None, variable: str, default: str) -> str:
-    """Layout.from_env's choice: the flag, the environment, the default; made absolute."""
-    chosen = flag or os.environ.get(variable) or default
-    return chosen if chosen.startswith("/") else f"{os.getcwd()}/{chosen}"
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
