@@ -15,8 +15,9 @@ placed 15 times a few hundred ms apart). Each write holds the lock for microseco
 the path is warm, forks and exits on the machine take the lock's slower atomic path, so it is
 kept warm only while something is about to be placed, and never longer than `LIMIT`.
 
-Stdlib only and cheap (`_thread`, not threading): the CLI starts it before the engine's
-imports. Best effort: where this process can't write its own cgroup, nothing happens.
+Cheap (`_thread`, not threading): the CLI starts it before the engine's imports; the
+thread reads the host's cgroup layout (`detect`, read once per process, which the start
+needs anyway). Best effort: where this process can't write its own cgroup, nothing happens.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from __future__ import annotations
 import _thread
 import os
 import time
+
+from berth.cgroups.layout import detect
 
 PERIOD = 0.003
 LIMIT = 2.0  # seconds after the newest `hold`: a start slower than this is stuck anyway
@@ -91,33 +94,11 @@ running = _WARMTH.running
 
 
 def own_procs_file() -> str | None:
-    """The `cgroup.procs` of this process's own cgroup in a hierarchy it may write: the
-    cgroup2 one where mounted (the lock is the kernel's, shared by every hierarchy), else
-    the first v1 one found at its usual mount point."""
-    try:
-        with open("/proc/self/cgroup") as lines:
-            memberships = [line.rstrip("\n").split(":", 2) for line in lines]
-    except OSError:
-        return None
-    candidates: list[str] = []
-    for number, controllers, path in (m for m in memberships if len(m) == 3):
-        if number == "0" and not controllers:
-            candidates[:0] = [f"/sys/fs/cgroup{path}", f"/sys/fs/cgroup/unified{path}"]
-        elif controllers:
-            name = controllers.split(",")[0].removeprefix("name=")
-            candidates.append(f"/sys/fs/cgroup/{name}{path}")
-    for directory in candidates:
-        procs = os.path.join(directory, "cgroup.procs")
-        if os.access(procs, os.W_OK) and _lists_us(procs):
-            return procs
+    """The `cgroup.procs` of this process's own cgroup in a hierarchy it may write (the lock
+    is the kernel's, shared by every hierarchy): the cgroup2 one first, where mounted."""
+    layout = detect()
+    for hierarchy in (layout.unified, *layout.v1):
+        directory = hierarchy.current() if hierarchy is not None else None
+        if directory is not None and os.access(directory / "cgroup.procs", os.W_OK):
+            return str(directory / "cgroup.procs")
     return None
-
-
-def _lists_us(procs: str) -> bool:
-    """Whether `procs` is really our cgroup's (a path that looks right on a host mounted
-    another way may name another cgroup: writing there would move us)."""
-    try:
-        with open(procs) as listed:
-            return str(os.getpid()) in listed.read().split()
-    except OSError:
-        return False
