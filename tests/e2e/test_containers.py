@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.images import Catalogue
-from tests.fixtures.store import Berth, Store
+from tests.fixtures.store import Berth, Store, kill_monitor
 
 
 def test_run_prints_output_and_returns_the_exit_code(berth: Berth, busybox: str) -> None:
@@ -134,18 +134,7 @@ def test_rm_force_of_a_running_container(berth: Berth, busybox: str) -> None:
 
 def test_ps_never_lies_after_the_monitor_dies(berth: Berth, busybox: str) -> None:
     assert berth("run", "-d", "--name", "orphan", busybox, "sleep", "60").returncode == 0
-    state = json.loads(berth("inspect", "orphan").stdout)[0]["State"]
-    monitor = int(
-        subprocess.run(
-            ["ps", "-o", "ppid=", "-p", str(state["Pid"])],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
-    os.kill(monitor, signal.SIGKILL)
-    os.kill(state["Pid"], signal.SIGKILL)
-    time.sleep(0.2)
+    kill_monitor(berth, "orphan")
     listed = berth("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout.split()
     assert listed == ["orphan", "exited"]
 

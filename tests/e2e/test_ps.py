@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.fixtures.store import Berth, Store
+from tests.fixtures.store import Berth, Store, kill_monitor
 
 FORMS = (["ps"], ["ps", "-a"], ["ps", "--no-trunc"], ["ps", "-a", "--no-trunc"], ["ps", "-q"])
 FORMS_QUIET = (["ps", "-aq"], ["ps", "-qa", "--no-trunc"], ["container", "ls", "--all"])
@@ -130,18 +129,7 @@ def test_quick_ps_never_lists_a_container_whose_monitor_died(
     berth: Berth, busybox: str, store: Store
 ) -> None:
     assert berth("run", "-d", "--name", "orphan", busybox, "sleep", "60").returncode == 0
-    state = json.loads(berth("inspect", "orphan").stdout)[0]["State"]
-    monitor = int(
-        subprocess.run(
-            ["ps", "-o", "ppid=", "-p", str(state["Pid"])],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
-    os.kill(monitor, signal.SIGKILL)
-    os.kill(state["Pid"], signal.SIGKILL)
-    time.sleep(0.2)
+    kill_monitor(berth, "orphan")
     listed, engine_used = _ps_alone(store, ["ps", "-q"])
     assert listed == "" and engine_used
     assert "Exited (255)" in _ps_alone(store, ["ps", "-a"])[0]
