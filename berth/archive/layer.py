@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from berth.archive.status import DATA_LOSS, NOT_FOUND
-from berth.errors import BerthError, DataLoss, InvalidArgument, NotFound, SystemFailure
+from berth.archive.status import DATA_LOSS, NO_SPACE, NOT_FOUND
+from berth.errors import BerthError, DataLoss, InvalidArgument, NoSpace, NotFound, SystemFailure
 
 log = logging.getLogger(__name__)
 COMPRESSIONS = frozenset({"gzip", "zstd", "none"})
@@ -87,6 +87,8 @@ def _error_of(status: int, stderr: bytes, target: Path) -> BerthError:
         return DataLoss(message)
     if status == NOT_FOUND:
         return NotFound(message)
+    if status == NO_SPACE:
+        return NoSpace(message)
     return SystemFailure(message)
 
 

@@ -7,13 +7,14 @@ engine (unshare in a threaded process would strand the other threads), and it im
 it needs before the chroot, after which the host's files are out of reach.
 
 Reports `{"diff_id": ..., "size": ...}` on stdout and exits 0; on failure one line on stderr
-and exit status DATA_LOSS (the stream is bad), NOT_FOUND or SYSTEM_FAILURE. Imports only the
-stdlib, isal/zstandard, berth.sys, berth.errors and its own package's child-side modules;
-never berth.archive.layer (the parent side) or anything above archive.
+and exit status DATA_LOSS (the stream is bad), NOT_FOUND, NO_SPACE or SYSTEM_FAILURE.
+Imports only the stdlib, isal/zstandard, berth.sys, berth.errors and its own package's
+child-side modules; never berth.archive.layer (the parent side) or anything above archive.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import tarfile
@@ -21,7 +22,7 @@ import tarfile
 from berth.archive.extract import Extractor
 from berth.archive.headers import Reader
 from berth.archive.source import Corrupt, Source, reader_for
-from berth.archive.status import DATA_LOSS, NOT_FOUND, SYSTEM_FAILURE
+from berth.archive.status import DATA_LOSS, NO_SPACE, NOT_FOUND, SYSTEM_FAILURE
 from berth.errors import BerthError, NotFound
 from berth.sys import CLONE_NEWNS, chroot, make_private, unshare
 
@@ -58,6 +59,8 @@ def main(argv: list[str]) -> int:
         return _fail(SYSTEM_FAILURE, str(err))
     except OSError as err:
         where = f"{os.fsdecode(err.filename)}: " if err.filename is not None else ""
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):  # the engine's NoSpace, in its words
+            return _fail(NO_SPACE, f"{where}no space left on device")
         return _fail(SYSTEM_FAILURE, f"{where}{err.strerror}")
     except Exception as err:  # the top of this process: whatever failed, report one line
         return _fail(SYSTEM_FAILURE, f"{type(err).__name__}: {err}")
