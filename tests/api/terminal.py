@@ -73,11 +73,19 @@ class Terminal:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 self.status = os.waitstatus_to_exitcode(status)
+                self._drain(deadline)
                 break
             if time.monotonic() > deadline:
                 raise AssertionError(f"docker did not end; the screen: {self.screen[-2000:]!r}")
             self._read(0.1)
         return self.status
+
+    def _drain(self, deadline: float) -> None:
+        """Read what the CLI wrote just before it ended: the terminal keeps it until read,
+        and ends with EIO once it is all read."""
+        while time.monotonic() < deadline and select.select([self.fd], [], [], 0.5)[0]:
+            if not self._read(0):
+                return
 
     def close(self) -> None:
         if self.status is None:
