@@ -24,6 +24,7 @@ MAX_HEAD = 256 * 1024
 RECEIVE_SIZE = 64 * 1024
 DRAIN_LIMIT = 1024 * 1024  # unread body bytes skipped to keep a connection; beyond, close
 LINGER_SECONDS = 1.0
+LINGER_LIMIT = 64 * 1024 * 1024  # unread body bytes read (and dropped) while closing
 
 Headers = list[tuple[str, str]]
 
@@ -205,13 +206,16 @@ class HttpConnection:
 
     def close(self) -> None:
         """Close after a lingering read: a client whose request was refused half-read must
-        get the answer, which an unread receive buffer would turn into a reset."""
+        get the answer, which an unread receive buffer would turn into a reset. A client
+        still sending a large body (an import refused before it was read) must be let finish
+        it too, or the reset reaches it before the answer does: the read is bounded by time
+        and by `LINGER_LIMIT`, not by the small `DRAIN_LIMIT` that keeps a connection."""
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
             self.sock.settimeout(LINGER_SECONDS)
             deadline = time.monotonic() + LINGER_SECONDS
             drained = 0
-            while drained < DRAIN_LIMIT and time.monotonic() < deadline:
+            while drained < LINGER_LIMIT and time.monotonic() < deadline:
                 data = self.sock.recv(RECEIVE_SIZE)
                 if not data:
                     break

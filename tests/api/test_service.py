@@ -162,3 +162,18 @@ def test_a_bad_request_sweep_leaves_the_server_serving_and_the_store_intact(
     assert berth("volume", "ls", "-q").stdout == ""
     check = berth("system", "check")
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_large_body_refused_before_it_is_read_still_gets_its_answer(api: ApiServer) -> None:
+    """An import whose change is refused is answered before its body is read; the client,
+    still sending, must be let finish and then read the refusal (`docker import` sends the
+    whole file before it reads the answer)."""
+    body = b"\0" * (8 * 1024 * 1024)
+    head = (
+        "POST /v1.47/images/create?fromSrc=-&changes=RUN%20true HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: application/x-tar\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    answer = _raw(api, head + body)
+    status, _, rest = answer.partition(b"\r\n")
+    assert status.startswith(b"HTTP/1.1 400"), answer[:500]
+    assert b"RUN is not a valid change command" in rest
