@@ -41,30 +41,24 @@ class ImageStore:
             "SELECT name, image_id FROM repo_digests ORDER BY name"
         ):
             digests[str(image_id)].append(str(name))
-        rows = self.database.query(
-            "SELECT id, manifest_digest, top_chain, size, created, stored, last_tagged "
-            "FROM images ORDER BY created DESC, id"
-        )
-        return [
-            ImageRecord(
-                id=str(row[0]),
-                manifest_digest=str(row[1]),
-                top_chain=None if row[2] is None else str(row[2]),
-                size=int(str(row[3])),
-                created=str(row[4]),
-                stored=str(row[5]),
-                last_tagged=None if row[6] is None else str(row[6]),
-                tags=tuple(tags[str(row[0])]),
-                digests=tuple(digests[str(row[0])]),
-            )
-            for row in rows
-        ]
+        rows = self.database.query(f"SELECT {_COLUMNS} FROM images ORDER BY created DESC, id")
+        return [_record(row, tags[str(row[0])], digests[str(row[0])]) for row in rows]
 
     def get(self, image_id: str) -> ImageRecord:
-        for record in self.all():
-            if record.id == image_id:
-                return record
-        raise NotFound(f"No such image: {image_id}")
+        """One image by its full id: its row and names alone (a lookup costs the same with
+        one image in the store as with a thousand)."""
+        rows = self.database.query(f"SELECT {_COLUMNS} FROM images WHERE id = ?", (image_id,))
+        if not rows:
+            raise NotFound(f"No such image: {image_id}")
+        return _record(
+            rows[0], self._names("tags", image_id), self._names("repo_digests", image_id)
+        )
+
+    def _names(self, table: str, image_id: str) -> list[str]:
+        rows = self.database.query(
+            f"SELECT name FROM {table} WHERE image_id = ? ORDER BY name", (image_id,)
+        )
+        return [str(row[0]) for row in rows]
 
     def tagged(self, name: str) -> str | None:
         rows = self.database.query("SELECT image_id FROM tags WHERE name = ?", (name,))
@@ -80,18 +74,20 @@ class ImageStore:
         full id (`sha256:...`), then by a unique id prefix."""
         if is_digest(text):
             return self.get(text)
-        records = self.all()
         reference = _try_parse(text)
         if reference is not None:
             wanted = str(reference)
-            for record in records:
-                if wanted in record.tags or wanted in record.digests:
-                    return record
+            image_id = self.tagged(wanted) or self.digested(wanted)
+            if image_id is not None:
+                return self.get(image_id)
         prefix = text.removeprefix("sha256:")
         if prefix and all(c in "0123456789abcdef" for c in prefix):
-            found = [r for r in records if r.id.removeprefix("sha256:").startswith(prefix)]
+            # hex digits only: nothing in the pattern is a LIKE wildcard
+            found = self.database.query(
+                "SELECT id FROM images WHERE id LIKE ? LIMIT 2", (f"sha256:{prefix}%",)
+            )
             if len(found) == 1:
-                return found[0]
+                return self.get(str(found[0][0]))
             if len(found) > 1:
                 raise InvalidArgument(f"ambiguous image id prefix {text!r}: be more specific")
         raise NotFound(f"No such image: {text}")
@@ -151,6 +147,24 @@ class ImageStore:
             cursor.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
             cursor.execute("DELETE FROM repo_digests WHERE image_id = ?", (image_id,))
             cursor.execute("DELETE FROM images WHERE id = ?", (image_id,))
+
+
+_COLUMNS = "id, manifest_digest, top_chain, size, created, stored, last_tagged"
+
+
+def _record(row: tuple[object, ...], tags: list[str], digests: list[str]) -> ImageRecord:
+    """An image row (`_COLUMNS`) with its names."""
+    return ImageRecord(
+        id=str(row[0]),
+        manifest_digest=str(row[1]),
+        top_chain=None if row[2] is None else str(row[2]),
+        size=int(str(row[3])),
+        created=str(row[4]),
+        stored=str(row[5]),
+        last_tagged=None if row[6] is None else str(row[6]),
+        tags=tuple(tags),
+        digests=tuple(digests),
+    )
 
 
 def _try_parse(text: str) -> Reference | None:
