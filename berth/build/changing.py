@@ -138,7 +138,7 @@ def _mounts(
             host = build.context.host_path(source)
             selection = build.context.select([source])
             found.append({"Type": "bind", "Source": host, "Target": target, "ReadOnly": True})
-            keyed.append(f"bind {source} {target} {digest(selection, None)}")
+            keyed.append(f"bind {source} {target} {digest(selection, None, build.hashes)}")
         elif kind == "bind":
             chain, origin = _origin(build, instruction, mount.from_)
             source = posixpath.normpath(posixpath.join("/", mount.source or "/"))
@@ -211,11 +211,11 @@ def _copy(
         shown = " ".join([*args.sources, *(i.name for i in args.inline)])
         following = state.forked()
         following.scope = scope
-        unpacked = digest(Selection(archives, False), None)
+        unpacked = digest(Selection(archives, False), None, build.hashes)
         following.key = key_of(
             state.key,
             keyword,
-            digest(selection, chmod),
+            digest(selection, chmod, build.hashes),
             unpacked,
             absolute,
             file_name,

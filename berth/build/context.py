@@ -6,6 +6,8 @@ out of it (`berth.sys.rootpath`); what the ignore file excludes does not exist f
 A source directory gives its contents, not itself. What is selected becomes `Entry`s named as
 they land at the destination, hashed by content for the cache key (names, modes, targets and
 bytes; never times), then written as one tar stream the copy helper unpacks inside the image.
+A file's bytes are read for its digest only when `stat` says it may have changed since a
+build read them (`Hashes`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import os
 import posixpath
 import stat
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -39,14 +42,17 @@ class Selection(NamedTuple):
 
 
 class Context:
-    def __init__(self, root: Path, matcher: Matcher) -> None:
+    def __init__(
+        self, root: Path, matcher: Matcher, remembered: dict[str, tuple[str, str]]
+    ) -> None:
         self.root = str(root)
         self.matcher = matcher
+        self.hashes = Hashes(self.root, remembered)
 
     @classmethod
-    def open(cls, root: Path, dockerfile: str) -> Context:
+    def open(cls, root: Path, dockerfile: str, remembered: dict[str, tuple[str, str]]) -> Context:
         """The context at `root`, with the ignore file that applies to `dockerfile` (a path
-        relative to the root)."""
+        relative to the root) and the digests of its files `remembered` by earlier builds."""
         if not root.is_dir():
             raise NotFound(f"unable to prepare context: path {str(root)!r} not found")
 
@@ -60,7 +66,7 @@ class Context:
 
             with open(resolve_in_root(str(root), chosen), "rb") as stream:
                 text = decode(stream.read(), chosen)
-        return cls(root, Matcher.from_text(text))
+        return cls(root, Matcher.from_text(text), remembered)
 
     def host_path(self, relative: str) -> str:
         """A path of the context on the host (RUN --mount=type=bind's source): inside the
@@ -154,7 +160,39 @@ def _matches(name: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern.replace("[^", "[!"))
 
 
-def digest(selection: Selection, mode: int | None) -> str:
+# A file changed this recently is hashed but not remembered: a change within the same tick of
+# the filesystem's clock, of the same size, could leave its `stat` as it was.
+SETTLED_NS = 2_000_000_000
+
+
+class Hashes:
+    """Content digests of the context's files, remembered across builds by what `stat` says
+    of each (device, inode, size, modify and change times), as BuildKit and git do: a file
+    is read again only when one of those changed. `learned`: what this build found, for the
+    build cache to keep (files under `root` only, settled ones only)."""
+
+    def __init__(self, root: str, remembered: dict[str, tuple[str, str]]) -> None:
+        self._root = root.rstrip("/") + "/" if root else ""
+        self._remembered = remembered
+        self.learned: dict[str, tuple[str, str]] = {}
+
+    def of(self, path: str, st: os.stat_result) -> str:
+        identity = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+        known = self._remembered.get(path)
+        if known is not None and known[0] == identity:
+            return known[1]
+        hasher = hashlib.sha256()
+        with open(path, "rb") as stream:
+            while chunk := stream.read(CHUNK):
+                hasher.update(chunk)
+        found = hasher.hexdigest()
+        settled = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > SETTLED_NS
+        if self._root and path.startswith(self._root) and settled:
+            self.learned[path] = (identity, found)
+        return found
+
+
+def digest(selection: Selection, mode: int | None, hashes: Hashes) -> str:
     """The selection's content digest: names, types, modes, link targets and bytes, in order."""
     hasher = hashlib.sha256()
     for entry in sorted(selection.entries, key=lambda e: e.name):
@@ -164,9 +202,7 @@ def digest(selection: Selection, mode: int | None) -> str:
         if stat.S_ISLNK(st.st_mode):
             hasher.update(os.readlink(entry.path).encode())
         elif stat.S_ISREG(st.st_mode):
-            with open(entry.path, "rb") as stream:
-                while chunk := stream.read(CHUNK):
-                    hasher.update(chunk)
+            hasher.update(hashes.of(entry.path, st).encode())
         hasher.update(b"\0")
     return "sha256:" + hasher.hexdigest()
 

@@ -72,9 +72,11 @@ class Build:
         self.failed = options.canceled or threading.Event()
         self._copy_server = copier  # closed by `run`
         self._warm = any(i.keyword == "RUN" for s in dockerfile.stages for i in s.instructions)
+        from berth.build.context import Hashes
         from berth.build.scope import Scope, platform_args
         from berth.oci import host_platform
 
+        self.hashes = context.hashes if context is not None else Hashes("", {})
         platform = host_platform()
         text = f"{platform.os}/{platform.architecture}"
         self.scope = Scope.global_scope(
@@ -103,13 +105,15 @@ class Build:
 
     def dependencies(self, stage: Stage) -> list[Stage]:
         """The earlier stages a stage reads: its FROM, COPY --from, RUN --mount from=."""
+        from berth.build.flags import mounted_from
+
         names = [self.scope.expand_word(stage.base)]
         for instruction in stage.instructions:
             source = getattr(instruction.args, "from_", "")
             if source:
                 names.append(source)
             if isinstance(instruction.args, Run):
-                names += _mounted_from(instruction.args, self.scope.expand_word)
+                names += mounted_from(instruction.args.mounts, self.scope.expand_word)
         found = [self._stage_named(name, stage.index) for name in names]
         return [s for s in found if s is not None]
 
@@ -378,22 +382,6 @@ class Build:
             services.image_service.records.tag(image_id, tag)
         self.progress.built(image_id, [t.familiar() for t in tags])
         return image_id
-
-
-def _mounted_from(args: Run, expand: Any) -> list[str]:
-    """The stages or images a RUN's `--mount=…,from=` read (a malformed mount is the step's
-    error to report, with its line)."""
-    from berth.build.flags import parse_mount
-
-    found = []
-    for spec in args.mounts:
-        try:
-            mount = parse_mount(spec, expand if "$" in spec else str)
-        except BerthError:
-            continue
-        if mount.from_:
-            found.append(mount.from_)
-    return found
 
 
 __all__ = ["Build", "BuildFailed", "Options", "State"]

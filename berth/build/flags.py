@@ -8,8 +8,10 @@ at parse time with its line number instead of silently copying from the context.
 
 import csv
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, NamedTuple
+
+from berth.errors import BerthError
 
 Kind = Literal["bool", "string", "strings"]
 FlagValue = bool | str | tuple[str, ...]
@@ -226,3 +228,17 @@ def parse_duration(text: str) -> int:
     if position != len(text) or not text:
         raise ValueError(f'time: invalid duration "{text}"')
     return int(total)
+
+
+def mounted_from(specs: Sequence[str], expand: Callable[[str], str]) -> list[str]:
+    """The stages or images RUN's `--mount=…,from=` options read (a malformed mount is the
+    step's error to report, with its line)."""
+    found = []
+    for spec in specs:
+        try:
+            mount = parse_mount(spec, expand if "$" in spec else str)
+        except BerthError:
+            continue
+        if mount.from_:
+            found.append(mount.from_)
+    return found

@@ -4,6 +4,10 @@ A result is what a stage has made since its FROM up to that step (its config, th
 history entries), so a hit at any step gives everything the image needs. The chains and blobs
 the rows name are roots for the garbage collector (`roots`); a row whose chain is gone anyway
 (a damaged store) is a miss. `builder prune` deletes rows, oldest use first.
+
+Beside them, the context files' digests by path and `stat` identity
+(`berth.build.context.Hashes`): what lets a rebuild skip reading unchanged files. Any
+`builder prune` forgets them all (a cold build after it reads every file, as the first).
 """
 
 from __future__ import annotations
@@ -63,6 +67,22 @@ class BuildCache:
                     blobs.add(layer["digest"])
         return chains, blobs
 
+    def files_under(self, root: str) -> dict[str, tuple[str, str]]:
+        """The remembered files below the directory `root`: path -> (identity, digest)."""
+        base = root.rstrip("/")
+        rows = self.database.query(
+            "SELECT path, identity, digest FROM context_files WHERE path > ? AND path < ?",
+            (base + "/", base + "0"),  # "0" follows "/": the range is the paths below root
+        )
+        return {str(path): (str(identity), str(digest)) for path, identity, digest in rows}
+
+    def remember_files(self, files: dict[str, tuple[str, str]]) -> None:
+        with self.database.transaction() as cursor:
+            cursor.executemany(
+                "INSERT OR REPLACE INTO context_files (path, identity, digest) VALUES (?, ?, ?)",
+                [(path, identity, digest) for path, (identity, digest) in files.items()],
+            )
+
     def prune(self, used_before: str | None = None) -> list[str]:
         """Forget every entry, or those last used before a time (`now()`'s format, which
         sorts as text); their keys (the collector frees what they held)."""
@@ -72,4 +92,5 @@ class BuildCache:
             else:
                 query = "DELETE FROM build_cache WHERE used < ? RETURNING key"
                 rows = cursor.execute(query, (used_before,)).fetchall()
+            cursor.execute("DELETE FROM context_files")
         return [str(row[0]) for row in rows]

@@ -41,6 +41,11 @@ Tables (v7):
                 ask for its own address, as Docker's --ip)
   endpoints     + requested: the IPv4 address asked for at create (--ip, IPAMConfig)
 
+Tables (v8):
+  context_files the build context files' content digests by host path, with the `stat`
+                identity (device, inode, size, mtime and ctime in ns) they were read at: a
+                rebuild reads a file again only when its identity changed
+
 Never edit a released migration: append a new one.
 """
 
@@ -158,5 +163,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE networks ADD COLUMN configured INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE endpoints ADD COLUMN requested TEXT;
+    """,
+    """
+    CREATE TABLE context_files (
+        path      TEXT PRIMARY KEY,
+        identity  TEXT NOT NULL,
+        digest    TEXT NOT NULL
+    );
     """,
 )

@@ -202,7 +202,10 @@ class Builder:
         name = Path(dockerfile_name).name
         try:
             parsed = parse(decode(dockerfile, name), name=name)
-            opened = Context.open(context, dockerfile_name) if context is not None else None
+            opened = None
+            if context is not None:
+                known = self._parts.build_cache.files_under(str(context.resolve()))
+                opened = Context.open(context.resolve(), dockerfile_name, known)
             build = Build(self._parts, parsed, opened, options, progress, copier)
         except BaseException:
             if copier is not None:
@@ -214,6 +217,8 @@ class Builder:
             return build.run()
         finally:
             self._parts.spare_monitors(0)
+            if opened is not None and opened.hashes.learned:
+                self._parts.build_cache.remember_files(opened.hashes.learned)
 
     def prune_cache(self, until: float | None = None) -> tuple[list[str], int]:
         """`builder prune`: forget the build cache (with `until`, a Unix time: the entries

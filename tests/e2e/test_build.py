@@ -483,3 +483,19 @@ def test_an_interrupted_build_stops_and_leaves_nothing(
     assert berth("images", "-q", "never").stdout == ""
     check = berth("system", "check")
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_remembered_file_changed_in_place_is_copied_again(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    dockerfile = 'FROM busybox\nCOPY note.txt /\nCMD ["cat", "/note.txt"]\n'
+    context = _context(tmp_path / "app", dockerfile, **{"note.txt": "one\n"})
+    time.sleep(2.1)  # settled (berth.build.context.SETTLED_NS): its digest is remembered
+    _ok(berth, context, "-t", "note")
+    assert _cached(_ok(berth, context, "-t", "note")) == 2
+    # Changed in place: the same size, its times put back. Its change time still tells.
+    times = os.stat(context / "note.txt")
+    (context / "note.txt").write_text("two\n")
+    os.utime(context / "note.txt", ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert _cached(_ok(berth, context, "-t", "note")) == 0
+    assert berth("run", "--rm", "note").stdout == "two\n"

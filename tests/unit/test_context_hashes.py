@@ -1,0 +1,83 @@
+"""The context files' digests remembered across builds: by `stat` identity, settled files
+only, below the context's root only, and forgotten by `builder prune`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from berth.build import context
+from berth.build.context import Hashes
+from berth.build.records import BuildCache
+from berth.db import Database
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_settled_files_are_learned_and_then_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(context, "SETTLED_NS", 0)  # every file counts as settled here
+    root = tmp_path / "ctx"
+    root.mkdir()
+    inside, outside = root / "a.txt", tmp_path / "b.txt"
+    inside.write_bytes(b"alpha")
+    outside.write_bytes(b"beta")
+    hashes = Hashes(str(root), {})
+    assert hashes.of(str(inside), os.stat(inside)) == _sha(b"alpha")
+    assert hashes.of(str(outside), os.stat(outside)) == _sha(b"beta")
+    assert list(hashes.learned) == [str(inside)]  # a file outside the root is not kept
+
+    # What is remembered for the same identity is trusted: the file is not read (the
+    # remembered digest is a made-up one, so reading would show).
+    identity, _ = hashes.learned[str(inside)]
+    remembered = Hashes(str(root), {str(inside): (identity, "f" * 64)})
+    assert remembered.of(str(inside), os.stat(inside)) == "f" * 64
+    # The same size and times put back after a change: the change time still differs.
+    times = os.stat(inside)
+    _tick_after(times.st_ctime_ns, tmp_path / "probe")
+    inside.write_bytes(b"omega")
+    os.utime(inside, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert remembered.of(str(inside), os.stat(inside)) == _sha(b"omega")
+
+
+def _tick_after(ctime_ns: int, probe: Path) -> None:
+    """Wait for the filesystem's clock (coarse: a few ms) to pass a change time."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        probe.write_bytes(b"")
+        if os.stat(probe).st_ctime_ns > ctime_ns:
+            return
+    raise AssertionError("the filesystem's clock did not move in 5 s")
+
+
+def test_a_file_changed_just_now_is_hashed_but_not_remembered(tmp_path: Path) -> None:
+    (tmp_path / "fresh.txt").write_bytes(b"new")
+    hashes = Hashes(str(tmp_path), {})
+    path = str(tmp_path / "fresh.txt")
+    assert hashes.of(path, os.stat(path)) == _sha(b"new")
+    assert hashes.learned == {}
+
+
+def test_the_cache_keeps_them_per_root_until_a_prune(tmp_path: Path) -> None:
+    cache = BuildCache(Database.open(tmp_path / "berth.db"))
+    cache.remember_files({
+        "/ctx/a": ("1:2:3:4:5", "a" * 64),
+        "/ctx/sub/b": ("1:3:3:4:5", "b" * 64),
+        "/ctx2/c": ("1:4:3:4:5", "c" * 64),
+        "/ctx": ("1:5:3:4:5", "d" * 64),
+    })  # fmt: skip
+    assert cache.files_under("/ctx") == {
+        "/ctx/a": ("1:2:3:4:5", "a" * 64),
+        "/ctx/sub/b": ("1:3:3:4:5", "b" * 64),
+    }
+    assert cache.files_under("/ctx/") == cache.files_under("/ctx")
+    assert list(cache.files_under("/ctx2")) == ["/ctx2/c"]
+    cache.prune()
+    assert cache.files_under("/") == {}
