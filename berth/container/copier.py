@@ -55,15 +55,13 @@ def _enter(request: dict[str, Any]) -> None:
     own (gone when it exits), then chroot into the root."""
     root = str(request["root"])
     if request.get("mount") is not None:
-        from berth.snapshot import Mount
         from berth.sys import CLONE_NEWNS, bind, make_private, unshare
         from berth.sys.rootpath import resolve_in_root
 
         unshare(CLONE_NEWNS)
         make_private("/")
         if request["op"] == EXPORT or not os.path.ismount(root):  # export: over a running one's
-            lowers, upper, work = request["mount"]
-            Mount(tuple(lowers), upper, work).attach(Path(root))
+            _attach(request["mount"], root)
         for source, target, readonly in request.get("binds") or []:
             inside = resolve_in_root(root, target)
             present = os.path.exists(source) and os.path.lexists(inside)  # a file's stub too
@@ -72,6 +70,22 @@ def _enter(request: dict[str, Any]) -> None:
     os.chroot(root)
     os.chdir("/")
     seal_imports()
+
+
+def _attach(mount: list[Any], root: str) -> None:
+    """A snapshot's overlay (`berth.snapshot.Mount`, as JSON: lowers, upper, work) on root,
+    mounted here without importing the snapshot package (the store's database, ~5 ms of
+    every helper a build's copy server forks)."""
+    from berth.sys import mount_overlay
+
+    lowers, upper, work = mount
+    mount_overlay(
+        [Path(p) for p in lowers],
+        None if upper is None else Path(upper),
+        None if work is None else Path(work),
+        Path(root),
+        readonly=upper is None,
+    )
 
 
 def _work(request: dict[str, Any]) -> None:
@@ -131,7 +145,6 @@ def _copy_between(request: dict[str, Any]) -> None:
     """COPY --from in one helper: both snapshots mounted in its namespace, then a fork (this
     process has one thread) — the child chrooted into the source packs, the parent chrooted
     into the destination unpacks, a pipe between them."""
-    from berth.snapshot import Mount
     from berth.sys import CLONE_NEWNS, make_private, unshare
 
     unshare(CLONE_NEWNS)
@@ -140,8 +153,7 @@ def _copy_between(request: dict[str, Any]) -> None:
         (request["root"], request["mount"]),
         (request["source_root"], request["source_mount"]),
     ):
-        lowers, upper, work = mount
-        Mount(tuple(lowers), upper, work).attach(Path(root))
+        _attach(mount, root)
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:
