@@ -123,13 +123,15 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(level=name, format="%(levelname)s %(name)s: %(message)s")
 
 
-def _prestart_monitor() -> MonitorLauncher | None:
+def _prestart_monitor(options: dict[str, str]) -> MonitorLauncher | None:
     """A monitor started now imports on the other core while this process prepares the
     container (see `berth.monitor.launch`); if it can't start, the start makes a new one."""
+    from berth import store_choice
     from berth.monitor.launch import MonitorLauncher
 
+    _, runroot = store_choice.chosen(options.get("root"), options.get("runroot"))
     try:
-        return MonitorLauncher()
+        return MonitorLauncher(runroot)
     except BerthError:
         return None
 
@@ -167,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except UsageError as error:
             return report_usage_error(error)
     command, prog, rest = resolved
-    launcher = _prestart_monitor() if command.prestarts_monitor else None
+    launcher = _prestart_monitor(options) if command.prestarts_monitor else None
     copier = _prestart_copier() if command.prestarts_copier else None
     module = importlib.import_module(f"berth.cli.commands.{command.module}")
     if hasattr(module, "quick") and "log_level" not in options:

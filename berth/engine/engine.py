@@ -277,10 +277,11 @@ class Engine:
         with self._launcher_lock:
             launcher, self._launcher = self._launcher, None
             if launcher is None:
-                launcher = MonitorLauncher()
+                launcher = MonitorLauncher(str(self.layout.runroot))
             if self._spare_monitors > 0:
                 self._spare_monitors -= 1
-                self._launcher = MonitorLauncher()  # the next start's, importing meanwhile
+                # the next start's, importing meanwhile
+                self._launcher = MonitorLauncher(str(self.layout.runroot))
             return launcher
 
     def monitor_ahead(self) -> None:
@@ -291,7 +292,7 @@ class Engine:
         with self._launcher_lock:
             if self._launcher is None and self._spare_monitors > 0:
                 self._spare_monitors -= 1
-                self._launcher = MonitorLauncher()
+                self._launcher = MonitorLauncher(str(self.layout.runroot))
 
     def spare_monitors(self, count: int) -> None:
         """A build starts its RUN steps' containers one after another: each start spawns the

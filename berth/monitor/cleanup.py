@@ -87,15 +87,23 @@ def cgroup_layout() -> CgroupLayout | None:
         return None  # found again when needed, and failing then where it matters
 
 
-def exec_last_step(config: MonitorConfig, heard: bool) -> None:
+def exec_last_step(config: MonitorConfig, heard: bool, environment: bytes | None = None) -> None:
     """Become the berth command that removes the container (`run --rm`) or frees its network;
     returns only when there is nothing to run: a container being removed (`rm -f`) is
     released by its remover, which waits for this process (a second berth command here
-    would double the wait, ~50 ms)."""
+    would double the wait, ~50 ms). `environment`: the launcher's, as the zygote passed it
+    (None: this process's own)."""
     from berth.monitor.config import REMOVE_REQUESTED
 
+    argv: list[str] = []
     if config.auto_remove_argv:
         if not heard:  # a client that heard the exit removes the container itself
-            os.execv(config.auto_remove_argv[0], list(config.auto_remove_argv))
+            argv = list(config.auto_remove_argv)
     elif config.cleanup_argv and not os.path.exists(f"{config.run_dir}/{REMOVE_REQUESTED}"):
-        os.execv(config.cleanup_argv[0], list(config.cleanup_argv))  # free the network now
+        argv = list(config.cleanup_argv)  # free the network now
+    if not argv:
+        return
+    from berth.monitor.launch import decode_environment
+
+    given = None if environment is None else decode_environment(environment)
+    os.execve(argv[0], argv, os.environ if given is None else given)

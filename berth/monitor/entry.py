@@ -27,13 +27,19 @@ PR_SET_CHILD_SUBREAPER = 36
 PRELOAD = ("berth.runtime.init", "berth.sys.mounting", "berth.sys.namespace", "berth.cgroups")
 
 
-def serve(channel_fd: int) -> int:
+def serve(channel_fd: int, forked: Forked | None = None) -> int:
     """The monitor's entry point (after detaching): wait for a container from the launcher,
-    then hold it. Never raises: it has no one to raise to."""
+    then hold it. Never raises: it has no one to raise to. `forked`: what the zygote that
+    forked this monitor found once for all of them (`berth.monitor.zygote`)."""
+    from berth.sys.process import set_name
+
+    set_name(b"berth-monitor")  # not "python3": what `ps` and `top` show of it
     channel = socket.socket(fileno=channel_fd)
-    for module in PRELOAD:
-        importlib.import_module(module)
-    cgroup_layout = cleanup.cgroup_layout()  # as the imports: not on the container's start path
+    if forked is None:
+        for module in PRELOAD:
+            importlib.import_module(module)
+        # as the imports: not on the container's start path
+        forked = Forked(cleanup.cgroup_layout(), None)
     try:
         received = launch.receive(channel)
     except (OSError, ValueError, KeyError):
@@ -52,11 +58,30 @@ def serve(channel_fd: int) -> int:
         failure = f"monitor failed: cannot read {run_dir / CONFIG_NAME}: {error!r}"
         launch.report(channel.detach(), {"error": failure, "exit_code": ENGINE_FAILURE})
         return 1
-    return run(config, channel.detach(), cgroup_layout)
+    return run(config, channel.detach(), forked.cgroup_layout, forked.environment)
 
 
-def run(config: MonitorConfig, ready_fd: int, cgroup_layout: CgroupLayout | None = None) -> int:
-    """Hold one container; `ready_fd` hears how its start went."""
+class Forked:
+    """A zygote's gift to the monitors it forks: the host's cgroup layout, and the launcher's
+    environment (`launch.encode_environment`'s bytes), for the clean-up command the monitor
+    execs at the end. Kept as it came, the environment costs the monitor no memory of its
+    own until then (its pages stay shared with the zygote's)."""
+
+    __slots__ = ("cgroup_layout", "environment")
+
+    def __init__(self, cgroup_layout: CgroupLayout | None, environment: bytes | None) -> None:
+        self.cgroup_layout = cgroup_layout
+        self.environment = environment
+
+
+def run(
+    config: MonitorConfig,
+    ready_fd: int,
+    cgroup_layout: CgroupLayout | None = None,
+    environment: bytes | None = None,
+) -> int:
+    """Hold one container; `ready_fd` hears how its start went; `environment`: the clean-up
+    command's (None: this process's)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     run_dir = Path(config.run_dir)
@@ -83,5 +108,5 @@ def run(config: MonitorConfig, ready_fd: int, cgroup_layout: CgroupLayout | None
             launch.report(ready_fd, failure)
         return 1
     heard = config.wait_for_attach and monitor is not None and monitor.exit_delivered
-    cleanup.exec_last_step(config, heard)
+    cleanup.exec_last_step(config, heard, environment)
     return 0

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 LOG_NAME = "monitor.log"  # in the container's run dir: the monitor's stdout and stderr
 MAX_FDS = 64
 MESSAGE_SIZE = 64 * 1024
+ZYGOTE = "berth.monitor.zygote"
+REQUEST_SIZE = 256 * 1024  # a zygote request: the launcher's environment
+ANSWER_SECONDS = 2.0  # how long a launcher waits for the zygote before it spawns its own
 
 
 # The monitor imports only berth and the stdlib, so it runs without `site` (~5 ms of its
@@ -46,20 +49,22 @@ def _monitor_environment() -> dict[str, str]:
 
 
 class MonitorLauncher:
-    """One monitor, started now, waiting for `hand_over` (or `close`)."""
+    """One monitor, started now, waiting for `hand_over` (or `close`). With the store's
+    `runroot`, the monitor is forked by the store's zygote (`berth.monitor.zygote`), which
+    is started for the next ones when none answers; this one is spawned then."""
 
-    __slots__ = ("_pid", "_sock")
+    __slots__ = ("_pid", "_sock", "_zygote")
 
-    def __init__(self) -> None:
+    def __init__(self, runroot: str | None = None) -> None:
         ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        environment = _monitor_environment()
+        self._pid = self._zygote = 0  # our children to reap: none when the zygote forked it
         try:
-            # Inheritable only for this spawn; callers start monitors from one thread.
-            os.set_inheritable(theirs.fileno(), True)
-            argv = [*MONITOR_PYTHON, "-m", "berth.monitor", str(theirs.fileno())]
-            devnull = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
-            # stdout and stderr stay the caller's until the monitor knows its run dir, so a
-            # monitor that can't even import says so where the user looks.
-            self._pid = os.posix_spawn(argv[0], argv, _monitor_environment(), file_actions=devnull)
+            name = zygote_address(runroot) if runroot else ""
+            if not name or not _forked_by_zygote(name, theirs.fileno(), environment):
+                self._pid = _spawn([*MONITOR_PYTHON, "-m", "berth.monitor"], theirs, environment)
+                if name:
+                    self._zygote = _spawn([*MONITOR_PYTHON, "-m", ZYGOTE, name], None, environment)
         except OSError as error:
             ours.close()
             raise SystemFailure(f"the container monitor failed to start: {error}") from None
@@ -114,9 +119,68 @@ class MonitorLauncher:
             self._reap()
 
     def _reap(self) -> None:
-        """The first process only forks the monitor off and exits: reaped here, so no
-        long-lived caller collects zombies."""
-        os.waitpid(self._pid, 0)
+        """The first process only forks the monitor (or the zygote) off and exits: reaped
+        here, so no long-lived caller collects zombies."""
+        for pid in (self._pid, self._zygote):
+            if pid:
+                os.waitpid(pid, 0)
+
+
+def _spawn(argv: list[str], channel: _socket.socket | None, environment: dict[str, str]) -> int:
+    """A fresh interpreter: the monitor (its channel's fd last in argv) or the zygote."""
+    if channel is not None:
+        # Inheritable only for this spawn; callers start monitors from one thread.
+        os.set_inheritable(channel.fileno(), True)
+        argv = [*argv, str(channel.fileno())]
+    devnull = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
+    # stdout and stderr stay the caller's until the monitor knows its run dir, so a monitor
+    # that can't even import says so where the user looks.
+    return os.posix_spawn(argv[0], argv, environment, file_actions=devnull)
+
+
+def zygote_address(runroot: str) -> str:
+    """The abstract socket name (without its leading NUL) of the zygote of `runroot` and
+    this installation of berth (any zygote of the same code could fork a store's monitors;
+    one per store keeps stores apart and lets each go when its containers have)."""
+    import zlib
+
+    package = os.path.dirname(os.path.abspath(berth.__file__))
+    python = os.path.realpath(sys.executable)  # a venv's link or its target: one zygote
+    identity = "\0".join((os.path.abspath(runroot), package, berth.__version__, python))
+    data = identity.encode()
+    return f"berth-monitors-{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
+
+
+def _forked_by_zygote(name: str, channel_fd: int, environment: dict[str, str]) -> bool:
+    """Whether the zygote at `name` forked a monitor for `channel_fd`, the far end of the
+    launcher's channel (no zygote, one dying, a refusal: False)."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+    try:
+        sock.settimeout(ANSWER_SECONDS)
+        sock.connect("\0" + name)
+        rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, channel_fd.to_bytes(4, sys.byteorder))
+        sock.sendmsg([encode_environment(environment)], [rights])
+        return sock.recv(64).isdigit()
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def encode_environment(environment: dict[str, str]) -> bytes:
+    return "\0".join(f"{key}={value}" for key, value in environment.items()).encode()
+
+
+def decode_environment(data: bytes) -> dict[str, str] | None:
+    """`encode_environment`'s, or None for what it can't have written."""
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        return None
+    pairs = [item.partition("=") for item in text.split("\0")] if text else []
+    if any(not key or not sep for key, sep, _ in pairs):
+        return None
+    return {key: value for key, _, value in pairs}
 
 
 def _release_warmth() -> None:

@@ -23,6 +23,7 @@ PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
+PR_SET_NAME = 15
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 SYS_PIVOT_ROOT = 155  # x86_64
 SYS_CAPSET = 126
@@ -129,3 +130,9 @@ def fork_into_cgroup(cgroup_fd: int) -> int:
     if pid < 0:
         raise OSError(error, os.strerror(error))
     return pid
+
+
+def set_name(name: bytes) -> None:
+    """The calling thread's name (`comm`, 15 bytes at most): what `ps -o comm` and `top`
+    show of it."""
+    check(int(libc.prctl(PR_SET_NAME, ctypes.c_char_p(name[:15]), 0, 0, 0)), "prctl(PR_SET_NAME)")

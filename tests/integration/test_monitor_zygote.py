@@ -1,0 +1,127 @@
+"""Monitors forked by the store's zygote (`berth.monitor.zygote`): one zygote per store, its
+monitors holding their containers as spawned ones do, a zygote killed or gone replaced by
+the next start, and nobody but its own user served."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+from berth.monitor import launch
+from berth.monitor.zygote import LINGER_SECONDS
+from berth.sys import CLONE_NEWNET, setns
+from tests.fixtures.netns import HostNamespace
+from tests.fixtures.store import Berth, zygotes
+
+SETTLE_SECONDS = 10
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _monitor_of(berth: Berth, name: str) -> int:
+    pid = int(json.loads(berth("inspect", name).stdout)[0]["State"]["Pid"])
+    return _parent(pid)
+
+
+def _until(predicate: object, what: str) -> None:
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {SETTLE_SECONDS} s: {what}")
+        time.sleep(0.05)
+
+
+def _run(berth: Berth, name: str, image: str) -> None:
+    started = berth("run", "-d", "--name", name, "--network", "none", image, "sleep", "60")
+    assert started.returncode == 0, started.stderr
+
+
+def test_one_zygote_forks_the_monitors_then_leaves_after_them(berth: Berth, busybox: str) -> None:
+    _run(berth, "first", busybox)  # no zygote yet: its monitor is spawned, a zygote started
+    _until(lambda: len(zygotes(berth.store)) == 1, "the zygote serves")
+    [zygote] = zygotes(berth.store)
+    _run(berth, "second", busybox)
+    _run(berth, "third", busybox)
+    assert _parent(_monitor_of(berth, "second")) == zygote
+    assert _parent(_monitor_of(berth, "third")) == zygote
+    # A forked monitor holds its container as a spawned one does: output, stop (pid 1
+    # ignores SIGTERM: killed after the timeout), exit code.
+    assert berth("exec", "third", "sh", "-c", "echo hello; exit 3").stdout == "hello\n"
+    assert berth("stop", "-t", "1", "second").returncode == 0
+    assert berth("inspect", "-f", "{{.State.ExitCode}}", "second").stdout.strip() == "137"
+    ran = berth("run", "--rm", "--network", "none", busybox, "sh", "-c", "echo out; exit 5")
+    assert (ran.returncode, ran.stdout) == (5, "out\n")
+    assert len(berth("ps", "-aq").stdout.split()) == 3  # the --rm one is gone
+    assert zygotes(berth.store) == [zygote]
+    assert berth("rm", "-f", "first", "second", "third").returncode == 0
+    started = time.monotonic()
+    _until(lambda: not zygotes(berth.store), "the zygote leaves once its monitors have")
+    assert time.monotonic() - started < LINGER_SECONDS + 3
+
+
+def test_a_zygote_killed_leaves_its_monitors_and_a_new_one_takes_over(
+    berth: Berth, busybox: str
+) -> None:
+    _run(berth, "before", busybox)
+    _until(lambda: len(zygotes(berth.store)) == 1, "the zygote serves")
+    _run(berth, "forked", busybox)
+    [zygote] = zygotes(berth.store)
+    os.kill(zygote, signal.SIGKILL)
+    _until(lambda: not zygotes(berth.store), "the killed zygote is gone")
+    monitor = _monitor_of(berth, "forked")  # reparented, still holding its container
+    assert berth("exec", "forked", "true").returncode == 0
+    _run(berth, "after", busybox)  # spawned again meanwhile, and a new zygote started
+    _until(lambda: len(zygotes(berth.store)) == 1, "a new zygote serves")
+    assert zygotes(berth.store) != [zygote]
+    assert berth("rm", "-f", "forked").returncode == 0
+    _until(lambda: not Path(f"/proc/{monitor}").exists(), "the forked monitor ends with it")
+    assert berth("rm", "-f", "before", "after").returncode == 0
+    _until(lambda: not zygotes(berth.store), "the new zygote leaves")
+
+
+def test_a_zygote_serves_only_its_own_user(
+    berth: Berth, busybox: str, host_ns: HostNamespace
+) -> None:
+    _run(berth, "held", busybox)  # keeps the zygote up meanwhile
+    _until(lambda: len(zygotes(berth.store)) == 1, "the zygote serves")
+    name = launch.zygote_address(str(berth.store.runroot))
+    environment = {"PATH": "/usr/bin:/bin"}
+    answers = {}
+    for uid in (0, 65534):
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # the zygote lives in the test's network namespace: enter it first
+            os.close(read_end)
+            code = 2
+            try:
+                with open(host_ns.path, "rb") as namespace:
+                    setns(namespace.fileno(), CLONE_NEWNET)
+                os.setgid(uid)
+                os.setuid(uid)
+                ours, theirs = socket.socketpair()
+                code = int(launch._forked_by_zygote(name, theirs.fileno(), environment))
+                ours.close()  # a monitor forked for it reads end-of-file and leaves
+            finally:
+                os.write(write_end, str(code).encode())
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as answer:
+            answers[uid] = answer.read()
+        os.waitpid(child, 0)
+    assert answers == {0: b"1", 65534: b"0"}
+    assert berth("rm", "-f", "held").returncode == 0
+    _until(lambda: not zygotes(berth.store), "the zygote leaves")
+
+
+def test_the_environment_travels_as_sent() -> None:
+    sent = {"PATH": "/bin", "EMPTY": "", "WITH_EQUALS": "a=b=c", "UNICODE": "é"}
+    assert launch.decode_environment(launch.encode_environment(sent)) == sent
+    assert launch.decode_environment(b"") == {}
+    for junk in (b"\xff=1", b"NOEQUALS", b"=value", b"A=1\0\0B=2"):
+        assert launch.decode_environment(junk) is None
