@@ -14,7 +14,7 @@ containers. This measures, on the same busybox image in stores on one private tm
 
 crun is left out: it refuses this host's hybrid cgroup layout (DESIGN §7c). podman uses
 berth-runtime's default root (/run/berth-runtime): its `container cleanup` gets no
---runtime-flag. Usage: `.venv/bin/python -m bench.conmon [--containers 50] [--runs 10]`.
+--runtime-flag. Usage: `.venv/bin/python -m bench.conmon [--containers 1,50,200] [--runs 10]`.
 Must not import `berth`.
 """
 
@@ -97,8 +97,13 @@ def private_kib(pids: Sequence[int]) -> float:
     return total / len(pids)
 
 
-def daemons_pss(tool: Tool) -> float:
-    """KiB of PSS of the tool's daemons (dockerd and its containerd), 0 for the daemonless."""
+def daemons_pss(tool: Tool, monitors: Sequence[int]) -> float:
+    """KiB of PSS of the tool's daemons: dockerd and its containerd; berth's monitor zygote
+    (the parent of the monitors it forked, while it lives); 0 for the daemonless."""
+    if isinstance(tool, Berth):
+        zygotes = {_parent(pid) for pid in monitors} - {0, 1}
+        zygotes = {pid for pid in zygotes if _comm(pid) == "berth-zygote"}
+        return memory_of(sorted(zygotes))[1] * len(zygotes) if zygotes else 0.0
     if not isinstance(tool, Docker):
         return 0.0
     pids = []
@@ -113,6 +118,20 @@ def daemons_pss(tool: Tool) -> float:
         if str(tool.store) in cmdline and daemon:
             pids.append(int(entry))
     return memory_of(pids)[1] * len(pids) if pids else 0.0
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def berth_runtime_processes() -> list[str]:
@@ -175,7 +194,7 @@ def measure_memory(tools: Sequence[Tool], reference: str, counts: Sequence[int])
             if not pids:
                 continue
             rss, pss, name = memory_of(pids)
-            daemons = daemons_pss(tool)
+            daemons = daemons_pss(tool, pids)
             total = pss * len(pids) + daemons
             rows.append(
                 f"| {tool.name} | {name} | {len(pids)} | {rss / 1024:.1f} MiB | "
@@ -192,7 +211,9 @@ def measure_memory(tools: Sequence[Tool], reference: str, counts: Sequence[int])
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.conmon", description=__doc__)
-    parser.add_argument("--containers", type=int, default=50)
+    parser.add_argument(
+        "--containers", default="1,50", help="the counts of idle containers measured, in order"
+    )
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -233,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                     },
                     args.runs,
                 )  # fmt: skip
-                rows = measure_memory(tools, reference, [1, args.containers])
+                counts = [int(count) for count in args.containers.split(",")]
+                rows = measure_memory(tools, reference, counts)
             finally:
                 for tool in tools:
                     clean_up(tool)
