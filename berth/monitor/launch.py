@@ -31,12 +31,13 @@ MAX_FDS = 64
 MESSAGE_SIZE = 64 * 1024
 ZYGOTE = "berth.monitor.zygote"
 REQUEST_SIZE = 256 * 1024  # a zygote request: the launcher's environment
-ANSWER_SECONDS = 2.0  # how long a launcher waits for the zygote before it spawns its own
+ANSWER_SECONDS = 5.0  # how long a hand-over waits for the zygote before it spawns its own
 
 
 # The monitor imports only berth and the stdlib, so it runs without `site` (~5 ms of its
 # start: the venv's .pth files); -P and -s keep the caller's directory and user site out.
 MONITOR_PYTHON = (sys.executable, "-P", "-s", "-S")
+MONITOR_ARGV = [*MONITOR_PYTHON, "-m", "berth.monitor"]
 
 
 def _monitor_environment() -> dict[str, str]:
@@ -50,21 +51,21 @@ def _monitor_environment() -> dict[str, str]:
 
 class MonitorLauncher:
     """One monitor, started now, waiting for `hand_over` (or `close`). With the store's
-    `runroot`, the monitor is forked by the store's zygote (`berth.monitor.zygote`), which
-    is started for the next ones when none answers; this one is spawned then."""
+    `runroot`, the monitor is forked by the store's zygote (`berth.monitor.zygote`), started
+    now if none runs; a monitor is spawned instead when no zygote can answer."""
 
-    __slots__ = ("_pid", "_sock", "_zygote")
+    __slots__ = ("_environment", "_pid", "_request", "_sock", "_zygote")
 
     def __init__(self, runroot: str | None = None) -> None:
         ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-        environment = _monitor_environment()
-        self._pid = self._zygote = 0  # our children to reap: none when the zygote forked it
+        self._environment = _monitor_environment()
+        self._pid = self._zygote = 0  # our children to reap: none when the zygote forks it
+        self._request: _socket.socket | None = None  # the zygote's answer comes on it
         try:
-            name = zygote_address(runroot) if runroot else ""
-            if not name or not _forked_by_zygote(name, theirs.fileno(), environment):
-                self._pid = _spawn([*MONITOR_PYTHON, "-m", "berth.monitor"], theirs, environment)
-                if name:
-                    self._zygote = _spawn([*MONITOR_PYTHON, "-m", ZYGOTE, name], None, environment)
+            if runroot:
+                self._request = self._ask_zygote(zygote_address(runroot), theirs)
+            if self._request is None:
+                self._pid = _spawn(MONITOR_ARGV, theirs, self._environment)
         except OSError as error:
             ours.close()
             raise SystemFailure(f"the container monitor failed to start: {error}") from None
@@ -74,6 +75,54 @@ class MonitorLauncher:
         from berth.cgroups import warmth  # after the spawn: its imports are the engine's too
 
         warmth.hold()  # until the monitor has placed the init
+
+    def _ask_zygote(self, name: str, channel: _socket.socket) -> _socket.socket | None:
+        """The request for a monitor on `channel`, sent to the zygote at `name`; None when
+        there is none to ask. With none listening, one is started: it takes over the
+        socket listened on here, where the request waits while it starts up (its answer
+        is read at the hand-over, so nothing here waits for it)."""
+        for _ in range(2):  # a second time: another launcher was starting one meanwhile
+            request = _request(name, channel.fileno(), self._environment)
+            if request is not None:
+                return request
+            listener = _listen(name)
+            if listener is None:
+                continue
+            try:
+                request = _request(name, channel.fileno(), self._environment)
+                argv = [*MONITOR_PYTHON, "-m", ZYGOTE, name]
+                self._zygote = _spawn(argv, listener, self._environment)
+            finally:
+                listener.close()
+            return request
+        return None
+
+    def _confirmed(self) -> None:
+        """The zygote's answer: a monitor forked for the channel. Without one (the zygote
+        died, or hung), a monitor is spawned on a new channel."""
+        request, self._request = self._request, None
+        if request is None:
+            return
+        try:
+            request.settimeout(ANSWER_SECONDS)
+            answer = request.recv(64)
+        except OSError:
+            answer = b""
+        finally:
+            request.close()
+        if answer.isdigit():
+            return
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        try:
+            self._pid = _spawn(MONITOR_ARGV, theirs, self._environment)
+        except OSError as error:
+            ours.close()
+            raise SystemFailure(f"the container monitor failed to start: {error}") from None
+        finally:
+            theirs.close()
+        if self._sock is not None:
+            self._sock.close()
+        self._sock = ours
 
     def hand_over(
         self, run_dir: Path, fds: Sequence[int], meanwhile: Callable[[], object] | None = None
@@ -86,6 +135,7 @@ class MonitorLauncher:
         import json
         import socket
 
+        self._confirmed()
         raw = self._sock
         if raw is None:
             raise SystemFailure("the container monitor was handed over already")
@@ -111,7 +161,11 @@ class MonitorLauncher:
         return result
 
     def close(self) -> None:
-        """Let go: an idle monitor exits."""
+        """Let go: an idle monitor exits (one the zygote forks after this reads end-of-file
+        at once)."""
+        if self._request is not None:
+            self._request.close()
+            self._request = None
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -126,12 +180,12 @@ class MonitorLauncher:
                 os.waitpid(pid, 0)
 
 
-def _spawn(argv: list[str], channel: _socket.socket | None, environment: dict[str, str]) -> int:
-    """A fresh interpreter: the monitor (its channel's fd last in argv) or the zygote."""
-    if channel is not None:
-        # Inheritable only for this spawn; callers start monitors from one thread.
-        os.set_inheritable(channel.fileno(), True)
-        argv = [*argv, str(channel.fileno())]
+def _spawn(argv: list[str], given: _socket.socket, environment: dict[str, str]) -> int:
+    """A fresh interpreter: the monitor (its channel's fd last in argv) or the zygote (its
+    listening socket's)."""
+    # Inheritable only for this spawn; callers start monitors from one thread.
+    os.set_inheritable(given.fileno(), True)
+    argv = [*argv, str(given.fileno())]
     devnull = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
     # stdout and stderr stay the caller's until the monitor knows its run dir, so a monitor
     # that can't even import says so where the user looks.
@@ -151,20 +205,32 @@ def zygote_address(runroot: str) -> str:
     return f"berth-monitors-{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
 
 
-def _forked_by_zygote(name: str, channel_fd: int, environment: dict[str, str]) -> bool:
-    """Whether the zygote at `name` forked a monitor for `channel_fd`, the far end of the
-    launcher's channel (no zygote, one dying, a refusal: False)."""
+def _request(name: str, channel_fd: int, environment: dict[str, str]) -> _socket.socket | None:
+    """A request sent to the zygote at `name` for a monitor on `channel_fd` (the far end of
+    the launcher's channel), its answer to come on the returned socket; None when nothing
+    listens there."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
     try:
-        sock.settimeout(ANSWER_SECONDS)
         sock.connect("\0" + name)
         rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, channel_fd.to_bytes(4, sys.byteorder))
         sock.sendmsg([encode_environment(environment)], [rights])
-        return sock.recv(64).isdigit()
     except OSError:
-        return False
-    finally:
         sock.close()
+        return None
+    return sock
+
+
+def _listen(name: str) -> _socket.socket | None:
+    """The zygote's socket, bound and listening, for the zygote to take over; None when
+    another process holds the name already."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+    try:
+        sock.bind("\0" + name)
+        sock.listen(64)
+    except OSError:
+        sock.close()
+        return None
+    return sock
 
 
 def encode_environment(environment: dict[str, str]) -> bytes:

@@ -1,6 +1,6 @@
 """Monitors forked from one interpreter that has imported them: `python -m berth.monitor.zygote
-NAME`, one per store (its run root) and berth installation, reached on the abstract unix
-socket NAME.
+NAME FD`, one per store (its run root) and berth installation, reached on the abstract unix
+socket NAME (which the launcher that starts it binds, listens on and hands over as FD).
 
 A monitor spawned on its own is a whole interpreter with its own copy of every module it
 imports: ~7 MiB of memory for each idle container, all of it private. Forked from a process
@@ -16,7 +16,7 @@ parent answers with its pid. Only the zygote's own user may ask (SO_PEERCRED): a
 socket has no file permissions. It needs no file of the store open (nothing keeps a run root
 on tmpfs busy) and exits once no monitor of its own has run for `LINGER_SECONDS`, or none
 was asked for for `KEEP_SECONDS`; a zygote gone (or killed) is started again by the next
-launcher, which spawns its own monitor meanwhile.
+launcher, whose request waits in the new zygote's backlog while it starts.
 """
 
 from __future__ import annotations
@@ -126,26 +126,22 @@ def _become_monitor(
 
 
 def main(argv: list[str]) -> None:
-    """Detach, import what monitors run, then serve on the abstract socket `argv[1]`; a
-    zygote already serving there has it, and this one leaves."""
+    """Detach, import what monitors run, then serve on the socket the launcher bound to the
+    abstract name `argv[1]` and listens on (fd `argv[2]`; the name is for `ps` to show)."""
     if os.fork():
         os._exit(0)  # the launcher reaps this first process; the zygote lives on
     os.setsid()
     os.chdir("/")
+    listening = int(argv[2])
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # the launcher's streams: a caller reading them must not wait on us
         os.dup2(null, fd)
-    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    os.closerange(3, listening)
+    os.closerange(listening + 1, os.sysconf("SC_OPEN_MAX"))
+    listener = socket.socket(fileno=listening)  # requests wait in its backlog meanwhile
     from berth.sys.process import set_name
 
     set_name(b"berth-zygote")
-
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
-    try:
-        listener.bind("\0" + argv[1])
-    except OSError:
-        os._exit(0)  # another launcher started one first
-    listener.listen(64)  # requests wait in the backlog while the imports run
     from berth.monitor.cleanup import cgroup_layout
     from berth.monitor.entry import PRELOAD
 
