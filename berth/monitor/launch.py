@@ -57,24 +57,37 @@ class MonitorLauncher:
     __slots__ = ("_environment", "_pid", "_request", "_sock", "_zygote")
 
     def __init__(self, runroot: str | None = None) -> None:
-        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         self._environment = _monitor_environment()
         self._pid = self._zygote = 0  # our children to reap: none when the zygote forks it
         self._request: _socket.socket | None = None  # the zygote's answer comes on it
-        try:
-            if runroot:
+        self._sock: _socket.socket | None = None
+        if runroot:
+            ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+            try:
                 self._request = self._ask_zygote(zygote_address(runroot), theirs)
+            finally:
+                theirs.close()
             if self._request is None:
-                self._pid = _spawn(MONITOR_ARGV, theirs, self._environment)
+                ours.close()
+            else:
+                self._sock = ours
+        if self._sock is None:
+            self._sock = self._spawned()
+        from berth.cgroups import warmth  # after the spawn: its imports are the engine's too
+
+        warmth.hold()  # until the monitor has placed the init
+
+    def _spawned(self) -> _socket.socket:
+        """A monitor spawned as an interpreter of its own; our end of its channel."""
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        try:
+            self._pid = _spawn(MONITOR_ARGV, theirs, self._environment)
         except OSError as error:
             ours.close()
             raise SystemFailure(f"the container monitor failed to start: {error}") from None
         finally:
             theirs.close()
-        self._sock: _socket.socket | None = ours
-        from berth.cgroups import warmth  # after the spawn: its imports are the engine's too
-
-        warmth.hold()  # until the monitor has placed the init
+        return ours
 
     def _ask_zygote(self, name: str, channel: _socket.socket) -> _socket.socket | None:
         """The request for a monitor on `channel`, sent to the zygote at `name`; None when
@@ -88,10 +101,14 @@ class MonitorLauncher:
             listener = _listen(name)
             if listener is None:
                 continue
+            request = _request(name, channel.fileno(), self._environment)
             try:
-                request = _request(name, channel.fileno(), self._environment)
                 argv = [*MONITOR_PYTHON, "-m", ZYGOTE, name]
                 self._zygote = _spawn(argv, listener, self._environment)
+            except OSError:
+                if request is not None:
+                    request.close()
+                return None
             finally:
                 listener.close()
             return request
@@ -112,17 +129,9 @@ class MonitorLauncher:
             request.close()
         if answer.isdigit():
             return
-        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-        try:
-            self._pid = _spawn(MONITOR_ARGV, theirs, self._environment)
-        except OSError as error:
-            ours.close()
-            raise SystemFailure(f"the container monitor failed to start: {error}") from None
-        finally:
-            theirs.close()
-        if self._sock is not None:
-            self._sock.close()
-        self._sock = ours
+        unanswered, self._sock = self._sock, self._spawned()
+        if unanswered is not None:
+            unanswered.close()
 
     def hand_over(
         self, run_dir: Path, fds: Sequence[int], meanwhile: Callable[[], object] | None = None

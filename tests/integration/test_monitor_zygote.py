@@ -130,3 +130,21 @@ def test_the_environment_travels_as_sent() -> None:
     assert launch.decode_environment(b"") == {}
     for junk in (b"\xff=1", b"NOEQUALS", b"=value", b"A=1\0\0B=2"):
         assert launch.decode_environment(junk) is None
+
+
+def test_a_zygote_that_does_not_answer_costs_a_wait_not_the_start(
+    berth: Berth, busybox: str
+) -> None:
+    _run(berth, "held", busybox)
+    [zygote] = zygotes(berth.store)
+    os.kill(zygote, signal.SIGSTOP)  # hung: it takes the request but answers nothing
+    try:
+        started = time.monotonic()
+        _run(berth, "spawned", busybox)
+        assert time.monotonic() - started >= launch.ANSWER_SECONDS
+        assert _parent(_monitor_of(berth, "spawned")) != zygote
+        assert berth("exec", "spawned", "true").returncode == 0
+    finally:
+        os.kill(zygote, signal.SIGCONT)  # it forks the abandoned request's monitor: it leaves
+    assert berth("rm", "-f", "held", "spawned").returncode == 0
+    _until(lambda: not zygotes(berth.store), "the zygote leaves")
