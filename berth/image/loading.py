@@ -47,7 +47,7 @@ from berth.oci import (
     sha256_digest,
     short_id,
 )
-from berth.snapshot.layers import discard
+from berth.snapshot.layers import discard, spool_dir
 
 if TYPE_CHECKING:
     from berth.content import ContentStore
@@ -101,10 +101,16 @@ class Loader:
         self._stop = threading.Event()
 
     def load(self, source: BinaryIO) -> Loaded:
-        with making.holding_blobs(self.layout), self._scratch() as scratch:
-            with opened(source, scratch) as archive:
-                images = images_in(archive)
-                staged = self._stage_all(archive, images, scratch)
+        # The archive is spooled (a stream, however slow its sender) before the collector is
+        # held off: a `docker load` trickling in blocks no `rmi` or prune meanwhile.
+        with (
+            spool_dir(self.layout) as spool,
+            opened(source, spool) as archive,
+            making.holding_blobs(self.layout),
+            self._scratch() as scratch,
+        ):
+            images = images_in(archive)
+            staged = self._stage_all(archive, images, scratch)
             return self._commit(images, staged)
 
     @contextmanager

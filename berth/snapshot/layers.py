@@ -10,9 +10,10 @@ transaction that inserts its row. A directory without a row is garbage (see `swe
 an active snapshot's directory (snapshots/active/<key>) without its row.
 """
 
+import contextlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -217,13 +218,51 @@ def discard_counted(directory: Path) -> int:
 
 
 def remove_unpack_dirs(layout: Layout) -> int:
-    """Delete the unpack directories in tmp/ (the caller knows no pull runs); their bytes."""
+    """Delete the unpack directories in tmp/ (the caller knows no pull runs), and the spool
+    directories no load holds any more; their bytes."""
     freed = 0
     if layout.tmp.is_dir():
         for entry in os.scandir(layout.tmp):
             if entry.name.startswith("unpack-"):
                 freed += discard_counted(Path(entry.path))
+            elif entry.name.startswith(SPOOL_PREFIX):
+                freed += _discard_unheld(Path(entry.path))
     return freed
+
+
+SPOOL_PREFIX = "spool-"
+
+
+@contextlib.contextmanager
+def spool_dir(layout: Layout) -> Iterator[Path]:
+    """A directory in tmp/ for an archive being received, held (its own lock, not the
+    collector's) until it is deleted: the collector may run meanwhile and leaves it alone,
+    and deletes one whose holder died."""
+    from berth.sys.filelock import FileLock
+
+    directory = layout.tmp / f"{SPOOL_PREFIX}{os.urandom(16).hex()}"
+    lock = FileLock(directory / "lock")
+    lock.acquire()  # makes the directory
+    try:
+        yield directory
+    finally:
+        discard(directory)
+        lock.release()
+
+
+def _discard_unheld(directory: Path) -> int:
+    from berth.sys.filelock import FileLock
+
+    lock = FileLock(directory / "lock")
+    try:
+        if not lock.acquire(blocking=False):
+            return 0  # its load runs
+    except OSError:
+        return 0
+    try:
+        return discard_counted(directory)
+    finally:
+        lock.release()
 
 
 def collect_abandoned(layout: Layout) -> int:

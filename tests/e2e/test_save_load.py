@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -483,3 +484,41 @@ def test_a_hostile_layer_writes_nothing_outside(
     assert result.returncode == 0, result.stderr  # contained, not refused: Docker's too
     inside = berth("run", "--rm", "hostile:1", "sh", "-c", f"cat /tmp/{marker}")
     assert inside.stdout == "escaped\n", inside.stderr
+
+
+def test_a_load_still_arriving_holds_off_no_collection(
+    berth: Berth, busybox: str, store: Store, tmp_path: Path
+) -> None:
+    """A stream is spooled before the collector is held off: `builder prune` (which collects)
+    runs while a load's sender is slow; a load killed midway leaves a spool the next
+    collection deletes."""
+    assert berth("save", "-o", str(tmp_path / "busybox.tar"), busybox).returncode == 0
+    archive = (tmp_path / "busybox.tar").read_bytes()
+
+    def spools() -> list[str]:
+        return sorted(p.name for p in (store.root / "tmp").glob("spool-*"))
+
+    for finish in (True, False):
+        loading = subprocess.Popen(berth.argv("load"), env=berth.env, stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        assert loading.stdin is not None
+        loading.stdin.write(archive[: len(archive) // 2])
+        loading.stdin.flush()
+        deadline = time.monotonic() + 30  # receiving: its directory is made
+        while not list((store.root / "tmp").glob("*-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pruned = berth("builder", "prune", "-f", timeout=20)  # waited for the load before
+        assert pruned.returncode == 0, pruned.stderr
+        assert len(spools()) == 1  # held: not the collector's to delete
+        if finish:
+            out, err = loading.communicate(archive[len(archive) // 2 :], timeout=60)
+            assert loading.returncode == 0, err
+            assert out.strip() == b"Loaded image: busybox:latest"
+            assert spools() == []
+        else:
+            loading.kill()
+            loading.communicate(timeout=30)
+            assert len(spools()) == 1  # what the killed load left
+            assert berth("builder", "prune", "-f").returncode == 0
+            assert spools() == []
+    assert berth("run", "--rm", busybox, "true").returncode == 0
