@@ -71,7 +71,9 @@ class Build:
         # their next step, a running RUN is killed.
         self.failed = options.canceled or threading.Event()
         self._copy_server = copier  # closed by `run`
-        self._warm = any(i.keyword == "RUN" for s in dockerfile.stages for i in s.instructions)
+        # The RUN steps: as many monitors are started ahead, and the first warms their path.
+        self.runs = sum(i.keyword == "RUN" for s in dockerfile.stages for i in s.instructions)
+        self._warm = self.runs > 0
         from berth.build.context import Hashes
         from berth.build.scope import Scope, platform_args
         from berth.oci import host_platform

@@ -211,8 +211,7 @@ class Builder:
             if copier is not None:
                 copier.close()
             raise
-        runs = sum(i.keyword == "RUN" for stage in parsed.stages for i in stage.instructions)
-        self._parts.spare_monitors(runs)
+        self._parts.spare_monitors(build.runs)
         try:
             return build.run()
         finally:
