@@ -221,6 +221,11 @@ def _request(name: str, channel_fd: int, environment: dict[str, str]) -> _socket
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
     try:
         sock.connect("\0" + name)
+        # Anyone may bind an abstract name first: only a zygote of our own user is given
+        # the channel (and the environment). With a squatter, monitors are spawned.
+        credentials = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+        if int.from_bytes(credentials[4:8], sys.byteorder) != os.getuid():
+            raise PermissionError("the zygote's name is held by another user")
         rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, channel_fd.to_bytes(4, sys.byteorder))
         sock.sendmsg([encode_environment(environment)], [rights])
     except OSError:

@@ -105,8 +105,11 @@ def test_a_zygote_serves_only_its_own_user(
                 os.setgid(uid)
                 os.setuid(uid)
                 ours, theirs = socket.socketpair()
-                request = launch._request(name, theirs.fileno(), environment)
-                assert request is not None  # it listens to anyone, and answers its own user
+                # As a launcher asks, without its own check of the zygote's user.
+                request = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                request.connect("\0" + name)  # anyone may connect
+                message = launch.encode_environment(environment)
+                socket.send_fds(request, [message], [theirs.fileno()])
                 try:
                     code = int(request.recv(64).isdigit())
                 except ConnectionResetError:  # refused: closed with the request unread
@@ -148,3 +151,54 @@ def test_a_zygote_that_does_not_answer_costs_a_wait_not_the_start(
         os.kill(zygote, signal.SIGCONT)  # it forks the abandoned request's monitor: it leaves
     assert berth("rm", "-f", "held", "spawned").returncode == 0
     _until(lambda: not zygotes(berth.store), "the zygote leaves")
+
+
+def test_a_name_held_by_another_user_gets_nothing(
+    berth: Berth, busybox: str, host_ns: HostNamespace
+) -> None:
+    """An abstract socket name is anyone's to bind: a squatter of another user listening
+    there first gets no channel and no environment; monitors are spawned instead."""
+    name = launch.zygote_address(str(berth.store.runroot))
+    ready_r, ready_w = os.pipe()
+    told_r, told_w = os.pipe()
+    squatter = os.fork()
+    if squatter == 0:  # listens as nobody, in the namespace the CLI runs in, until killed
+        os.close(ready_r)
+        os.close(told_r)
+        try:
+            with open(host_ns.path, "rb") as namespace:
+                setns(namespace.fileno(), CLONE_NEWNET)
+            os.setgid(65534)
+            os.setuid(65534)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            listener.bind("\0" + name)
+            listener.listen(8)
+            os.write(ready_w, b"1")
+            while True:
+                connection, _ = listener.accept()
+                connection.settimeout(1)
+                try:
+                    data, fds, _, _ = socket.recv_fds(connection, 65536, 4)
+                except OSError:
+                    continue
+                if data or fds:
+                    os.write(told_w, b"given something")
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(told_w)
+    try:
+        assert os.read(ready_r, 1) == b"1"
+        _run(berth, "spawned", busybox)
+        monitor = _monitor_of(berth, "spawned")
+        assert Path(f"/proc/{monitor}/status").read_text().count("Uid:\t0\t") == 1
+        assert berth("exec", "spawned", "true").returncode == 0
+        assert zygotes(berth.store) == []  # none of ours: the name is taken
+    finally:
+        os.kill(squatter, signal.SIGKILL)
+        os.waitpid(squatter, 0)
+        with os.fdopen(told_r, "rb") as told:
+            verdict = told.read()
+        os.close(ready_r)
+    assert verdict == b""  # connected to, maybe, but given nothing
+    assert berth("rm", "-f", "spawned").returncode == 0
