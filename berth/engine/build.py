@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from berth.db import now, stamp
-from berth.errors import InvalidArgument
+from berth.errors import BerthError, InvalidArgument
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -204,8 +204,9 @@ class Builder:
             parsed = parse(decode(dockerfile, name), name=name)
             opened = None
             if context is not None:
-                known = self._parts.build_cache.files_under(str(context.resolve()))
-                opened = Context.open(context.resolve(), dockerfile_name, known)
+                root = context.resolve()
+                known = self._parts.build_cache.files_under(str(root))
+                opened = Context.open(root, dockerfile_name, known)
             build = Build(self._parts, parsed, opened, options, progress, copier)
         except BaseException:
             if copier is not None:
@@ -217,7 +218,9 @@ class Builder:
         finally:
             self._parts.spare_monitors(0)
             if opened is not None and opened.hashes.learned:
-                self._parts.build_cache.remember_files(opened.hashes.learned)
+                # Best effort (a full disk): never in place of the build's own outcome.
+                with contextlib.suppress(BerthError):
+                    self._parts.build_cache.remember_files(opened.hashes.learned)
 
     def prune_cache(self, until: float | None = None) -> tuple[list[str], int]:
         """`builder prune`: forget the build cache (with `until`, a Unix time: the entries

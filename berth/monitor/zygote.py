@@ -53,13 +53,15 @@ def serve(listener: socket.socket, cgroup_layout: CgroupLayout | None) -> None:
     when the last has gone."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     running: set[int] = set()  # pidfds of the monitors forked
+    watched = select.poll()  # not select(): past fd 1024 with a thousand monitors
+    watched.register(listener.fileno(), select.POLLIN)
     quiet_since = asked = time.monotonic()
     while time.monotonic() - asked <= KEEP_SECONDS and (
         running or time.monotonic() - quiet_since <= LINGER_SECONDS
     ):
-        ready = select.select([listener.fileno(), *running], [], [], 0.5)[0]
-        for fd in ready:
+        for fd, _ in watched.poll(500):
             if fd != listener.fileno():
+                watched.unregister(fd)
                 running.discard(fd)
                 os.close(fd)
                 quiet_since = time.monotonic()
@@ -71,8 +73,11 @@ def serve(listener: socket.socket, cgroup_layout: CgroupLayout | None) -> None:
             with connection:
                 child = _answer(connection, [listener.fileno(), *running], cgroup_layout)
             if child is not None:
-                with contextlib.suppress(ProcessLookupError):  # gone already: not watched
-                    running.add(os.pidfd_open(child))
+                # Gone already, or no fd left for it (EMFILE): not watched, so not counted.
+                with contextlib.suppress(OSError):
+                    pidfd = os.pidfd_open(child)
+                    watched.register(pidfd, select.POLLIN)
+                    running.add(pidfd)
             quiet_since = asked = time.monotonic()
 
 

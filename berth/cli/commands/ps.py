@@ -51,7 +51,6 @@ QUICK_FLAGS = {
     "-qa": ("all", "quiet"),
     "--no-trunc": ("no_trunc",),
 }
-# Layout.from_env's choices, as text: berth.layout imports pathlib and typing.
 
 
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
