@@ -62,7 +62,8 @@ class BuildCache:
             if chain is not None:
                 chains.append(str(chain))
             document = decoded(result) or {}
-            for layer in document.get("layers") or []:
+            for addition in document.get("additions") or []:  # [layer or None, history entry]
+                layer = addition[0] if isinstance(addition, list) and addition else None
                 if isinstance(layer, dict) and isinstance(layer.get("digest"), str):
                     blobs.add(layer["digest"])
         return chains, blobs

@@ -499,3 +499,11 @@ def test_a_remembered_file_changed_in_place_is_copied_again(
     os.utime(context / "note.txt", ns=(times.st_atime_ns, times.st_mtime_ns))
     assert _cached(_ok(berth, context, "-t", "note")) == 0
     assert berth("run", "--rm", "note").stdout == "two\n"
+
+
+def test_the_build_cache_outlives_the_image(berth: Berth, busybox: str, tmp_path: Path) -> None:
+    context = _context(tmp_path / "app", APP, **{"hello.txt": "hello\n", "conf__a.conf": "a\n"})
+    _ok(berth, context, "-t", "app")
+    assert berth("rmi", "app").returncode == 0  # the collector frees what nothing holds
+    assert _cached(_ok(berth, context, "-t", "app")) == 7
+    assert berth("run", "--rm", "app").stdout == "hi from run\nhello\n"
