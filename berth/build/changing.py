@@ -290,6 +290,7 @@ def _select(
     if checksum and (len(remote) != 1 or len(sources) != 1):
         raise InvalidArgument(f"line {instruction.line}: --checksum needs one http(s) source")
     sources = [text for text in sources if not is_url(text)]
+    build.fetched = build.fetched or bool(remote)
     inline = [(i.name, scope.expand_heredoc(i.data) if i.expand else i.data) for i in args.inline]
     entries: list[Entry] = []
     single = False

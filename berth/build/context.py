@@ -22,7 +22,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from berth.build.ignore import Matcher, clean, ignore_file_for
+from berth.build.ignore import Matcher, clean
+from berth.build.inputs import SETTLED_NS, ignore_text, walk
 from berth.errors import InvalidArgument, NotFound
 from berth.sys.rootpath import resolve_in_root
 
@@ -43,10 +44,15 @@ class Selection(NamedTuple):
 
 class Context:
     def __init__(
-        self, root: Path, matcher: Matcher, remembered: dict[str, tuple[str, str]]
+        self,
+        root: Path,
+        matcher: Matcher,
+        remembered: dict[str, tuple[str, str]],
+        ignore_text: str = "",
     ) -> None:
         self.root = str(root)
         self.matcher = matcher
+        self.ignore_text = ignore_text  # the ignore file's, as read
         self.hashes = Hashes(self.root, remembered)
 
     @classmethod
@@ -55,18 +61,8 @@ class Context:
         relative to the root) and the digests of its files `remembered` by earlier builds."""
         if not root.is_dir():
             raise NotFound(f"unable to prepare context: path {str(root)!r} not found")
-
-        def exists(relative: str) -> bool:
-            return os.path.isfile(resolve_in_root(str(root), relative))
-
-        chosen = ignore_file_for(dockerfile, exists)
-        text = ""
-        if chosen is not None:
-            from berth.build.lines import decode
-
-            with open(resolve_in_root(str(root), chosen), "rb") as stream:
-                text = decode(stream.read(), chosen)
-        return cls(root, Matcher.from_text(text), remembered)
+        text = ignore_text(str(root), dockerfile)
+        return cls(root, Matcher.from_text(text), remembered, text)
 
     def host_path(self, relative: str) -> str:
         """A path of the context on the host (RUN --mount=type=bind's source): inside the
@@ -80,6 +76,11 @@ class Context:
         if not os.path.lexists(host):
             raise NotFound(f"{relative}: not found in the build context")
         return host
+
+    def visible(self) -> Iterator[Entry]:
+        """Everything in the context the ignore file lets a COPY see (not followed into
+        links), named relative to the root."""
+        return self._contents(".", self.root)
 
     # -- COPY's sources --------------------------------------------------------------------
 
@@ -137,32 +138,13 @@ class Context:
 
     def _contents(self, relative: str, host: str) -> Iterator[Entry]:
         """A directory's descendants not excluded, named relative to it; symlinks as links."""
-        stack = [("", host)]
-        while stack:
-            name, directory = stack.pop()
-            for child in sorted(os.listdir(directory), reverse=True):
-                inner = posixpath.join(name, child)
-                context_path = posixpath.normpath(posixpath.join(relative, inner))
-                path = os.path.join(directory, child)
-                st = os.lstat(path)
-                if stat.S_ISDIR(st.st_mode):
-                    if self.matcher.skip_directory(context_path):
-                        continue
-                    if not self.matcher.excluded(context_path):
-                        yield Entry(path, inner, st)
-                    stack.append((inner, path))
-                elif not self.matcher.excluded(context_path):
-                    yield Entry(path, inner, st)
+        for path, name, st in walk(self.matcher, relative, host):
+            yield Entry(path, name, st)
 
 
 def _matches(name: str, pattern: str) -> bool:
     """Go's `filepath.Match` for one path component (`[^a]` is fnmatch's `[!a]`)."""
     return fnmatch.fnmatchcase(name, pattern.replace("[^", "[!"))
-
-
-# A file changed this recently is hashed but not remembered: a change within the same tick of
-# the filesystem's clock, of the same size, could leave its `stat` as it was.
-SETTLED_NS = 2_000_000_000
 
 
 class Hashes:

@@ -19,7 +19,7 @@ from berth.build import config as configs
 from berth.build.cache_from import Source, inline_cache, sources
 from berth.build.instructions import Arg, Dockerfile, Instruction, Run, Stage
 from berth.build.options import Options
-from berth.build.state import StageRun, State, canceled, key_of, layer_of
+from berth.build.state import StageRun, State, canceled, key_of
 from berth.build.steps import BuildFailed, Canceled
 from berth.build.steps import Services as StepServices
 from berth.db import now
@@ -74,6 +74,12 @@ class Build:
         # The RUN steps: as many monitors are started ahead, and the first warms their path.
         self.runs = sum(i.keyword == "RUN" for s in dockerfile.stages for i in s.instructions)
         self._warm = self.runs > 0
+        # What a replay of this build needs (berth.build.replay): each step's title, those
+        # that went through the cache, their keys; `fetched`: a source came from a URL.
+        self.titles: dict[int, str] = {}
+        self.through_cache: set[int] = set()
+        self.keys: list[str] = []
+        self.fetched = False
         from berth.build.context import Hashes
         from berth.build.scope import Scope, platform_args
         from berth.oci import host_platform
@@ -200,7 +206,7 @@ class Build:
         label = stage.name or f"stage-{stage.index}"
         total = len(stage.instructions) + 1
         number = self.number()
-        self.progress.step(number, f"[{label} 1/{total}] FROM {base_text}")
+        self._announce(number, f"[{label} 1/{total}] FROM {base_text}")
         triggers: list[Instruction] = []
         if parent is not None:
             state = self.stage_result(parent).forked()
@@ -220,13 +226,22 @@ class Build:
             if source is not None:
                 self.stage_result(source)  # built before the step says it starts
             number = self.number()
-            self.progress.step(number, f"[{label} {position}/{total}] {instruction.original}")
+            self._announce(number, f"[{label} {position}/{total}] {instruction.original}")
             try:
                 state = self._step(number, instruction, state)
             except BerthError as error:
                 self.progress.failed(number, error.message)
                 raise
         return state
+
+    def _announce(self, number: int, title: str) -> None:
+        self.titles[number] = title
+        self.progress.step(number, title)
+
+    def resolved(self) -> dict[str, str]:
+        """The base images found so far: the text asked for -> the image id."""
+        with self._lock:
+            return {text: record.id for text, (record, _) in self._bases.items()}
 
     def base_image(self, text: str) -> tuple[ImageRecord, Base]:
         from berth.image.making import base_of
@@ -289,11 +304,12 @@ class Build:
     def cached(self, number: int, state: State, make: Any) -> State:
         """The step's state from the cache, or made (by `make`) and cached."""
         cache = self.services.build_cache
+        self.through_cache.add(number)
+        self.keys.append(state.key)
         entry = None if self.options.no_cache else cache.get(state.key)
         if entry is not None and self._usable(entry.chain, entry.result):
             self.progress.cached(number)
-            restored = self._restore(entry.result, entry.chain, state)
-            return restored
+            return State.restored(entry.result, entry.chain, state)
         source = self.cache_sources.get(state.key)
         if source is not None:  # --cache-from: the image's layer and history entry
             self.progress.cached(number)
@@ -333,21 +349,6 @@ class Build:
             layer is None or content.exists(str(layer["digest"]))
             for layer, _ in result.get("additions") or []
         )
-
-    def _restore(self, result: dict[str, Any], chain: str | None, state: State) -> State:
-        additions = [(layer_of(layer), dict(entry)) for layer, entry in result["additions"]]
-        restored = State(
-            result.get("base"),
-            dict(result.get("config") or {}),
-            dict(result.get("top") or {}),
-            additions,
-            chain,
-            state.key,
-            bool(result.get("cmd_set")),
-            list(result.get("keys") or [None] * len(additions)),
-        )
-        restored.scope = state.scope
-        return restored
 
     # -- the image -------------------------------------------------------------------------
 

@@ -40,15 +40,6 @@ class LogicalLine(NamedTuple):
     heredocs: tuple[Heredoc, ...]
 
 
-def decode(data: bytes, name: str) -> str:
-    """A Dockerfile's or an ignore file's bytes as text (UTF-8, as BuildKit reads them; a BOM
-    is the parser's to drop)."""
-    try:
-        return data.decode()
-    except UnicodeDecodeError as error:
-        raise InvalidArgument(f"{name}: not UTF-8 text (byte {error.start})") from None
-
-
 def split_command(line: str, escape: str) -> tuple[str, tuple[str, ...], str]:
     """(keyword, flags, rest) of an instruction's text: the flags are the leading `--x=y`
     words, with their quotes and escapes removed."""

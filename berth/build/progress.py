@@ -9,37 +9,39 @@ classic builder's JSON stream for the Engine API (`{"stream": "Step 1/4 : FROM b
 
 from __future__ import annotations
 
+import _thread  # threading's Lock is this one: threading and typing cost the quick path ~3 ms
 import json
-import threading
 import time
-from collections.abc import Callable
-from typing import IO, Protocol
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import IO, Protocol
 
-class Progress(Protocol):
-    def step(self, number: int, title: str) -> None:
-        """A step starts: `title` is `[stage 2/5] RUN make` or `[internal] …`."""
+    class Progress(Protocol):
+        def step(self, number: int, title: str) -> None:
+            """A step starts: `title` is `[stage 2/5] RUN make` or `[internal] …`."""
 
-    def cached(self, number: int) -> None: ...
+        def cached(self, number: int) -> None: ...
 
-    def output(self, number: int, text: str) -> None:
-        """A line a RUN's process wrote."""
+        def output(self, number: int, text: str) -> None:
+            """A line a RUN's process wrote."""
 
-    def done(self, number: int) -> None: ...
+        def done(self, number: int) -> None: ...
 
-    def failed(self, number: int, message: str) -> None: ...
+        def failed(self, number: int, message: str) -> None: ...
 
-    def note(self, text: str) -> None:
-        """The export's lines: `writing image sha256:…`, `naming to …`."""
+        def note(self, text: str) -> None:
+            """The export's lines: `writing image sha256:…`, `naming to …`."""
 
-    def built(self, image_id: str, tags: list[str]) -> None: ...
+        def built(self, image_id: str, tags: list[str]) -> None: ...
 
 
 class PlainProgress:
     def __init__(self, out: IO[str], quiet: bool = False) -> None:
         self.out = out
         self.quiet = quiet
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._started: dict[int, float] = {}
         self._first: dict[int, float] = {}
 
@@ -84,7 +86,7 @@ class StreamProgress:
     def __init__(self, emit: Callable[[bytes], None], quiet: bool = False) -> None:
         self.emit = emit
         self.quiet = quiet
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     def _message(self, **document: object) -> None:
         with self._lock:

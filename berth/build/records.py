@@ -8,14 +8,18 @@ the rows name are roots for the garbage collector (`roots`); a row whose chain i
 Beside them, the context files' digests by path and `stat` identity
 (`berth.build.context.Hashes`): what lets a rebuild skip reading unchanged files. Any
 `builder prune` forgets them all (a cold build after it reads every file, as the first).
+So it does the replays of whole builds (berth.build.replay): after a prune, a build runs.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from berth.db import Database, now
 from berth.db.columns import decoded
+
+if TYPE_CHECKING:
+    from berth.build.replay import Replay
 
 
 class CacheEntry(NamedTuple):
@@ -94,4 +98,16 @@ class BuildCache:
                 query = "DELETE FROM build_cache WHERE used < ? RETURNING key"
                 rows = cursor.execute(query, (used_before,)).fetchall()
             cursor.execute("DELETE FROM context_files")
+            cursor.execute("DELETE FROM build_replays")
         return [str(row[0]) for row in rows]
+
+    def remember_replay(self, slot: str, replay: Replay) -> None:
+        """Note a build under its slot, in place of the one noted there before."""
+        from berth.build.replay import encode
+
+        with self.database.transaction() as cursor:
+            cursor.execute(
+                "INSERT OR REPLACE INTO build_replays (slot, fingerprint, image_id, document, "
+                "used) VALUES (?, ?, ?, ?, ?)",
+                (slot, replay.fingerprint, replay.image_id, encode(replay), now()),
+            )

@@ -65,6 +65,23 @@ class State:
             "keys": self.keys,
         }
 
+    @classmethod
+    def restored(cls, result: dict[str, Any], chain: str | None, state: State) -> State:
+        """`state`'s step as a cache entry's `result` gives it."""
+        additions = [(layer_of(layer), dict(entry)) for layer, entry in result["additions"]]
+        restored = State(
+            result.get("base"),
+            dict(result.get("config") or {}),
+            dict(result.get("top") or {}),
+            additions,
+            chain,
+            state.key,
+            bool(result.get("cmd_set")),
+            list(result.get("keys") or [None] * len(additions)),
+        )
+        restored.scope = state.scope
+        return restored
+
     def forked(self) -> State:
         return State(
             self.base_id,

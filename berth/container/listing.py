@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from berth.db.schema import MIGRATIONS
+from berth.db import direct
 from berth.runtime.processes import alive
 
 TYPE_CHECKING = False  # typing costs the quick `ps` ~3 ms
@@ -33,9 +33,7 @@ if TYPE_CHECKING:
 ACTIVE = ("running", "paused", "restarting")
 STATUSES = (*ACTIVE, "created", "exited", "dead", "removing")
 STATUS_FILE = "status.json"  # berth.monitor.config.STATUS_NAME (that module imports json)
-# berth.layout.Layout's names (it imports pathlib and typing): in the root, then the runroot.
-DATABASE, TMP, RESERVE, UNPACK_PREFIX = "berth.db", "tmp", "reserve", "unpack-"
-RUN_DIRS, LOCKS = "containers", "locks"
+RUN_DIRS = "containers"  # berth.layout.Layout's name in the runroot (it imports pathlib)
 # The monitor's identity in its status.json, and in the row (berth.container.view.MONITOR_KEYS).
 MONITOR_KEYS = ("MonitorPid", "MonitorStart")
 # The State fields a listing reads, with the JSON types berth writes for each (a field may
@@ -50,7 +48,6 @@ FIELDS = {
     "MonitorPid": ("integer",),
     "MonitorStart": ("integer",),
 }
-BUSY_TIMEOUT_SECONDS = 60  # berth.db.database's
 SMALL_FILE = 1 << 16  # berth.monitor.files' read size (that module imports json)
 
 
@@ -124,15 +121,8 @@ class Listed:
 def read(root: str, runroot: str, *, everything: bool) -> list[Listed] | None:
     """The containers of the store at `root` and `runroot`, newest first: all of them, or
     those running, paused or restarting; None when the engine must answer (see above)."""
-    if not _settled(root, runroot):
-        return None
-    uri = f"{root}/{DATABASE}".replace("%", "%25").replace("?", "%3f").replace("#", "%23")
-    try:
-        # mode=rw: never creates a database (a missing one is the engine's to judge).
-        connection = sqlite3.connect(
-            f"file:{uri}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
-        )
-    except sqlite3.Error:
+    connection = direct.connect(root, runroot)
+    if connection is None:
         return None
     try:
         return _read(connection, f"{runroot}/{RUN_DIRS}", everything)
@@ -142,27 +132,7 @@ def read(root: str, runroot: str, *, everything: bool) -> list[Listed] | None:
         connection.close()
 
 
-def _settled(root: str, runroot: str) -> bool:
-    """Whether opening the engine would find nothing to do (berth.engine.engine's `open`):
-    its directories there and the root private, the reserve kept (berth.space), no unpack a
-    killed pull left behind."""
-    try:
-        if os.stat(root).st_mode & 0o777 != 0o700 or not os.path.exists(f"{root}/{RESERVE}"):
-            return False
-        directories = (f"{root}/{TMP}", runroot, f"{runroot}/{LOCKS}")
-        if not all(os.path.isdir(directory) for directory in directories):
-            return False
-        with os.scandir(f"{root}/{TMP}") as entries:
-            return not any(entry.name.startswith(UNPACK_PREFIX) for entry in entries)
-    except OSError:
-        return False
-
-
 def _read(connection: sqlite3.Connection, run_dirs: str, everything: bool) -> list[Listed]:
-    (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
-    (version,) = connection.execute("PRAGMA user_version").fetchone()
-    if mode != "wal" or version != len(MIGRATIONS):
-        raise EngineNeeded  # the engine sets the store up or migrates it
     connection.execute("BEGIN")  # one snapshot for every query below (WAL: no lock held)
     where = "" if everything else " WHERE " + _ACTIVE_ONLY.format(state="state")
     rows = connection.execute(_ROWS.format(where=where)).fetchall()

@@ -6,14 +6,19 @@ length alone, without the database module's imports (pathlib, contextlib: ~10 ms
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from berth.db.database import Database, now, stamp
+    from berth.db.clock import now, stamp
+    from berth.db.database import Database
 
 __all__ = ["Database", "now", "stamp"]
 
 
 def __getattr__(name: str) -> object:
-    if name in __all__:
+    if name == "Database":
         from berth.db import database
 
-        return getattr(database, name)
+        return database.Database
+    if name in __all__:
+        from berth.db import clock
+
+        return getattr(clock, name)
     raise AttributeError(f"module 'berth.db' has no attribute {name!r}")

@@ -13,7 +13,6 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from berth.db.schema import MIGRATIONS
@@ -216,15 +215,3 @@ def _translated(error: sqlite3.Error, path: Path, degraded: str = "") -> BerthEr
     if isinstance(error, sqlite3.OperationalError) and "unable to open" not in text:
         return SystemFailure(f"the metadata database {path}: {text}")
     return DataLoss(f"the metadata database {path} is damaged: {text}", hint=REPAIR_HINT)
-
-
-def now() -> str:
-    """A row's timestamp: RFC 3339 in UTC, as Docker prints times."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def stamp(seconds: float) -> str:
-    """A Unix time as a row's timestamp (`now()`'s format, which sorts as text), to compare
-    stored times with in SQL."""
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -46,6 +46,11 @@ Tables (v8):
                 identity (device, inode, size, mtime and ctime in ns) they were read at: a
                 rebuild reads a file again only when its identity changed
 
+Tables (v9):
+  build_replays a build from a context directory, by what was asked (`slot`): the
+                fingerprint of what it read, the image it made and what a rebuild must find
+                unchanged to answer with that image without the builder (berth.build.replay)
+
 Never edit a released migration: append a new one.
 """
 
@@ -169,6 +174,15 @@ MIGRATIONS: tuple[str, ...] = (
         path      TEXT PRIMARY KEY,
         identity  TEXT NOT NULL,
         digest    TEXT NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE build_replays (
+        slot         TEXT PRIMARY KEY,
+        fingerprint  TEXT NOT NULL,
+        image_id     TEXT NOT NULL,
+        document     TEXT NOT NULL,
+        used         TEXT NOT NULL
     );
     """,
 )

@@ -197,7 +197,7 @@ class Builder:
         from berth.build.context import Context
         from berth.build.dockerfile import parse
         from berth.build.executor import Build
-        from berth.build.lines import decode
+        from berth.build.inputs import decode
 
         name = Path(dockerfile_name).name
         try:
@@ -214,7 +214,16 @@ class Builder:
             raise
         self._parts.spare_monitors(build.runs)
         try:
-            return build.run()
+            image_id = build.run()
+            replay = options.replay
+            if replay is not None and replay.settled and not build.fetched:
+                from berth.build.replay import noted
+
+                with contextlib.suppress(BerthError):  # best effort, as the files' digests
+                    made = noted(build, image_id, replay.value)
+                    if made is not None:
+                        self._parts.build_cache.remember_replay(replay.slot, made)
+            return image_id
         finally:
             self._parts.spare_monitors(0)
             if opened is not None and opened.hashes.learned:

@@ -14,6 +14,7 @@ from berth.container import listing, summary
 from berth.container.paths import ContainerPaths
 from berth.container.state import ACTIVE, Status
 from berth.container.view import MONITOR_KEYS
+from berth.db import direct
 from berth.layout import Layout
 from berth.monitor.config import STATUS_NAME
 
@@ -52,11 +53,11 @@ def test_the_store_is_chosen_as_layout_chooses_it(
     root, runroot = store_choice.chosen(*flags)  # what `ps`'s quick path reads
     expected_root = flags[0] or environment.get("BERTH_ROOT") or "/var/lib/berth"
     assert Path(root) == tmp_path / expected_root
-    assert Path(f"{root}/{listing.DATABASE}") == layout.database
-    assert Path(f"{root}/{listing.TMP}") == layout.tmp
-    assert Path(f"{root}/{listing.RESERVE}") == layout.reserve
+    assert Path(f"{root}/{direct.DATABASE}") == layout.database
+    assert Path(f"{root}/{direct.TMP}") == layout.tmp
+    assert Path(f"{root}/{direct.RESERVE}") == layout.reserve
     assert Path(f"{runroot}/{listing.RUN_DIRS}") == Path(ContainerPaths(layout).run_dirs)
-    assert Path(f"{runroot}/{listing.LOCKS}") == layout.locks
+    assert Path(f"{runroot}/{direct.LOCKS}") == layout.locks
 
 
 @pytest.mark.parametrize(

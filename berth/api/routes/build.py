@@ -43,7 +43,8 @@ def _json_arg(request: Request, name: str) -> dict[str, str]:
 
 
 def _options(request: Request) -> Any:
-    from berth.build.options import Options, special_args
+    from berth.build.build_args import special_args
+    from berth.build.options import Options
     from berth.reference import parse
 
     if request.arg("remote"):

@@ -10,23 +10,38 @@ http(s) URL gives one too;
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import os
-import signal
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
-from berth.cli.context import Context
-from berth.cli.parser import new_parser
-from berth.errors import InvalidArgument, NotFound
+from berth.errors import BerthError, InvalidArgument
 
-TAR_MAGIC_OFFSET = 257
-COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")
+TYPE_CHECKING = False  # typing, argparse, pathlib, the CLI's context: not on the quick path
+if TYPE_CHECKING:
+    import argparse
+
+    from berth.build.options import Options
+    from berth.build.replay import Fingerprint
+    from berth.cli.context import Context
+# The flags the quick path takes (`quick`), by the parser's names; any other: the builder runs.
+QUICK_VALUED = {
+    "-t": "tag",
+    "--tag": "tag",
+    "-f": "file",
+    "--file": "file",
+    "--build-arg": "build_arg",
+    "--target": "target",
+    "--label": "label",
+    "--network": "network",
+    "--iidfile": "iidfile",
+    "--progress": "progress",
+}
+QUICK_SWITCHES = {"-q": "quiet", "--quiet": "quiet", "--rm": "rm", "--force-rm": "force_rm"}
+PROGRESS_CHOICES = ("auto", "plain", "tty")
 
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
+    from berth.cli.parser import new_parser
+
     parser = new_parser(prog, summary)
     parser.add_argument("context", metavar="PATH | URL | -")
     parser.add_argument("-t", "--tag", action="append", default=[], help="Name and tag")
@@ -47,7 +62,7 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
     parser.add_argument("--platform", help="Set platform (this host's only)")
     parser.add_argument("-q", "--quiet", action="store_true", help="Print the image ID on success")
     parser.add_argument("--iidfile", help="Write the image ID to the file")
-    parser.add_argument("--progress", default="auto", choices=("auto", "plain", "tty"))
+    parser.add_argument("--progress", default="auto", choices=PROGRESS_CHOICES)
     parser.add_argument(
         "--secret", action="append", default=[], help="Secret to expose: id=ID,src=PATH|env=VAR"
     )
@@ -70,19 +85,139 @@ def _pairs(items: list[str], what: str, *, from_env: bool) -> dict[str, str]:
     return found
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    from berth.build.options import Options, special_args
+def quick(root: str | None, runroot: str | None, words: list[str]) -> int | None:
+    """A rebuild with nothing changed, answered from the replay an earlier build noted
+    (berth.build.replay) without the builder. None: the builder runs, and says what is
+    wrong if anything is (a flag this path leaves to it, a change, anything gone)."""
+    import sqlite3
+
+    from berth import store_choice
     from berth.build.progress import PlainProgress
-    from berth.oci import host_platform
+    from berth.build.replay import show
+    from berth.build.replay_records import answer
+    from berth.cli.build_inputs import read_dockerfile
+    from berth.db import direct
+
+    asked = _quick_words(words)
+    if asked is None or not os.path.isdir(asked.context):
+        return None
+    connection = None
+    try:
+        path = asked.file or os.path.join(asked.context, "Dockerfile")
+        found = _fingerprint(asked, *read_dockerfile(asked.context, path))
+        if found is not None:
+            connection = direct.connect(*store_choice.chosen(root, runroot))
+        replay = answer(connection, found) if connection and found else None
+        if replay is None:
+            return None
+        if asked.iidfile:
+            with open(asked.iidfile, "w") as out:
+                out.write(replay.image_id)
+    except (BerthError, OSError, sqlite3.Error):
+        return None
+    finally:
+        if connection:
+            connection.close()
+    if _live(asked):
+        from berth.cli.build_view import TtyProgress
+
+        view = TtyProgress(sys.stderr)
+        try:
+            show(replay, view)
+        finally:
+            view.close()
+    else:
+        show(replay, PlainProgress(sys.stderr, quiet=asked.quiet))
+    if asked.quiet:
+        sys.stdout.write(replay.image_id + "\n")
+    return 0
+
+
+class _Asked:
+    """`build`'s flags as the parser gives them, for the quick path's words."""
+
+    def __init__(self, context: str) -> None:
+        self.context = context
+        self.tag: list[str] = []
+        self.file: str | None = None
+        self.build_arg: list[str] = []
+        self.target: str | None = None
+        self.label: list[str] = []
+        self.network = "default"
+        self.iidfile: str | None = None
+        self.progress = "auto"
+        self.quiet = False
+
+
+def _quick_words(words: list[str]) -> _Asked | None:
+    """The words' flags if the quick path takes them all (a context directory, no `-f -`)."""
+    from berth.cli.build_inputs import remote
+
+    values: dict[str, list[str]] = {}
+    switches: set[str] = set()
+    positional: list[str] = []
+    remaining = iter(words)
+    for word in remaining:
+        if not word.startswith("-") or word == "-":
+            positional.append(word)
+            continue
+        flag, equals, value = word.partition("=")
+        if flag in QUICK_SWITCHES and not equals:
+            switches.add(QUICK_SWITCHES[flag])
+        elif flag in QUICK_VALUED and (not equals or flag.startswith("--")):
+            value = value if equals else next(remaining, "-")
+            if value.startswith("-"):
+                return None  # a missing value, or one the parser may read otherwise
+            values.setdefault(QUICK_VALUED[flag], []).append(value)
+        else:
+            return None
+    if len(positional) != 1 or positional[0] == "-" or remote(positional[0]):
+        return None
+    asked = _Asked(positional[0])
+    for name, given in values.items():
+        setattr(asked, name, given if isinstance(getattr(asked, name), list) else given[-1])
+    asked.quiet = "quiet" in switches
+    if asked.progress not in PROGRESS_CHOICES:
+        return None
+    return asked
+
+
+def _fingerprint(
+    args: argparse.Namespace | _Asked, dockerfile: bytes, name: str
+) -> Fingerprint | None:
+    """What the build asked for and what it can read (berth.build.replay): the flags that
+    choose the image, as the build reads them, and the context directory's entries."""
+    from berth.build.build_args import special_args
+    from berth.build.replay import fingerprint
+
+    build_args = _pairs(args.build_arg, "build arg", from_env=True)
+    epoch, inline_cache = special_args(build_args, os.environ)
+    asked: dict[str, object] = {
+        "tags": args.tag,
+        "build_args": build_args,
+        "target": args.target,
+        "labels": _pairs(args.label, "label", from_env=False),
+        "network": args.network,
+        "epoch": epoch,
+        "inline_cache": inline_cache,
+    }
+    return fingerprint(os.path.realpath(args.context), dockerfile, name, asked)
+
+
+def _options(args: argparse.Namespace) -> Options:
+    from berth.build.build_args import special_args
+    from berth.build.options import Options
     from berth.reference import parse
 
     if args.platform:
+        from berth.oci import host_platform
+
         platform = host_platform()
         if args.platform not in (platform.os + "/" + platform.architecture, platform.os):
             raise InvalidArgument(f"only this host's platform can be built: {args.platform}")
     build_args = _pairs(args.build_arg, "build arg", from_env=True)
     epoch, inline_cache = special_args(build_args, os.environ)
-    options = Options(
+    return Options(
         tags=tuple(parse(tag) for tag in args.tag),
         build_args=build_args,
         target=args.target,
@@ -94,14 +229,29 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         cache_from=tuple(args.cache_from),
         inline_cache=inline_cache,
     )
-    signal.signal(signal.SIGTERM, _interrupted)  # as Ctrl-C: the running steps stop, cleaned
-    live = not args.quiet and (
+
+
+def _live(args: argparse.Namespace | _Asked) -> bool:
+    """BuildKit's live view (on a terminal, unless asked otherwise), or plain lines."""
+    return not args.quiet and (
         args.progress == "tty" or (args.progress == "auto" and sys.stderr.isatty())
     )
-    with _sources(args, ctx) as (dockerfile, name, context), _secrets(args, ctx) as secrets:
-        options = options._replace(secrets=secrets)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    import signal
+
+    from berth.build.progress import PlainProgress
+    from berth.cli.build_inputs import secrets, sources
+
+    options = _options(args)
+    signal.signal(signal.SIGTERM, _interrupted)  # as Ctrl-C: the running steps stop, cleaned
+    with sources(args, ctx) as (dockerfile, name, context), secrets(args, ctx) as found:
+        options = options._replace(secrets=found)
+        if context is not None and _replayable(args):
+            options = options._replace(replay=_fingerprint(args, dockerfile, name))
         builder = ctx.engine.build
-        if live:
+        if _live(args):
             from berth.cli.build_view import TtyProgress
 
             view = TtyProgress(sys.stderr)
@@ -117,117 +267,21 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 dockerfile, name, context, options, progress, copier=ctx.take_copier()
             )
     if args.iidfile:
-        Path(args.iidfile).write_text(image_id)
+        with open(args.iidfile, "w") as out:
+            out.write(image_id)
     if args.quiet:
         ctx.stdout.write(image_id + "\n")
     return 0
 
 
+def _replayable(args: argparse.Namespace) -> bool:
+    """Whether a build may be noted for the quick path to replay: a context directory and a
+    Dockerfile of its own, no secrets, no other images' caches."""
+    from berth.cli.build_inputs import remote
+
+    plain = args.context != "-" and not remote(args.context) and args.file != "-"
+    return plain and not args.secret and not args.cache_from
+
+
 def _interrupted(_number: int, _frame: object) -> None:
     raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _sources(args: argparse.Namespace, ctx: Context) -> Iterator[tuple[bytes, str, Path | None]]:
-    """(the Dockerfile's bytes, its path relative to the context, the context directory)."""
-    scratch: Path | None = None
-    try:
-        remote = args.context.startswith(("http://", "https://"))
-        if args.context == "-" or remote:
-            data = _fetched(args.context, ctx) if args.context != "-" else sys.stdin.buffer.read()
-            if _is_archive(data):
-                scratch = _unpack_context(data, ctx)
-                context: Path | None = scratch
-            else:
-                if args.file:
-                    raise InvalidArgument("a Dockerfile on stdin can't be used with -f")
-                yield data, "Dockerfile", None
-                return
-        else:
-            context = Path(args.context)
-            if not context.is_dir():
-                raise NotFound(f'unable to prepare context: path "{args.context}" not found')
-        assert context is not None
-        if args.file == "-":
-            yield sys.stdin.buffer.read(), "Dockerfile", context
-            return
-        dockerfile = Path(args.file) if args.file else context / "Dockerfile"
-        if scratch is not None and args.file:
-            dockerfile = scratch / args.file  # inside the context tar
-        try:
-            text = dockerfile.read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
-            raise NotFound(f"failed to read dockerfile: open {dockerfile}: no such file") from None
-        name = os.path.relpath(dockerfile.absolute(), context.absolute())
-        yield text, name, context
-    finally:
-        if scratch is not None:
-            import shutil
-
-            shutil.rmtree(scratch, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _secrets(args: argparse.Namespace, ctx: Context) -> Iterator[dict[str, str]]:
-    """`--secret id=ID,src=PATH` (a file) or `id=ID,env=VAR` (a variable's value, written to
-    a private file of the store's for the build's length): id -> file."""
-    found: dict[str, str] = {}
-    written: list[Path] = []
-    try:
-        for text in args.secret:
-            fields = dict(item.partition("=")[::2] for item in text.split(","))
-            name = fields.get("id") or ""
-            source = fields.get("src") or fields.get("source")
-            variable = fields.get("env")
-            if not name or (source is None) == (variable is None):
-                raise InvalidArgument(f"invalid secret {text!r}: id=ID,src=PATH or id=ID,env=VAR")
-            if source is not None:
-                if not os.path.isfile(source):
-                    raise NotFound(f"secret {name}: {source} is not a file")
-                found[name] = os.path.abspath(source)
-                continue
-            if variable not in os.environ:
-                raise NotFound(f"secret {name}: ${variable} is not set")
-            import tempfile
-
-            tmp = ctx.layout.root / "tmp"
-            tmp.mkdir(parents=True, exist_ok=True)
-            descriptor, secret = tempfile.mkstemp(prefix="build-secret-", dir=tmp)
-            with os.fdopen(descriptor, "w") as out:
-                out.write(os.environ[str(variable)])
-            written.append(Path(secret))
-            found[name] = secret
-        yield found
-    finally:
-        for file in written:
-            file.unlink(missing_ok=True)
-
-
-def _fetched(url: str, ctx: Context) -> bytes:
-    """A context (a tar, or a Dockerfile alone) from an http(s) URL."""
-    import tempfile
-
-    from berth.build.fetch import download
-
-    tmp = ctx.layout.root / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="build-fetch-", dir=tmp) as directory:
-        return download(url, Path(directory)).read_bytes()
-
-
-def _is_archive(data: bytes) -> bool:
-    return data.startswith(COMPRESSED) or data[TAR_MAGIC_OFFSET : TAR_MAGIC_OFFSET + 5] == b"ustar"
-
-
-def _unpack_context(data: bytes, ctx: Context) -> Path:
-    """A context tar unpacked by the copy helper, chrooted into a fresh directory: no name in
-    it (`../x`, an absolute link) lands outside."""
-    import tempfile
-
-    from berth.engine.build import unpack_context
-
-    tmp = ctx.layout.root / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    directory = Path(tempfile.mkdtemp(prefix="build-context-", dir=tmp))
-    unpack_context(directory, data)
-    return directory
