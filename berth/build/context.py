@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 from berth.build.ignore import Matcher, clean
-from berth.build.inputs import SETTLED_NS, ignore_text, walk
+from berth.build.inputs import ignore_text, settled, walk
 from berth.errors import InvalidArgument, NotFound
 from berth.sys.rootpath import resolve_in_root
 
@@ -168,8 +168,7 @@ class Hashes:
             while chunk := stream.read(CHUNK):
                 hasher.update(chunk)
         found = hasher.hexdigest()
-        settled = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > SETTLED_NS
-        if self._root and path.startswith(self._root) and settled:
+        if self._root and path.startswith(self._root) and settled(st, time.time_ns()):
             self.learned[path] = (identity, found)
         return found
 

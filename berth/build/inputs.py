@@ -18,9 +18,21 @@ TYPE_CHECKING = False  # typing costs the quick path ~2 ms
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-# A file changed this recently is hashed but not remembered: a change within the same tick of
-# the filesystem's clock, of the same size, could leave its `stat` as it was.
-SETTLED_NS = 2_000_000_000
+# A file changed this recently may change again unseen: a write within the same tick of the
+# file system's clock, of the same size, could leave its `stat` as it was. Linux stamps files
+# from its coarse clock (a tick is 1-10 ms); times in whole seconds (FAT, ext4's small inodes,
+# some network file systems) take up to 2 s.
+SETTLED_NS = 250_000_000
+COARSE_SETTLED_NS = 2_000_000_000
+SECOND_NS = 1_000_000_000
+
+
+def settled(st: os.stat_result, now_ns: int) -> bool:
+    """Whether a file last changed long enough before `now_ns` (nanoseconds since the epoch)
+    that any later change shows in its `stat` (a digest read now may be remembered)."""
+    coarse = st.st_mtime_ns % SECOND_NS == 0 and st.st_ctime_ns % SECOND_NS == 0
+    newest = max(st.st_mtime_ns, st.st_ctime_ns)
+    return now_ns - newest > (COARSE_SETTLED_NS if coarse else SETTLED_NS)
 
 
 def decode(data: bytes, name: str) -> str:

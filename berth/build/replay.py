@@ -19,8 +19,9 @@ and that one stay light).
 
 The fingerprint is stricter than the cache keys (`stat`, not content): a false miss costs the
 usual build, never a wrong image. It is taken before the build reads any file, and a build
-notes it only when nothing it covers changed in the last 2 s (`SETTLED_NS`, as `Hashes`): a
-change in the same tick of the filesystem's clock could leave a `stat` as it was. A build that
+notes it only when nothing it covers changed just before (berth.build.inputs.settled, as
+`Hashes`): a change in the same tick of the file system's clock could leave a `stat` as it
+was. A build that
 fetched a URL (ADD) is not noted: its source may change with no trace here. `builder prune`
 forgets every replay.
 """
@@ -33,7 +34,7 @@ import stat
 import time
 
 from berth.build.ignore import Matcher
-from berth.build.inputs import SETTLED_NS, ignore_text, walk
+from berth.build.inputs import ignore_text, settled, walk
 from berth.errors import BerthError
 from berth.sys.rootpath import resolve_in_root
 
@@ -59,7 +60,7 @@ class Fingerprint:
     def __init__(self, slot: str, value: str, settled: bool) -> None:
         self.slot = slot  # what was asked
         self.value = value  # what the build could read, as `stat` saw it before the build
-        self.settled = settled  # nothing in it changed in the last SETTLED_NS: it may be noted
+        self.settled = settled  # nothing in it changed just before: it may be noted
 
 
 class Replay:
@@ -94,7 +95,7 @@ def fingerprint(
         text = ignore_text(root, dockerfile_name)
         hasher = sha256(dockerfile)
         hasher.update(b"\0" + text.encode() + b"\0")
-        newest = 0
+        now, steady = time.time_ns(), True
         for count, (path, name, st) in enumerate(walk(Matcher.from_text(text), ".", root)):
             if count == MAX_ENTRIES:
                 return None
@@ -106,13 +107,13 @@ def fingerprint(
                     return None  # what it leads to may be hidden from the walk
                 seen += [target] if target is not None else []
             for each in seen:
-                newest = max(newest, each.st_mtime_ns, each.st_ctime_ns)
+                steady = steady and settled(each, now)
                 line += f"\0{each.st_mode}:{each.st_dev}:{each.st_ino}:{each.st_size}"
                 line += f":{each.st_mtime_ns}:{each.st_ctime_ns}"
             hasher.update(line.encode(errors="surrogateescape") + b"\n")
     except (BerthError, OSError, UnicodeError):
         return None
-    return Fingerprint(slot, hasher.hexdigest(), time.time_ns() - newest > SETTLED_NS)
+    return Fingerprint(slot, hasher.hexdigest(), steady)
 
 
 def _target(root: str, name: str) -> os.stat_result | None:

@@ -490,7 +490,7 @@ def test_a_remembered_file_changed_in_place_is_copied_again(
 ) -> None:
     dockerfile = 'FROM busybox\nCOPY note.txt /\nCMD ["cat", "/note.txt"]\n'
     context = _context(tmp_path / "app", dockerfile, **{"note.txt": "one\n"})
-    time.sleep(2.1)  # settled (berth.build.context.SETTLED_NS): its digest is remembered
+    time.sleep(0.3)  # settled (berth.build.inputs.SETTLED_NS): its digest is remembered
     _ok(berth, context, "-t", "note")
     assert _cached(_ok(berth, context, "-t", "note")) == 2
     # Changed in place: the same size, its times put back. Its change time still tells.

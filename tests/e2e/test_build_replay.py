@@ -33,7 +33,7 @@ def _context(root: Path) -> Path:
     (root / "data" / "b.txt").write_text("b\n")
     (root / "top.txt").write_text("top\n")
     (root / "Dockerfile").write_text(DOCKERFILE)
-    time.sleep(2.1)  # settled (berth.build.inputs.SETTLED_NS): a build may note it
+    time.sleep(0.3)  # settled (berth.build.inputs.SETTLED_NS): a build may note it
     return root
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.build import replay
+from berth.build import inputs, replay
 from berth.build.replay import Fingerprint, fingerprint
 from berth.cli.commands import build
 
@@ -107,11 +107,34 @@ def test_a_context_too_large_is_not_fingerprinted(
 def test_only_a_settled_context_may_be_noted(tmp_path: Path) -> None:
     root = _context(tmp_path / "ctx")
     assert not _print(root).settled  # just written: a change in the same tick could hide
-    time.sleep(2.1)  # berth.build.inputs.SETTLED_NS
+    time.sleep(0.3)  # berth.build.inputs.SETTLED_NS
     settled = _print(root)
     assert settled.settled
     (root / "src" / "main.txt").write_text("again\n")
     assert not _print(root).settled
+
+
+SECOND = 1_000_000_000
+NOW = 1_700_000_000 * SECOND + 123_456_789
+
+
+@pytest.mark.parametrize(
+    ("mtime", "ctime", "expected"),
+    [
+        (NOW - SECOND // 2, NOW - SECOND // 2, True),  # fine times, half a second ago
+        (NOW - SECOND // 10, NOW - SECOND, False),  # changed 0.1 s ago
+        (NOW - SECOND, NOW - SECOND // 10, False),  # its inode changed 0.1 s ago
+        (NOW - 3 * SECOND, NOW + SECOND, False),  # from the future: a clock set back
+        # Whole seconds (FAT, small ext4 inodes, some network file systems): 2 s.
+        (NOW // SECOND * SECOND - SECOND, NOW // SECOND * SECOND - SECOND, False),
+        (NOW // SECOND * SECOND - 3 * SECOND, NOW // SECOND * SECOND - 3 * SECOND, True),
+    ],
+)
+def test_when_a_file_is_settled(mtime: int, ctime: int, expected: bool) -> None:
+    seconds = (0.0, mtime / SECOND, ctime / SECOND)
+    st = os.stat_result((0o100644, 1, 1, 1, 0, 0, 5, 0, 0, 0, *seconds, NOW, mtime, ctime))
+    assert (st.st_mtime_ns, st.st_ctime_ns) == (mtime, ctime)
+    assert inputs.settled(st, NOW) is expected
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.build import context
+from berth.build import inputs
 from berth.build.context import Hashes
 from berth.build.records import BuildCache
 from berth.db import Database
@@ -23,7 +23,7 @@ def _sha(data: bytes) -> str:
 def test_settled_files_are_learned_and_then_not_read_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(context, "SETTLED_NS", 0)  # every file counts as settled here
+    monkeypatch.setattr(inputs, "SETTLED_NS", 0)  # every file counts as settled here
     root = tmp_path / "ctx"
     root.mkdir()
     inside, outside = root / "a.txt", tmp_path / "b.txt"
