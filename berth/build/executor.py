@@ -71,9 +71,8 @@ class Build:
         # their next step, a running RUN is killed.
         self.failed = options.canceled or threading.Event()
         self._copy_server = copier  # closed by `run`
-        # The RUN steps: as many monitors are started ahead, and the first warms their path.
+        # The RUN steps: as many monitors are started ahead.
         self.runs = sum(i.keyword == "RUN" for s in dockerfile.stages for i in s.instructions)
-        self._warm = self.runs > 0
         # What a replay of this build needs (berth.build.replay): each step's title, those
         # that went through the cache, their keys; `fetched`: a source came from a URL.
         self.titles: dict[int, str] = {}
@@ -325,14 +324,9 @@ class Build:
 
     def _missed(self) -> None:
         """A step the cache can't give: the steps after it run too. The first one starts a
-        RUN's monitor ahead and imports what a RUN needs in a thread, while it works."""
+        RUN's monitor ahead. (Importing a RUN's modules ahead in a thread too cost a cold
+        build ~2% in A/B runs, against the GIL the steps' own Python work needs.)"""
         self.services.monitor_ahead()
-        with self._lock:
-            warm, self._warm = self._warm, False
-        if warm:
-            from berth.build.steps import warm_run_path
-
-            threading.Thread(target=warm_run_path, daemon=True).start()
 
     def _usable(self, chain: str | None, result: dict[str, Any]) -> bool:
         """Whether what a cache entry names is all still here (its base image too: an image

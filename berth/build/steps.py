@@ -157,20 +157,6 @@ def _exit_signal(pid: object) -> int:
         return -1
 
 
-def warm_run_path() -> None:
-    """What a build's first RUN would import and read on its path (~12-15 ms: its container's
-    create and start, the commit of its layer, the host's cgroup layout), done ahead in a
-    thread while earlier steps work."""
-    import berth.archive.pack
-    import berth.container.changes
-    import berth.container.creating
-    import berth.container.starting
-    import berth.image.making  # noqa: F401
-    from berth.cgroups import detect
-
-    detect()
-
-
 def _commit_upper(services: Services, record: ContainerRecord, epoch: int | None) -> Made:
     """The exited container's upper directory as the layer on its chain (renamed, not
     copied), without the mount points the runtime made in it."""
