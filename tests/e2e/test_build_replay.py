@@ -85,6 +85,10 @@ def test_an_unchanged_rebuild_is_replayed(
     ran = berth("run", "--rm", "app:1")
     assert ran.stdout == "a\nb\ntop\none\n", ran.stderr
 
+    assert _replayed(berth, ["--progress", "tty", *words]) == 0  # BuildKit's view
+    viewed = capsys.readouterr().err
+    assert " => CACHED [stage-1 5/6] RUN echo" in viewed and "(9/9)" in viewed
+
     iidfile = tmp_path / "iid"
     assert _replayed(berth, ["-q", "--iidfile", str(iidfile), *words]) == 0
     quiet = capsys.readouterr()
