@@ -105,12 +105,18 @@ def test_an_unchanged_rebuild_is_replayed(
     assert _image_id(berth, "app:1") == image_id
 
 
+def _built_once(berth: Berth, root: Path) -> tuple[Path, list[str]]:
+    """A settled context built as `app:1` (noted), and the build's words."""
+    context = _context(root)
+    words = ["-t", "app:1", str(context)]
+    _built(berth, *words)
+    return context, words
+
+
 def test_a_change_leaves_the_rebuild_to_the_builder(
     berth: Berth, busybox: str, tmp_path: Path
 ) -> None:
-    context = _context(tmp_path / "app")
-    words = ["-t", "app:1", str(context)]
-    _built(berth, *words)
+    context, words = _built_once(berth, tmp_path / "app")
     assert _replayed(berth, words) == 0
     (context / "data" / "c.txt").write_text("c\n")
     assert _replayed(berth, words) is None
@@ -124,9 +130,7 @@ def test_a_change_leaves_the_rebuild_to_the_builder(
 def test_what_the_store_lost_leaves_the_rebuild_to_the_builder(
     berth: Berth, busybox: str, tmp_path: Path
 ) -> None:
-    context = _context(tmp_path / "app")
-    words = ["-t", "app:1", str(context)]
-    _built(berth, *words)
+    _, words = _built_once(berth, tmp_path / "app")
     image_id = _image_id(berth, "app:1")
     base_id = _image_id(berth, busybox)
 
