@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from berth.build.replay import Replay
 
 
+KEPT_REPLAYS = 256
+
+
 class CacheEntry(NamedTuple):
     key: str
     chain: str | None
@@ -102,7 +105,8 @@ class BuildCache:
         return [str(row[0]) for row in rows]
 
     def remember_replay(self, slot: str, replay: Replay) -> None:
-        """Note a build under its slot, in place of the one noted there before."""
+        """Note a build under its slot, in place of the one noted there before; only the
+        `KEPT_REPLAYS` used last are kept (a tag per CI build is a slot per build)."""
         from berth.build.replay import encode
 
         with self.database.transaction() as cursor:
@@ -110,4 +114,9 @@ class BuildCache:
                 "INSERT OR REPLACE INTO build_replays (slot, fingerprint, image_id, document, "
                 "used) VALUES (?, ?, ?, ?, ?)",
                 (slot, replay.fingerprint, replay.image_id, encode(replay), now()),
+            )
+            cursor.execute(
+                "DELETE FROM build_replays WHERE slot NOT IN "
+                "(SELECT slot FROM build_replays ORDER BY used DESC, rowid DESC LIMIT ?)",
+                (KEPT_REPLAYS,),
             )

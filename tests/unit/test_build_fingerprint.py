@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from berth.build import inputs, replay
-from berth.build.replay import Fingerprint, fingerprint
+from berth.build import inputs, records, replay
+from berth.build.records import BuildCache
+from berth.build.replay import Fingerprint, Replay, fingerprint
 from berth.cli.commands import build
+from berth.db import Database
 
 DOCKERFILE = b"FROM busybox\nCOPY . /app/\n"
 
@@ -163,3 +165,19 @@ def test_when_a_file_is_settled(mtime: int, ctime: int, expected: bool) -> None:
 )
 def test_the_words_the_quick_path_takes(words: list[str], taken: bool) -> None:
     assert (build._quick_words(words) is not None) is taken
+
+
+def test_the_replays_kept_are_the_last_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(records, "KEPT_REPLAYS", 3)
+    database = Database.open(tmp_path / "berth.db")
+    try:
+        cache = BuildCache(database)
+        for number in range(5):
+            made = Replay(f"f{number}", f"sha256:{number}", [], [], [], [])
+            cache.remember_replay(f"slot{number}", made)
+        kept = database.query("SELECT slot FROM build_replays ORDER BY slot")
+        assert [row[0] for row in kept] == ["slot2", "slot3", "slot4"]
+    finally:
+        database.close()
