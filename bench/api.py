@@ -59,6 +59,7 @@ from bench.peers import (
 )
 from bench.proc import run, stop_process, timed
 from bench.run import REPOSITORY, build_busybox, cleanup_cgroups, container_env, remove_all
+from bench.samples import Samples
 from tests.fixtures import oci_layout as oci
 from tests.fixtures.registry import start_registry
 
@@ -223,17 +224,11 @@ def client_env(base: Path) -> dict[str, str]:
 
 
 @dataclass(slots=True)
-class Series:
+class Series(Samples):
     """One measured quantity of one server: samples (seconds, or containers per second)."""
 
     server: str
     what: str
-    samples: list[float] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def median(self) -> float | None:
-        return statistics.median(self.samples) if self.samples else None
 
     @property
     def p90(self) -> float | None:

@@ -45,7 +45,6 @@ import logging
 import os
 import platform
 import random
-import statistics
 import subprocess
 import sys
 import time
@@ -58,6 +57,7 @@ from bench.peers import DOCKER, Berth, Docker, _base_env, bench_root, filesystem
 from bench.peers import start_logging_and_choose as choose
 from bench.proc import run, sync, timed
 from bench.run import REPOSITORY, build_busybox, cleanup_cgroups, container_env, remove_all
+from bench.samples import Samples
 from imagebuild.proc import unmount_all
 from tests.fixtures import oci_layout as oci
 from tests.fixtures.registry import start_registry
@@ -287,18 +287,12 @@ class BuildahBuilder(Builder):
 
 
 @dataclass(slots=True)
-class Series:
+class Series(Samples):
     """One tool's builds of one scenario: seconds, and how many steps each took from cache."""
 
     tool: str
     scenario: str
-    samples: list[float] = field(default_factory=list)
     cached_steps: list[int] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def median(self) -> float | None:
-        return statistics.median(self.samples) if self.samples else None
 
 
 @dataclass(slots=True)

@@ -84,6 +84,7 @@ from bench.run import (
     remove_all,
     wait_for_store_processes,
 )
+from bench.samples import Samples
 from tests.fixtures import oci_layout as oci
 from tests.fixtures.registry import start_registry
 
@@ -132,16 +133,10 @@ print(seconds)
 
 
 @dataclass(slots=True)
-class Latency:
+class Latency(Samples):
     tool: str
     mode: str
     context: str = "alone"  # or "held": another container keeps the bridge up
-    samples: list[float] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def median(self) -> float | None:
-        return statistics.median(self.samples) if self.samples else None
 
 
 @dataclass(slots=True)

@@ -26,12 +26,11 @@ import json
 import logging
 import os
 import signal
-import statistics
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.peers import (
@@ -57,6 +56,7 @@ from bench.run import (
     container_env,
     pulled,
 )
+from bench.samples import Samples
 from tests.fixtures import oci_layout as oci
 from tests.fixtures.registry import start_registry
 
@@ -71,17 +71,11 @@ Tool = Berth | Docker | Podman
 
 
 @dataclass(slots=True)
-class Series:
+class Series(Samples):
     """One client's `ps` timings at one count; `error` set when it failed."""
 
     client: str
     count: int
-    samples: list[float] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def median(self) -> float | None:
-        return statistics.median(self.samples) if self.samples else None
 
 
 def clients(tool: Tool) -> dict[str, list[str]]:

@@ -33,7 +33,7 @@ import sys
 import tarfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.peers import (
@@ -48,6 +48,7 @@ from bench.peers import (
     versions,
 )
 from bench.proc import remove_tree, run, timed
+from bench.samples import Samples
 from tests.fixtures import oci_layout as oci
 from tests.fixtures.images import base_entries
 from tests.fixtures.registry import start_registry
@@ -62,21 +63,11 @@ WARMUP = 3
 
 
 @dataclass(slots=True)
-class Latency:
+class Latency(Samples):
     """One command's timings; `error` set when it could not run."""
 
     tool: str
     command: str
-    samples: list[float] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def median(self) -> float | None:
-        return statistics.median(self.samples) if self.samples else None
-
-    @property
-    def minimum(self) -> float | None:
-        return min(self.samples) if self.samples else None
 
 
 @dataclass(slots=True)
@@ -394,7 +385,7 @@ def phases(tool: Berth, reference: str, runs: int) -> list[Latency]:
         if i >= WARMUP:
             for key, value in took.items():
                 samples[key].append(value)
-    return [Latency("berth", f"phase: {key}", values) for key, values in samples.items()]
+    return [Latency("berth", f"phase: {key}", samples=values) for key, values in samples.items()]
 
 
 def clean_up(tool: Tool) -> None:

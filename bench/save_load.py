@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import platform
-import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -40,6 +39,7 @@ from bench.peers import DOCKER, Berth, Docker, bench_root, filesystem_of, versio
 from bench.peers import start_logging_and_choose as choose
 from bench.proc import run, sync, timed
 from bench.run import cleanup_cgroups, container_env
+from bench.samples import Samples
 from tests.fixtures.registry import start_registry
 
 log = logging.getLogger("bench.save_load")
@@ -91,15 +91,9 @@ class Tool:
 
 
 @dataclass(slots=True)
-class Series:
+class Series(Samples):
     tool: str
     operation: str
-    samples: list[float] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def median(self) -> float | None:
-        return statistics.median(self.samples) if self.samples else None
 
 
 @dataclass(slots=True)
