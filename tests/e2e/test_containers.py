@@ -187,7 +187,7 @@ def test_read_only_root_user_and_capabilities(berth: Berth, busybox: str) -> Non
     assert berth("run", "--rm", busybox, "chown", "65534", "/tmp").returncode == 0
 
 
-def test_bind_mounts_and_volumes(berth: Berth, busybox: str, tmp_path) -> None:
+def test_bind_mounts_and_volumes(berth: Berth, busybox: str, tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "from-host").write_text("hello\n")
