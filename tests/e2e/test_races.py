@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.netns import HostNamespace
+from tests.fixtures.procs import running
 from tests.fixtures.store import Berth, Store
 
 ACTIONS = ("start", "stop", "restart", "kill", "pause", "unpause")
@@ -53,14 +54,6 @@ def _monitors_of(store: Store, container_id: str) -> list[int]:
         if target.startswith(run_dir):
             found.append(int(entry.name))
     return found
-
-
-def _running(pid: int) -> bool:
-    """Whether the process exists and is not a zombie (this VM's init reaps them lazily)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _sleepers(container_id: str) -> int:
@@ -201,7 +194,7 @@ def test_rm_f_after_the_runroot_was_wiped(
     removed = berth("rm", "-f", "survivor")
     assert removed.returncode == 0, removed.stderr
     assert _processes_of(container_id) == []
-    assert not any(_running(pid) for pid in monitors)
+    assert not any(running(pid) for pid in monitors)
     cgroups = Path("/sys/fs/cgroup/pids") / os.environ["BERTH_CGROUP_PARENT"] / container_id
     assert not cgroups.exists()
     rules = host_ns.run("nft", "list", "ruleset").stdout

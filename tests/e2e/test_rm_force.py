@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.fixtures.netns import HostNamespace
+from tests.fixtures.procs import running
 from tests.fixtures.store import Berth, Store
 
 SCRIPT = "sleep 300 & sleep 300 & exec sleep 300"
@@ -32,15 +33,7 @@ def _members(pid: int) -> set[int]:
 
 
 def _alive(pids: set[int]) -> set[int]:
-    left = set()
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-                if stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                    left.add(pid)
-        except OSError:
-            continue
-    return left
+    return {pid for pid in pids if running(pid)}
 
 
 @pytest.mark.parametrize("pid_mode", [[], ["--pid", "host"]])

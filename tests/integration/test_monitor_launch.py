@@ -17,6 +17,7 @@ import pytest
 
 from berth.errors import SystemFailure
 from berth.monitor.launch import MonitorLauncher
+from tests.fixtures.procs import parent_of
 
 PROBE = "BERTH_TEST_LAUNCH_PROBE"
 SETTLE_SECONDS = 10
@@ -42,15 +43,7 @@ def detached(token: str) -> list[int]:
     """The carriers that are not our children: the monitor, once the first process (our
     child, which only forks it off) has done so."""
     ours = os.getpid()
-    return [pid for pid in carriers(token) if _parent(pid) not in (ours, 0)]
-
-
-def _parent(pid: int) -> int:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    return int(stat.rpartition(")")[2].split()[1])
+    return [pid for pid in carriers(token) if parent_of(pid) not in (ours, 0)]
 
 
 def wait_until_gone(token: str) -> list[int]:

@@ -15,18 +15,15 @@ from berth.monitor import launch
 from berth.monitor.zygote import LINGER_SECONDS
 from berth.sys import CLONE_NEWNET, setns
 from tests.fixtures.netns import HostNamespace
+from tests.fixtures.procs import parent_of
 from tests.fixtures.store import Berth, zygotes
 
 SETTLE_SECONDS = 10
 
 
-def _parent(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
 def _monitor_of(berth: Berth, name: str) -> int:
     pid = int(json.loads(berth("inspect", name).stdout)[0]["State"]["Pid"])
-    return _parent(pid)
+    return parent_of(pid)
 
 
 def _until(predicate: object, what: str) -> None:
@@ -47,9 +44,9 @@ def test_one_zygote_forks_the_monitors_then_leaves_after_them(berth: Berth, busy
     [zygote] = zygotes(berth.store)
     _run(berth, "second", busybox)
     _run(berth, "third", busybox)
-    assert _parent(_monitor_of(berth, "first")) == zygote
-    assert _parent(_monitor_of(berth, "second")) == zygote
-    assert _parent(_monitor_of(berth, "third")) == zygote
+    assert parent_of(_monitor_of(berth, "first")) == zygote
+    assert parent_of(_monitor_of(berth, "second")) == zygote
+    assert parent_of(_monitor_of(berth, "third")) == zygote
     # A forked monitor holds its container as a spawned one does: output, stop (pid 1
     # ignores SIGTERM: killed after the timeout), exit code.
     assert berth("exec", "third", "sh", "-c", "echo hello; exit 3").stdout == "hello\n"
@@ -145,7 +142,7 @@ def test_a_zygote_that_does_not_answer_costs_a_wait_not_the_start(
         started = time.monotonic()
         _run(berth, "spawned", busybox)
         assert time.monotonic() - started >= launch.ANSWER_SECONDS
-        assert _parent(_monitor_of(berth, "spawned")) != zygote
+        assert parent_of(_monitor_of(berth, "spawned")) != zygote
         assert berth("exec", "spawned", "true").returncode == 0
     finally:
         os.kill(zygote, signal.SIGCONT)  # it forks the abandoned request's monitor: it leaves

@@ -9,7 +9,6 @@ subreaper for the module, as the monitor is, so the container's pid 1 is its chi
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import select
@@ -30,6 +29,7 @@ from berth.runtime import CommandFailed, Runtime, Stdio
 from berth.sys import MNT_DETACH, MS_BIND, MS_SHARED, mount, umount
 from berth.sys import process as proc
 from tests.fixtures.bundle import capability_mask, default_spec, make_rootfs, write_bundle
+from tests.fixtures.procs import parent_of
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="namespaces and mounts need root")
 
@@ -542,13 +542,11 @@ def _host_mounts_under(path: Path) -> list[str]:
 
 
 def _children_of(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as stream:
-                if int(stream.read().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry))
-    return found
+    return [
+        int(entry)
+        for entry in os.listdir("/proc")
+        if entry.isdigit() and parent_of(int(entry)) == pid
+    ]
 
 
 def test_states_and_delete_leave_nothing(box: Box) -> None:
