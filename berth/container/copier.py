@@ -25,7 +25,7 @@ import os
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from berth.container import build_copy, cp_archive
 from berth.container.cp_stream import (
@@ -46,6 +46,7 @@ STAT = "stat"  # the API's path stat of `path`, as JSON on stdout
 ARCHIVE = "archive"  # the API's GET archive: the stat as a JSON line, then the tar
 EXTRACT = "extract"  # the API's PUT archive: stdin's tar unpacked in the directory `path`
 EXPORT = "export"  # `export`: the rootfs alone (no volumes, binds or /proc) as a tar on stdout
+DRAIN_LIMIT = 1 << 20  # what COPY --from's unpacker reads after the archive's end, at most
 BUILD_COPY = "build_copy"  # a build's COPY: stdin's tar placed at `path` (see build_copy)
 BUILD_COPY_FROM = "build_copy_from"  # COPY --from: `sources` of one root copied into another
 
@@ -180,10 +181,19 @@ def _copy_between(request: dict[str, Any]) -> None:
         seal_imports()
         with os.fdopen(read_end, "rb") as stream:
             build_copy.copy_from_sources(stream, request)
+            drain(stream)
     finally:
         _, status = os.waitpid(child, 0)
     if status != 0:
         raise SystemFailure("copying from the source image failed")
+
+
+def drain(stream: IO[bytes], limit: int = DRAIN_LIMIT) -> None:
+    """Read what the packer still writes after its archive's end: tar pads the end to a
+    10 KiB record, and a pipe closed before that last write would fail the packer, and with
+    it a copy that was whole (a race seen under load)."""
+    while limit > 0 and (chunk := stream.read(min(limit, 1 << 16))):
+        limit -= len(chunk)
 
 
 def main(argv: list[str]) -> int:
