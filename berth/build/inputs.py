@@ -11,7 +11,7 @@ import posixpath
 import stat
 
 from berth.build.ignore import Matcher, ignore_file_for
-from berth.errors import InvalidArgument
+from berth.errors import InvalidArgument, NotFound
 from berth.sys.rootpath import resolve_in_root
 
 TYPE_CHECKING = False  # typing costs the quick path ~2 ms
@@ -42,6 +42,20 @@ def decode(data: bytes, name: str) -> str:
         return data.decode()
     except UnicodeDecodeError as error:
         raise InvalidArgument(f"{name}: not UTF-8 text (byte {error.start})") from None
+
+
+def remote(context: str) -> bool:
+    """Whether a build's context is an http(s) URL (a tar, or a Dockerfile alone)."""
+    return context.startswith(("http://", "https://"))
+
+
+def read_dockerfile(context: str, path: str) -> tuple[bytes, str]:
+    """The Dockerfile at `path`, and its path relative to the context directory."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(), os.path.relpath(path, context)
+    except (FileNotFoundError, IsADirectoryError):
+        raise NotFound(f"failed to read dockerfile: open {path}: no such file") from None
 
 
 def ignore_text(root: str, dockerfile: str) -> str:

@@ -40,6 +40,7 @@ from berth.sys.rootpath import resolve_in_root
 
 TYPE_CHECKING = False  # typing costs the quick path ~2 ms
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from hashlib import sha256
 
     from berth.build.executor import Build
@@ -84,7 +85,7 @@ class Replay:
 
 
 def fingerprint(
-    root: str, dockerfile: bytes, dockerfile_name: str, asked: dict[str, object]
+    root: str, dockerfile: bytes, dockerfile_name: str, asked: Mapping[str, object]
 ) -> Fingerprint | None:
     """The build's slot and fingerprint (`root`: the context directory, resolved; `asked`:
     the flags that choose the image); None when the context can't be fingerprinted (too

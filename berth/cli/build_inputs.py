@@ -6,14 +6,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from berth.build.inputs import read_dockerfile, remote
 from berth.errors import InvalidArgument, NotFound
 
-TYPE_CHECKING = False  # typing and pathlib cost the quick path ~5 ms (it reads the Dockerfile)
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Iterator
-    from pathlib import Path
 
     from berth.cli.context import Context
 
@@ -21,25 +22,9 @@ TAR_MAGIC_OFFSET = 257
 COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")
 
 
-def remote(context: str) -> bool:
-    return context.startswith(("http://", "https://"))
-
-
-def read_dockerfile(context: str, path: str) -> tuple[bytes, str]:
-    """The Dockerfile at `path` (os only: the quick path reads it too), and its path
-    relative to the context directory."""
-    try:
-        with open(path, "rb") as stream:
-            return stream.read(), os.path.relpath(path, context)
-    except (FileNotFoundError, IsADirectoryError):
-        raise NotFound(f"failed to read dockerfile: open {path}: no such file") from None
-
-
 @contextlib.contextmanager
 def sources(args: argparse.Namespace, ctx: Context) -> Iterator[tuple[bytes, str, Path | None]]:
     """(the Dockerfile's bytes, its path relative to the context, the context directory)."""
-    from pathlib import Path
-
     scratch: Path | None = None
     try:
         if args.context == "-" or remote(args.context):
@@ -76,8 +61,6 @@ def sources(args: argparse.Namespace, ctx: Context) -> Iterator[tuple[bytes, str
 def secrets(args: argparse.Namespace, ctx: Context) -> Iterator[dict[str, str]]:
     """`--secret id=ID,src=PATH` (a file) or `id=ID,env=VAR` (a variable's value, written to
     a private file of the store's for the build's length): id -> file."""
-    from pathlib import Path
-
     found: dict[str, str] = {}
     written: list[Path] = []
     try:
@@ -113,7 +96,6 @@ def secrets(args: argparse.Namespace, ctx: Context) -> Iterator[dict[str, str]]:
 def _fetched(url: str, ctx: Context) -> bytes:
     """A context (a tar, or a Dockerfile alone) from an http(s) URL."""
     import tempfile
-    from pathlib import Path
 
     from berth.build.fetch import download
 
@@ -131,7 +113,6 @@ def _unpack_context(data: bytes, ctx: Context) -> Path:
     """A context tar unpacked by the copy helper, chrooted into a fresh directory: no name in
     it (`../x`, an absolute link) lands outside."""
     import tempfile
-    from pathlib import Path
 
     from berth.engine.build import unpack_context
 

@@ -18,10 +18,22 @@ from berth.errors import BerthError, InvalidArgument
 TYPE_CHECKING = False  # typing, argparse, pathlib, the CLI's context: not on the quick path
 if TYPE_CHECKING:
     import argparse
+    from typing import TypedDict
 
     from berth.build.options import Options
     from berth.build.replay import Fingerprint
     from berth.cli.context import Context
+
+    class Asked(TypedDict):
+        tags: list[str]
+        build_args: dict[str, str]
+        target: str | None
+        labels: dict[str, str]
+        network: str
+        epoch: int | None
+        inline_cache: bool
+
+
 # The flags the quick path takes (`quick`), by the parser's names; any other: the builder runs.
 QUICK_VALUED = {
     "-t": "tag",
@@ -92,10 +104,10 @@ def quick(root: str | None, runroot: str | None, words: list[str]) -> int | None
     import sqlite3
 
     from berth import store_choice
+    from berth.build.inputs import read_dockerfile
     from berth.build.progress import PlainProgress
     from berth.build.replay import show
     from berth.build.replay_records import answer
-    from berth.cli.build_inputs import read_dockerfile
     from berth.db import direct
 
     asked = _quick_words(words)
@@ -104,7 +116,8 @@ def quick(root: str | None, runroot: str | None, words: list[str]) -> int | None
     connection = None
     try:
         path = asked.file or os.path.join(asked.context, "Dockerfile")
-        found = _fingerprint(asked, *read_dockerfile(asked.context, path))
+        dockerfile = read_dockerfile(asked.context, path)
+        found = _fingerprint(asked, _asked(asked), *dockerfile, fresh=True)
         if found is not None:
             connection = direct.connect(*store_choice.chosen(root, runroot))
         replay = answer(connection, found) if connection and found else None
@@ -151,7 +164,7 @@ class _Asked:
 
 def _quick_words(words: list[str]) -> _Asked | None:
     """The words' flags if the quick path takes them all (a context directory, no `-f -`)."""
-    from berth.cli.build_inputs import remote
+    from berth.build.inputs import remote
 
     values: dict[str, list[str]] = {}
     switches: set[str] = set()
@@ -182,17 +195,14 @@ def _quick_words(words: list[str]) -> _Asked | None:
     return asked
 
 
-def _fingerprint(
-    args: argparse.Namespace | _Asked, dockerfile: bytes, name: str
-) -> Fingerprint | None:
-    """What the build asked for and what it can read (berth.build.replay): the flags that
-    choose the image, as the build reads them, and the context directory's entries."""
+def _asked(args: argparse.Namespace | _Asked) -> Asked:
+    """The flags that choose the image, as the build reads them (`--build-arg NAME` from the
+    environment, SOURCE_DATE_EPOCH), the tags as given: what a replay's slot is made of."""
     from berth.build.build_args import special_args
-    from berth.build.replay import fingerprint
 
     build_args = _pairs(args.build_arg, "build arg", from_env=True)
     epoch, inline_cache = special_args(build_args, os.environ)
-    asked: dict[str, object] = {
+    return {
         "tags": args.tag,
         "build_args": build_args,
         "target": args.target,
@@ -201,11 +211,41 @@ def _fingerprint(
         "epoch": epoch,
         "inline_cache": inline_cache,
     }
-    return fingerprint(os.path.realpath(args.context), dockerfile, name, asked)
 
 
-def _options(args: argparse.Namespace) -> Options:
-    from berth.build.build_args import special_args
+# The quick path's last fingerprint, handed to the build that runs when the quick path can't
+# answer (the same command, a moment later): taken before the build reads any file, it serves
+# it as well, and the context is walked once.
+_handed: dict[tuple[str, str, str, bytes], Fingerprint | None] = {}
+
+
+def _fingerprint(
+    args: argparse.Namespace | _Asked,
+    asked: Asked,
+    dockerfile: bytes,
+    name: str,
+    *,
+    fresh: bool = False,
+) -> Fingerprint | None:
+    """What the build asked for and what it can read (berth.build.replay). `fresh`: taken
+    now (the quick path's), else the one the quick path handed over for the same build."""
+    import json
+
+    from berth.build.replay import fingerprint
+
+    root = os.path.realpath(args.context)
+    key = (root, name, json.dumps(asked, sort_keys=True), dockerfile)
+    if not fresh and key in _handed:
+        return _handed.pop(key)
+    found = fingerprint(root, dockerfile, name, asked)
+    if fresh:
+        _handed.clear()
+        _handed[key] = found
+    return found
+
+
+def _options(args: argparse.Namespace, asked: Asked) -> Options:
+    """The build's options from its flags and what `_asked` read of them."""
     from berth.build.options import Options
     from berth.reference import parse
 
@@ -215,19 +255,17 @@ def _options(args: argparse.Namespace) -> Options:
         platform = host_platform()
         if args.platform not in (platform.os + "/" + platform.architecture, platform.os):
             raise InvalidArgument(f"only this host's platform can be built: {args.platform}")
-    build_args = _pairs(args.build_arg, "build arg", from_env=True)
-    epoch, inline_cache = special_args(build_args, os.environ)
     return Options(
         tags=tuple(parse(tag) for tag in args.tag),
-        build_args=build_args,
+        build_args=asked["build_args"],
         target=args.target,
         no_cache=args.no_cache,
         pull=args.pull,
-        labels=_pairs(args.label, "label", from_env=False),
+        labels=asked["labels"],
         network=args.network,
-        epoch=epoch,
+        epoch=asked["epoch"],
         cache_from=tuple(args.cache_from),
-        inline_cache=inline_cache,
+        inline_cache=asked["inline_cache"],
     )
 
 
@@ -244,12 +282,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from berth.build.progress import PlainProgress
     from berth.cli.build_inputs import secrets, sources
 
-    options = _options(args)
+    asked = _asked(args)
+    options = _options(args, asked)
     signal.signal(signal.SIGTERM, _interrupted)  # as Ctrl-C: the running steps stop, cleaned
     with sources(args, ctx) as (dockerfile, name, context), secrets(args, ctx) as found:
         options = options._replace(secrets=found)
         if context is not None and _replayable(args):
-            options = options._replace(replay=_fingerprint(args, dockerfile, name))
+            options = options._replace(replay=_fingerprint(args, asked, dockerfile, name))
         builder = ctx.engine.build
         if _live(args):
             from berth.cli.build_view import TtyProgress
@@ -277,7 +316,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def _replayable(args: argparse.Namespace) -> bool:
     """Whether a build may be noted for the quick path to replay: a context directory and a
     Dockerfile of its own, no secrets, no other images' caches."""
-    from berth.cli.build_inputs import remote
+    from berth.build.inputs import remote
 
     plain = args.context != "-" and not remote(args.context) and args.file != "-"
     return plain and not args.secret and not args.cache_from
