@@ -157,6 +157,17 @@ class BerthBaseline(Berth):
     executable = Path(os.environ.get("BERTH_BASELINE", "/nonexistent/berth"))
 
 
+class BerthConmon(Berth):
+    """berth with `BERTH_MONITOR=conmon`: its detached containers held by conmon, which runs
+    berth-runtime and berth's exit command."""
+
+    name = "berth-conmon"
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return {**super().env, "BERTH_MONITOR": "conmon"}
+
+
 class Docker:
     """A private dockerd (and the containerd it manages), started per store."""
 

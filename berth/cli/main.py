@@ -125,9 +125,15 @@ def _configure_logging(level: str) -> None:
 
 def _prestart_monitor(options: dict[str, str]) -> MonitorLauncher | None:
     """A monitor started now imports on the other core while this process prepares the
-    container (see `berth.monitor.launch`); if it can't start, the start makes a new one."""
+    container (see `berth.monitor.launch`); if it can't start, the start makes a new one.
+    None with BERTH_MONITOR=conmon: a container conmon can't hold gets its monitor then."""
+    import os
+
     from berth import store_choice
     from berth.monitor.launch import MonitorLauncher
+
+    if os.environ.get("BERTH_MONITOR") == "conmon":  # berth.monitor.conmon's ASKED
+        return None
 
     _, runroot = store_choice.chosen(options.get("root"), options.get("runroot"))
     try:

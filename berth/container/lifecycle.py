@@ -1,13 +1,11 @@
 """The container lifecycle: create, start, refresh, release, remove — and the only place
 that calls across resources (the network for the sandbox, volumes for the mounts).
 
-Create prepares the container's rootfs as an active snapshot of its image (no file is
-copied). Start mounts it, writes the OCI spec, creates the cgroup and hands the rest to a
-detached monitor, waiting only until the monitor reports the container running. What start
-set up on the host is released when the container is done: by the monitor's clean-up
-command, or by whichever berth command first notices the monitor is gone (`refresh`).
-Stopping, killing and pausing are in `stopping`.
-"""
+Create prepares the rootfs as an active snapshot of its image (no file copied). Start mounts
+it, writes the OCI spec, makes the cgroup and hands the rest to a detached monitor (berth's
+or conmon: `monitors`), until it reports the container running. What start set up is released
+once it is done: by the monitor's clean-up, or by the first berth command that finds the
+monitor gone (`refresh`). Stopping, killing and pausing are in `stopping`."""
 
 from __future__ import annotations
 
@@ -19,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from berth import space
-from berth.container import recovery, state, volume_mounts
+from berth.container import monitors, recovery, state, volume_mounts
 from berth.container.paths import ContainerPaths
 from berth.container.records import ContainerRecord, ContainerStore
 from berth.container.state import ACTIVE, Status
@@ -203,6 +201,9 @@ class Lifecycle:
     ) -> ContainerRecord:
         """Start the container and return it running. `meanwhile` runs while its monitor
         starts it (see MonitorLauncher.hand_over)."""
+        previous = self.refresh(self.records.get(record.id))
+        if previous.status not in ACTIVE:  # its last monitor may still release the last run
+            monitors.wait_gone(self.view.monitor_of(previous))
         with self.paths.start_lock(record.id):
             # Read again under the lock: a record read before may predate another start.
             current = self.refresh(self.records.get(record.id))
@@ -235,16 +236,17 @@ class Lifecycle:
             owns_netns = self._bridged(record) and network.netns == str(
                 self.network.netns_path(record.id)
             )
-            starting.monitor_config(
+            config = starting.monitor_config(
                 record,
                 self.paths,
                 group,
                 network,
                 wait_for_attach=wait_for_attach,
                 owns_netns=owns_netns,
-            ).write()
+            )
+            config.write()
             held = [s.fileno() for s in network.held]
-            report = self._launcher().hand_over(run_dir, held, meanwhile)
+            report = monitors.hand_over(config, record.name, spec, held, self._launcher, meanwhile)
         except BaseException as error:
             self.release(record, cgroup_too=group is not None)
             message = getattr(error, "message", str(error))

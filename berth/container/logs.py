@@ -1,5 +1,6 @@
 """A container's json-file log, as Docker keeps it: one JSON record per line (`log`,
-`stream`, `time`). Read from an offset (`logs -f` goes on from where it was), or only its
+`stream`, `time`); or, for a container held by conmon, conmon's (Kubernetes') format, read as
+the same records. Read from an offset (`logs -f` goes on from where it was), or only its
 last records: `logs --tail N` reads the file from its end, never the whole of it.
 
 A log that rotates (`--log-opt max-size=`) is several files, `<log>.<n>` … `<log>.1` and
@@ -79,6 +80,8 @@ def read(path: Path, offset: int = 0, limit: int = -1) -> tuple[list[dict[str, A
     records: list[dict[str, Any]] = []
     with _pieces(path) as pieces:
         offset = max(offset, pieces[0].start) if pieces else offset
+        if len(pieces) == 1 and pieces[0].start == 0 and offset > pieces[0].size:
+            offset = 0  # conmon's log begun again (max-size): its new file from the start
         budget = limit
         for number, piece in enumerate(pieces):
             last = number == len(pieces) - 1
@@ -102,12 +105,41 @@ def read(path: Path, offset: int = 0, limit: int = -1) -> tuple[list[dict[str, A
 
 def _records(data: bytes) -> list[dict[str, Any]]:
     records = []
-    for line in data.splitlines():
+    for line in data.split(b"\n"):
+        if not line:
+            continue
         try:
-            records.append(json.loads(line))
+            records.append(json.loads(line) if line[:1] == b"{" else _k8s_record(line))
         except ValueError:
             continue  # a line damaged by a crash (or a full disk) costs that line only
     return records
+
+
+def _k8s_record(line: bytes) -> dict[str, Any]:
+    """A record of conmon's log (`berth.monitor.conmon`), Kubernetes' format: `TIME STREAM
+    P|F TEXT`, P for a piece of a line (a read that ended before its newline), F for its
+    end. As Docker's json-file record: a piece is a record without a newline."""
+    stamp, stream, tag, text = (
+        line.split(b" ", 3) if line.count(b" ") >= 3 else (b"", b"", b"", b"")
+    )
+    if tag not in (b"P", b"F") or stream not in (b"stdout", b"stderr"):
+        raise ValueError("not a record")
+    log = text.decode(errors="replace") + ("\n" if tag == b"F" else "")
+    return {"log": log, "stream": stream.decode(), "time": _utc(stamp.decode())}
+
+
+def _utc(stamp: str) -> str:
+    """conmon's local time with its offset (`…T18:17:56.437893520+01:00`) as Docker's UTC
+    RFC 3339 with nanoseconds (`…T17:17:56.437893520Z`)."""
+    if stamp.endswith("Z"):
+        return stamp
+    if stamp.endswith("+00:00"):
+        return stamp[:-6] + "Z"
+    from datetime import UTC, datetime
+
+    seconds, fraction, offset = stamp[:19], stamp[19:-6], stamp[-6:]
+    moment = datetime.fromisoformat(seconds + offset).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
 def tail_offset(path: Path, count: int) -> int:

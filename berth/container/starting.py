@@ -155,6 +155,7 @@ def monitor_config(
         shm=str(paths.shm(record.id)) if record.host_config.get("IpcMode") == "shareable" else "",
         tty=bool(record.config.get("Tty")),
         open_stdin=bool(record.config.get("OpenStdin")),
+        stdin_once=bool(record.config.get("StdinOnce")),
         wait_for_attach=wait_for_attach,
         cgroup_name=record.id,
         cgroup_parent=paths.cgroup_parent,

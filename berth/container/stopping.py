@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 import time
 
 from berth import space
-from berth.container import state
+from berth.container import monitors, state
 from berth.container.lifecycle import Lifecycle
 from berth.container.records import ContainerRecord
 from berth.container.signals import signal_number
 from berth.container.state import FINISHED, Status
-from berth.container.view import monitor_alive
 from berth.errors import BerthError, Conflict, NoSpace, NotFound, PermissionDenied
 from berth.monitor.config import REMOVE_REQUESTED, STOP_REQUESTED
 
-MONITOR_EXIT_SECONDS = 10
 KILL_WAIT_SECONDS = 30.0
 
 
@@ -215,17 +212,4 @@ class Controls:
                 os.kill(pid, sig)
 
     def _wait_monitor_gone(self, record: ContainerRecord) -> None:
-        status = self.lifecycle.view.monitor_of(record)
-        pid = int(status.get("MonitorPid") or 0)
-        if pid in (os.getpid(), os.getppid()) or not monitor_alive(status):
-            return  # (the monitor execs its own rm or clean-up: this may be it)
-        try:  # a pidfd turns readable the moment the monitor exits: no polling
-            pidfd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            return
-        try:
-            ready, _, _ = select.select([pidfd], [], [], MONITOR_EXIT_SECONDS)
-            if not ready and monitor_alive(status):
-                os.kill(pid, signal.SIGKILL)
-        finally:
-            os.close(pidfd)
+        monitors.wait_gone(self.lifecycle.view.monitor_of(record))

@@ -4,6 +4,7 @@ releases what a reading finds (`Lifecycle.refresh`), and the network asks it whe
 container still holds its addresses (`holds_network`, network's ContainerView).
 """
 
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from berth.container import state
@@ -11,7 +12,7 @@ from berth.container.paths import ContainerPaths
 from berth.container.records import ContainerRecord, ContainerStore
 from berth.container.state import ACTIVE, Status
 from berth.errors import NotFound
-from berth.monitor.config import STATUS_NAME
+from berth.monitor.config import STATUS_NAME, MonitorConfig
 from berth.monitor.files import read_json
 
 MONITOR_KEYS = ("MonitorPid", "MonitorStart")  # in status.json, not in the container's State
@@ -64,18 +65,47 @@ class ContainerView:
         status = self.monitor_of(record)
         alive = monitor_alive(status)
         changes = reported(status)
-        if status.get("Status") == Status.EXITED or not alive:
-            if status.get("Status") != Status.EXITED:
-                from berth.db import now
-
-                changes = {"ExitCode": 255, "Error": "the container's monitor is gone"}
-                changes["FinishedAt"] = now()
+        if status.get("Status") != Status.EXITED:
+            # conmon writes the exit file at once, its exit command the status a moment later
+            unreported = self._exit_file(record)
+            if unreported is not None or not alive:
+                changes = unreported or self._gone()
+        if changes.get("Status") == Status.EXITED or not alive:
             changes.update(state.finished())
             return Observation(record.with_state(**changes), True, not alive)
         if record.status == Status.PAUSED:
             changes.update(state.paused())
         changes["Restarting"] = changes.get("Status") == Status.RESTARTING
         return Observation(record.with_state(**changes), False, False)
+
+    def _exit_file(self, record: ContainerRecord) -> dict[str, Any] | None:
+        """The exit conmon recorded (`berth.monitor.conmon`): in the exit file, before its
+        exit command writes status.json, and after it if that command was killed; None when
+        there is none (berth's monitor, or a container still running)."""
+        from berth.monitor import conmon
+        from berth.monitor.files import rfc3339_nano
+
+        run_dir = Path(self.paths.run_dirs, record.id)
+        try:
+            finished = (run_dir / conmon.EXIT_FILE).stat().st_mtime
+            if MonitorConfig.read(run_dir).restart_policy != "no":
+                return None  # it may start again: its exit command says whether
+        except (OSError, ValueError, TypeError):
+            return None
+        code = conmon.exit_code(run_dir)
+        return {
+            "Status": Status.EXITED,
+            "ExitCode": conmon.ENGINE_FAILURE if code is None else code,
+            "Error": "",
+            "OOMKilled": (run_dir / conmon.OOM_FILE).exists(),
+            "FinishedAt": rfc3339_nano(finished),
+        }
+
+    @staticmethod
+    def _gone() -> dict[str, Any]:
+        from berth.db import now
+
+        return {"ExitCode": 255, "Error": "the container's monitor is gone", "FinishedAt": now()}
 
     def starting(self, container_id: str) -> bool:
         lock = self.paths.start_lock(container_id)

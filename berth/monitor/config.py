@@ -48,10 +48,26 @@ class MonitorConfig(NamedTuple):
     log_max_files: int = 1  # the files kept, the current one included
     dns_servers: Sequence[str] = ()  # where the resolver forwards (--dns); else the host's
     dns_aliases: dict[str, str] | None = None  # link alias -> container name (user networks)
+    stdin_once: bool = False  # Config.StdinOnce: the first attached client's end closes stdin
+
+    def restarts(self, exit_code: int, restart_count: int) -> bool:
+        """Whether the restart policy starts the container again after this exit: never
+        once a stop or a removal was asked for."""
+        run_dir = Path(self.run_dir)
+        policy = self.restart_policy
+        if policy == "no" or (run_dir / STOP_REQUESTED).exists():
+            return False
+        if (run_dir / REMOVE_REQUESTED).exists():
+            return False
+        if policy == "on-failure":
+            return exit_code != 0 and (self.restart_max <= 0 or restart_count < self.restart_max)
+        return policy in ("always", "unless-stopped")
 
     def write(self) -> None:
         Path(self.run_dir, CONFIG_NAME).write_text(json.dumps(self._asdict()))
 
     @classmethod
     def read(cls, run_dir: Path) -> "MonitorConfig":
-        return cls(**json.loads((run_dir / CONFIG_NAME).read_text()))
+        written = json.loads((run_dir / CONFIG_NAME).read_text())
+        # a field of a newer berth, read by a monitor zygote still running the older code
+        return cls(**{key: value for key, value in written.items() if key in cls._fields})

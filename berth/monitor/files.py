@@ -1,4 +1,5 @@
-"""The files a monitor writes: its status (atomically replaced) and the json-file log.
+"""The files a monitor writes: its status (atomically replaced), the json-file log, and its
+events in the store's journal.
 
 `status.json` in the container's run directory is the monitor's only channel to the rest of
 berth: readers (ps, inspect, wait) merge it into the container's row. It is replaced by
@@ -27,9 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from berth import jsonio
+from berth.monitor.config import RENAMED
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from berth.monitor.config import MonitorConfig
 
 # Docker splits a log line longer than this into several records.
 MAX_LOG_LINE = 16 * 1024
@@ -73,6 +77,44 @@ def write_status(path: Path, status: dict[str, Any], reserve: str) -> None:
         if reserve and space.make_room(Path(reserve)):
             with contextlib.suppress(OSError):
                 write_json_atomically(path, status)
+
+
+def running(pid: int | None, started_at: str | None) -> dict[str, Any]:
+    """A status's fields once its container runs."""
+    return {
+        "Status": "running",
+        "Running": True,
+        "Pid": pid,
+        "ExitCode": 0,
+        "Error": "",
+        "StartedAt": started_at,
+        "FinishedAt": "0001-01-01T00:00:00Z",
+        "OOMKilled": False,
+    }
+
+
+def ended(restarting: bool, exit_code: int, oom_killed: bool) -> dict[str, Any]:
+    """A status's fields once its container's process has ended."""
+    return {
+        "Status": "restarting" if restarting else "exited",
+        "Running": False,
+        "Pid": 0,
+        "ExitCode": exit_code,
+        "OOMKilled": oom_killed,
+        "FinishedAt": rfc3339_nano(),
+    }
+
+
+def announce(config: MonitorConfig, action: str, **attributes: str) -> None:
+    """A container event in the store's journal (what `docker events` shows): die, oom, a
+    restart's start, health_status; with its image, labels and its name as it is now."""
+    if config.events:
+        from berth.events import Journal
+
+        details = {**(config.event_attributes or {}), **attributes}
+        with contextlib.suppress(OSError):  # renamed since it started
+            details["name"] = (Path(config.run_dir) / RENAMED).read_text()
+        Journal(Path(config.events)).record("container", action, config.id, details)
 
 
 def read_json(path: Path | str) -> dict[str, Any] | None:

@@ -40,7 +40,7 @@ MONITOR_PYTHON = (sys.executable, "-P", "-s", "-S")
 MONITOR_ARGV = [*MONITOR_PYTHON, "-m", "berth.monitor"]
 
 
-def _monitor_environment() -> dict[str, str]:
+def monitor_environment() -> dict[str, str]:
     """The caller's environment, without its PYTHON* variables (as -I would ignore them),
     and with berth's own directory as the only import path beyond the stdlib."""
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(berth.__file__)))
@@ -57,7 +57,7 @@ class MonitorLauncher:
     __slots__ = ("_environment", "_pid", "_request", "_sock", "_zygote")
 
     def __init__(self, runroot: str | None = None) -> None:
-        self._environment = _monitor_environment()
+        self._environment = monitor_environment()
         self._pid = self._zygote = 0  # our children to reap: none when the zygote forks it
         self._request: _socket.socket | None = None  # the zygote's answer comes on it
         self._sock: _socket.socket | None = None

@@ -26,12 +26,10 @@ from berth.errors import BerthError
 from berth.monitor import cleanup, launch, protocol
 from berth.monitor.config import (
     ATTACH_SOCKET,
-    RENAMED,
     STATUS_NAME,
-    STOP_REQUESTED,
     MonitorConfig,
 )
-from berth.monitor.files import JsonLog, rfc3339_nano, write_status
+from berth.monitor.files import JsonLog, announce, ended, rfc3339_nano, running, write_status
 from berth.monitor.relay import ContainerStdio, Relay, open_stdio
 from berth.runtime import Runtime, processes
 
@@ -119,30 +117,14 @@ class Monitor:
         write_status(self.run_dir / STATUS_NAME, self.status, self.config.reserve)
 
     def _announce(self, action: str, **attributes: str) -> None:
-        """A container event in the store's journal (what `docker events` shows)."""
-        if self.config.events:
-            from berth.events import Journal
-
-            details = {**(self.config.event_attributes or {}), **attributes}
-            with contextlib.suppress(OSError):  # renamed since it started
-                details["name"] = (self.run_dir / RENAMED).read_text()
-            Journal(Path(self.config.events)).record("container", action, self.config.id, details)
+        announce(self.config, action, **attributes)
 
     def _log_drops(self, total: int) -> None:
         """Log records lost to a full disk, in the container's State (inspect shows it)."""
         self._publish(LogRecordsDropped=total)
 
     def _publish_running(self, started_at: str | None) -> None:
-        self._publish(
-            Status="running",
-            Running=True,
-            Pid=self.pid,
-            ExitCode=0,
-            Error="",
-            StartedAt=started_at,
-            FinishedAt="0001-01-01T00:00:00Z",
-            OOMKilled=False,
-        )
+        self._publish(**running(self.pid, started_at))
 
     # -- the container ----------------------------------------------------------------
 
@@ -248,16 +230,6 @@ class Monitor:
         message = json.dumps({"ExitCode": code, "Error": error}).encode()
         self.exit_delivered = self.relay.broadcast(protocol.EXIT, message) > 0
 
-    def _should_restart(self, exit_code: int) -> bool:
-        policy = self.config.restart_policy
-        if (self.run_dir / STOP_REQUESTED).exists() or policy == "no":
-            return False
-        if policy == "on-failure":
-            return exit_code != 0 and (
-                self.config.restart_max <= 0 or self.restart_count < self.config.restart_max
-            )
-        return policy in ("always", "unless-stopped")
-
     def run(self, ready_fd: int) -> None:
         self.ready_fd = ready_fd
         delay = 0.1
@@ -314,17 +286,10 @@ class Monitor:
             oom = self.cleanup.oom_killed()
             with contextlib.suppress(BerthError):
                 self.runtime.delete(self.config.id)
-            restart = self._should_restart(exit_code)
+            restart = self.config.restarts(exit_code, self.restart_count)
             if not restart:
                 self.cleanup.release_held()  # before "exited": a start right after needs the ports
-            self._publish(
-                Status="restarting" if restart else "exited",
-                Running=False,
-                Pid=0,
-                ExitCode=exit_code,
-                OOMKilled=oom,
-                FinishedAt=rfc3339_nano(),
-            )
+            self._publish(**ended(restart, exit_code, oom))
             self._exit(exit_code, "")
             if oom:
                 self._announce("oom")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.netns import HostNamespace
-from tests.fixtures.procs import running
+from tests.fixtures.procs import parent_of, running
 from tests.fixtures.store import Berth, Store
 
 ACTIONS = ("start", "stop", "restart", "kill", "pause", "unpause")
@@ -41,7 +41,9 @@ def _processes_of(container_id: str) -> list[tuple[int, str]]:
 
 
 def _monitors_of(store: Store, container_id: str) -> list[int]:
-    """Monitors hold their container's monitor.log (in its run dir) as stdout."""
+    """berth's monitors hold their container's monitor.log (in its run dir) as stdout;
+    conmon (BERTH_MONITOR=conmon) works in that run dir, and so does its exit command for a
+    moment (writing to monitor.log too): conmon's child, not a second monitor."""
     run_dir = str(store.runroot / "containers" / container_id)
     found = []
     for entry in os.scandir("/proc"):
@@ -49,11 +51,14 @@ def _monitors_of(store: Store, container_id: str) -> list[int]:
             continue
         try:
             target = os.readlink(Path(entry.path, "fd", "1"))
+            conmon = os.readlink(Path(entry.path, "cwd")) == run_dir and (
+                Path(entry.path, "comm").read_text() == "conmon\n"
+            )
         except OSError:
             continue
-        if target.startswith(run_dir):
+        if target.startswith(run_dir) or conmon:
             found.append(int(entry.name))
-    return found
+    return [pid for pid in found if parent_of(pid) not in found]  # not conmon's exit command
 
 
 def _sleepers(container_id: str) -> int:

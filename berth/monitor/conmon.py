@@ -1,0 +1,245 @@
+"""Containers held by conmon (podman's monitor, in C: ~0.4 MiB per container) rather than by
+berth's own monitor (a forked Python, ~2.7 MiB): `BERTH_MONITOR=conmon`, for the containers
+whose duties conmon covers (see `eligible`; docs/conmon-monitor-plan.md maps every duty).
+
+conmon runs `berth-runtime create` (berth's runtime behind runc's command line) on the bundle
+written in the container's run directory, writes the container's output to the container's
+log in Kubernetes' format (`berth.container.logs` reads both formats), reaps it, writes its
+exit code to `<run dir>/exit` (and `oom`), then runs the exit command,
+`python -m berth.monitor.exited RUN_DIR`, which records the exit and releases the container as
+berth's monitor would have. The start is the engine's: `start` here spawns conmon, learns the
+container's pid on conmon's sync pipe, writes status.json (conmon writes none), then starts the
+created container through the runtime.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from berth.errors import BerthError, SystemFailure
+from berth.monitor import launch
+from berth.monitor.config import STATUS_NAME, MonitorConfig
+from berth.monitor.files import rfc3339_nano, running, write_status
+
+CONMON_PID = "conmon.pid"  # conmon's own pid, written by its first process (-P)
+EXIT_FILE = "exit"  # in the run directory (conmon's persist dir): the exit code
+OOM_FILE = "oom"  # there too, when the kernel's OOM killer struck the container's cgroup
+SYNC_LIMIT = 64 * 1024
+CREATE_SECONDS = 60  # conmon's wait for `berth-runtime create` is not bounded: ours is
+ENGINE_FAILURE = 125
+CREATE_FAILED = "berth-runtime create failed: "
+ASKED = "BERTH_MONITOR"  # "conmon": eligible containers are held by conmon
+
+
+def wanted() -> bool:
+    return os.environ.get(ASKED, "") == "conmon"
+
+
+def conmon_path() -> str | None:
+    import shutil
+
+    return shutil.which("conmon")
+
+
+def runtime_path() -> str | None:
+    """berth-runtime of this installation: beside the interpreter (a venv's bin), else on
+    PATH."""
+    import shutil
+
+    beside = os.path.join(os.path.dirname(sys.executable), "berth-runtime")
+    return beside if os.access(beside, os.X_OK) else shutil.which("berth-runtime")
+
+
+def eligible(config: MonitorConfig) -> bool:
+    """Whether conmon covers every duty this container needs of a monitor. Not yet: a client
+    attached from the start (foreground `run`, `start -a`: berth's attach protocol), a
+    healthcheck, the embedded DNS of user-defined networks, a log that keeps
+    rotated files (max-file > 1: conmon 2.1.6 starts its log over, as max-file 1 does)."""
+    return not (
+        config.wait_for_attach or config.healthcheck or config.dns_fds or config.log_max_files > 1
+    )
+
+
+def is_conmon(run_dir: Path) -> bool:
+    """Whether the container of this run directory is (or was last) held by conmon."""
+    return (run_dir / CONMON_PID).exists()
+
+
+def start(
+    config: MonitorConfig,
+    name: str,
+    spec_text: str,
+    held: Sequence[int],
+    restart_count: int = 0,
+) -> dict[str, Any]:
+    """Create the container under a new conmon, record it running, start it. Returns the
+    monitor's kind of report: {"pid": …} or {"error": …, "exit_code": …}. A restart (by the
+    last conmon's exit command) first clears what that conmon left in the run directory."""
+    import subprocess
+
+    conmon, runtime = conmon_path(), runtime_path()
+    if conmon is None or runtime is None:
+        raise SystemFailure("BERTH_MONITOR=conmon: conmon or berth-runtime is not installed")
+    run_dir = Path(config.run_dir)
+    for leftover in (EXIT_FILE, OOM_FILE, CONMON_PID, "pid", "attach", "ctl", "winsz"):
+        (run_dir / leftover).unlink(missing_ok=True)
+    (run_dir / "config.json").write_text(spec_text)  # the bundle conmon is given
+    argv = _argv(conmon, runtime, config, name)
+    sync_read, sync_write = os.pipe2(os.O_CLOEXEC)
+    environment = {**launch.monitor_environment(), "_OCI_SYNCPIPE": str(sync_write)}
+    try:
+        with open(run_dir / launch.LOG_NAME, "ab") as log:
+            first = subprocess.Popen(
+                argv,
+                env=environment,
+                cwd=run_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(sync_write, *held),
+            )
+        os.close(sync_write)
+        sync_write = -1
+        first.wait()  # it forks conmon off and exits: reaped here, conmon lives on
+        message = _read_sync(sync_read)
+    except OSError as error:
+        raise SystemFailure(f"conmon failed to start: {error}") from None
+    finally:
+        os.close(sync_read)
+        if sync_write >= 0:
+            os.close(sync_write)
+    pid = int(message.get("data", -1))
+    if pid <= 0:
+        text = runtime_error(str(message.get("message") or _log_tail(run_dir)))
+        return {"error": text, "exit_code": failure_code(text)}
+    monitor_pid = int((run_dir / CONMON_PID).read_text().strip())
+    from berth.runtime import Runtime, processes
+
+    # Running before it is started: its exit, recorded by the exit command, must come after.
+    status = {
+        **running(pid, rfc3339_nano()),
+        "RestartCount": restart_count,
+        "MonitorPid": monitor_pid,
+        "MonitorStart": processes.start_time(monitor_pid),
+    }
+    write_status(run_dir / STATUS_NAME, status, config.reserve)
+    runtime_handle = Runtime(Path(config.runtime_root))
+    try:
+        runtime_handle.start(config.id)
+    except BerthError as error:
+        runtime_handle.delete(config.id)  # conmon hears the end and runs the exit command
+        return {"error": error.message, "exit_code": ENGINE_FAILURE}
+    return {"pid": pid}
+
+
+def _log_tail(run_dir: Path) -> str:
+    """What conmon said before it died without a word on its sync pipe."""
+    try:
+        return (run_dir / launch.LOG_NAME).read_text(errors="replace")[-500:]
+    except OSError:
+        return ""
+
+
+def _argv(conmon: str, runtime: str, config: MonitorConfig, name: str) -> list[str]:
+    run_dir = config.run_dir
+    log = f"k8s-file:{config.log_path}" if config.log_path else "none"
+    size = ["--log-size-max", str(config.log_max_size)] if config.log_max_size >= 0 else []
+    terminal = ["-t"] if config.tty else []
+    # conmon closes the container's stdin when an attached client ends its own, unless told
+    # to leave it open: Docker's StdinOnce is the first
+    stdin = ["-i", *([] if config.stdin_once else ["--leave-stdin-open"])]
+    exit_command = ["-P", "-s", "-S", "-m", "berth.monitor.exited", run_dir]
+    return [
+        conmon,
+        "--api-version", "1",
+        "-c", config.id,
+        "-u", config.id,
+        "-n", name,
+        "-r", runtime,
+        "--runtime-arg", "--root",
+        "--runtime-arg", config.runtime_root,
+        "--runtime-arg", "--log-format=json",
+        "-b", run_dir,
+        "-p", f"{run_dir}/pid",
+        "-P", f"{run_dir}/{CONMON_PID}",
+        "-0", run_dir,
+        "--full-attach",
+        "-l", log,
+        *size,
+        *terminal,
+        *(stdin if config.open_stdin else []),
+        "--exit-command", sys.executable,
+        *(word for arg in exit_command for word in ("--exit-command-arg", arg)),
+    ]  # fmt: skip
+
+
+def _read_sync(fd: int) -> dict[str, Any]:
+    """conmon's first message on its sync pipe: {"data": pid} once `create` has exited, or
+    {"data": -1, "message": the runtime's error}; {} when conmon died before it wrote."""
+    import json
+    import select
+    import time
+
+    data = b""
+    deadline = time.monotonic() + CREATE_SECONDS
+    while b"\n" not in data and len(data) < SYNC_LIMIT:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return {
+                "data": -1,
+                "message": f"the runtime did not create the container in {CREATE_SECONDS} s",
+            }
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    try:
+        message = json.loads(data.partition(b"\n")[0] or b"{}")
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+def runtime_error(stderr: str) -> str:
+    """The runtime's words from what conmon passed on of its stderr: the JSON log line of
+    `berth-runtime --log-format=json` (`{"level", "msg", "time"}`), without the command's
+    name, as berth's own monitor says it."""
+    import json
+
+    for line in reversed(stderr.strip().splitlines()):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("msg"):
+            return str(entry["msg"]).removeprefix(CREATE_FAILED)
+    return stderr.strip() or "conmon failed to create the container"
+
+
+def failure_code(message: str) -> int:
+    """Docker's exit code for a process that could not be started, from the runtime's words
+    (as podman reads runc's): 127 not found, 126 not executable, else 125."""
+    lowered = message.lower()
+    if "executable file not found" in lowered or "no such file or directory" in lowered:
+        return 127
+    if "permission denied" in lowered or "is a directory" in lowered:
+        return 126
+    return ENGINE_FAILURE
+
+
+def exit_code(run_dir: Path) -> int | None:
+    """The code conmon recorded for the container's exit (128+N for signal N), or None when
+    it recorded none."""
+    try:
+        text = (run_dir / EXIT_FILE).read_text().strip()
+    except OSError:
+        return None
+    try:
+        code = int(text)
+    except ValueError:
+        return None
+    return code if code >= 0 else ENGINE_FAILURE

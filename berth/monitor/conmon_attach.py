@@ -1,0 +1,105 @@
+"""conmon's attach socket, spoken to as berth's monitor's (`berth.monitor.protocol`), so the
+CLI's `attach` and the API's attach and resize serve a container held by conmon unchanged.
+
+conmon's socket (`<run dir>/attach`, SOCK_SEQPACKET) sends one message per read of the
+container's output: a byte for the stream (2 stdout, 3 stderr), then the bytes. It takes raw
+stdin, says nothing of the exit (it closes its clients, then writes the exit file), and takes
+a resize on its `ctl` FIFO (`1 ROWS COLUMNS`). Here each output message becomes a frame,
+the end becomes the EXIT frame once the exit file is there, and the client's frames become
+what conmon takes: stdin written as it came, its end a shutdown, a resize a line on `ctl`, a
+signal sent to the container's pid 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+from berth.monitor import conmon, protocol
+
+ATTACH = "attach"  # conmon's socket, in the run directory (its bundle, with --full-attach)
+CONTROL = "ctl"  # conmon's control FIFO
+MESSAGE_SIZE = 8193  # a stream byte and one read of output (conmon's STDIO_BUF_SIZE)
+STDIN_CHUNK = 32 * 1024  # the most conmon reads of one message
+EXIT_WAIT_SECONDS = 5.0  # conmon writes the exit file after it closed its clients
+STREAMS = {2: protocol.STDOUT, 3: protocol.STDERR}
+
+
+class ConmonAttach(socket.socket):
+    """A connection to conmon's attach socket that reads and writes berth's frames."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        self.run_dir = run_dir
+        self._incoming = bytearray()  # the client's bytes: its greeting line, then frames
+        self._greeted = False
+        self._reader = protocol.FrameReader()
+        self._ended = False
+        try:
+            with protocol.reachable(run_dir / ATTACH) as name:
+                self.connect(name)
+        except BaseException:
+            self.close()
+            raise
+
+    def shutdown(self, how: int) -> None:
+        if how in (socket.SHUT_RD, socket.SHUT_RDWR):
+            self._ended = True  # the client detached: no exit to wait for
+        super().shutdown(how)
+
+    def recv(self, size: int, flags: int = 0) -> bytes:  # a frame whole, whatever `size`
+        while not self._ended:
+            message = super().recv(MESSAGE_SIZE)
+            if not message and self._ended:  # (detached meanwhile, from another thread)
+                return b""
+            if not message:
+                self._ended = True
+                ended = {"ExitCode": self._exit_code(), "Error": ""}
+                return protocol.frame(protocol.EXIT, json.dumps(ended).encode())
+            kind = STREAMS.get(message[0])
+            if kind is not None and len(message) > 1:
+                return protocol.frame(kind, message[1:])
+        return b""
+
+    def _exit_code(self) -> int:
+        deadline = time.monotonic() + EXIT_WAIT_SECONDS
+        while (code := conmon.exit_code(self.run_dir)) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return conmon.ENGINE_FAILURE if code is None else code
+
+    def sendall(self, data: bytes, flags: int = 0) -> None:  # type: ignore[override]
+        self._incoming += data
+        if not self._greeted:
+            line_end = self._incoming.find(b"\n")
+            if line_end < 0:
+                return
+            del self._incoming[: line_end + 1]  # conmon sends every stream to every client
+            self._greeted = True
+        frames = self._reader.feed(bytes(self._incoming))
+        self._incoming.clear()
+        for kind, payload in frames:
+            self._apply(kind, payload)
+
+    def _apply(self, kind: int, payload: bytes) -> None:
+        if kind == protocol.STDIN:
+            for start in range(0, len(payload), STDIN_CHUNK):
+                super().sendall(payload[start : start + STDIN_CHUNK])
+        elif kind == protocol.STDIN_CLOSE:
+            self.shutdown(socket.SHUT_WR)
+        elif kind == protocol.RESIZE:
+            rows, _, columns = payload.decode().partition(" ")
+            self._control(f"1 {int(rows)} {int(columns)}\n")
+        elif kind == protocol.SIGNAL:
+            pid = int((self.run_dir / "pid").read_text())
+            if conmon.exit_code(self.run_dir) is None:  # not a pid reused since
+                os.kill(pid, int(payload))
+
+    def _control(self, line: str) -> None:
+        fd = os.open(self.run_dir / CONTROL, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)

@@ -1,0 +1,224 @@
+"""Containers held by conmon (`BERTH_MONITOR=conmon`, `berth.monitor.conmon`): Debian's conmon
+runs berth-runtime, logs the output, reaps the container and runs berth's exit command, and
+every command a user types sees the container as under berth's own monitor. The whole of
+tests/e2e/test_containers.py, test_ps.py, test_events.py, test_rm_force.py, test_races.py,
+test_container_flags.py and test_network.py also pass with BERTH_MONITOR=conmon in the
+environment (the README says how to run them so)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.netns import HostNamespace
+from tests.fixtures.procs import parent_of, running
+from tests.fixtures.registry import free_port
+from tests.fixtures.store import Berth, Store
+
+pytestmark = pytest.mark.skipif(shutil.which("conmon") is None, reason="conmon is not installed")
+
+CONMON = {"BERTH_MONITOR": "conmon"}
+WAIT_SECONDS = 10
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z"  # Docker's, in UTC
+
+
+def _run(berth: Berth, *args: str) -> str:
+    result = berth("run", "-d", *args, env=CONMON)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def _state(berth: Berth, name: str) -> dict:  # type: ignore[type-arg]
+    result = berth("inspect", name)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)[0]["State"]  # type: ignore[no-any-return]
+
+
+def _monitor_name(pid: int) -> str:
+    return Path(f"/proc/{parent_of(pid)}/comm").read_text().strip()
+
+
+def _until(condition: object, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_a_detached_container_is_held_by_conmon(
+    berth: Berth, busybox: str, store: Store, host_ns: HostNamespace
+) -> None:
+    script = "echo out; echo err >&2; printf partial; exec sleep 300"
+    container = _run(berth, "--name", "held", busybox, "sh", "-c", script)
+    pid = int(_state(berth, "held")["Pid"])
+    assert _monitor_name(pid) == "conmon"
+    monitor = parent_of(pid)
+    assert berth("ps", "--format", "{{.Names}} {{.Status}}").stdout.startswith("held Up")
+    _until(lambda: berth("logs", "held").stdout == "out\npartial", "the output is logged")
+    logs = berth("logs", "held")
+    assert (logs.stdout, logs.stderr) == ("out\npartial", "err\n")
+    stamped = berth("logs", "-t", "--tail", "3", "held")
+    assert re.fullmatch(f"{STAMP} out\n{STAMP} partial", stamped.stdout)
+    assert re.fullmatch(f"{STAMP} err\n", stamped.stderr)
+    assert berth("logs", "--tail", "1", "held").stdout in ("partial", "")  # or stderr's err
+    assert berth("exec", "held", "cat", "/proc/1/cmdline").stdout == "sleep\x00300\x00"
+    address = json.loads(berth("inspect", "held").stdout)[0]["NetworkSettings"]["IPAddress"]
+    assert address  # on the default bridge
+    assert berth("stop", "-t", "1", "held").returncode == 0
+    state = _state(berth, "held")
+    assert (state["Status"], state["ExitCode"], state["OOMKilled"]) == ("exited", 137, False)
+    assert not running(monitor)  # stop returns once the exit command has released it all
+    assert json.loads(berth("inspect", "held").stdout)[0]["NetworkSettings"]["IPAddress"] == ""
+    assert not [d for d in host_ns.devices() if d.startswith("veth")]
+    assert not os.path.ismount(store.root / "containers" / container / "rootfs")
+    events = berth("events", "--since", "1m", "--until", "0s", "--filter", "container=held")
+    actions = [line.split()[2] for line in events.stdout.splitlines()]
+    assert actions[:2] == ["create", "start"] and "die" in actions
+    assert berth("start", "held", env=CONMON).returncode == 0  # again, under a new conmon
+    assert _monitor_name(int(_state(berth, "held")["Pid"])) == "conmon"
+    assert berth("rm", "-f", "held").returncode == 0
+
+
+def test_exit_codes_and_starts_that_fail(berth: Berth, busybox: str) -> None:
+    _run(berth, "--name", "three", "--network", "none", busybox, "sh", "-c", "exit 3")
+    assert berth("wait", "three").stdout == "3\n"
+    for command, code, words in [
+        ("no-such-command", 127, 'exec: "no-such-command": executable file not found in $PATH'),
+        ("/etc", 126, 'exec: "/etc": is a directory'),
+    ]:
+        failed = berth("run", "-d", "--network", "none", busybox, command, env=CONMON)
+        assert (failed.returncode, failed.stderr) == (code, f"Error: {words}\n")
+    listed = berth("ps", "-a", "--format", "{{.Status}}").stdout.split("\n")
+    assert sorted(line.split(" ")[1] for line in listed if line) == ["(126)", "(127)", "(3)"]
+
+
+def test_the_oom_killer_is_recorded(berth: Berth, busybox: str) -> None:
+    hog = "x=a; while true; do x=$x$x; done"
+    _run(berth, "--name", "hog", "-m", "32m", "--network", "none", busybox, "sh", "-c", hog)
+    assert berth("wait", "hog", timeout=60).stdout == "137\n"
+    assert _state(berth, "hog")["OOMKilled"] is True
+    events = berth("events", "--since", "1m", "--until", "0s", "--filter", "container=hog")
+    actions = [line.split()[2] for line in events.stdout.splitlines()]
+    assert actions[-2:] == ["oom", "die"]
+
+
+def test_rm_removes_the_container_once_it_exits(berth: Berth, busybox: str, store: Store) -> None:
+    container = _run(berth, "--rm", busybox, "sh", "-c", "sleep 0.2")
+    _until(lambda: berth("ps", "-aq").stdout == "", "the container is removed")
+    assert not (store.runroot / "containers" / container).exists()
+    assert not (store.root / "containers" / container).exists()
+
+
+def test_a_published_port_is_held_while_it_runs(
+    berth: Berth, busybox: str, host_ns: HostNamespace
+) -> None:
+    port = free_port()
+    _run(berth, "--name", "web", "-p", f"{port}:80", busybox, "sleep", "300")
+    pid = int(_state(berth, "web")["Pid"])
+    assert _monitor_name(pid) == "conmon"
+    probe = f"import socket; socket.socket().bind(('0.0.0.0', {port}))"
+    assert host_ns.run("python3", "-c", probe).returncode != 0  # held: busy
+    assert berth("stop", "-t", "0", "web").returncode == 0
+    assert host_ns.run("python3", "-c", probe).returncode == 0  # free right after
+    assert berth("rm", "web").returncode == 0
+
+
+def test_attach_and_its_exit_code(berth: Berth, busybox: str) -> None:
+    script = "sleep 1; echo out; echo err >&2; exit 5"
+    _run(berth, "--name", "talk", "--network", "none", busybox, "sh", "-c", script)
+    attached = berth("attach", "talk")
+    assert (attached.returncode, attached.stdout, attached.stderr) == (5, "out\n", "err\n")
+
+
+def test_a_signal_reaches_the_container_through_attach(berth: Berth, busybox: str) -> None:
+    script = "trap 'echo got term; exit 9' TERM; while true; do sleep 0.1; done"
+    _run(berth, "--name", "trap", "--network", "none", busybox, "sh", "-c", script)
+    attach = berth.popen("attach", "trap", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1)  # connected
+        attach.send_signal(signal.SIGTERM)  # --sig-proxy: forwarded to pid 1
+        out, _ = attach.communicate(timeout=WAIT_SECONDS)
+    finally:
+        if attach.poll() is None:
+            attach.kill()
+            attach.wait()
+    assert (attach.returncode, out) == (9, "got term\n")
+
+
+def test_what_conmon_does_not_cover_stays_with_berths_monitor(berth: Berth, busybox: str) -> None:
+    healthy = ["--health-cmd", "true"]
+    _run(berth, "--name", "checked", *healthy, "--network", "none", busybox, "sleep", "300")
+    assert _monitor_name(int(_state(berth, "checked")["Pid"])) == "berth-monitor"
+    foreground = berth("run", "--rm", "--network", "none", busybox, "echo", "hi", env=CONMON)
+    assert (foreground.returncode, foreground.stdout) == (0, "hi\n")
+
+
+def test_restart_policies_start_it_again_until_stopped(berth: Berth, busybox: str) -> None:
+    _run(berth, "--name", "twice", "--restart", "on-failure:2", "--network", "none", busybox,
+         "sh", "-c", "echo run; exit 4")  # fmt: skip
+    _until(lambda: berth("inspect", "-f", "{{.State.Status}}", "twice").stdout == "exited\n",
+           "the policy gives up")  # fmt: skip
+    state = _state(berth, "twice")
+    assert (state["ExitCode"], json.loads(berth("inspect", "twice").stdout)[0]["RestartCount"]) == (
+        4,
+        2,
+    )
+    assert berth("logs", "twice").stdout == "run\n" * 3
+    _run(berth, "--name", "always", "--restart", "always", "--network", "none", busybox,
+         "sh", "-c", "sleep 0.2; exit 1")  # fmt: skip
+    _until(lambda: json.loads(berth("inspect", "always").stdout)[0]["RestartCount"] >= 2,
+           "it is started again")  # fmt: skip
+    assert berth("stop", "-t", "1", "always").returncode == 0
+    assert _state(berth, "always")["Status"] == "exited"
+    time.sleep(1)  # no restart after a stop
+    assert _state(berth, "always")["Status"] == "exited"
+    assert berth("rm", "always").returncode == 0
+
+
+def test_a_size_limited_log_begins_again(berth: Berth, busybox: str, store: Store) -> None:
+    """max-size with one file (Docker's default max-file): conmon's --log-size-max starts
+    the log over, as json-file's rotation to a single file does."""
+    script = "for i in $(seq 1 300); do echo line-$i-................................; done"
+    container = _run(berth, "--name", "big", "--log-opt", "max-size=2k", "--network", "none",
+                     busybox, "sh", "-c", script + "; exec sleep 300")  # fmt: skip
+    assert _monitor_name(int(_state(berth, "big")["Pid"])) == "conmon"
+    _until(lambda: "line-300-" in berth("logs", "big").stdout, "the last line is logged")
+    lines = berth("logs", "big").stdout.splitlines()
+    assert lines[-1].startswith("line-300-") and not any(n.startswith("line-1-") for n in lines)
+    numbers = [int(line.split("-")[1]) for line in lines]
+    assert numbers == list(range(numbers[0], 301))  # the newest, in order, none missing
+    log = store.root / "containers" / container / f"{container}-json.log"
+    assert log.stat().st_size <= 2048 + 8192  # the limit, and at most one read's records more
+
+
+def test_a_detached_terminal_to_attach_to_later(berth: Berth, busybox: str) -> None:
+    """`run -dit`: conmon holds the pty and stdin; `attach` types into it, its window size
+    reaches the container (conmon's ctl), ctrl-p ctrl-q leaves it running, `exit` ends it."""
+    from tests.e2e.test_containers import Terminal
+
+    _run(berth, "-it", "--name", "shell", "--network", "none", busybox, "sh")
+    assert _monitor_name(int(_state(berth, "shell")["Pid"])) == "conmon"
+    terminal = Terminal(berth.argv("attach", "shell"))
+    try:
+        terminal.type(b"echo size $(stty size)\r")
+        terminal.wait_for(b"size 33 111")
+        terminal.type(b"\x10\x11")  # ctrl-p ctrl-q
+    finally:
+        assert terminal.close() == 0
+    assert _state(berth, "shell")["Status"] == "running"
+    again = Terminal(berth.argv("attach", "shell"))
+    try:
+        again.type(b"echo back\r")
+        again.wait_for(b"back")
+        again.type(b"exit 4\r")
+    finally:
+        assert again.close() == 4
+    assert berth("inspect", "-f", "{{.State.ExitCode}}", "shell").stdout == "4\n"
