@@ -36,7 +36,13 @@ def hand_over(
     if conmon.wanted() and conmon.eligible(config):
         # conmon's runtime places the container in its cgroup (berth's monitor is told it)
         spec["linux"]["cgroupsPath"] = f"/{config.cgroup_parent}/{config.cgroup_name}"
-        report = conmon.start(config, name, json.dumps(spec), held)
+        from berth.cgroups import warmth
+
+        warmth.hold()  # until berth-runtime has placed the init (berth.cgroups.warmth)
+        try:
+            report = conmon.start(config, name, json.dumps(spec), held)
+        finally:
+            warmth.release()
         if meanwhile is not None:
             meanwhile()
         return report
