@@ -306,8 +306,7 @@ class Lifecycle:
     # -- release and remove ----------------------------------------------------------------
 
     def release(self, record: ContainerRecord, *, cgroup_too: bool = True) -> None:
-        """Undo what start set up on the host: the rootfs mount, runtime state, the network,
-        the cgroup."""
+        """Undo what start set up: the rootfs mount, runtime state, network, cgroup."""
         from berth.container import namespaces
         from berth.sys import MNT_DETACH, umount
 
@@ -319,6 +318,7 @@ class Lifecycle:
             self.runtime().delete(record.id)
         namespaces.release(self.paths, record.id)  # a shareable IPC's /dev/shm
         if self._bridged(record):
+            monitors.release(str(self.paths.layout.runroot), record.id)  # its DNS server
             self.network.teardown(record.id)
         if cgroup_too:
             with contextlib.suppress(BerthError):

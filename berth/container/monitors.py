@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from berth.container.view import monitor_alive
-from berth.monitor import conmon
+from berth.monitor import conmon, supervisor
 
 if TYPE_CHECKING:
     from berth.monitor.config import MonitorConfig
@@ -32,21 +32,53 @@ def hand_over(
     meanwhile: Callable[[], object] | None,
 ) -> dict[str, Any]:
     """Start the container of `config` (its spec written already, its monitor.json too)
-    under its monitor, which takes the `held` fds (published ports) over."""
-    if conmon.wanted() and conmon.eligible(config):
+    under its monitor, which takes the `held` fds (published ports, the DNS sockets) over:
+    conmon (with the DNS sockets given to the store's supervisor), or berth's monitor."""
+    if conmon.wanted() and conmon.eligible(config) and _resolved(config):
         # conmon's runtime places the container in its cgroup (berth's monitor is told it)
         spec["linux"]["cgroupsPath"] = f"/{config.cgroup_parent}/{config.cgroup_name}"
         from berth.cgroups import warmth
 
         warmth.hold()  # until berth-runtime has placed the init (berth.cgroups.warmth)
         try:
-            report = conmon.start(config, name, json.dumps(spec), held)
+            report = conmon.start(config, name, json.dumps(spec), config.held_fds)
         finally:
             warmth.release()
+        if "error" in report and config.dns_fds:
+            supervisor.release(runroot_of(config), config.id)
         if meanwhile is not None:
             meanwhile()
         return report
     return launcher().hand_over(Path(config.run_dir), held, meanwhile)
+
+
+def _resolved(config: MonitorConfig) -> bool:
+    """Whether the container's names are served (by the store's DNS supervisor: conmon has
+    no resolver) or need not be; else berth's monitor, which has one, holds it."""
+    if not config.dns_fds:
+        return True
+    try:
+        supervisor.register(
+            runroot_of(config),
+            config.id,
+            config.run_dir,
+            config.dns_fds,
+            config.dns_names,
+            config.dns_servers,
+            config.dns_aliases or {},
+        )
+    except OSError:
+        return False
+    return True
+
+
+def runroot_of(config: MonitorConfig) -> str:
+    return str(Path(config.run_dir).parent.parent)  # <runroot>/containers/<id>
+
+
+def release(runroot: str, container_id: str) -> None:
+    """What the store's supervisor serves for the container, let go (its DNS sockets)."""
+    supervisor.release(runroot, container_id)
 
 
 def wait_gone(status: dict[str, Any]) -> None:

@@ -55,13 +55,12 @@ def runtime_path() -> str | None:
 
 
 def eligible(config: MonitorConfig) -> bool:
-    """Whether conmon covers every duty this container needs of a monitor. Not yet: a client
-    attached from the start (foreground `run`, `start -a`: berth's attach protocol), a
-    healthcheck, the embedded DNS of user-defined networks, a log that keeps
-    rotated files (max-file > 1: conmon 2.1.6 starts its log over, as max-file 1 does)."""
-    return not (
-        config.wait_for_attach or config.healthcheck or config.dns_fds or config.log_max_files > 1
-    )
+    """Whether conmon covers every duty this container needs of a monitor (the embedded DNS
+    of user-defined networks: with `berth.monitor.supervisor`). Not yet: a client attached
+    from the start (foreground `run`, `start -a`: berth's attach protocol), a healthcheck, a
+    log that keeps rotated files (max-file > 1: conmon 2.1.6 starts its log over, as
+    max-file 1 does)."""
+    return not (config.wait_for_attach or config.healthcheck or config.log_max_files > 1)
 
 
 def is_conmon(run_dir: Path) -> bool:

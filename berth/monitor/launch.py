@@ -98,7 +98,7 @@ class MonitorLauncher:
             request = _request(name, channel.fileno(), self._environment)
             if request is not None:
                 return request
-            listener = _listen(name)
+            listener = listen(name)
             if listener is None:
                 continue
             request = _request(name, channel.fileno(), self._environment)
@@ -202,16 +202,28 @@ def _spawn(argv: list[str], given: _socket.socket, environment: dict[str, str]) 
 
 
 def zygote_address(runroot: str) -> str:
-    """The abstract socket name (without its leading NUL) of the zygote of `runroot` and
-    this installation of berth (any zygote of the same code could fork a store's monitors;
-    one per store keeps stores apart and lets each go when its containers have)."""
+    """The abstract socket name (without its leading NUL) of the zygote of `runroot`."""
+    return service_address("berth-monitors", runroot)
+
+
+def service_address(kind: str, runroot: str) -> str:
+    """The abstract socket name (without its leading NUL) of the per-store process `kind`
+    (the monitor zygote, the DNS supervisor) of `runroot` and this installation of berth
+    (any of the same code could serve a store; one per store keeps stores apart and lets
+    each go when its containers have)."""
     import zlib
 
     package = os.path.dirname(os.path.abspath(berth.__file__))
-    python = os.path.realpath(sys.executable)  # a venv's link or its target: one zygote
+    python = os.path.realpath(sys.executable)  # a venv's link or its target: one process
     identity = "\0".join((os.path.abspath(runroot), package, berth.__version__, python))
     data = identity.encode()
-    return f"berth-monitors-{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
+    return f"{kind}-{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
+
+
+def spawn(arguments: list[str], listener: _socket.socket) -> None:
+    """A per-store process (`python -m MODULE NAME` in `arguments`) started on the socket
+    `listener` it takes over; its first process, which only forks it off, reaped."""
+    os.waitpid(_spawn([*MONITOR_PYTHON, *arguments], listener, monitor_environment()), 0)
 
 
 def _request(name: str, channel_fd: int, environment: dict[str, str]) -> _socket.socket | None:
@@ -234,9 +246,29 @@ def _request(name: str, channel_fd: int, environment: dict[str, str]) -> _socket
     return sock
 
 
-def _listen(name: str) -> _socket.socket | None:
-    """The zygote's socket, bound and listening, for the zygote to take over; None when
-    another process holds the name already."""
+def detached_listener(argv: list[str]) -> socket.socket:
+    """A per-store process's start (`python -m MODULE NAME FD`): detached from the client
+    that spawned it (which reaps this first process), in no directory anyone may want to
+    unmount, its streams on /dev/null, holding no fd but the listening socket FD that the
+    client bound to the abstract NAME (requests wait in its backlog meanwhile)."""
+    import socket
+
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    os.chdir("/")
+    listening = int(argv[2])
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # the client's streams: a caller reading them must not wait on us
+        os.dup2(null, fd)
+    os.closerange(3, listening)
+    os.closerange(listening + 1, os.sysconf("SC_OPEN_MAX"))
+    return socket.socket(fileno=listening)
+
+
+def listen(name: str) -> _socket.socket | None:
+    """A per-store process's socket (the zygote's, the DNS supervisor's), bound and
+    listening, for that process to take over; None when another holds the name already."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
     try:
         sock.bind("\0" + name)

@@ -32,7 +32,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from berth.monitor.launch import ANSWER_SECONDS, REQUEST_SIZE
+from berth.monitor.launch import ANSWER_SECONDS, REQUEST_SIZE, detached_listener
 
 if TYPE_CHECKING:
     from typing import NoReturn
@@ -133,17 +133,7 @@ def _become_monitor(
 def main(argv: list[str]) -> None:
     """Detach, import what monitors run, then serve on the socket the launcher bound to the
     abstract name `argv[1]` and listens on (fd `argv[2]`; the name is for `ps` to show)."""
-    if os.fork():
-        os._exit(0)  # the launcher reaps this first process; the zygote lives on
-    os.setsid()
-    os.chdir("/")
-    listening = int(argv[2])
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):  # the launcher's streams: a caller reading them must not wait on us
-        os.dup2(null, fd)
-    os.closerange(3, listening)
-    os.closerange(listening + 1, os.sysconf("SC_OPEN_MAX"))
-    listener = socket.socket(fileno=listening)  # requests wait in its backlog meanwhile
+    listener = detached_listener(argv)
     from berth.sys.process import set_name
 
     set_name(b"berth-zygote")

@@ -222,3 +222,40 @@ def test_a_detached_terminal_to_attach_to_later(berth: Berth, busybox: str) -> N
     finally:
         assert again.close() == 4
     assert berth("inspect", "-f", "{{.State.ExitCode}}", "shell").stdout == "4\n"
+
+
+def _supervisors() -> list[int]:
+    return [
+        int(entry)
+        for entry in os.listdir("/proc")
+        if entry.isdigit() and running(int(entry)) and _comm(int(entry)) == "berth-superviso"
+    ]
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()  # 15 characters at most
+    except OSError:
+        return ""
+
+
+def test_names_on_a_user_network_are_served_by_the_stores_supervisor(
+    berth: Berth, busybox: str
+) -> None:
+    """conmon has no resolver: the store's DNS supervisor answers 127.0.0.11 for every
+    container conmon holds on a user-defined network, and goes once none is left."""
+    assert berth("network", "create", "apps").returncode == 0
+    _run(berth, "--name", "srv", "--network", "apps", "--network-alias", "web", busybox,
+         "sleep", "300")  # fmt: skip
+    _run(berth, "--name", "cli", "--network", "apps", busybox, "sleep", "300")
+    for name in ("cli", "srv"):
+        assert _monitor_name(int(_state(berth, name)["Pid"])) == "conmon"
+    assert len(_supervisors()) == 1
+    address = json.loads(berth("inspect", "srv").stdout)[0]["NetworkSettings"]["Networks"]
+    expected = address["apps"]["IPAddress"]
+    for name in ("srv", "web"):
+        answer = berth("exec", "cli", "nslookup", name)
+        assert f"Name:\t{name}\nAddress: {expected}\n" in answer.stdout, answer.stdout
+    assert berth("rm", "-f", "srv", "cli").returncode == 0
+    _until(lambda: not _supervisors(), "the supervisor leaves with its last container")
+    assert berth("network", "rm", "apps").returncode == 0
