@@ -89,12 +89,15 @@ def test_postgres_in_a_docker_container(
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
     # The image's first start runs a server on the unix socket only to initialise the
-    # database, which says it is ready too: the second time is the one to wait for.
+    # database, which says it is ready too (on stdout): the second time (on stderr) is the
+    # one to wait for. Not with `times=2`: this testcontainers keeps it and never reads it,
+    # so on a loaded machine psql came before the server listened.
+    ready = LogMessageWaitStrategy(READY, predicate_streams_and=True)
     database = (
         DockerContainer(postgres)
         .with_env("POSTGRES_PASSWORD", PASSWORD)
         .with_exposed_ports(5432)
-        .waiting_for(LogMessageWaitStrategy(READY, times=2).with_startup_timeout(120))
+        .waiting_for(ready.with_startup_timeout(120))
     )
     with database:
         host, port = database.get_container_host_ip(), database.get_exposed_port(5432)
