@@ -259,3 +259,19 @@ def test_names_on_a_user_network_are_served_by_the_stores_supervisor(
     assert berth("rm", "-f", "srv", "cli").returncode == 0
     _until(lambda: not _supervisors(), "the supervisor leaves with its last container")
     assert berth("network", "rm", "apps").returncode == 0
+
+
+def test_a_restart_by_policy_keeps_its_name_served(berth: Berth, busybox: str) -> None:
+    """The supervisor's registration lives as long as the container's network (released
+    with it), not as long as one conmon: a restart by policy is still answered."""
+    assert berth("network", "create", "apps").returncode == 0
+    _run(berth, "--name", "flaky", "--network", "apps", "--restart", "always", busybox,
+         "sh", "-c", "sleep 0.5; exit 1")  # fmt: skip
+    _run(berth, "--name", "asker", "--network", "apps", busybox, "sleep", "300")
+    _until(lambda: json.loads(berth("inspect", "flaky").stdout)[0]["RestartCount"] >= 2,
+           "it is started again")  # fmt: skip
+    answer = berth("exec", "asker", "nslookup", "flaky")
+    assert "Name:\tflaky\n" in answer.stdout, answer.stdout
+    assert berth("rm", "-f", "flaky", "asker").returncode == 0
+    _until(lambda: not _supervisors(), "the supervisor leaves with its last container")
+    assert berth("network", "rm", "apps").returncode == 0
