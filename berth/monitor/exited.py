@@ -53,14 +53,17 @@ def main(run_dir: Path) -> int:
 def record_exit(config: MonitorConfig) -> bool:
     """The container's end, as berth's monitor records it; then, as its restart policy says,
     the container started again (True), or what it held released (False)."""
-    from berth.runtime import Runtime
-
     run_dir = Path(config.run_dir)
-    leftovers = cleanup.Cleanup(config, cleanup.cgroup_layout())
     code = conmon.exit_code(run_dir)
-    oom = (run_dir / conmon.OOM_FILE).exists() or leftovers.oom_killed()
-    with contextlib.suppress(BerthError):
-        Runtime(Path(config.runtime_root)).delete(config.id)
+    oom = (run_dir / conmon.OOM_FILE).exists()
+    leftovers = None
+    if not (run_dir / REMOVE_REQUESTED).exists():  # else its remover releases it all, after
+        from berth.runtime import Runtime  # this process: `rm -f` waits for conmon
+
+        leftovers = cleanup.Cleanup(config, cleanup.cgroup_layout())
+        oom = oom or leftovers.oom_killed()
+        with contextlib.suppress(BerthError):
+            Runtime(Path(config.runtime_root)).delete(config.id)
     if code is not None:  # else it never ran: the start failed, and its caller says so
         status = read_json(run_dir / STATUS_NAME) or {}
         count = int(status.get("RestartCount") or 0)
@@ -75,7 +78,8 @@ def record_exit(config: MonitorConfig) -> bool:
         if again:  # stopped meanwhile, or the start failed: it ends here
             status.update(Status="exited")
             write_status(run_dir / STATUS_NAME, status, config.reserve)
-    leftovers.unmount_and_destroy()
+    if leftovers is not None:
+        leftovers.unmount_and_destroy()
     return False
 
 
