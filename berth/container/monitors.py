@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from berth.container.view import monitor_alive
-from berth.monitor import conmon, supervisor
+from berth.monitor import conmon
 
 if TYPE_CHECKING:
     from berth.monitor.config import MonitorConfig
@@ -45,7 +45,7 @@ def hand_over(
         finally:
             warmth.release()
         if "error" in report and config.dns_fds:
-            supervisor.release(runroot_of(config), config.id)
+            release(runroot_of(config), config.id)
         if meanwhile is not None:
             meanwhile()
         return report
@@ -57,6 +57,8 @@ def _resolved(config: MonitorConfig) -> bool:
     no resolver) or need not be; else berth's monitor, which has one, holds it."""
     if not config.dns_fds:
         return True
+    from berth.monitor import supervisor  # its socket imports: only where it is needed
+
     try:
         supervisor.register(
             runroot_of(config),
@@ -78,6 +80,8 @@ def runroot_of(config: MonitorConfig) -> str:
 
 def release(runroot: str, container_id: str) -> None:
     """What the store's supervisor serves for the container, let go (its DNS sockets)."""
+    from berth.monitor import supervisor
+
     supervisor.release(runroot, container_id)
 
 
