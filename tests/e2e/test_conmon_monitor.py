@@ -1,9 +1,8 @@
 """Containers held by conmon (`BERTH_MONITOR=conmon`, `berth.monitor.conmon`): Debian's conmon
 runs berth-runtime, logs the output, reaps the container and runs berth's exit command, and
-every command a user types sees the container as under berth's own monitor. The whole of
-tests/e2e/test_containers.py, test_ps.py, test_events.py, test_rm_force.py, test_races.py,
-test_container_flags.py and test_network.py also pass with BERTH_MONITOR=conmon in the
-environment (the README says how to run them so)."""
+every command a user types sees the container as under berth's own monitor. The container
+tests of tests/e2e and tests/api also pass with BERTH_MONITOR=conmon in the environment (the
+README's "Tests" names them)."""
 
 from __future__ import annotations
 
