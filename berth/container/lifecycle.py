@@ -199,11 +199,9 @@ class Lifecycle:
         wait_for_attach: bool = False,
         meanwhile: Callable[[], object] | None = None,
     ) -> ContainerRecord:
-        """Start the container and return it running. `meanwhile` runs while its monitor
-        starts it (see MonitorLauncher.hand_over)."""
-        previous = self.refresh(self.records.get(record.id))
-        if previous.status not in ACTIVE:  # its last monitor may still release the last run
-            monitors.wait_gone(self.view.monitor_of(previous))
+        """Start the container, return it running; `meanwhile` runs while its monitor starts it."""
+        if record.status not in ACTIVE:  # its last monitor may still release the last run
+            monitors.wait_gone(self.view.monitor_of(record))
         with self.paths.start_lock(record.id):
             # Read again under the lock: a record read before may predate another start.
             current = self.refresh(self.records.get(record.id))
@@ -245,8 +243,10 @@ class Lifecycle:
                 owns_netns=owns_netns,
             )
             config.write()
-            held = [s.fileno() for s in network.held]
-            report = monitors.hand_over(config, record.name, spec, held, self._launcher, meanwhile)
+            held, runroot = [s.fileno() for s in network.held], str(self.paths.layout.runroot)
+            report = monitors.hand_over(
+                runroot, config, record.name, spec, held, self._launcher, meanwhile
+            )
         except BaseException as error:
             self.release(record, cgroup_too=group is not None)
             message = getattr(error, "message", str(error))

@@ -24,6 +24,7 @@ MONITOR_EXIT_SECONDS = 10
 
 
 def hand_over(
+    runroot: str,
     config: MonitorConfig,
     name: str,
     spec: dict[str, Any],
@@ -34,7 +35,7 @@ def hand_over(
     """Start the container of `config` (its spec written already, its monitor.json too)
     under its monitor, which takes the `held` fds (published ports, the DNS sockets) over:
     conmon (with the DNS sockets given to the store's supervisor), or berth's monitor."""
-    if conmon.wanted() and conmon.eligible(config) and _resolved(config):
+    if conmon.wanted() and conmon.eligible(config) and _resolved(runroot, config):
         # conmon's runtime places the container in its cgroup (berth's monitor is told it)
         spec["linux"]["cgroupsPath"] = f"/{config.cgroup_parent}/{config.cgroup_name}"
         from berth.cgroups import warmth
@@ -45,14 +46,14 @@ def hand_over(
         finally:
             warmth.release()
         if "error" in report and config.dns_fds:
-            release(runroot_of(config), config.id)
+            release(runroot, config.id)
         if meanwhile is not None:
             meanwhile()
         return report
     return launcher().hand_over(Path(config.run_dir), held, meanwhile)
 
 
-def _resolved(config: MonitorConfig) -> bool:
+def _resolved(runroot: str, config: MonitorConfig) -> bool:
     """Whether the container's names are served (by the store's DNS supervisor: conmon has
     no resolver) or need not be; else berth's monitor, which has one, holds it."""
     if not config.dns_fds:
@@ -61,7 +62,7 @@ def _resolved(config: MonitorConfig) -> bool:
 
     try:
         supervisor.register(
-            runroot_of(config),
+            runroot,
             config.id,
             config.run_dir,
             config.dns_fds,
@@ -72,10 +73,6 @@ def _resolved(config: MonitorConfig) -> bool:
     except OSError:
         return False
     return True
-
-
-def runroot_of(config: MonitorConfig) -> str:
-    return str(Path(config.run_dir).parent.parent)  # <runroot>/containers/<id>
 
 
 def release(runroot: str, container_id: str) -> None:

@@ -12,7 +12,7 @@ from berth.container.paths import ContainerPaths
 from berth.container.records import ContainerRecord, ContainerStore
 from berth.container.state import ACTIVE, Status
 from berth.errors import NotFound
-from berth.monitor.config import STATUS_NAME, MonitorConfig
+from berth.monitor.config import ENGINE_FAILURE, STATUS_NAME, MonitorConfig
 from berth.monitor.files import read_json
 
 MONITOR_KEYS = ("MonitorPid", "MonitorStart")  # in status.json, not in the container's State
@@ -95,7 +95,7 @@ class ContainerView:
         code = conmon.exit_code(run_dir)
         return {
             "Status": Status.EXITED,
-            "ExitCode": conmon.ENGINE_FAILURE if code is None else code,
+            "ExitCode": ENGINE_FAILURE if code is None else code,
             "Error": "",
             "OOMKilled": (run_dir / conmon.OOM_FILE).exists(),
             "FinishedAt": rfc3339_nano(finished),

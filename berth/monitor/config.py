@@ -13,6 +13,7 @@ STOP_REQUESTED = "stop-requested"
 # The container is being removed: its remover releases what the start set up, so the monitor
 # execs no clean-up of its own (berth.monitor.cleanup.exec_last_step).
 REMOVE_REQUESTED = "remove-requested"
+ENGINE_FAILURE = 125  # the exit code of a container its monitor could not start or watch
 RENAMED = "name"  # the container's name after a rename, for the monitor's events
 
 

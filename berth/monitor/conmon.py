@@ -14,7 +14,9 @@ created container through the runtime.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Any
 
 from berth.errors import BerthError, SystemFailure
 from berth.monitor import launch
-from berth.monitor.config import STATUS_NAME, MonitorConfig
+from berth.monitor.config import ENGINE_FAILURE, STATUS_NAME, MonitorConfig
 from berth.monitor.files import rfc3339_nano, running, write_status
 
 CONMON_PID = "conmon.pid"  # conmon's own pid, written by its first process (-P)
@@ -30,7 +32,6 @@ EXIT_FILE = "exit"  # in the run directory (conmon's persist dir): the exit code
 OOM_FILE = "oom"  # there too, when the kernel's OOM killer struck the container's cgroup
 SYNC_LIMIT = 64 * 1024
 CREATE_SECONDS = 60  # conmon's wait for `berth-runtime create` is not bounded: ours is
-ENGINE_FAILURE = 125
 CREATE_FAILED = "berth-runtime create failed: "
 ASKED = "BERTH_MONITOR"  # "conmon": eligible containers are held by conmon
 
@@ -76,8 +77,11 @@ def start(
     restart_count: int = 0,
 ) -> dict[str, Any]:
     """Create the container under a new conmon, record it running, start it. Returns the
-    monitor's kind of report: {"pid": …} or {"error": …, "exit_code": …}. A restart (by the
-    last conmon's exit command) first clears what that conmon left in the run directory."""
+    monitor's kind of report: {"pid": …} or {"error": …, "exit_code": …} when the runtime
+    could not create it (conmon then runs the exit command, which releases it). Raises
+    SystemFailure when conmon could not be started, died or hung (nothing will run the exit
+    command: the caller releases what the start set up). A restart (by the last conmon's
+    exit command) first clears what that conmon left in the run directory."""
     import subprocess
 
     conmon, runtime = conmon_path(), runtime_path()
@@ -105,17 +109,23 @@ def start(
         sync_write = -1
         first.wait()  # it forks conmon off and exits: reaped here, conmon lives on
         message = _read_sync(sync_read)
-    except OSError as error:
+        monitor_pid = int((run_dir / CONMON_PID).read_text().strip())
+    except (OSError, ValueError) as error:
         raise SystemFailure(f"conmon failed to start: {error}") from None
     finally:
         os.close(sync_read)
         if sync_write >= 0:
             os.close(sync_write)
-    pid = int(message.get("data", -1))
+    if message is None:
+        with contextlib.suppress(OSError):
+            os.kill(monitor_pid, signal.SIGKILL)
+        raise SystemFailure(f"the runtime did not create the container in {CREATE_SECONDS} s")
+    pid = message.get("data")
+    if not isinstance(pid, int):
+        raise SystemFailure(f"conmon failed to start the container: {_log_tail(run_dir)}")
     if pid <= 0:
-        text = runtime_error(str(message.get("message") or _log_tail(run_dir)))
+        text = runtime_error(str(message.get("message") or ""))
         return {"error": text, "exit_code": failure_code(text)}
-    monitor_pid = int((run_dir / CONMON_PID).read_text().strip())
     from berth.runtime import Runtime, processes
 
     # Running before it is started: its exit, recorded by the exit command, must come after.
@@ -176,9 +186,10 @@ def _argv(conmon: str, runtime: str, config: MonitorConfig, name: str) -> list[s
     ]  # fmt: skip
 
 
-def _read_sync(fd: int) -> dict[str, Any]:
+def _read_sync(fd: int) -> dict[str, Any] | None:
     """conmon's first message on its sync pipe: {"data": pid} once `create` has exited, or
-    {"data": -1, "message": the runtime's error}; {} when conmon died before it wrote."""
+    {"data": -1, "message": the runtime's error}; {} when conmon died before it wrote; None
+    when nothing came in `CREATE_SECONDS`."""
     import json
     import select
     import time
@@ -188,10 +199,7 @@ def _read_sync(fd: int) -> dict[str, Any]:
     while b"\n" not in data and len(data) < SYNC_LIMIT:
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([fd], [], [], left)[0]:
-            return {
-                "data": -1,
-                "message": f"the runtime did not create the container in {CREATE_SECONDS} s",
-            }
+            return None
         chunk = os.read(fd, 4096)
         if not chunk:
             break

@@ -12,6 +12,7 @@ signal sent to the container's pid 1.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from berth.monitor import conmon, protocol
+from berth.monitor.config import ENGINE_FAILURE
 
 ATTACH = "attach"  # conmon's socket, in the run directory (its bundle, with --full-attach)
 CONTROL = "ctl"  # conmon's control FIFO
@@ -34,7 +36,7 @@ class ConmonAttach(socket.socket):
     def __init__(self, run_dir: Path) -> None:
         super().__init__(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
         self.run_dir = run_dir
-        self._incoming = bytearray()  # the client's bytes: its greeting line, then frames
+        self._greeting = bytearray()  # the client's first line, until its end came
         self._greeted = False
         self._reader = protocol.FrameReader()
         self._ended = False
@@ -68,34 +70,34 @@ class ConmonAttach(socket.socket):
         deadline = time.monotonic() + EXIT_WAIT_SECONDS
         while (code := conmon.exit_code(self.run_dir)) is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        return conmon.ENGINE_FAILURE if code is None else code
+        return ENGINE_FAILURE if code is None else code
 
     def sendall(self, data: bytes, flags: int = 0) -> None:  # type: ignore[override]
-        self._incoming += data
         if not self._greeted:
-            line_end = self._incoming.find(b"\n")
-            if line_end < 0:
+            self._greeting += data
+            _, newline, data = bytes(self._greeting).partition(b"\n")
+            if not newline:
                 return
-            del self._incoming[: line_end + 1]  # conmon sends every stream to every client
-            self._greeted = True
-        frames = self._reader.feed(bytes(self._incoming))
-        self._incoming.clear()
-        for kind, payload in frames:
+            self._greeted = True  # conmon sends every stream to every client: not needed
+        for kind, payload in self._reader.feed(data):
             self._apply(kind, payload)
 
     def _apply(self, kind: int, payload: bytes) -> None:
+        """A client's frame, as conmon takes it; a resize or a signal that can't be carried
+        out (the container gone meanwhile, words that are no numbers) is dropped, as berth's
+        monitor drops them."""
         if kind == protocol.STDIN:
             for start in range(0, len(payload), STDIN_CHUNK):
                 super().sendall(payload[start : start + STDIN_CHUNK])
         elif kind == protocol.STDIN_CLOSE:
             self.shutdown(socket.SHUT_WR)
-        elif kind == protocol.RESIZE:
-            rows, _, columns = payload.decode().partition(" ")
-            self._control(f"1 {int(rows)} {int(columns)}\n")
-        elif kind == protocol.SIGNAL:
-            pid = int((self.run_dir / "pid").read_text())
-            if conmon.exit_code(self.run_dir) is None:  # not a pid reused since
-                os.kill(pid, int(payload))
+        elif kind in (protocol.RESIZE, protocol.SIGNAL):
+            with contextlib.suppress(OSError, ValueError):
+                if kind == protocol.RESIZE:
+                    rows, _, columns = payload.decode().partition(" ")
+                    self._control(f"1 {int(rows)} {int(columns)}\n")
+                elif conmon.exit_code(self.run_dir) is None:  # its pid not reused since
+                    os.kill(int((self.run_dir / "pid").read_text()), int(payload))
 
     def _control(self, line: str) -> None:
         fd = os.open(self.run_dir / CONTROL, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)

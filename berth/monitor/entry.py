@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from berth.monitor import cleanup, launch
-from berth.monitor.config import CONFIG_NAME, STATUS_NAME, MonitorConfig
+from berth.monitor.config import CONFIG_NAME, ENGINE_FAILURE, STATUS_NAME, MonitorConfig
 from berth.monitor.files import rfc3339_nano, write_json_atomically
-from berth.monitor.monitor import ENGINE_FAILURE, Monitor
+from berth.monitor.monitor import Monitor
 
 if TYPE_CHECKING:
     from berth.cgroups import Layout as CgroupLayout

@@ -18,10 +18,17 @@ import contextlib
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from berth.errors import BerthError
 from berth.monitor import cleanup, conmon, launch
-from berth.monitor.config import REMOVE_REQUESTED, STATUS_NAME, STOP_REQUESTED, MonitorConfig
+from berth.monitor.config import (
+    ENGINE_FAILURE,
+    REMOVE_REQUESTED,
+    STATUS_NAME,
+    STOP_REQUESTED,
+    MonitorConfig,
+)
 from berth.monitor.files import announce, ended, read_json, write_status
 
 BACKOFF_FILE = "backoff"  # the delay before the last restart, seconds
@@ -73,8 +80,11 @@ def record_exit(config: MonitorConfig) -> bool:
         if oom:
             announce(config, "oom")
         announce(config, "die", exitCode=str(code))
-        if again and _backed_off(run_dir) and _started_again(config, count + 1):
-            return True
+        if again and _backed_off(run_dir):
+            failure = _start_again(config, count + 1)
+            if failure is None:
+                return True
+            status.update(ExitCode=failure["exit_code"], Error=failure["error"])
         if again:  # stopped meanwhile, or the start failed: it ends here
             status.update(Status="exited")
             write_status(run_dir / STATUS_NAME, status, config.reserve)
@@ -107,21 +117,19 @@ def _backed_off(run_dir: Path) -> bool:
     return not _stopping(run_dir)
 
 
-def _started_again(config: MonitorConfig, count: int) -> bool:
+def _start_again(config: MonitorConfig, count: int) -> dict[str, Any] | None:
+    """The container started under a new conmon (None), or why it could not be."""
     run_dir = Path(config.run_dir)
     name = (config.event_attributes or {}).get("name", config.id)
     try:
         spec = (run_dir / "config.json").read_text()
         report = conmon.start(config, name, spec, (), restart_count=count)
     except (BerthError, OSError) as error:
-        report = {"error": str(error), "exit_code": conmon.ENGINE_FAILURE}
+        report = {"error": str(error), "exit_code": ENGINE_FAILURE}
     if "error" in report:
-        failed = read_json(run_dir / STATUS_NAME) or {}
-        failed.update(ExitCode=report["exit_code"], Error=report["error"])
-        write_status(run_dir / STATUS_NAME, failed, config.reserve)
-        return False
+        return report
     announce(config, "start")
-    return True
+    return None
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from berth.errors import BerthError
 from berth.monitor import cleanup, launch, protocol
 from berth.monitor.config import (
     ATTACH_SOCKET,
+    ENGINE_FAILURE,
     STATUS_NAME,
     MonitorConfig,
 )
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 DRAIN_SECONDS = 2.0
 ATTACH_WAIT_SECONDS = 30.0
-ENGINE_FAILURE = 125
 
 
 def _exit_code(status: int) -> int:
