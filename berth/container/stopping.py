@@ -170,6 +170,7 @@ class Controls:
             if record.status in state.ACTIVE:
                 self._end(record)
             self._wait_monitor_gone(record)
+            self._announce_end(record)
             with self.paths.start_lock(record.id):
                 try:
                     current = lifecycle.refresh(lifecycle.records.get(record.id))
@@ -210,6 +211,18 @@ class Controls:
                 group.kill_all(sig)
             elif (pid := int(record.state.get("Pid") or 0)) in group.pids():
                 os.kill(pid, sig)
+
+    def _announce_end(self, record: ContainerRecord) -> None:
+        """The oom and die events of a container conmon held, when its exit command left
+        them to its remover (`berth.monitor.conmon.claim_exit`), before its destroy."""
+        from berth.monitor import conmon
+
+        run_dir = self.paths.run_dir(record.id)
+        if not conmon.claim_exit(run_dir) or (code := conmon.exit_code(run_dir)) is None:
+            return
+        if (run_dir / conmon.OOM_FILE).exists():
+            self.lifecycle.announce("oom", record)
+        self.lifecycle.announce("die", record, exitCode=str(code))
 
     def _wait_monitor_gone(self, record: ContainerRecord) -> None:
         monitors.wait_gone(self.lifecycle.view.monitor_of(record))

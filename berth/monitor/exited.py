@@ -77,9 +77,10 @@ def record_exit(config: MonitorConfig) -> bool:
         again = config.restarts(code, count)
         status.update(ended(again, code, oom))
         write_status(run_dir / STATUS_NAME, status, config.reserve)
-        if oom:
-            announce(config, "oom")
-        announce(config, "die", exitCode=str(code))
+        if conmon.claim_exit(run_dir):  # else a remover said it, not waiting for this
+            if oom:
+                announce(config, "oom")
+            announce(config, "die", exitCode=str(code))
         if again and _backed_off(run_dir):
             failure = _start_again(config, count + 1)
             if failure is None:

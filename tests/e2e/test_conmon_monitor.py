@@ -116,6 +116,28 @@ def test_rm_removes_the_container_once_it_exits(berth: Berth, busybox: str, stor
     assert not (store.root / "containers" / container).exists()
 
 
+def test_rm_f_says_the_end_once_whoever_says_it(berth: Berth, busybox: str) -> None:
+    """`rm -f` of a running container: its exit command leaves at once and the remover says
+    its end; of one that ended on its own: the exit command said it. One die either way,
+    before the destroy."""
+    _run(berth, "--name", "killed", "--network", "none", busybox, "sleep", "300")
+    _run(berth, "--name", "ended", "--network", "none", busybox, "sh", "-c", "exit 4")
+    assert berth("wait", "ended").stdout == "4\n"
+    for name in ("killed", "ended"):
+        assert berth("rm", "-f", name).returncode == 0
+    for name, code in (("killed", "137"), ("ended", "4")):
+        events = berth(
+            "events", "--since", "1m", "--until", "0s", "--filter", f"container={name}",
+            "--format", "{{json .}}",
+        )  # fmt: skip
+        seen = [json.loads(line) for line in events.stdout.splitlines()]
+        ending = [event["Action"] for event in seen if event["Action"] != "kill"][2:]
+        assert ending == ["die", "destroy"], seen
+        die = next(event for event in seen if event["Action"] == "die")
+        assert die["Actor"]["Attributes"]["exitCode"] == code
+        assert die["Actor"]["Attributes"]["name"] == name
+
+
 def test_a_published_port_is_held_while_it_runs(
     berth: Berth, busybox: str, host_ns: HostNamespace
 ) -> None:
