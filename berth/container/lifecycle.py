@@ -93,6 +93,7 @@ class Lifecycle:
         if observed.changed:
             try:
                 self.records.save_state(observed.record)
+                monitors.say_end(self.paths.run_dir(record.id), self.announce, record)
                 if observed.monitor_gone:
                     self.release(observed.record)
             except (NoSpace, PermissionDenied):
@@ -223,6 +224,8 @@ class Lifecycle:
         self._mount_rootfs(record)
         group: CgroupManager | None = None
         network: NetworkSetup | None = None
+        basics = starting.monitor_basics(record, self.paths, wait_for_attach=wait_for_attach)
+        ahead = monitors.ahead(basics, record.host_config, record.name)
         try:
             if volume_mounts.volume_names(record.host_config):
                 rootfs = self.paths.rootfs(record.id)
@@ -235,19 +238,16 @@ class Lifecycle:
                 self.network.netns_path(record.id)
             )
             config = starting.monitor_config(
-                record,
-                self.paths,
-                group,
-                network,
-                wait_for_attach=wait_for_attach,
-                owns_netns=owns_netns,
+                basics, self.paths, group, network, owns_netns=owns_netns
             )
             config.write()
             held, runroot = [s.fileno() for s in network.held], str(self.paths.layout.runroot)
             report = monitors.hand_over(
-                runroot, config, record.name, spec, held, self._launcher, meanwhile
+                runroot, config, record.name, spec, held, self._launcher, meanwhile, ahead
             )
         except BaseException as error:
+            if ahead is not None:
+                ahead.abort()
             self.release(record, cgroup_too=group is not None)
             message = getattr(error, "message", str(error))
             code = getattr(error, "exit_status", 125)

@@ -14,13 +14,55 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from berth.container.view import monitor_alive
+from berth.errors import BerthError
 from berth.monitor import conmon
 
 if TYPE_CHECKING:
+    from berth.container.records import ContainerRecord
     from berth.monitor.config import MonitorConfig
     from berth.monitor.launch import MonitorLauncher
 
 MONITOR_EXIT_SECONDS = 10
+
+
+def ahead(config: MonitorConfig, host_config: dict[str, Any], name: str) -> Ahead | None:
+    """conmon spawned now for a container it will hold (`config`: `starting.monitor_basics`),
+    its runtime's create waiting for the bundle: its start overlaps the engine's preparations
+    (`conmon.Spawned`). None when the container is berth's monitor's, or publishes ports
+    (their reservations are given to conmon as it is spawned), or conmon can't be spawned."""
+    if not (conmon.wanted() and conmon.eligible(config)):
+        return None
+    if host_config.get("PortBindings") or host_config.get("PublishAllPorts"):
+        return None
+    from berth.cgroups import warmth
+
+    try:
+        spawned = conmon.Spawned(config, name, (), spec_text=None)
+    except (BerthError, OSError):
+        return None  # started the usual way, which says why it can't
+    warmth.hold()  # until berth-runtime has placed the init (berth.cgroups.warmth)
+    return Ahead(spawned)
+
+
+class Ahead:
+    """A conmon spawned ahead (`ahead`), until `hand_over` finishes it or the start fails."""
+
+    __slots__ = ("spawned",)
+
+    def __init__(self, spawned: conmon.Spawned) -> None:
+        self.spawned: conmon.Spawned | None = spawned
+
+    def take(self) -> conmon.Spawned | None:
+        spawned, self.spawned = self.spawned, None
+        return spawned
+
+    def abort(self) -> None:
+        """The start failed before the hand-over: the create canceled."""
+        if (spawned := self.take()) is not None:
+            from berth.cgroups import warmth
+
+            spawned.abort()
+            warmth.release()
 
 
 def hand_over(
@@ -31,18 +73,31 @@ def hand_over(
     held: Sequence[int],
     launcher: Callable[[], MonitorLauncher],
     meanwhile: Callable[[], object] | None,
+    ahead: Ahead | None = None,
 ) -> dict[str, Any]:
     """Start the container of `config` (its spec written already, its monitor.json too)
     under its monitor, which takes the `held` fds (published ports, the DNS sockets) over:
-    conmon (with the DNS sockets given to the store's supervisor), or berth's monitor."""
-    if conmon.wanted() and conmon.eligible(config) and _resolved(runroot, config):
+    conmon (with the DNS sockets given to the store's supervisor; spawned `ahead`, or now),
+    or berth's monitor."""
+    spawned = None
+    if ahead is not None and _resolved(runroot, config):
+        spawned = ahead.take()
+    elif ahead is not None:
+        ahead.abort()  # no DNS for it: berth's monitor, which has a resolver, holds it
+    if spawned is not None or (
+        ahead is None and conmon.wanted() and conmon.eligible(config) and _resolved(runroot, config)
+    ):
         # conmon's runtime places the container in its cgroup (berth's monitor is told it)
         spec["linux"]["cgroupsPath"] = f"/{config.cgroup_parent}/{config.cgroup_name}"
         from berth.cgroups import warmth
 
-        warmth.hold()  # until berth-runtime has placed the init (berth.cgroups.warmth)
+        if spawned is None:
+            warmth.hold()  # until berth-runtime has placed the init (berth.cgroups.warmth)
         try:
-            report = conmon.start(config, name, json.dumps(spec), config.held_fds)
+            text = json.dumps(spec)
+            if spawned is None:
+                spawned = conmon.Spawned(config, name, config.held_fds, spec_text=text)
+            report = spawned.finish(text)
         finally:
             warmth.release()
         if "error" in report and config.dns_fds:
@@ -80,6 +135,18 @@ def release(runroot: str, container_id: str) -> None:
     from berth.monitor import supervisor
 
     supervisor.release(runroot, container_id)
+
+
+def say_end(run_dir: Path, announce: Callable[..., None], record: ContainerRecord) -> None:
+    """The oom and die events of a run conmon held, said by the engine when it is the first
+    to record the end (`conmon.claim_exit`): its exit command may not have said them yet
+    (a `wait` returns once conmon's exit file is there), or never will (it leaves a container
+    being removed to its remover at once, or was killed). `announce`: `Lifecycle.announce`."""
+    if not conmon.claim_exit(run_dir) or (code := conmon.exit_code(run_dir)) is None:
+        return
+    if (run_dir / conmon.OOM_FILE).exists():
+        announce("oom", record)
+    announce("die", record, exitCode=str(code))
 
 
 def wait_gone(status: dict[str, Any]) -> None:

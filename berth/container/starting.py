@@ -127,21 +127,14 @@ def admin_argv(paths: ContainerPaths, *words: str) -> list[str]:
     ]
 
 
-def monitor_config(
-    record: ContainerRecord,
-    paths: ContainerPaths,
-    group: CgroupManager,
-    network: NetworkSetup,
-    *,
-    wait_for_attach: bool,
-    owns_netns: bool,
+def monitor_basics(
+    record: ContainerRecord, paths: ContainerPaths, *, wait_for_attach: bool
 ) -> MonitorConfig:
-    """What the monitor is told: where everything is, the restart policy, the healthcheck,
-    what to run when the container is done, and which of its fds are the network's."""
+    """What the monitor is told before the network and the cgroup are set up: enough to
+    choose the monitor and spawn conmon ahead (`berth.container.monitors.ahead`)."""
     from berth.container.log_config import settings
 
     policy = record.host_config.get("RestartPolicy") or {}
-    dns_fds = network.dns_fds or ()
     log = settings(record.host_config)
     return MonitorConfig(
         id=record.id,
@@ -159,7 +152,6 @@ def monitor_config(
         wait_for_attach=wait_for_attach,
         cgroup_name=record.id,
         cgroup_parent=paths.cgroup_parent,
-        cgroup_procs=[str(p) for p in group.procs_files()],
         restart_policy=str(policy.get("Name") or "no"),
         restart_max=int(policy.get("MaximumRetryCount") or 0),
         auto_remove_argv=admin_argv(paths, "rm", "-f", record.id)
@@ -167,13 +159,30 @@ def monitor_config(
         else [],
         healthcheck=record.config.get("Healthcheck"),
         shell=list(record.config.get("Shell") or []),
-        cleanup_argv=admin_argv(paths, "container", "cleanup", record.id) if owns_netns else [],
-        dns_fds=list(dns_fds),
-        dns_names=network.names_files,
         dns_servers=[str(s) for s in record.host_config.get("Dns") or []],
-        dns_aliases=dict(network.links.aliases or {}),
-        held_fds=[s.fileno() for s in network.held if s.fileno() not in dns_fds],
         reserve=str(paths.layout.reserve),
         events=str(paths.layout.events),
         event_attributes=record.event_attributes(),
+    )
+
+
+def monitor_config(
+    basics: MonitorConfig,
+    paths: ContainerPaths,
+    group: CgroupManager,
+    network: NetworkSetup,
+    *,
+    owns_netns: bool,
+) -> MonitorConfig:
+    """What the monitor is told: `basics`, with its cgroup, what to run when the container
+    is done, and which of its fds are the network's."""
+    dns_fds = network.dns_fds or ()
+    cleanup = admin_argv(paths, "container", "cleanup", basics.id) if owns_netns else []
+    return basics._replace(
+        cgroup_procs=[str(p) for p in group.procs_files()],
+        cleanup_argv=cleanup,
+        dns_fds=list(dns_fds),
+        dns_names=network.names_files,
+        dns_aliases=dict(network.links.aliases or {}),
+        held_fds=[s.fileno() for s in network.held if s.fileno() not in dns_fds],
     )

@@ -213,16 +213,9 @@ class Controls:
                 os.kill(pid, sig)
 
     def _announce_end(self, record: ContainerRecord) -> None:
-        """The oom and die events of a container conmon held, when its exit command left
-        them to its remover (`berth.monitor.conmon.claim_exit`), before its destroy."""
-        from berth.monitor import conmon
-
-        run_dir = self.paths.run_dir(record.id)
-        if not conmon.claim_exit(run_dir) or (code := conmon.exit_code(run_dir)) is None:
-            return
-        if (run_dir / conmon.OOM_FILE).exists():
-            self.lifecycle.announce("oom", record)
-        self.lifecycle.announce("die", record, exitCode=str(code))
+        """The oom and die events of a container conmon held, when no one said them yet
+        (its exit command leaves a container being removed to its remover at once)."""
+        monitors.say_end(self.paths.run_dir(record.id), self.lifecycle.announce, record)
 
     def _wait_monitor_gone(self, record: ContainerRecord) -> None:
         monitors.wait_gone(self.lifecycle.view.monitor_of(record))

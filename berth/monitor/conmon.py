@@ -28,6 +28,7 @@ from berth.errors import BerthError, SystemFailure
 from berth.monitor import launch
 from berth.monitor.config import ENGINE_FAILURE, REMOVE_REQUESTED, STATUS_NAME, MonitorConfig
 from berth.monitor.files import rfc3339_nano, running, write_status
+from berth.runtime.cli import GATE_ENV
 
 CONMON_PID = "conmon.pid"  # conmon's own pid, written by its first process (-P)
 EXIT_FILE = "exit"  # in the run directory (conmon's persist dir): the exit code
@@ -72,6 +73,10 @@ def is_conmon(run_dir: Path) -> bool:
     return (run_dir / CONMON_PID).exists()
 
 
+GATE_NAME = "gate"  # the FIFO in the run directory a `create` started ahead waits on
+GO = b"1"
+
+
 def start(
     config: MonitorConfig,
     name: str,
@@ -79,74 +84,127 @@ def start(
     held: Sequence[int],
     restart_count: int = 0,
 ) -> dict[str, Any]:
-    """Create the container under a new conmon, record it running, start it. Returns the
-    monitor's kind of report: {"pid": …} or {"error": …, "exit_code": …} when the runtime
-    could not create it (conmon then runs the exit command, which releases it). Raises
-    SystemFailure when conmon could not be started, died or hung (nothing will run the exit
-    command: the caller releases what the start set up). A restart (by the last conmon's
-    exit command) first clears what that conmon left in the run directory."""
-    import subprocess
+    """Create the container under a new conmon, record it running, start it (see
+    `Spawned.finish`). A restart (by the last conmon's exit command) is one."""
+    return Spawned(config, name, held, spec_text=spec_text).finish(spec_text, restart_count)
 
-    conmon, runtime = conmon_path(), runtime_path()
-    if conmon is None or runtime is None:
-        raise SystemFailure("BERTH_MONITOR=conmon: conmon or berth-runtime is not installed")
-    run_dir = Path(config.run_dir)
-    leftovers = (EXIT_FILE, OOM_FILE, ANNOUNCED_FILE, CONMON_PID, "pid", "attach", "ctl", "winsz")
-    for leftover in leftovers:
-        (run_dir / leftover).unlink(missing_ok=True)
-    (run_dir / "config.json").write_text(spec_text)  # the bundle conmon is given
-    argv = _argv(conmon, runtime, config, name)
-    sync_read, sync_write = os.pipe2(os.O_CLOEXEC)
-    environment = {**launch.monitor_environment(), "_OCI_SYNCPIPE": str(sync_write)}
-    try:
-        with open(run_dir / launch.LOG_NAME, "ab") as log:
-            first = subprocess.Popen(
-                argv,
-                env=environment,
-                cwd=run_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                pass_fds=(sync_write, *held),
-            )
-        os.close(sync_write)
-        sync_write = -1
-        first.wait()  # it forks conmon off and exits: reaped here, conmon lives on
-        message = _read_sync(sync_read)
-        monitor_pid = int((run_dir / CONMON_PID).read_text().strip())
-    except (OSError, ValueError) as error:
-        raise SystemFailure(f"conmon failed to start: {error}") from None
-    finally:
-        os.close(sync_read)
-        if sync_write >= 0:
+
+class Spawned:
+    """conmon, spawned, running `berth-runtime create` on the run directory's bundle.
+
+    Given the spec, it is written first. Without it, conmon is spawned ahead of it: the
+    runtime's start (an interpreter and its imports, ~30 ms) then overlaps the engine's own
+    preparations (the rootfs, the network), and its create waits on a gate (a FIFO named in
+    its environment, `berth.runtime.cli_create`) until `finish` writes the spec and says go;
+    `abort` (or the engine's death: the gate's end of file) cancels it. The engine holds the
+    gate open until the create is done, so the word waits in the FIFO for a late reader.
+    Raises SystemFailure when conmon can't be started."""
+
+    def __init__(
+        self, config: MonitorConfig, name: str, held: Sequence[int], *, spec_text: str | None
+    ) -> None:
+        import subprocess
+
+        conmon, runtime = conmon_path(), runtime_path()
+        if conmon is None or runtime is None:
+            raise SystemFailure("BERTH_MONITOR=conmon: conmon or berth-runtime is not installed")
+        self.config = config
+        self.run_dir = run_dir = Path(config.run_dir)
+        self._gate = self._sync = -1
+        leftovers = (EXIT_FILE, OOM_FILE, ANNOUNCED_FILE, CONMON_PID, GATE_NAME)
+        for leftover in (*leftovers, "pid", "attach", "ctl", "winsz"):
+            (run_dir / leftover).unlink(missing_ok=True)
+        environment = {**launch.monitor_environment()}
+        environment.pop(GATE_ENV, None)  # an exit command's restart inherits the last one's
+        if spec_text is None:
+            os.mkfifo(run_dir / GATE_NAME, 0o600)
+            self._gate = os.open(run_dir / GATE_NAME, os.O_RDWR | os.O_CLOEXEC)  # never blocks
+            environment[GATE_ENV] = str(run_dir / GATE_NAME)
+        else:
+            (run_dir / "config.json").write_text(spec_text)  # the bundle conmon is given
+        argv = _argv(conmon, runtime, config, name)
+        self._sync, sync_write = os.pipe2(os.O_CLOEXEC)
+        environment["_OCI_SYNCPIPE"] = str(sync_write)
+        try:
+            with open(run_dir / launch.LOG_NAME, "ab") as log:
+                first = subprocess.Popen(
+                    argv,
+                    env=environment,
+                    cwd=run_dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    pass_fds=(sync_write, *held),
+                )
+            first.wait()  # it forks conmon off and exits: reaped here, conmon lives on
+        except OSError as error:
+            self._close()
+            raise SystemFailure(f"conmon failed to start: {error}") from None
+        finally:
             os.close(sync_write)
-    if message is None:
-        with contextlib.suppress(OSError):
-            os.kill(monitor_pid, signal.SIGKILL)
-        raise SystemFailure(f"the runtime did not create the container in {CREATE_SECONDS} s")
-    pid = message.get("data")
-    if not isinstance(pid, int):
-        raise SystemFailure(f"conmon failed to start the container: {_log_tail(run_dir)}")
-    if pid <= 0:
-        text = runtime_error(str(message.get("message") or ""))
-        return {"error": text, "exit_code": failure_code(text)}
-    from berth.runtime import Runtime, processes
 
-    # Running before it is started: its exit, recorded by the exit command, must come after.
-    status = {
-        **running(pid, rfc3339_nano()),
-        "RestartCount": restart_count,
-        "MonitorPid": monitor_pid,
-        "MonitorStart": processes.start_time(monitor_pid),
-    }
-    write_status(run_dir / STATUS_NAME, status, config.reserve)
-    runtime_handle = Runtime(Path(config.runtime_root))
-    try:
-        runtime_handle.start(config.id)
-    except BerthError as error:
-        runtime_handle.delete(config.id)  # conmon hears the end and runs the exit command
-        return {"error": error.message, "exit_code": ENGINE_FAILURE}
-    return {"pid": pid}
+    def abort(self) -> None:
+        """The start given up before `finish`: the create canceled; conmon's exit command
+        leaves the release to the engine (as a remover's)."""
+        if self._sync < 0:
+            return
+        with contextlib.suppress(OSError):
+            (self.run_dir / REMOVE_REQUESTED).touch()
+            os.write(self._gate, b"0")
+        self._close()
+
+    def _close(self) -> None:
+        for fd in (self._gate, self._sync):
+            if fd >= 0:
+                os.close(fd)
+        self._gate = self._sync = -1
+        (self.run_dir / GATE_NAME).unlink(missing_ok=True)
+
+    def finish(self, spec_text: str, restart_count: int = 0) -> dict[str, Any]:
+        """The spec written (if it was not), conmon's word on the create awaited, the
+        container recorded running and started. Returns the monitor's kind of report:
+        {"pid": …} or {"error": …, "exit_code": …} when the runtime could not create it
+        (conmon then runs the exit command, which releases it). Raises SystemFailure when
+        conmon died or hung (nothing will run the exit command: the caller releases what
+        the start set up)."""
+        config, run_dir = self.config, self.run_dir
+        try:
+            if self._gate >= 0:
+                (run_dir / "config.json").write_text(spec_text)
+                os.write(self._gate, GO)
+            message = _read_sync(self._sync)
+            monitor_pid = int((run_dir / CONMON_PID).read_text().strip())
+        except (OSError, ValueError) as error:
+            raise SystemFailure(f"conmon failed to start: {error}") from None
+        finally:
+            self._close()
+        if message is None:
+            with contextlib.suppress(OSError):
+                os.kill(monitor_pid, signal.SIGKILL)
+            raise SystemFailure(f"the runtime did not create the container in {CREATE_SECONDS} s")
+        pid = message.get("data")
+        if not isinstance(pid, int):
+            raise SystemFailure(f"conmon failed to start the container: {_log_tail(run_dir)}")
+        if pid <= 0:
+            text = runtime_error(str(message.get("message") or ""))
+            return {"error": text, "exit_code": failure_code(text)}
+        from berth.runtime import Runtime, processes
+
+        # Running before it is started: its exit, recorded by the exit command, must come after.
+        status = {
+            **running(pid, rfc3339_nano()),
+            "RestartCount": restart_count,
+            "MonitorPid": monitor_pid,
+            "MonitorStart": processes.start_time(monitor_pid),
+        }
+        write_status(run_dir / STATUS_NAME, status, config.reserve)
+        runtime_handle = Runtime(Path(config.runtime_root))
+        try:
+            runtime_handle.start(config.id)
+        except BerthError as error:
+            runtime_handle.delete(config.id)  # conmon hears the end and runs the exit command
+            return {"error": error.message, "exit_code": ENGINE_FAILURE}
+        return {"pid": pid}
 
 
 def _log_tail(run_dir: Path) -> str:

@@ -32,6 +32,10 @@ PROG = "berth-runtime"
 SPEC_VERSION = "1.0.2"
 DEFAULT_ROOT = "/run/berth-runtime"
 UNKNOWN_COMMAND = 3  # runc's (urfave/cli's) status for a command it doesn't know
+# berth's engine may spawn conmon, and so `create`, before the bundle is written, so that this
+# interpreter's start and imports overlap its own work (`berth.monitor.conmon.Spawned`): it
+# names a FIFO in this variable, and says go on it once the bundle is ready.
+GATE_ENV = "BERTH_RUNTIME_GATE"
 
 # Per command: every spelling of an option -> its canonical name; `VALUED` ones take a value.
 GLOBAL = {

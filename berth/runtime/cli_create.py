@@ -19,9 +19,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from berth.errors import AlreadyExists, BerthError, InvalidArgument
+from berth.errors import AlreadyExists, BerthError, InvalidArgument, SystemFailure
 from berth.runtime import cli_state
-from berth.runtime.cli import PROG, container_id
+from berth.runtime.cli import GATE_ENV, PROG, container_id
 from berth.runtime.spawn import Stdio
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ def _refuse_unsupported(options: Options, spec: dict[str, Any]) -> None:
 
 def create(options: Options, log: Log) -> int:
     ident = container_id(options, log)
+    _wait_for_the_bundle()
     runtime = cli_state.open_runtime(options, log)
     if (runtime.directory(ident) / "state.json").exists():
         raise AlreadyExists(f"container with id exists: {ident}")
@@ -128,6 +129,30 @@ def create(options: Options, log: Log) -> int:
                 group.destroy()
         raise
     return 0
+
+
+GATE_SECONDS = 60.0
+
+
+def _wait_for_the_bundle() -> None:
+    """Until the engine that spawned this says the bundle is ready; its end of file without
+    that word (it gave up, or died) cancels the create."""
+    path = os.environ.pop(GATE_ENV, "")
+    if not path:
+        return
+    import select
+
+    try:
+        gate = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise SystemFailure(f"the engine's gate {path}: {error.strerror}") from None
+    try:
+        if not select.select([gate], [], [], GATE_SECONDS)[0]:
+            raise SystemFailure(f"the bundle was not ready within {GATE_SECONDS:.0f} s")
+        if os.read(gate, 1) != b"1":
+            raise SystemFailure("the engine canceled the start")
+    finally:
+        os.close(gate)
 
 
 def _create(

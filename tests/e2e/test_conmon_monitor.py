@@ -116,6 +116,43 @@ def test_rm_removes_the_container_once_it_exits(berth: Berth, busybox: str, stor
     assert not (store.root / "containers" / container).exists()
 
 
+def _processes_naming(word: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            line = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if proc.name.isdigit() and word in line:
+            found.append(line)
+    return found
+
+
+def test_a_start_that_fails_after_conmon_was_spawned_leaves_nothing(
+    berth: Berth, busybox: str, store: Store
+) -> None:
+    """conmon is spawned ahead of the network's set-up (its runtime waits for the bundle);
+    a start that fails after that cancels it: no conmon or runtime waits on, the container
+    is created with the error, and a start that can succeed then does, under conmon."""
+    assert berth("create", "--name", "other", "--network", "none", busybox, "true").returncode == 0
+    made = berth(
+        "create", "--name", "joiner", "--network", "container:other", busybox, "sleep", "300"
+    )
+    assert made.returncode == 0, made.stderr
+    joiner = made.stdout.strip()
+    failed = berth("start", "joiner", env=CONMON)
+    assert failed.returncode != 0
+    assert "cannot join network of a non running container" in failed.stderr
+    _until(lambda: not _processes_naming(joiner), "no conmon or runtime of it is left")
+    assert not (store.runroot / "containers" / joiner / "gate").exists()
+    assert _state(berth, "joiner")["Status"] == "created"
+    assert berth("start", "other", env=CONMON).returncode == 0  # `true`: it ends at once
+    assert berth("rm", "joiner").returncode == 0
+    _run(berth, "--name", "joined", "--network", "none", busybox, "sleep", "300")
+    assert _monitor_name(int(_state(berth, "joined")["Pid"])) == "conmon"
+    assert berth("rm", "-f", "joined", "other").returncode == 0
+
+
 def test_rm_f_says_the_end_once_whoever_says_it(berth: Berth, busybox: str) -> None:
     """`rm -f` of a running container: its exit command leaves at once and the remover says
     its end; of one that ended on its own: the exit command said it. One die either way,
