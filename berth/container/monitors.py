@@ -100,6 +100,10 @@ def hand_over(
             report = spawned.finish(text)
         finally:
             warmth.release()
+        if "pid" in report and config.healthcheck:
+            from berth.monitor.supervisor import probe_health
+
+            probe_health(config, int(report["pid"]))
         if "error" in report and config.dns_fds:
             release(runroot, config.id)
         if meanwhile is not None:

@@ -163,6 +163,7 @@ def monitor_basics(
         reserve=str(paths.layout.reserve),
         events=str(paths.layout.events),
         event_attributes=record.event_attributes(),
+        runroot=str(paths.layout.runroot),
     )
 
 

@@ -50,6 +50,7 @@ class MonitorConfig(NamedTuple):
     dns_servers: Sequence[str] = ()  # where the resolver forwards (--dns); else the host's
     dns_aliases: dict[str, str] | None = None  # link alias -> container name (user networks)
     stdin_once: bool = False  # Config.StdinOnce: the first attached client's end closes stdin
+    runroot: str = ""  # the store's run root: where its supervisor is found
 
     def restarts(self, exit_code: int, restart_count: int) -> bool:
         """Whether the restart policy starts the container again after this exit: never

@@ -27,7 +27,7 @@ from typing import Any
 from berth.errors import BerthError, SystemFailure
 from berth.monitor import launch
 from berth.monitor.config import ENGINE_FAILURE, REMOVE_REQUESTED, STATUS_NAME, MonitorConfig
-from berth.monitor.files import rfc3339_nano, running, write_status
+from berth.monitor.files import rfc3339_nano, running, status_lock, write_status
 from berth.runtime.cli import GATE_ENV
 
 CONMON_PID = "conmon.pid"  # conmon's own pid, written by its first process (-P)
@@ -61,11 +61,11 @@ def runtime_path() -> str | None:
 
 def eligible(config: MonitorConfig) -> bool:
     """Whether conmon covers every duty this container needs of a monitor (the embedded DNS
-    of user-defined networks: with `berth.monitor.supervisor`). Not yet: a client attached
-    from the start (foreground `run`, `start -a`: berth's attach protocol), a healthcheck, a
-    log that keeps rotated files (max-file > 1: conmon 2.1.6 starts its log over, as
+    of user-defined networks and healthchecks: with `berth.monitor.supervisor`). Not yet: a
+    client attached from the start (foreground `run`, `start -a`: berth's attach protocol),
+    a log that keeps rotated files (max-file > 1: conmon 2.1.6 starts its log over, as
     max-file 1 does)."""
-    return not (config.wait_for_attach or config.healthcheck or config.log_max_files > 1)
+    return not (config.wait_for_attach or config.log_max_files > 1)
 
 
 def is_conmon(run_dir: Path) -> bool:
@@ -197,7 +197,8 @@ class Spawned:
             "MonitorPid": monitor_pid,
             "MonitorStart": processes.start_time(monitor_pid),
         }
-        write_status(run_dir / STATUS_NAME, status, config.reserve)
+        with status_lock(run_dir):  # a last run's health may be being written
+            write_status(run_dir / STATUS_NAME, status, config.reserve)
         runtime_handle = Runtime(Path(config.runtime_root))
         try:
             runtime_handle.start(config.id)

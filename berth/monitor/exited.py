@@ -29,7 +29,7 @@ from berth.monitor.config import (
     STOP_REQUESTED,
     MonitorConfig,
 )
-from berth.monitor.files import announce, ended, read_json, write_status
+from berth.monitor.files import announce, ended, read_json, status_lock, write_status
 
 BACKOFF_FILE = "backoff"  # the delay before the last restart, seconds
 BACKOFF_FIRST = 0.1
@@ -72,23 +72,26 @@ def record_exit(config: MonitorConfig) -> bool:
         with contextlib.suppress(BerthError):
             Runtime(Path(config.runtime_root)).delete(config.id)
     if code is not None:  # else it never ran: the start failed, and its caller says so
-        status = read_json(run_dir / STATUS_NAME) or {}
-        count = int(status.get("RestartCount") or 0)
-        again = config.restarts(code, count)
-        status.update(ended(again, code, oom))
-        write_status(run_dir / STATUS_NAME, status, config.reserve)
+        with status_lock(run_dir):  # the supervisor may be writing its health meanwhile
+            status = read_json(run_dir / STATUS_NAME) or {}
+            count = int(status.get("RestartCount") or 0)
+            again = config.restarts(code, count)
+            status.update(ended(again, code, oom))
+            write_status(run_dir / STATUS_NAME, status, config.reserve)
         if conmon.claim_exit(run_dir):  # else a remover said it, not waiting for this
             if oom:
                 announce(config, "oom")
             announce(config, "die", exitCode=str(code))
+        failed: dict[str, Any] = {}
         if again and _backed_off(run_dir):
             failure = _start_again(config, count + 1)
             if failure is None:
                 return True
-            status.update(ExitCode=failure["exit_code"], Error=failure["error"])
+            failed = {"ExitCode": failure["exit_code"], "Error": failure["error"]}
         if again:  # stopped meanwhile, or the start failed: it ends here
-            status.update(Status="exited")
-            write_status(run_dir / STATUS_NAME, status, config.reserve)
+            status.update(Status="exited", **failed)
+            with status_lock(run_dir):
+                write_status(run_dir / STATUS_NAME, status, config.reserve)
     if leftovers is not None:
         leftovers.unmount_and_destroy()
     return False
@@ -130,6 +133,10 @@ def _start_again(config: MonitorConfig, count: int) -> dict[str, Any] | None:
     if "error" in report:
         return report
     announce(config, "start")
+    if config.healthcheck:
+        from berth.monitor.supervisor import probe_health  # its socket: only where needed
+
+        probe_health(config, int(report["pid"]))
     return None
 
 

@@ -31,7 +31,7 @@ from berth import jsonio
 from berth.monitor.config import RENAMED
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from berth.monitor.config import MonitorConfig
 
@@ -57,6 +57,29 @@ def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
         stream.flush()
         os.fsync(stream.fileno())
     os.replace(temporary, path)
+
+
+STATUS_LOCK = "status.lock"
+
+
+@contextlib.contextmanager
+def status_lock(run_dir: Path) -> Iterator[bool]:
+    """Held while one of status.json's writers reads, changes and writes it: a container
+    conmon holds has several (the engine's start, the exit command, the supervisor's
+    healthchecks; berth's monitor is its container's only one). Yields False, holding
+    nothing, when the run directory is gone."""
+    import fcntl
+
+    try:
+        fd = os.open(run_dir / STATUS_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        yield False
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield True
+    finally:
+        os.close(fd)
 
 
 def write_status(path: Path, status: dict[str, Any], reserve: str) -> None:

@@ -172,13 +172,7 @@ class Monitor:
                 self.runtime.kill(self.config.id, sig)
 
     def _reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in processes.reaped():
             if pid == self.pid:
                 self.exit_status = status
             elif self.health is not None:

@@ -1,16 +1,20 @@
-"""The embedded DNS (127.0.0.11) of the containers conmon holds (`berth.monitor.conmon`), for
-all of them in one process: `python -m berth.monitor.supervisor NAME FD`, one per store (its
-run root) and berth installation, reached on the abstract unix socket NAME (which the client
-that starts it binds and listens on, and hands over as FD), as the monitor zygote is.
+"""The embedded DNS (127.0.0.11) and the healthchecks of the containers conmon holds
+(`berth.monitor.conmon`), for all of them in one process: `python -m berth.monitor.supervisor
+NAME FD`, one per store (its run root) and berth installation, reached on the abstract unix
+socket NAME (which the client that starts it binds and listens on, and hands over as FD), as
+the monitor zygote is.
 
-berth's own monitor answers its container's names in a thread of its own; conmon can't, so a
-container on a user-defined network registers here once conmon has started it: its id, its
-run directory, its networks' name tables, its --dns servers and link aliases, and the two
-sockets the engine bound inside its network namespace (SCM_RIGHTS). Each gets a resolver
-(`berth.monitor.resolver.Resolver`) until the container is released (`release`, from
-`Lifecycle.release`: not at each exit, since a restart by policy keeps its namespace), or its
-run directory is gone (a release this never heard of). With none left for `LINGER_SECONDS`
-it exits; killed, the names of the containers it served go unanswered until they start again.
+berth's own monitor answers its container's names in a thread of its own and runs its probes
+from its loop; conmon does neither. So a container on a user-defined network registers here
+once conmon has started it: its id, its run directory, its networks' name tables, its --dns
+servers and link aliases, and the two sockets the engine bound inside its network namespace
+(SCM_RIGHTS). Each gets a resolver (`berth.monitor.resolver.Resolver`) until the container is
+released (`release`, from `Lifecycle.release`: not at each exit, since a restart by policy
+keeps its namespace), or its run directory is gone (a release this never heard of). A
+container with a healthcheck is watched from each start (`watch_health`) until its pid 1 ends
+(`berth.monitor.supervised_health`). With none of either left for `LINGER_SECONDS` it exits;
+killed, the names of the containers it served go unanswered, and their probes unrun, until
+they start again.
 
 Only the supervisor's own user may register (SO_PEERCRED): an abstract socket has no file
 permissions.
@@ -21,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
+import selectors
 import socket
 import struct
 import sys
@@ -30,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from berth.monitor.launch import (
     ANSWER_SECONDS,
+    LOG_NAME,
     detached_listener,
     listen,
     service_address,
@@ -39,12 +44,15 @@ from berth.monitor.launch import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from berth.monitor.config import MonitorConfig
     from berth.monitor.resolver import Resolver
+    from berth.monitor.supervised_health import HealthWatch
 
 KIND = "berth-supervisor"
 LINGER_SECONDS = 2.0  # with no container registered
 SWEEP_SECONDS = 2.0  # how often run directories are looked for
 MESSAGE_SIZE = 64 * 1024
+LISTENER = "listener"
 
 
 # -- the client's side: the engine's ------------------------------------------------------
@@ -68,6 +76,26 @@ def register(
         "servers": list(servers),
         "aliases": aliases,
     }
+    _request(runroot, request, fds)
+
+
+def watch_health(runroot: str, container_id: str, run_dir: str, pid: int) -> None:
+    """The container's healthcheck probed by the store's supervisor (started now if none
+    runs) from its start with pid 1 `pid`. Raises OSError when none can be reached."""
+    _request(runroot, {"health": container_id, "run_dir": run_dir, "pid": pid}, ())
+
+
+def probe_health(config: MonitorConfig, pid: int) -> None:
+    """`watch_health` for a container conmon has just started; one the supervisor can't
+    take runs unprobed (its health stays `starting`), and its monitor log says why."""
+    try:
+        watch_health(config.runroot, config.id, config.run_dir, pid)
+    except OSError as error:
+        with contextlib.suppress(OSError), open(f"{config.run_dir}/{LOG_NAME}", "a") as log:
+            log.write(f"healthcheck: {error}\n")
+
+
+def _request(runroot: str, request: dict[str, Any], fds: Sequence[int]) -> None:
     name = service_address(KIND, runroot)
     for _ in range(2):  # a second time: another client was starting one meanwhile
         with contextlib.suppress(OSError):
@@ -113,57 +141,93 @@ class Served:
         self.run_dir = run_dir
 
 
-def serve(listener: socket.socket) -> None:
-    served: dict[str, Served] = {}
-    idle_since = time.monotonic()
-    swept = time.monotonic()
-    while served or time.monotonic() - idle_since <= LINGER_SECONDS:
-        ready, _, _ = select.select([listener], [], [], SWEEP_SECONDS / 4)
-        if ready:
-            with contextlib.suppress(OSError):
-                connection, _ = listener.accept()
-                with connection:
-                    _answer(connection, served)
-        if time.monotonic() - swept >= SWEEP_SECONDS:
-            swept = time.monotonic()
-            for ident in [i for i, s in served.items() if not os.path.isdir(s.run_dir)]:
-                served.pop(ident).resolver.stop()
-        if served:
-            idle_since = time.monotonic()
+class Supervisor:
+    """The resolvers it serves, and the healthchecks it runs (their module imported with the
+    first: a supervisor for names alone needs none of it)."""
 
+    def __init__(self, listener: socket.socket) -> None:
+        self.listener = listener
+        self.served: dict[str, Served] = {}
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(listener, selectors.EVENT_READ, LISTENER)
+        self.health: HealthWatch | None = None
 
-def _answer(connection: socket.socket, served: dict[str, Served]) -> None:
-    from berth.monitor.resolver import Resolver
+    def busy(self) -> bool:
+        return bool(self.served) or (self.health is not None and self.health.watching())
 
-    credentials = connection.getsockopt(
-        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
-    )
-    if struct.unpack("3i", credentials)[1] != os.getuid():
-        return
-    connection.settimeout(ANSWER_SECONDS)
-    message, fds, _, _ = socket.recv_fds(connection, MESSAGE_SIZE, 2)
-    try:
-        request = json.loads(message)
-        if "release" in request:
-            gone = served.pop(str(request["release"]), None)
-            if gone is not None:
-                gone.resolver.stop()
-        elif len(fds) == 2:
-            ident = str(request["register"])
-            previous = served.pop(ident, None)
-            if previous is not None:  # started again: its new sockets
-                previous.resolver.stop()
-            resolver = Resolver(fds, request["names"], request["servers"], request["aliases"])
-            fds = []  # the resolver's now
-            served[ident] = Served(resolver, str(request["run_dir"]))
-        else:
+    def serve(self) -> None:
+        idle_since = swept = time.monotonic()
+        while self.busy() or time.monotonic() - idle_since <= LINGER_SECONDS:
+            timeout = SWEEP_SECONDS / 4
+            due = self.health.deadline() if self.health is not None else None
+            if due is not None:
+                timeout = max(0.0, min(timeout, due - time.monotonic()))
+            for key, _ in self.selector.select(timeout):
+                if key.data == LISTENER:
+                    with contextlib.suppress(OSError):
+                        connection, _ = self.listener.accept()
+                        with connection:
+                            self._answer(connection)
+                elif self.health is not None:
+                    self.health.ready(key.data)
+            if self.health is not None:
+                self.health.tick()
+            if time.monotonic() - swept >= SWEEP_SECONDS:
+                swept = time.monotonic()
+                for ident in [i for i, s in self.served.items() if not os.path.isdir(s.run_dir)]:
+                    self.served.pop(ident).resolver.stop()
+            if self.busy():
+                idle_since = time.monotonic()
+
+    def _answer(self, connection: socket.socket) -> None:
+        credentials = connection.getsockopt(
+            socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+        )
+        if struct.unpack("3i", credentials)[1] != os.getuid():
             return
-    except (ValueError, KeyError, TypeError):
-        return
-    finally:
-        for fd in fds:
-            os.close(fd)
-    connection.send(b"ok")
+        connection.settimeout(ANSWER_SECONDS)
+        message, fds, _, _ = socket.recv_fds(connection, MESSAGE_SIZE, 2)
+        try:
+            request = json.loads(message)
+            if "release" in request:
+                self._release(str(request["release"]))
+            elif "health" in request:
+                self._health().watch(str(request["run_dir"]), int(request["pid"]))
+            elif len(fds) == 2:
+                self._register(request, fds)
+                fds = []  # the resolver's now
+            else:
+                return
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        finally:
+            for fd in fds:
+                os.close(fd)
+        connection.send(b"ok")
+
+    def _register(self, request: dict[str, Any], fds: list[int]) -> None:
+        from berth.monitor.resolver import Resolver
+
+        ident = str(request["register"])
+        previous = self.served.pop(ident, None)
+        if previous is not None:  # started again: its new sockets
+            previous.resolver.stop()
+        resolver = Resolver(fds, request["names"], request["servers"], request["aliases"])
+        self.served[ident] = Served(resolver, str(request["run_dir"]))
+
+    def _release(self, ident: str) -> None:
+        gone = self.served.pop(ident, None)
+        if gone is not None:
+            gone.resolver.stop()
+        if self.health is not None:
+            self.health.forget(ident)
+
+    def _health(self) -> HealthWatch:
+        if self.health is None:
+            from berth.monitor.supervised_health import HealthWatch
+
+            self.health = HealthWatch(self.selector)
+        return self.health
 
 
 def main(argv: list[str]) -> None:
@@ -173,7 +237,7 @@ def main(argv: list[str]) -> None:
     from berth.sys.process import set_name
 
     set_name(KIND.encode())
-    serve(listener)
+    Supervisor(listener).serve()
     os._exit(0)
 
 

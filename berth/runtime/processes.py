@@ -13,6 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 
 def _stat_fields(pid: int) -> list[bytes] | None:
     """Fields 3.. of /proc/PID/stat (after the command, which may hold spaces and parens).
@@ -89,3 +93,15 @@ def _first_of_its_pid_namespace(pid: int) -> bool:
     except OSError:
         pass
     return False
+
+
+def reaped() -> Iterator[tuple[int, int]]:
+    """(pid, wait status) of each child that has ended, reaped now, until none is left."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status

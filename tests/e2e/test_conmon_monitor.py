@@ -212,9 +212,9 @@ def test_a_signal_reaches_the_container_through_attach(berth: Berth, busybox: st
 
 
 def test_what_conmon_does_not_cover_stays_with_berths_monitor(berth: Berth, busybox: str) -> None:
-    healthy = ["--health-cmd", "true"]
-    _run(berth, "--name", "checked", *healthy, "--network", "none", busybox, "sleep", "300")
-    assert _monitor_name(int(_state(berth, "checked")["Pid"])) == "berth-monitor"
+    rotated = ["--log-opt", "max-size=1k", "--log-opt", "max-file=2"]
+    _run(berth, "--name", "rotated", *rotated, "--network", "none", busybox, "sleep", "300")
+    assert _monitor_name(int(_state(berth, "rotated")["Pid"])) == "berth-monitor"
     foreground = berth("run", "--rm", "--network", "none", busybox, "echo", "hi", env=CONMON)
     assert (foreground.returncode, foreground.stdout) == (0, "hi\n")
 
@@ -333,3 +333,48 @@ def test_a_restart_by_policy_keeps_its_name_served(berth: Berth, busybox: str) -
     assert berth("rm", "-f", "flaky", "asker").returncode == 0
     _until(lambda: not _supervisors(), "the supervisor leaves with its last container")
     assert berth("network", "rm", "apps").returncode == 0
+
+
+def _health(berth: Berth, name: str) -> dict:  # type: ignore[type-arg]
+    return _state(berth, name).get("Health") or {}
+
+
+def test_healthchecks_are_probed_by_the_stores_supervisor(berth: Berth, busybox: str) -> None:
+    """conmon runs no probes: the store's supervisor does, as berth's monitor would (Docker's
+    rules, `berth.monitor.probes`), into the container's status, `ps` and the events; the
+    container's end stops them, and a restart by policy starts them over."""
+    probe = ["--health-cmd", "echo probing; test -f /tmp/ok", "--health-interval", "200ms",
+             "--health-retries", "2"]  # fmt: skip
+    _run(berth, "--name", "probed", *probe, "--network", "none", busybox, "sleep", "300")
+    assert _monitor_name(int(_state(berth, "probed")["Pid"])) == "conmon"
+    assert len(_supervisors()) == 1
+    _until(lambda: _health(berth, "probed").get("Status") == "unhealthy", "two failures")
+    health = _health(berth, "probed")
+    assert health["FailingStreak"] >= 2
+    assert health["Log"][-1]["ExitCode"] == 1 and health["Log"][-1]["Output"] == "probing\n"
+    assert berth("exec", "probed", "touch", "/tmp/ok").returncode == 0
+    _until(lambda: _health(berth, "probed").get("Status") == "healthy", "a success")
+    listed = berth("ps", "--filter", "name=probed", "--format", "{{.Status}}").stdout
+    assert listed.endswith("(healthy)\n"), listed
+    assert berth("stop", "-t", "0", "probed").returncode == 0
+    stopped = len(_health(berth, "probed")["Log"])
+    time.sleep(0.6)  # three intervals: no probe of a stopped container
+    assert len(_health(berth, "probed")["Log"]) == stopped
+    events = berth("events", "--since", "1m", "--until", "0s", "--filter", "container=probed")
+    actions = [" ".join(line.split()[2:4]) for line in events.stdout.splitlines()]
+    said = [action for action in actions if action.startswith("health_status")]
+    assert said == ["health_status: starting", "health_status: unhealthy",
+                    "health_status: healthy"], actions  # fmt: skip
+    _run(berth, "--name", "again", "--restart", "on-failure:1", "--health-cmd", "true",
+         "--health-interval", "200ms", "--network", "none", busybox,
+         "sh", "-c", "sleep 1; exit 3")  # fmt: skip
+
+    def again_said() -> list[str]:
+        events = berth("events", "--since", "1m", "--until", "0s", "--filter", "container=again")
+        actions = [" ".join(line.split()[2:4]) for line in events.stdout.splitlines()]
+        return [action for action in actions if action.startswith("health_status")]
+
+    twice = ["health_status: starting", "health_status: healthy"] * 2
+    _until(lambda: again_said() == twice, "each run probed from its start")
+    assert berth("rm", "-f", "probed", "again").returncode == 0
+    _until(lambda: not _supervisors(), "the supervisor leaves with its last container")

@@ -174,7 +174,7 @@ BASE = MonitorConfig(
         ({"log_path": ""}, True),  # the none driver
         ({"wait_for_attach": True}, False),
         ({"tty": True, "open_stdin": True}, True),  # `run -dit`: attach to it later
-        ({"healthcheck": {"Test": ["CMD", "true"]}}, False),
+        ({"healthcheck": {"Test": ["CMD", "true"]}}, True),  # probed by the supervisor
         ({"dns_fds": [5, 6]}, True),  # served by the store's DNS supervisor
         ({"restart_policy": "always", "restart_max": 3}, True),
         ({"log_max_size": 1024}, True),  # conmon begins its log again (max-file 1)
