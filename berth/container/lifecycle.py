@@ -124,7 +124,9 @@ class Lifecycle:
         name: str | None,
         aliases: list[str] | None = None,
         address: str | None = None,
+        starting: bool = False,
     ) -> ContainerRecord:
+        """`starting`: this process starts it next (`run -d`): conmon may be spawned now."""
         from berth.container import names, references
         from berth.container.creating import check, merge_image_config
         from berth.container.spec import process_args
@@ -156,6 +158,8 @@ class Lifecycle:
         )
         prepared = added = False
         try:
+            if starting:
+                monitors.spawn_ahead(record, self.paths)
             self.paths.rootfs(container_id).mkdir(parents=True)
             self.snapshots.prepare(container_id, image.top_chain)
             prepared = True
@@ -169,6 +173,7 @@ class Lifecycle:
             # Nothing of a container that was not created stays: row, snapshot, directory,
             # the anonymous volumes made for it above (on a full disk, with the store's
             # reserve: undoing must not fail for the space that made the create fail).
+            monitors.cancel_ahead(container_id)
             if isinstance(error, NoSpace) and prepared:
                 space.make_room(self.paths.layout.reserve)
             if added:
@@ -219,13 +224,15 @@ class Lifecycle:
         if not state.check_start(record.id, record.status):
             return record
         run_dir = self.paths.run_dir(record.id)
-        _remove_tree(run_dir)
-        run_dir.mkdir(parents=True)
-        self._mount_rootfs(record)
+        ahead = monitors.take_ahead(record.id)  # spawned by its `create` (`run -d`)
+        if ahead is None:
+            _remove_tree(run_dir)
+            run_dir.mkdir(parents=True)
+        starting.mount_rootfs(self.paths, self.snapshots, record)
         group: CgroupManager | None = None
         network: NetworkSetup | None = None
         basics = starting.monitor_basics(record, self.paths, wait_for_attach=wait_for_attach)
-        ahead = monitors.ahead(basics, record.host_config, record.name)
+        ahead = ahead or monitors.ahead(basics, record.host_config, record.name)
         try:
             if volume_mounts.volume_names(record.host_config):
                 rootfs = self.paths.rootfs(record.id)
@@ -275,14 +282,6 @@ class Lifecycle:
             self.journal.record("volume", "mount", name, attributes)
         self.announce("start", started)
         return started
-
-    def _mount_rootfs(self, record: ContainerRecord) -> None:
-        rootfs = self.paths.rootfs(record.id)
-        if os.path.ismount(rootfs):
-            return
-        privileged = bool(record.host_config.get("Privileged"))
-        # nodev: the device policy (berth.container.mounts.oci_mounts)
-        self.snapshots.mounts(record.id).attach(rootfs, nodev=not privileged)
 
     def _setup_network(self, record: ContainerRecord) -> NetworkSetup:
         from berth.container import bridging

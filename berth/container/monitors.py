@@ -18,6 +18,7 @@ from berth.errors import BerthError
 from berth.monitor import conmon
 
 if TYPE_CHECKING:
+    from berth.container.paths import ContainerPaths
     from berth.container.records import ContainerRecord
     from berth.monitor.config import MonitorConfig
     from berth.monitor.launch import MonitorLauncher
@@ -44,12 +45,49 @@ def ahead(config: MonitorConfig, host_config: dict[str, Any], name: str) -> Ahea
     return Ahead(spawned)
 
 
+# conmons spawned by this process's `create` for the start that follows (`run -d`), by id
+_SPAWNED: dict[str, Ahead] = {}
+
+
+def spawn_ahead(record: ContainerRecord, paths: ContainerPaths) -> None:
+    """For `run -d`: conmon spawned as the container is created, for the start to take
+    (`take_ahead`), when it is conmon's to hold: its runtime's start overlaps the create
+    and the start's preparations both. A process that never starts it (an error between)
+    leaves it canceled by the gate's end of file, as it exits."""
+    from berth.container.starting import monitor_basics
+
+    if not conmon.wanted():
+        return
+    basics = monitor_basics(record, paths, wait_for_attach=False)
+    Path(basics.run_dir).mkdir(parents=True, exist_ok=True)
+    if basics.log_path:  # conmon opens it as it starts, in a directory the create makes next
+        Path(basics.log_path).parent.mkdir(parents=True, exist_ok=True)
+    spawned = ahead(basics, record.host_config, record.name)
+    if spawned is not None:
+        _SPAWNED[record.id] = spawned
+
+
+def take_ahead(container_id: str) -> Ahead | None:
+    return _SPAWNED.pop(container_id, None)
+
+
+def cancel_ahead(container_id: str) -> None:
+    """The create failed: its conmon canceled, the run directory made for it gone."""
+    if (spawned := _SPAWNED.pop(container_id, None)) is not None:
+        run_dir = spawned.run_dir
+        spawned.abort()
+        import shutil
+
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 class Ahead:
     """A conmon spawned ahead (`ahead`), until `hand_over` finishes it or the start fails."""
 
-    __slots__ = ("spawned",)
+    __slots__ = ("run_dir", "spawned")
 
     def __init__(self, spawned: conmon.Spawned) -> None:
+        self.run_dir = spawned.run_dir
         self.spawned: conmon.Spawned | None = spawned
 
     def take(self) -> conmon.Spawned | None:

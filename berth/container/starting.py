@@ -5,6 +5,7 @@ configuration. Pure assembly from the container's row; the lifecycle runs it in 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from berth.monitor.config import MonitorConfig
 
 if TYPE_CHECKING:
     from berth.cgroups import CgroupManager
+    from berth.container.services import Snapshots
     from berth.network.setup import NetworkSetup
 
 INIT_BINARY = Path("/usr/bin/tini-static")  # Debian's tini: what `--init` runs as pid 1
@@ -109,6 +111,16 @@ def cgroup(record: ContainerRecord, parent: str) -> CgroupManager:
     group = open_cgroup(record.id, parent=parent)
     group.create(resources)
     return group
+
+
+def mount_rootfs(paths: ContainerPaths, snapshots: Snapshots, record: ContainerRecord) -> None:
+    """The container's snapshot on its rootfs, unless it is there already."""
+    rootfs = paths.rootfs(record.id)
+    if os.path.ismount(rootfs):
+        return
+    privileged = bool(record.host_config.get("Privileged"))
+    # nodev: the device policy (berth.container.mounts.oci_mounts)
+    snapshots.mounts(record.id).attach(rootfs, nodev=not privileged)
 
 
 def admin_argv(paths: ContainerPaths, *words: str) -> list[str]:

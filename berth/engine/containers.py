@@ -251,10 +251,12 @@ class Containers:
         aliases: list[str] | None = None,
         platform: str | None = None,
         address: str | None = None,
+        starting: bool = False,
     ) -> ContainerRecord:
         """`platform` (the API's `?platform=`): the image must be for it, as Docker's create
         checks (a mismatch is NotFound, which makes the docker CLI pull the right one).
-        `address`: the IPv4 address asked for on its network (`--ip`)."""
+        `address`: the IPv4 address asked for on its network (`--ip`). `starting`: this
+        process starts it next (`run -d`)."""
         images = self._engine.image_service
         text = str(config.get("Image") or "")
         if not text:
@@ -271,7 +273,7 @@ class Containers:
                     f"platform: wanted {platform}, actual: {have.os}/{have.architecture}"
                 )
         return self._engine.lifecycle.create(
-            image, parsed.config, config, host_config, name, aliases, address
+            image, parsed.config, config, host_config, name, aliases, address, starting
         )
 
     def start(

@@ -128,6 +128,14 @@ def _processes_naming(word: str) -> list[str]:
     return found
 
 
+def _running_named(*names: str) -> list[int]:
+    return [
+        int(entry)
+        for entry in os.listdir("/proc")
+        if entry.isdigit() and running(int(entry)) and _comm(int(entry)) in names
+    ]
+
+
 def test_a_start_that_fails_after_conmon_was_spawned_leaves_nothing(
     berth: Berth, busybox: str, store: Store
 ) -> None:
@@ -150,6 +158,13 @@ def test_a_start_that_fails_after_conmon_was_spawned_leaves_nothing(
     assert berth("rm", "joiner").returncode == 0
     _run(berth, "--name", "joined", "--network", "none", busybox, "sleep", "300")
     assert _monitor_name(int(_state(berth, "joined")["Pid"])) == "conmon"
+    # `run -d` spawns conmon as it creates the container: a create that fails after (the
+    # name taken, found as the row is added) cancels it and leaves no run directory
+    runs = set(os.listdir(store.runroot / "containers"))
+    again = berth("run", "-d", "--name", "joined", "--network", "none", busybox, "true", env=CONMON)
+    assert again.returncode == 125 and "is already in use" in again.stderr
+    _until(lambda: len(_running_named("conmon", "berth-runtime")) == 1, "the second is gone")
+    assert set(os.listdir(store.runroot / "containers")) == runs
     assert berth("rm", "-f", "joined", "other").returncode == 0
 
 

@@ -44,7 +44,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     try:
         ensure_image(ctx, args)
         record = containers.create(
-            config, host_config, args.name, args.network_alias, address=args.ip
+            config,
+            host_config,
+            args.name,
+            args.network_alias,
+            address=args.ip,
+            starting=bool(args.detach),
         )
     except BaseException:
         cidfile.discard()
