@@ -8,13 +8,14 @@ from berth.cli.context import Context
 from berth.errors import NotFound
 
 
-def ensure_image(ctx: Context, args: argparse.Namespace) -> None:
-    """Pull the image unless it is here (the pull path's modules are imported only then)."""
+def ensure_image(ctx: Context, args: argparse.Namespace) -> bool:
+    """Pull the image unless it is here (the pull path's modules are imported only then);
+    whether it pulled."""
     images = ctx.engine.images
     if args.pull != "always":
         try:
             images.lookup(args.image)
-            return
+            return False
         except NotFound:
             if args.pull == "never":
                 raise NotFound(f"No such image: {args.image}") from None
@@ -34,3 +35,4 @@ def ensure_image(ctx: Context, args: argparse.Namespace) -> None:
             view.close()
     view.message(f"Digest: {result.digest}")
     view.message(f"Status: Downloaded newer image for {reference.familiar()}")
+    return True

@@ -125,8 +125,9 @@ class Lifecycle:
         aliases: list[str] | None = None,
         address: str | None = None,
         starting: bool = False,
+        container_id: str | None = None,
     ) -> ContainerRecord:
-        """`starting`: this process starts it next (`run -d`): conmon may be spawned now."""
+        """`run -d`: `starting`, it starts it next; `container_id`, chosen with its conmon."""
         from berth.container import names, references
         from berth.container.creating import check, merge_image_config
         from berth.container.spec import process_args
@@ -136,7 +137,7 @@ class Lifecycle:
         check(config, host_config, self.lookup)
         references.resolve(host_config, self.lookup)  # --volumes-from, --link
         taken = {r.name for r in self.records.all()}
-        container_id = os.urandom(32).hex()
+        container_id = container_id or os.urandom(32).hex()
         chosen = names.check_name(name) if name else names.random_name(taken)
         # -v name:/path creates the volume; -v /path and the image's VOLUMEs, anonymous ones
         anonymous = []

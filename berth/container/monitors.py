@@ -56,7 +56,7 @@ def spawn_ahead(record: ContainerRecord, paths: ContainerPaths) -> None:
     leaves it canceled by the gate's end of file, as it exits."""
     from berth.container.starting import monitor_basics
 
-    if not conmon.wanted():
+    if not conmon.wanted() or record.id in _SPAWNED:
         return
     basics = monitor_basics(record, paths, wait_for_attach=False)
     Path(basics.run_dir).mkdir(parents=True, exist_ok=True)

@@ -252,11 +252,12 @@ class Containers:
         platform: str | None = None,
         address: str | None = None,
         starting: bool = False,
+        container_id: str | None = None,
     ) -> ContainerRecord:
         """`platform` (the API's `?platform=`): the image must be for it, as Docker's create
         checks (a mismatch is NotFound, which makes the docker CLI pull the right one).
         `address`: the IPv4 address asked for on its network (`--ip`). `starting`: this
-        process starts it next (`run -d`)."""
+        process starts it next (`run -d`); `container_id`: the id it chose for it already."""
         images = self._engine.image_service
         text = str(config.get("Image") or "")
         if not text:
@@ -273,7 +274,15 @@ class Containers:
                     f"platform: wanted {platform}, actual: {have.os}/{have.architecture}"
                 )
         return self._engine.lifecycle.create(
-            image, parsed.config, config, host_config, name, aliases, address, starting
+            image,
+            parsed.config,
+            config,
+            host_config,
+            name,
+            aliases,
+            address,
+            starting,
+            container_id,
         )
 
     def start(

@@ -36,6 +36,7 @@ OOM_FILE = "oom"  # there too, when the kernel's OOM killer struck the container
 ANNOUNCED_FILE = "exit-announced"  # made by whoever says this run's end (oom, die) first
 SYNC_LIMIT = 64 * 1024
 CREATE_SECONDS = 60  # conmon's wait for `berth-runtime create` is not bounded: ours is
+ABORT_SECONDS = 5.0  # for a conmon whose create was canceled to be gone
 CREATE_FAILED = "berth-runtime create failed: "
 ASKED = "BERTH_MONITOR"  # "conmon": eligible containers are held by conmon
 
@@ -145,13 +146,18 @@ class Spawned:
 
     def abort(self) -> None:
         """The start given up before `finish`: the create canceled; conmon's exit command
-        leaves the release to the engine (as a remover's)."""
+        leaves the release to the engine (as a remover's). Returns once that conmon is gone,
+        so nothing of it acts on a later run in this directory (~30-50 ms: its runtime
+        reads the gate once it has imported)."""
         if self._sync < 0:
             return
         with contextlib.suppress(OSError):
             (self.run_dir / REMOVE_REQUESTED).touch()
             os.write(self._gate, b"0")
-        self._close()
+        try:  # the gate held open meanwhile: its word lives only while someone holds it
+            _wait_gone(self.run_dir)
+        finally:
+            self._close()
 
     def _close(self) -> None:
         for fd in (self._gate, self._sync):
@@ -206,6 +212,23 @@ class Spawned:
             runtime_handle.delete(config.id)  # conmon hears the end and runs the exit command
             return {"error": error.message, "exit_code": ENGINE_FAILURE}
         return {"pid": pid}
+
+
+def _wait_gone(run_dir: Path) -> None:
+    """Until the conmon of this run directory has exited; killed after `ABORT_SECONDS`."""
+    import select
+
+    try:
+        pid = int((run_dir / CONMON_PID).read_text().strip())
+        pidfd = os.pidfd_open(pid)
+    except (OSError, ValueError):
+        return  # gone already (or it never wrote its pid)
+    try:
+        if not select.select([pidfd], [], [], ABORT_SECONDS)[0]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    finally:
+        os.close(pidfd)
 
 
 def _log_tail(run_dir: Path) -> str:

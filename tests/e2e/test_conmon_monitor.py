@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.forward import LoopbackForward
+from tests.fixtures.images import Catalogue
 from tests.fixtures.netns import HostNamespace
 from tests.fixtures.procs import parent_of, running
 from tests.fixtures.registry import free_port
@@ -166,6 +168,43 @@ def test_a_start_that_fails_after_conmon_was_spawned_leaves_nothing(
     _until(lambda: len(_running_named("conmon", "berth-runtime")) == 1, "the second is gone")
     assert set(os.listdir(store.runroot / "containers")) == runs
     assert berth("rm", "-f", "joined", "other").returncode == 0
+
+
+def test_run_d_of_an_image_to_pull_is_held_by_conmon(
+    berth: Berth, registry: Catalogue, host_ns: HostNamespace, busybox: str
+) -> None:
+    """`run -d` spawns conmon before the engine loads, with the id it gives the create; an
+    image pulled meanwhile (a pull may outlast the runtime's wait for the bundle) makes it
+    spawn another at the create: one conmon holds the container, none is left waiting."""
+    reference = registry["app-a"].reference  # not pulled yet (busybox made the store)
+    forward = LoopbackForward(host_ns.path, int(registry.host.rpartition(":")[2]))
+    try:
+        ran = berth("run", "-d", "--name", "pulled", "--network", "none", reference,
+                    "sleep", "300", env=CONMON)  # fmt: skip
+    finally:
+        forward.close()
+    assert ran.returncode == 0, ran.stderr
+    assert "Unable to find image" in ran.stderr
+    assert _monitor_name(int(_state(berth, "pulled")["Pid"])) == "conmon"
+    _until(lambda: len(_running_named("conmon", "berth-runtime")) == 1, "one conmon, no runtime")
+    assert berth("rm", "-f", "pulled").returncode == 0
+
+
+def test_the_first_run_d_of_a_new_store_under_conmon(
+    berth: Berth, registry: Catalogue, host_ns: HostNamespace
+) -> None:
+    """Nothing of a container is made before the store is: a new store's first `run -d`
+    spawns conmon at the create, once the engine has made the store."""
+    reference = registry["base"].reference
+    forward = LoopbackForward(host_ns.path, int(registry.host.rpartition(":")[2]))
+    try:
+        ran = berth("run", "-d", "--name", "first", "--network", "none", reference,
+                    "sleep", "300", env=CONMON)  # fmt: skip
+    finally:
+        forward.close()
+    assert ran.returncode == 0, ran.stderr
+    assert _monitor_name(int(_state(berth, "first")["Pid"])) == "conmon"
+    assert berth("rm", "-f", "first").returncode == 0
 
 
 def test_rm_f_says_the_end_once_whoever_says_it(berth: Berth, busybox: str) -> None:

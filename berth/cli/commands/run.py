@@ -7,6 +7,7 @@ can't be invoked; 127 when it can't be found.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from berth.cli.attach import DEFAULT_DETACH_KEYS, Session
 from berth.cli.context import Context
@@ -15,6 +16,9 @@ from berth.cli.parser import add_bool_flag, new_parser
 from berth.cli.run_extra_options import ContainerIdFile
 from berth.cli.run_options import add_run_flags, build_documents
 from berth.monitor.config import ATTACH_SOCKET
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
@@ -39,17 +43,22 @@ def build_parser(prog: str, summary: str) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     config, host_config = build_documents(args)
+    chosen = _spawn_ahead(ctx, config, host_config, args.name) if args.detach else None
     containers = ctx.engine.containers
     cidfile = ContainerIdFile(args.cidfile)
     try:
-        ensure_image(ctx, args)
-        record = containers.create(
+        if ensure_image(ctx, args) and chosen is not None:
+            from berth.container.monitors import cancel_ahead
+
+            cancel_ahead(chosen)  # a pull may outlast its wait for the bundle: the create
+        record = containers.create(  # spawns it again
             config,
             host_config,
             args.name,
             args.network_alias,
             address=args.ip,
             starting=bool(args.detach),
+            container_id=chosen,
         )
     except BaseException:
         cidfile.discard()
@@ -84,3 +93,27 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         else:
             containers.wait_removed(record)
     return code
+
+
+def _spawn_ahead(
+    ctx: Context, config: dict[str, Any], host_config: dict[str, Any], name: str | None
+) -> str | None:
+    """With BERTH_MONITOR=conmon, `run -d` chooses the container's id now and spawns the
+    conmon that will hold it before the engine is loaded (`monitors.spawn_ahead`): the
+    runtime's start (an interpreter and its imports) then overlaps all of the engine's
+    work, the create's included. The id for the create, or None."""
+    import os
+
+    if os.environ.get("BERTH_MONITOR") != "conmon":  # berth.monitor.conmon's ASKED
+        return None
+    if not os.path.exists(ctx.layout.database):
+        return None  # a store the engine has yet to make: nothing of a container before it
+    from berth.container.monitors import spawn_ahead
+    from berth.container.paths import ContainerPaths
+    from berth.container.records import ContainerRecord
+
+    chosen = os.urandom(32).hex()
+    image = str(config.get("Image") or "")
+    record = ContainerRecord(chosen, name or "", "", image, "", config, host_config, {})
+    spawn_ahead(record, ContainerPaths(ctx.layout))
+    return chosen
