@@ -59,11 +59,14 @@ def spawn_ahead(record: ContainerRecord, paths: ContainerPaths) -> None:
     if not conmon.wanted() or record.id in _SPAWNED:
         return
     basics = monitor_basics(record, paths, wait_for_attach=False)
-    Path(basics.run_dir).mkdir(parents=True, exist_ok=True)
+    made = [Path(basics.run_dir)]
     if basics.log_path:  # conmon opens it as it starts, in a directory the create makes next
-        Path(basics.log_path).parent.mkdir(parents=True, exist_ok=True)
+        made.append(Path(basics.log_path).parent)
+    for directory in made:
+        directory.mkdir(parents=True, exist_ok=True)
     spawned = ahead(basics, record.host_config, record.name)
     if spawned is not None:
+        spawned.made = tuple(made)
         _SPAWNED[record.id] = spawned
 
 
@@ -72,23 +75,24 @@ def take_ahead(container_id: str) -> Ahead | None:
 
 
 def cancel_ahead(container_id: str) -> None:
-    """The create failed: its conmon canceled, the run directory made for it gone."""
+    """The container was not created (or its image had to be pulled first): its conmon
+    canceled, the directories made for it gone."""
     if (spawned := _SPAWNED.pop(container_id, None)) is not None:
-        run_dir = spawned.run_dir
         spawned.abort()
         import shutil
 
-        shutil.rmtree(run_dir, ignore_errors=True)
+        for directory in spawned.made:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 class Ahead:
     """A conmon spawned ahead (`ahead`), until `hand_over` finishes it or the start fails."""
 
-    __slots__ = ("run_dir", "spawned")
+    __slots__ = ("made", "spawned")
 
     def __init__(self, spawned: conmon.Spawned) -> None:
-        self.run_dir = spawned.run_dir
         self.spawned: conmon.Spawned | None = spawned
+        self.made: tuple[Path, ...] = ()  # directories `spawn_ahead` made for it
 
     def take(self) -> conmon.Spawned | None:
         spawned, self.spawned = self.spawned, None

@@ -167,6 +167,13 @@ def test_a_start_that_fails_after_conmon_was_spawned_leaves_nothing(
     assert again.returncode == 125 and "is already in use" in again.stderr
     _until(lambda: len(_running_named("conmon", "berth-runtime")) == 1, "the second is gone")
     assert set(os.listdir(store.runroot / "containers")) == runs
+    # spawned before the engine loads: an error before the create cancels it too
+    made = set(os.listdir(store.root / "containers"))
+    missing = berth("run", "-d", "--pull", "never", "no-such-image", "true", env=CONMON)
+    assert missing.returncode == 125 and "No such image" in missing.stderr
+    _until(lambda: len(_running_named("conmon", "berth-runtime")) == 1, "its conmon is gone")
+    assert set(os.listdir(store.runroot / "containers")) == runs
+    assert set(os.listdir(store.root / "containers")) == made
     assert berth("rm", "-f", "joined", "other").returncode == 0
 
 

@@ -62,6 +62,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         )
     except BaseException:
         cidfile.discard()
+        if chosen is not None:  # not created: nothing of it stays (the create's own error
+            from berth.container.monitors import cancel_ahead  # path canceled it already)
+
+            cancel_ahead(chosen)
         raise
     cidfile.write(record.id)
     if args.detach:
