@@ -44,7 +44,7 @@ from bench import network as net
 from bench.api import sysctls
 from bench.peers import (
     Berth,
-    BerthConmon,
+    BerthOwnMonitor,
     Docker,
     Podman,
     bench_root,
@@ -145,8 +145,8 @@ def make_tools(
             tools.append(Podman(store, network_conf=conf))
         elif name == "berth":
             tools.append(Berth(store))
-        elif name == BerthConmon.name:
-            tools.append(BerthConmon(store))
+        elif name == BerthOwnMonitor.name:
+            tools.append(BerthOwnMonitor(store))
     return tools
 
 

@@ -6,9 +6,10 @@ monitor, ~0.4 MiB. With berth's runtime behind runc's command line, conmon can h
 containers. This measures, on the same busybox image in stores on one private tmpfs:
 
 - PSS and RSS of the per-container process at 1 and N idle containers (`sleep 3600`):
-  berth's monitor, berth's containers under conmon (`BERTH_MONITOR=conmon`), docker's
-  containerd-shim (and dockerd + containerd beside them), conmon with runc, and conmon with
-  berth-runtime (which leaves nothing of its own running: checked);
+  berth's containers under conmon (the default), under berth's monitor
+  (`BERTH_MONITOR=berth`), docker's containerd-shim (and dockerd + containerd beside them),
+  conmon with runc, and conmon with berth-runtime (which leaves nothing of its own running:
+  checked);
 - `podman run --rm busybox true` with runc and with berth-runtime, taking turns, and each
   runtime's own create/start/state/delete on a prepared bundle (what conmon and podman wait
   for).
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from bench.peers import (
     Berth,
-    BerthConmon,
+    BerthOwnMonitor,
     Docker,
     Podman,
     bench_root,
@@ -242,9 +243,9 @@ def main(argv: list[str] | None = None) -> int:
                 store.mkdir(parents=True)
                 tools.append(PodmanBerthRuntime(store))
                 if "berth" in names:
-                    store = base / "stores" / BerthConmon.name
+                    store = base / "stores" / BerthOwnMonitor.name
                     store.mkdir(parents=True)
-                    tools.append(BerthConmon(store))
+                    tools.append(BerthOwnMonitor(store))
                 for tool in tools:
                     tool.start()
                     failed = pulled(tool, reference)

@@ -157,15 +157,15 @@ class BerthBaseline(Berth):
     executable = Path(os.environ.get("BERTH_BASELINE", "/nonexistent/berth"))
 
 
-class BerthConmon(Berth):
-    """berth with `BERTH_MONITOR=conmon`: its detached containers held by conmon, which runs
-    berth-runtime and berth's exit command."""
+class BerthOwnMonitor(Berth):
+    """berth with `BERTH_MONITOR=berth`: every container held by berth's own monitor (a fork
+    of the store's zygote), not by conmon (the default where conmon is installed)."""
 
-    name = "berth-conmon"
+    name = "berth-monitor"
 
     @property
     def env(self) -> Mapping[str, str]:
-        return {**super().env, "BERTH_MONITOR": "conmon"}
+        return {**super().env, "BERTH_MONITOR": "berth"}
 
 
 class Docker:

@@ -11,10 +11,10 @@ from berth.cli.table import COMMANDS, GROUP_SUMMARIES, GROUPS, Command
 from berth.cli.usage import UsageError, report_usage_error, unknown_flag
 from berth.errors import BerthError, exit_code
 
-# Not typing's constant: typing (and the re it imports) costs ~5 ms, and a command that starts
-# a container spawns its monitor before anything that heavy is imported.
+# Not typing's constant: typing (and the re it imports) costs ~5 ms of every command's start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
     from types import ModuleType
     from typing import NoReturn
@@ -123,18 +123,20 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(level=name, format="%(levelname)s %(name)s: %(message)s")
 
 
-def _prestart_monitor(options: dict[str, str]) -> MonitorLauncher | None:
+def _prestart_monitor(
+    options: dict[str, str], module: ModuleType, parsed: argparse.Namespace
+) -> MonitorLauncher | None:
     """A monitor started now imports on the other core while this process prepares the
     container (see `berth.monitor.launch`); if it can't start, the start makes a new one.
-    None with BERTH_MONITOR=conmon: a container conmon can't hold gets its monitor then."""
-    import os
-
+    Where conmon holds detached containers (`berth.monitor.choice`), only for a command that
+    attaches (its `attaches`: a foreground `run`, `start -a`): conmon can't hold those yet."""
     from berth import store_choice
+    from berth.monitor.choice import conmon_wanted
     from berth.monitor.launch import MonitorLauncher
 
-    if os.environ.get("BERTH_MONITOR") == "conmon":  # berth.monitor.conmon's ASKED
+    attaches = getattr(module, "attaches", None)
+    if conmon_wanted() and not (attaches is not None and attaches(parsed)):
         return None
-
     _, runroot = store_choice.chosen(options.get("root"), options.get("runroot"))
     try:
         return MonitorLauncher(runroot)
@@ -182,18 +184,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         answered = _quickly(module, options, rest)
         if answered is not None:
             return answered
-    launcher = _prestart_monitor(options) if command.prestarts_monitor else None
     copier = _prestart_copier() if command.prestarts_copier else None
     from berth.cli.context import Context
     from berth.layout import Layout
 
     layout = Layout.from_env(options.get("root"), options.get("runroot"))
-    context = Context(layout, launcher, copier)
+    context = Context(layout, None, copier)
     try:
         # Ctrl-C ended the command quietly until now (berth.cli.start); from here on it is a
         # KeyboardInterrupt the command may clean up after, and exit 130.
         _signal.signal(_signal.SIGINT, _signal.default_int_handler)
         parsed = module.build_parser(prog, command.summary).parse_args(rest)
+        if command.prestarts_monitor:
+            context.launcher = _prestart_monitor(options, module, parsed)
         return int(module.run(parsed, context))
     except UsageError as error:
         return report_usage_error(error)

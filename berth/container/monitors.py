@@ -1,7 +1,8 @@
 """Which monitor holds a started container, and waiting for one to be gone.
 
-berth's own monitor by default (forked by the store's zygote: `berth.monitor.launch`); conmon
-for the containers it can hold when `BERTH_MONITOR=conmon` asks for it (`berth.monitor.conmon`).
+conmon for the containers it can hold, when it is installed (`berth.monitor.choice`,
+`berth.monitor.conmon`); berth's own monitor otherwise (forked by the store's zygote:
+`berth.monitor.launch`).
 Either way the start gets the monitor's report: {"pid": …} or {"error": …, "exit_code": …}.
 """
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from berth.container.view import monitor_alive
 from berth.errors import BerthError
-from berth.monitor import conmon
+from berth.monitor import choice, conmon
 
 if TYPE_CHECKING:
     from berth.container.paths import ContainerPaths
@@ -31,7 +32,7 @@ def ahead(config: MonitorConfig, host_config: dict[str, Any], name: str) -> Ahea
     its runtime's create waiting for the bundle: its start overlaps the engine's preparations
     (`conmon.Spawned`). None when the container is berth's monitor's, or publishes ports
     (their reservations are given to conmon as it is spawned), or conmon can't be spawned."""
-    if not (conmon.wanted() and conmon.eligible(config)):
+    if not (choice.conmon_wanted() and conmon.eligible(config)):
         return None
     if host_config.get("PortBindings") or host_config.get("PublishAllPorts"):
         return None
@@ -56,14 +57,18 @@ def spawn_ahead(record: ContainerRecord, paths: ContainerPaths) -> None:
     leaves it canceled by the gate's end of file, as it exits."""
     from berth.container.starting import monitor_basics
 
-    if not conmon.wanted() or record.id in _SPAWNED:
+    if not choice.conmon_wanted() or record.id in _SPAWNED:
         return
     basics = monitor_basics(record, paths, wait_for_attach=False)
     made = [Path(basics.run_dir)]
     if basics.log_path:  # conmon opens it as it starts, in a directory the create makes next
         made.append(Path(basics.log_path).parent)
-    for directory in made:
-        directory.mkdir(parents=True, exist_ok=True)
+    try:
+        for directory in made:
+            directory.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only or full store: the create says what is wrong with it
+        _remove(made)
+        return
     spawned = ahead(basics, record.host_config, record.name)
     if spawned is not None:
         spawned.made = tuple(made)
@@ -79,10 +84,14 @@ def cancel_ahead(container_id: str) -> None:
     canceled, the directories made for it gone."""
     if (spawned := _SPAWNED.pop(container_id, None)) is not None:
         spawned.abort()
-        import shutil
+        _remove(spawned.made)
 
-        for directory in spawned.made:
-            shutil.rmtree(directory, ignore_errors=True)
+
+def _remove(directories: Sequence[Path]) -> None:
+    import shutil
+
+    for directory in directories:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class Ahead:
@@ -127,7 +136,10 @@ def hand_over(
     elif ahead is not None:
         ahead.abort()  # no DNS for it: berth's monitor, which has a resolver, holds it
     if spawned is not None or (
-        ahead is None and conmon.wanted() and conmon.eligible(config) and _resolved(runroot, config)
+        ahead is None
+        and choice.conmon_wanted()
+        and conmon.eligible(config)
+        and _resolved(runroot, config)
     ):
         # conmon's runtime places the container in its cgroup (berth's monitor is told it)
         spec["linux"]["cgroupsPath"] = f"/{config.cgroup_parent}/{config.cgroup_name}"

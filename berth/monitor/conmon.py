@@ -1,6 +1,7 @@
 """Containers held by conmon (podman's monitor, in C: ~0.4 MiB per container) rather than by
-berth's own monitor (a forked Python, ~2.7 MiB): `BERTH_MONITOR=conmon`, for the containers
-whose duties conmon covers (see `eligible`; docs/conmon-monitor-plan.md maps every duty).
+berth's own monitor (a forked Python, ~2.7 MiB), for the containers whose duties conmon
+covers (see `eligible`; docs/conmon-monitor-plan.md maps every duty), when conmon is
+installed (`berth.monitor.choice`).
 
 conmon runs `berth-runtime create` (berth's runtime behind runc's command line) on the bundle
 written in the container's run directory, writes the container's output to the container's
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from berth.errors import BerthError, SystemFailure
-from berth.monitor import launch
+from berth.monitor import choice, launch
 from berth.monitor.config import ENGINE_FAILURE, REMOVE_REQUESTED, STATUS_NAME, MonitorConfig
 from berth.monitor.files import rfc3339_nano, running, status_lock, write_status
 from berth.runtime.cli import GATE_ENV
@@ -38,26 +39,6 @@ SYNC_LIMIT = 64 * 1024
 CREATE_SECONDS = 60  # conmon's wait for `berth-runtime create` is not bounded: ours is
 ABORT_SECONDS = 5.0  # for a conmon whose create was canceled to be gone
 CREATE_FAILED = "berth-runtime create failed: "
-ASKED = "BERTH_MONITOR"  # "conmon": eligible containers are held by conmon
-
-
-def wanted() -> bool:
-    return os.environ.get(ASKED, "") == "conmon"
-
-
-def conmon_path() -> str | None:
-    import shutil
-
-    return shutil.which("conmon")
-
-
-def runtime_path() -> str | None:
-    """berth-runtime of this installation: beside the interpreter (a venv's bin), else on
-    PATH."""
-    import shutil
-
-    beside = os.path.join(os.path.dirname(sys.executable), "berth-runtime")
-    return beside if os.access(beside, os.X_OK) else shutil.which("berth-runtime")
 
 
 def eligible(config: MonitorConfig) -> bool:
@@ -106,7 +87,7 @@ class Spawned:
     ) -> None:
         import subprocess
 
-        conmon, runtime = conmon_path(), runtime_path()
+        conmon, runtime = choice.conmon_path(), choice.runtime_path()
         if conmon is None or runtime is None:
             raise SystemFailure("BERTH_MONITOR=conmon: conmon or berth-runtime is not installed")
         self.config = config

@@ -113,6 +113,8 @@ def test_kill_on_a_full_disk(small: Berth, registry: Catalogue) -> None:
 
 
 def test_the_monitor_drops_log_records_and_says_so(small: Berth, registry: Catalogue) -> None:
+    """berth's own monitor counts the records it drops and says so; conmon does not."""
+    small.env["BERTH_MONITOR"] = "berth"
     _fill(small, registry)
 
     def dropped() -> int:

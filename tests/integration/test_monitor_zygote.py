@@ -11,6 +11,8 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
+
 from berth.monitor import launch
 from berth.monitor.zygote import LINGER_SECONDS
 from berth.sys import CLONE_NEWNET, setns
@@ -19,6 +21,13 @@ from tests.fixtures.procs import parent_of
 from tests.fixtures.store import Berth, zygotes
 
 SETTLE_SECONDS = 10
+
+
+@pytest.fixture(autouse=True)
+def _berths_own_monitor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These containers are held by berth's own monitor (forked by the zygote), not by conmon
+    (`berth.monitor.choice`): set before the `berth` fixture copies the environment."""
+    monkeypatch.setenv("BERTH_MONITOR", "berth")
 
 
 def _monitor_of(berth: Berth, name: str) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from berth.container import logs
 from berth.container.state import Status
 from berth.engine import Engine
 from berth.errors import Conflict, NotFound
@@ -61,8 +62,8 @@ def test_lifecycle_create_start_exit_remove(engine: Engine, busybox: str) -> Non
     finished = containers.wait_exit(record, 30)
     assert finished is not None and finished.status == Status.EXITED
     assert finished.state["ExitCode"] == 3
-    lines = containers.log_path(container_id).read_text().splitlines()
-    assert [json.loads(line)["log"] for line in lines] == ["hello\n"]
+    records, _ = logs.read(containers.log_path(container_id))  # either monitor's format
+    assert [record["log"] for record in records] == ["hello\n"]
     summary = containers.summaries(Filters.from_cli([f"id={container_id}"]), all=True)
     assert [s["State"] for s in summary] == ["exited"]
     assert summary[0]["Status"].startswith("Exited (3)")

@@ -102,13 +102,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def _spawn_ahead(
     ctx: Context, config: dict[str, Any], host_config: dict[str, Any], name: str | None
 ) -> str | None:
-    """With BERTH_MONITOR=conmon, `run -d` chooses the container's id now and spawns the
-    conmon that will hold it before the engine is loaded (`monitors.spawn_ahead`): the
-    runtime's start (an interpreter and its imports) then overlaps all of the engine's
-    work, the create's included. The id for the create, or None."""
+    """When conmon holds containers (`berth.monitor.choice`), `run -d` chooses the
+    container's id now and spawns the conmon that will hold it before the engine is loaded
+    (`monitors.spawn_ahead`): the runtime's start (an interpreter and its imports) then
+    overlaps all of the engine's work, the create's included. The id for the create, or
+    None."""
     import os
 
-    if os.environ.get("BERTH_MONITOR") != "conmon":  # berth.monitor.conmon's ASKED
+    from berth.monitor.choice import conmon_wanted
+
+    if not conmon_wanted():
         return None
     if not os.path.exists(ctx.layout.database):
         return None  # a store the engine has yet to make: nothing of a container before it
@@ -121,3 +124,9 @@ def _spawn_ahead(
     record = ContainerRecord(chosen, name or "", "", image, "", config, host_config, {})
     spawn_ahead(record, ContainerPaths(ctx.layout))
     return chosen
+
+
+def attaches(args: argparse.Namespace) -> bool:
+    """Whether the container is started with this client attached (berth's monitor holds it:
+    `berth.cli.main` starts one ahead)."""
+    return not args.detach

@@ -47,3 +47,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     code = session.run()
     return 0 if code is None else max(code, 0)
+
+
+def attaches(args: argparse.Namespace) -> bool:
+    """Whether the container is started with this client attached (berth's monitor holds it:
+    `berth.cli.main` starts one ahead)."""
+    return bool(args.attach or args.interactive)
