@@ -376,6 +376,8 @@ def bridge_held(tool: Berth | Docker | Podman, reference: str) -> Iterator[None]
     finally:
         extra = ["-t", "0"] if isinstance(tool, Podman) else []
         run(tool.argv("rm", "-f", *extra, ident), env=env, check=False)
+        if isinstance(tool, Berth):  # its kept default bridge and nft table: not a peer's leftover
+            run(tool.argv("network", "prune", "-f"), env=env, check=False)
 
 
 def latencies(
@@ -628,6 +630,8 @@ def receiver(
     finally:
         extra = ["-t", "0"] if isinstance(tool, Podman) else []
         run(tool.argv("rm", "-f", *extra, ident), env=env, check=False)
+        if isinstance(tool, Berth):  # its kept default bridge and nft table: not a peer's leftover
+            run(tool.argv("network", "prune", "-f"), env=env, check=False)
 
 
 @contextlib.contextmanager

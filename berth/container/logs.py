@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from berth.monitor.files import BASE_SIZE, BASE_SUFFIX
+from berth.monitor.files import BASE_SUFFIX, read_base
 
 BLOCK = 64 * 1024
 
@@ -47,8 +47,7 @@ def _pieces(path: Path) -> Iterator[list[Piece]]:
                 import fcntl
 
                 fcntl.flock(lock, fcntl.LOCK_SH)
-                text = os.pread(lock, BASE_SIZE, 0)
-                base = int(text) if text.strip().isdigit() else 0
+                base = read_base(lock)
             with contextlib.suppress(FileNotFoundError):
                 current = open(path, "rb")  # noqa: SIM115 - closed below
             while lock >= 0:

@@ -52,6 +52,10 @@ class MonitorConfig(NamedTuple):
     stdin_once: bool = False  # Config.StdinOnce: the first attached client's end closes stdin
     runroot: str = ""  # the store's run root: where its supervisor is found
 
+    def keeps_rotated_files(self) -> bool:
+        """Whether its log rotates into files that are kept (max-size with max-file > 1)."""
+        return bool(self.log_path) and self.log_max_size > 0 and self.log_max_files > 1
+
     def restarts(self, exit_code: int, restart_count: int) -> bool:
         """Whether the restart policy starts the container again after this exit: never
         once a stop or a removal was asked for."""

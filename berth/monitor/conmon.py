@@ -43,11 +43,23 @@ CREATE_FAILED = "berth-runtime create failed: "
 
 def eligible(config: MonitorConfig) -> bool:
     """Whether conmon covers every duty this container needs of a monitor (the embedded DNS
-    of user-defined networks and healthchecks: with `berth.monitor.supervisor`). Not yet: a
-    client attached from the start (foreground `run`, `start -a`: berth's attach protocol),
-    a log that keeps rotated files (max-file > 1: conmon 2.1.6 starts its log over, as
-    max-file 1 does)."""
-    return not (config.wait_for_attach or config.log_max_files > 1)
+    of user-defined networks, healthchecks and a log's rotated files: with
+    `berth.monitor.supervisor`). Not yet: a client attached from the start (foreground
+    `run`, `start -a`: berth's attach protocol)."""
+    return not config.wait_for_attach
+
+
+CONTROL = "ctl"  # conmon's control FIFO, in the run directory
+
+
+def control(run_dir: Path, line: str) -> None:
+    """A line on conmon's control FIFO: `1 ROWS COLUMNS` resizes the terminal, `2 0 0`
+    reopens the log. Raises OSError when no conmon reads it (ENXIO)."""
+    fd = os.open(run_dir / CONTROL, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
 
 
 def is_conmon(run_dir: Path) -> bool:
@@ -186,6 +198,10 @@ class Spawned:
         }
         with status_lock(run_dir):  # a last run's health may be being written
             write_status(run_dir / STATUS_NAME, status, config.reserve)
+        if config.keeps_rotated_files():  # from before its first output
+            from berth.monitor.supervisor import keep_rotated
+
+            keep_rotated(config, monitor_pid)
         runtime_handle = Runtime(Path(config.runtime_root))
         try:
             runtime_handle.start(config.id)
@@ -243,7 +259,9 @@ EXIT_SCRIPT = f'[ -e "$1/{REMOVE_REQUESTED}" ] || exec "$0" -P -s -S -m berth.mo
 def _argv(conmon: str, runtime: str, config: MonitorConfig, name: str) -> list[str]:
     run_dir = config.run_dir
     log = f"k8s-file:{config.log_path}" if config.log_path else "none"
-    size = ["--log-size-max", str(config.log_max_size)] if config.log_max_size >= 0 else []
+    # A log that keeps rotated files is rotated by the supervisor (conmon's limit drops them).
+    limited = config.log_max_size >= 0 and not config.keeps_rotated_files()
+    size = ["--log-size-max", str(config.log_max_size)] if limited else []
     terminal = ["-t"] if config.tty else []
     # conmon closes the container's stdin when an attached client ends its own, unless told
     # to leave it open: Docker's StdinOnce is the first

@@ -23,7 +23,6 @@ from berth.monitor import conmon, protocol
 from berth.monitor.config import ENGINE_FAILURE
 
 ATTACH = "attach"  # conmon's socket, in the run directory (its bundle, with --full-attach)
-CONTROL = "ctl"  # conmon's control FIFO
 MESSAGE_SIZE = 8193  # a stream byte and one read of output (conmon's STDIO_BUF_SIZE)
 STDIN_CHUNK = 32 * 1024  # the most conmon reads of one message
 EXIT_WAIT_SECONDS = 5.0  # conmon writes the exit file after it closed its clients
@@ -95,13 +94,6 @@ class ConmonAttach(socket.socket):
             with contextlib.suppress(OSError, ValueError):
                 if kind == protocol.RESIZE:
                     rows, _, columns = payload.decode().partition(" ")
-                    self._control(f"1 {int(rows)} {int(columns)}\n")
+                    conmon.control(self.run_dir, f"1 {int(rows)} {int(columns)}\n")
                 elif conmon.exit_code(self.run_dir) is None:  # its pid not reused since
                     os.kill(int((self.run_dir / "pid").read_text()), int(payload))
-
-    def _control(self, line: str) -> None:
-        fd = os.open(self.run_dir / CONTROL, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)

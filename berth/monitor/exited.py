@@ -45,6 +45,10 @@ def main(run_dir: Path) -> int:
     except (OSError, ValueError, TypeError) as error:
         print(f"exit command: cannot read the container's monitor.json: {error}", flush=True)
         return 1
+    if config.keeps_rotated_files():  # its last rotation, before the exit is seen
+        from berth.monitor.supervisor import settle_log
+
+        settle_log(config)
     try:
         if record_exit(config):
             return 0  # started again, under a new conmon: it holds what this one held

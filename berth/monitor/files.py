@@ -183,11 +183,7 @@ class JsonLog:
         self._max_size, self._max_files = max_size, max(max_files, 1)
         self._base = -1  # the `.base` file, open while the log may rotate
         if path is not None and max_size > 0:
-            self._base = os.open(
-                f"{path}{BASE_SUFFIX}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640
-            )
-            if os.fstat(self._base).st_size < BASE_SIZE:
-                _write_base(self._base, 0)
+            self._base = open_base(path)
         self._pending: dict[str, bytes] = {"stdout": b"", "stderr": b""}
         self.on_drops = on_drops
         self.dropped = 0  # records lost since the last one written
@@ -275,19 +271,14 @@ class JsonLog:
         name = str(self._path)
         fcntl.flock(self._base, fcntl.LOCK_EX)
         try:
-            base = _read_base(self._base) + self._size
-            with contextlib.suppress(FileNotFoundError):
-                if self._max_files > 1:
-                    os.unlink(f"{name}.{self._max_files - 1}")
-            for index in range(self._max_files - 1, 1, -1):
-                with contextlib.suppress(FileNotFoundError):
-                    os.rename(f"{name}.{index - 1}", f"{name}.{index}")
+            base = read_base(self._base) + self._size
             if self._max_files > 1:
+                move_along(name, self._max_files)
                 os.rename(name, f"{name}.1")
             else:
                 os.unlink(name)
             fd = _open_log(self._path, os.O_TRUNC)
-            _write_base(self._base, base)
+            write_base(self._base, base)
         finally:
             fcntl.flock(self._base, fcntl.LOCK_UN)
         os.close(self._fd)
@@ -305,10 +296,29 @@ def _open_log(path: Path, flags: int) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | flags, 0o640)
 
 
-def _read_base(fd: int) -> int:
+def open_base(path: Path) -> int:
+    """`<log>.base`, made (at 0) if the log never rotated yet: its presence tells readers to
+    look for rotated files."""
+    fd = os.open(f"{path}{BASE_SUFFIX}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    if os.fstat(fd).st_size < BASE_SIZE:
+        write_base(fd, 0)
+    return fd
+
+
+def read_base(fd: int) -> int:
     text = os.pread(fd, BASE_SIZE, 0)
     return int(text) if text.strip().isdigit() else 0
 
 
-def _write_base(fd: int, base: int) -> None:
+def write_base(fd: int, base: int) -> None:
     os.pwrite(fd, f"{base:020d}\n".encode(), 0)
+
+
+def move_along(name: str, max_files: int) -> None:
+    """Room for a new `<name>.1` (Docker's order): the oldest file dropped, `<name>.N-1` …
+    `<name>.1` renumbered one up. Under the base file's exclusive lock."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(f"{name}.{max_files - 1}")
+    for index in range(max_files - 1, 1, -1):
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(f"{name}.{index - 1}", f"{name}.{index}")

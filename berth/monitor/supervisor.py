@@ -1,8 +1,8 @@
-"""The embedded DNS (127.0.0.11) and the healthchecks of the containers conmon holds
-(`berth.monitor.conmon`), for all of them in one process: `python -m berth.monitor.supervisor
-NAME FD`, one per store (its run root) and berth installation, reached on the abstract unix
-socket NAME (which the client that starts it binds and listens on, and hands over as FD), as
-the monitor zygote is.
+"""The embedded DNS (127.0.0.11), the healthchecks and the rotated log files of the
+containers conmon holds (`berth.monitor.conmon`), for all of them in one process:
+`python -m berth.monitor.supervisor NAME FD`, one per store (its run root) and berth
+installation, reached on the abstract unix socket NAME (which the client that starts it binds
+and listens on, and hands over as FD), as the monitor zygote is.
 
 berth's own monitor answers its container's names in a thread of its own and runs its probes
 from its loop; conmon does neither. So a container on a user-defined network registers here
@@ -11,10 +11,11 @@ servers and link aliases, and the two sockets the engine bound inside its networ
 (SCM_RIGHTS). Each gets a resolver (`berth.monitor.resolver.Resolver`) until the container is
 released (`release`, from `Lifecycle.release`: not at each exit, since a restart by policy
 keeps its namespace), or its run directory is gone (a release this never heard of). A
-container with a healthcheck is watched from each start (`watch_health`) until its pid 1 ends
-(`berth.monitor.supervised_health`). With none of either left for `LINGER_SECONDS` it exits;
-killed, the names of the containers it served go unanswered, and their probes unrun, until
-they start again.
+container with a healthcheck is watched from each start (`probe_health`) until its pid 1 ends
+(`berth.monitor.supervised_health`). A log that keeps rotated files is watched from before each
+start until its conmon exits (`keep_rotated`, `berth.monitor.supervised_logs`). With none of
+these left for `LINGER_SECONDS` it exits; killed, the names of the containers it served go
+unanswered, their probes unrun and their logs' rotated files dropped, until they start again.
 
 Only the supervisor's own user may register (SO_PEERCRED): an abstract socket has no file
 permissions.
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from berth.monitor.config import MonitorConfig
     from berth.monitor.resolver import Resolver
     from berth.monitor.supervised_health import HealthWatch
+    from berth.monitor.supervised_logs import LogRotations
 
 KIND = "berth-supervisor"
 LINGER_SECONDS = 2.0  # with no container registered
@@ -79,20 +81,34 @@ def register(
     _request(runroot, request, fds)
 
 
-def watch_health(runroot: str, container_id: str, run_dir: str, pid: int) -> None:
-    """The container's healthcheck probed by the store's supervisor (started now if none
-    runs) from its start with pid 1 `pid`. Raises OSError when none can be reached."""
-    _request(runroot, {"health": container_id, "run_dir": run_dir, "pid": pid}, ())
-
-
 def probe_health(config: MonitorConfig, pid: int) -> None:
-    """`watch_health` for a container conmon has just started; one the supervisor can't
-    take runs unprobed (its health stays `starting`), and its monitor log says why."""
+    """The container's healthcheck probed by the store's supervisor (started now if none
+    runs) from its start with pid 1 `pid`; one the supervisor can't take runs unprobed (its
+    health stays `starting`), and its monitor log says why."""
+    request = {"health": config.id, "run_dir": config.run_dir, "pid": pid}
+    _request_or_note(config, request, "healthcheck")
+
+
+def keep_rotated(config: MonitorConfig, conmon_pid: int) -> None:
+    """The rotated files of the container's log kept from now until conmon `conmon_pid`
+    exits (`berth.monitor.supervised_logs`); with no supervisor to keep them, conmon starts
+    its log over at max-size (as with max-file 1), and the monitor log says why."""
+    request = {"logs": config.id, "run_dir": config.run_dir, "conmon": conmon_pid}
+    _request_or_note(config, request, "log rotation")
+
+
+def settle_log(config: MonitorConfig) -> None:
+    """From conmon's exit command, once conmon has written the container's last output: its
+    log's last rotation done before the exit is recorded (`LogRotations.settle`)."""
+    _request_or_note(config, {"settle": config.id}, "log rotation")
+
+
+def _request_or_note(config: MonitorConfig, request: dict[str, Any], what: str) -> None:
     try:
-        watch_health(config.runroot, config.id, config.run_dir, pid)
+        _request(config.runroot, request, ())
     except OSError as error:
         with contextlib.suppress(OSError), open(f"{config.run_dir}/{LOG_NAME}", "a") as log:
-            log.write(f"healthcheck: {error}\n")
+            log.write(f"{what}: {error}\n")
 
 
 def _request(runroot: str, request: dict[str, Any], fds: Sequence[int]) -> None:
@@ -142,8 +158,8 @@ class Served:
 
 
 class Supervisor:
-    """The resolvers it serves, and the healthchecks it runs (their module imported with the
-    first: a supervisor for names alone needs none of it)."""
+    """The resolvers it serves, the healthchecks it runs and the logs it keeps the rotated
+    files of (each module imported with the first that needs it)."""
 
     def __init__(self, listener: socket.socket) -> None:
         self.listener = listener
@@ -151,17 +167,25 @@ class Supervisor:
         self.selector = selectors.DefaultSelector()
         self.selector.register(listener, selectors.EVENT_READ, LISTENER)
         self.health: HealthWatch | None = None
+        self.logs: LogRotations | None = None
 
     def busy(self) -> bool:
-        return bool(self.served) or (self.health is not None and self.health.watching())
+        return (
+            bool(self.served)
+            or (self.health is not None and self.health.watching())
+            or (self.logs is not None and self.logs.watching())
+        )
 
     def serve(self) -> None:
         idle_since = swept = time.monotonic()
         while self.busy() or time.monotonic() - idle_since <= LINGER_SECONDS:
             timeout = SWEEP_SECONDS / 4
-            due = self.health.deadline() if self.health is not None else None
-            if due is not None:
-                timeout = max(0.0, min(timeout, due - time.monotonic()))
+            for due in (
+                self.health.deadline() if self.health is not None else None,
+                self.logs.deadline() if self.logs is not None else None,
+            ):
+                if due is not None:
+                    timeout = max(0.0, min(timeout, due - time.monotonic()))
             for key, _ in self.selector.select(timeout):
                 if key.data == LISTENER:
                     with contextlib.suppress(OSError):
@@ -172,6 +196,8 @@ class Supervisor:
                     self.health.ready(key.data)
             if self.health is not None:
                 self.health.tick()
+            if self.logs is not None:
+                self.logs.tick()
             if time.monotonic() - swept >= SWEEP_SECONDS:
                 swept = time.monotonic()
                 for ident in [i for i, s in self.served.items() if not os.path.isdir(s.run_dir)]:
@@ -193,6 +219,11 @@ class Supervisor:
                 self._release(str(request["release"]))
             elif "health" in request:
                 self._health().watch(str(request["run_dir"]), int(request["pid"]))
+            elif "logs" in request:
+                self._logs().watch(str(request["run_dir"]), int(request["conmon"]))
+            elif "settle" in request:
+                if self.logs is not None:
+                    self.logs.settle(str(request["settle"]))
             elif len(fds) == 2:
                 self._register(request, fds)
                 fds = []  # the resolver's now
@@ -221,6 +252,8 @@ class Supervisor:
             gone.resolver.stop()
         if self.health is not None:
             self.health.forget(ident)
+        if self.logs is not None:
+            self.logs.forget(ident)
 
     def _health(self) -> HealthWatch:
         if self.health is None:
@@ -228,6 +261,13 @@ class Supervisor:
 
             self.health = HealthWatch(self.selector)
         return self.health
+
+    def _logs(self) -> LogRotations:
+        if self.logs is None:
+            from berth.monitor.supervised_logs import LogRotations
+
+            self.logs = LogRotations()
+        return self.logs
 
 
 def main(argv: list[str]) -> None:

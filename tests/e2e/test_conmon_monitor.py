@@ -273,11 +273,46 @@ def test_a_signal_reaches_the_container_through_attach(berth: Berth, busybox: st
 
 
 def test_what_conmon_does_not_cover_stays_with_berths_monitor(berth: Berth, busybox: str) -> None:
-    rotated = ["--log-opt", "max-size=1k", "--log-opt", "max-file=2"]
-    _run(berth, "--name", "rotated", *rotated, "--network", "none", busybox, "sleep", "300")
-    assert _monitor_name(int(_state(berth, "rotated")["Pid"])) == "berth-monitor"
-    foreground = berth("run", "--rm", "--network", "none", busybox, "echo", "hi", env=CONMON)
+    foreground = berth("run", "--name", "fg", "--network", "none", busybox, "sh", "-c",
+                       "echo hi; cat /proc/1/status >/dev/null", env=CONMON)  # fmt: skip
     assert (foreground.returncode, foreground.stdout) == (0, "hi\n")
+    started = berth("start", "-a", "fg", env=CONMON)  # attached from the start: berth's monitor
+    assert (started.returncode, started.stdout) == (0, "hi\n")
+    assert berth("logs", "fg").stdout == "hi\nhi\n"
+    assert berth("rm", "fg").returncode == 0
+
+
+def test_rotated_files_are_kept_by_the_supervisor(berth: Berth, busybox: str, store: Store) -> None:
+    """max-file > 1: conmon is given no size limit; the store's supervisor renames its full
+    log to `.1` (the older ones along) and has conmon reopen it. A file passes max-size by
+    what is written between two of its looks (20 ms); `logs` reads every kept file, whole
+    and in order, across a restart too."""
+    script = (
+        "r=1; [ -e /ran ] && r=2; touch /ran;"
+        " i=0; while [ $i -lt 600 ]; do echo line-$i-run$r-some-padding-to-make-it-longer;"
+        " i=$((i+1)); [ $((i % 40)) = 0 ] && sleep 0.1; done"
+    )
+    rotated = ["--log-opt", "max-size=8k", "--log-opt", "max-file=3"]
+    container = _run(berth, "--name", "rotated", *rotated, "--network", "none", busybox,
+                     "sh", "-c", script + "; sleep 300")  # fmt: skip
+    assert _monitor_name(int(_state(berth, "rotated")["Pid"])) == "conmon"
+    _until(lambda: "line-599-" in berth("logs", "rotated").stdout, "the last line is logged")
+    log = store.root / "containers" / container / f"{container}-json.log"
+    names = sorted(p.name for p in log.parent.iterdir() if p.name.startswith(log.name))
+    assert names == [log.name, f"{log.name}.1", f"{log.name}.2", f"{log.name}.base"]
+    for older in (f"{log.name}.1", f"{log.name}.2"):
+        assert 8192 <= log.with_name(older).stat().st_size < 8192 + 8192, older
+    numbers = [int(line.split("-")[1]) for line in berth("logs", "rotated").stdout.splitlines()]
+    assert numbers[-1] == 599 and numbers[0] > 0
+    assert numbers == list(range(numbers[0], 600))  # the newest, in order, none missing
+    assert berth("restart", "-t", "0", "rotated").returncode == 0  # rotated again from its start
+    _until(lambda: "line-599-run2-" in berth("logs", "rotated").stdout, "the second run")
+    lines = berth("logs", "rotated").stdout.splitlines()
+    assert "-run1-" not in lines[0] and len(lines) < 600  # only the newest files are kept
+    assert [int(line.split("-")[1]) for line in lines] == list(range(600 - len(lines), 600))
+    monitor_log = store.runroot / "containers" / container / "monitor.log"
+    assert "log rotation" not in monitor_log.read_text()
+    assert berth("rm", "-f", "rotated").returncode == 0
 
 
 def test_restart_policies_start_it_again_until_stopped(berth: Berth, busybox: str) -> None:

@@ -259,8 +259,12 @@ CHATTY = (
 def test_log_rotation_keeps_the_last_files_and_logs_reads_across_them(
     berth: Berth, busybox: str
 ) -> None:
-    container = _ok(berth("run", "-d", "--log-opt", "max-size=10k", "--log-opt", "max-file=3",
-                          busybox, "sh", "-c", CHATTY)).strip()  # fmt: skip
+    """Docker's exact rotation, as berth's monitor does it, in its write path (conmon's
+    rotation is the supervisor's, a look every 20 ms: tests/e2e/test_conmon_monitor.py)."""
+    rotation = ["--log-opt", "max-size=10k", "--log-opt", "max-file=3"]
+    own_monitor = {"BERTH_MONITOR": "berth"}
+    container = _ok(berth("run", "-d", *rotation, busybox, "sh", "-c", CHATTY, env=own_monitor))
+    container = container.strip()
     assert _ok(berth("wait", container)) == "0\n"
     log = Path(_inspect(berth, container)["LogPath"])
     names = sorted(p.name for p in log.parent.iterdir() if p.name.startswith(log.name))

@@ -178,7 +178,7 @@ BASE = MonitorConfig(
         ({"dns_fds": [5, 6]}, True),  # served by the store's DNS supervisor
         ({"restart_policy": "always", "restart_max": 3}, True),
         ({"log_max_size": 1024}, True),  # conmon begins its log again (max-file 1)
-        ({"log_max_size": 1024, "log_max_files": 3}, False),
+        ({"log_max_size": 1024, "log_max_files": 3}, True),  # the supervisor rotates it
     ],
 )
 def test_which_containers_conmon_holds(changes: dict[str, object], expected: bool) -> None:
