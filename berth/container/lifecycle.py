@@ -124,10 +124,9 @@ class Lifecycle:
         name: str | None,
         aliases: list[str] | None = None,
         address: str | None = None,
-        starting: bool = False,
         container_id: str | None = None,
     ) -> ContainerRecord:
-        """`run -d`: `starting`, it starts it next; `container_id`, chosen with its conmon."""
+        """`container_id`: chosen by `run -d` with its conmon (canceled if this fails)."""
         from berth.container import names, references
         from berth.container.creating import check, merge_image_config
         from berth.container.spec import process_args
@@ -159,8 +158,6 @@ class Lifecycle:
         )
         prepared = added = False
         try:
-            if starting:
-                monitors.spawn_ahead(record, self.paths)
             self.paths.rootfs(container_id).mkdir(parents=True)
             self.snapshots.prepare(container_id, image.top_chain)
             prepared = True

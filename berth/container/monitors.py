@@ -51,10 +51,11 @@ _SPAWNED: dict[str, Ahead] = {}
 
 
 def spawn_ahead(record: ContainerRecord, paths: ContainerPaths) -> None:
-    """For `run -d`: conmon spawned as the container is created, for the start to take
-    (`take_ahead`), when it is conmon's to hold: its runtime's start overlaps the create
-    and the start's preparations both. A process that never starts it (an error between)
-    leaves it canceled by the gate's end of file, as it exits."""
+    """For `run -d`, before the engine loads: conmon spawned for the container about to be
+    created, for its start to take (`take_ahead`), when it is conmon's to hold: its
+    runtime's start overlaps the engine's loading, the create and the start's preparations.
+    A process that never starts it (an error between) leaves it canceled by the gate's end
+    of file, as it exits."""
     from berth.container.starting import monitor_basics
 
     if not choice.conmon_wanted() or record.id in _SPAWNED:
@@ -210,19 +211,9 @@ def say_end(run_dir: Path, announce: Callable[..., None], record: ContainerRecor
 def wait_gone(status: dict[str, Any]) -> None:
     """Until the monitor that wrote `status` has exited (a pidfd turns readable the moment
     it does: no polling); one stuck past `MONITOR_EXIT_SECONDS` is killed."""
-    import select
-    import signal
+    from berth.runtime.processes import wait_or_kill
 
     pid = int(status.get("MonitorPid") or 0)
     if pid in (os.getpid(), os.getppid()) or not monitor_alive(status):
         return  # (the monitor execs its own rm or clean-up: this may be it)
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        ready, _, _ = select.select([pidfd], [], [], MONITOR_EXIT_SECONDS)
-        if not ready and monitor_alive(status):
-            os.kill(pid, signal.SIGKILL)
-    finally:
-        os.close(pidfd)
+    wait_or_kill(pid, MONITOR_EXIT_SECONDS, lambda: monitor_alive(status))

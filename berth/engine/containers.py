@@ -251,13 +251,12 @@ class Containers:
         aliases: list[str] | None = None,
         platform: str | None = None,
         address: str | None = None,
-        starting: bool = False,
         container_id: str | None = None,
     ) -> ContainerRecord:
         """`platform` (the API's `?platform=`): the image must be for it, as Docker's create
         checks (a mismatch is NotFound, which makes the docker CLI pull the right one).
-        `address`: the IPv4 address asked for on its network (`--ip`). `starting`: this
-        process starts it next (`run -d`); `container_id`: the id it chose for it already."""
+        `address`: the IPv4 address asked for on its network (`--ip`). `container_id`: the
+        id `run -d` chose for it, its conmon spawned already (`monitors.spawn_ahead`)."""
         images = self._engine.image_service
         text = str(config.get("Image") or "")
         if not text:
@@ -281,7 +280,6 @@ class Containers:
             name,
             aliases,
             address,
-            starting,
             container_id,
         )
 

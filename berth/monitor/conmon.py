@@ -29,7 +29,7 @@ from berth.errors import BerthError, SystemFailure
 from berth.monitor import choice, launch
 from berth.monitor.config import ENGINE_FAILURE, REMOVE_REQUESTED, STATUS_NAME, MonitorConfig
 from berth.monitor.files import rfc3339_nano, running, status_lock, write_status
-from berth.runtime.cli import GATE_ENV
+from berth.runtime.cli import GATE_CANCEL, GATE_ENV, GATE_GO
 
 CONMON_PID = "conmon.pid"  # conmon's own pid, written by its first process (-P)
 EXIT_FILE = "exit"  # in the run directory (conmon's persist dir): the exit code
@@ -68,7 +68,6 @@ def is_conmon(run_dir: Path) -> bool:
 
 
 GATE_NAME = "gate"  # the FIFO in the run directory a `create` started ahead waits on
-GO = b"1"
 
 
 def start(
@@ -146,7 +145,7 @@ class Spawned:
             return
         with contextlib.suppress(OSError):
             (self.run_dir / REMOVE_REQUESTED).touch()
-            os.write(self._gate, b"0")
+            os.write(self._gate, GATE_CANCEL)
         try:  # the gate held open meanwhile: its word lives only while someone holds it
             _wait_gone(self.run_dir)
         finally:
@@ -170,7 +169,7 @@ class Spawned:
         try:
             if self._gate >= 0:
                 (run_dir / "config.json").write_text(spec_text)
-                os.write(self._gate, GO)
+                os.write(self._gate, GATE_GO)
             message = _read_sync(self._sync)
             monitor_pid = int((run_dir / CONMON_PID).read_text().strip())
         except (OSError, ValueError) as error:
@@ -213,19 +212,13 @@ class Spawned:
 
 def _wait_gone(run_dir: Path) -> None:
     """Until the conmon of this run directory has exited; killed after `ABORT_SECONDS`."""
-    import select
+    from berth.runtime.processes import wait_or_kill
 
     try:
         pid = int((run_dir / CONMON_PID).read_text().strip())
-        pidfd = os.pidfd_open(pid)
     except (OSError, ValueError):
-        return  # gone already (or it never wrote its pid)
-    try:
-        if not select.select([pidfd], [], [], ABORT_SECONDS)[0]:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-    finally:
-        os.close(pidfd)
+        return  # it never wrote its pid
+    wait_or_kill(pid, ABORT_SECONDS)
 
 
 def _log_tail(run_dir: Path) -> str:

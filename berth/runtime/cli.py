@@ -36,6 +36,8 @@ UNKNOWN_COMMAND = 3  # runc's (urfave/cli's) status for a command it doesn't kno
 # interpreter's start and imports overlap its own work (`berth.monitor.conmon.Spawned`): it
 # names a FIFO in this variable, and says go on it once the bundle is ready.
 GATE_ENV = "BERTH_RUNTIME_GATE"
+GATE_GO = b"1"  # on the gate: the bundle is written, create the container
+GATE_CANCEL = b"0"  # on the gate: the start was given up
 
 # Per command: every spelling of an option -> its canonical name; `VALUED` ones take a value.
 GLOBAL = {

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from berth.errors import AlreadyExists, BerthError, InvalidArgument, SystemFailure
 from berth.runtime import cli_state
-from berth.runtime.cli import GATE_ENV, PROG, container_id
+from berth.runtime.cli import GATE_ENV, GATE_GO, PROG, container_id
 from berth.runtime.spawn import Stdio
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def _wait_for_the_bundle() -> None:
     try:
         if not select.select([gate], [], [], GATE_SECONDS)[0]:
             raise SystemFailure(f"the bundle was not ready within {GATE_SECONDS:.0f} s")
-        if os.read(gate, 1) != b"1":
+        if os.read(gate, 1) != GATE_GO:
             raise SystemFailure("the engine canceled the start")
     finally:
         os.close(gate)

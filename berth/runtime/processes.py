@@ -15,7 +15,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 
 def _stat_fields(pid: int) -> list[bytes] | None:
@@ -105,3 +105,22 @@ def reaped() -> Iterator[tuple[int, int]]:
         if pid == 0:
             return
         yield pid, status
+
+
+def wait_or_kill(pid: int, seconds: float, still_it: Callable[[], bool] | None = None) -> None:
+    """Until process `pid` has exited (a pidfd turns readable the moment it does: no
+    polling); SIGKILLed if it is still there after `seconds` (and `still_it()` says the pid
+    is still the same process)."""
+    import select
+    import signal
+
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if not select.select([pidfd], [], [], seconds)[0] and (still_it is None or still_it()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    finally:
+        os.close(pidfd)

@@ -50,14 +50,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if ensure_image(ctx, args) and chosen is not None:
             from berth.container.monitors import cancel_ahead
 
-            cancel_ahead(chosen)  # a pull may outlast its wait for the bundle: the create
-        record = containers.create(  # spawns it again
+            cancel_ahead(chosen)  # a pull may outlast its wait for the bundle: the start
+        record = containers.create(  # spawns another
             config,
             host_config,
             args.name,
             args.network_alias,
             address=args.ip,
-            starting=bool(args.detach),
             container_id=chosen,
         )
     except BaseException:
