@@ -12,8 +12,9 @@ size is looked at every `FAST_SECONDS` while the log grows, less often (up to `S
 while it doesn't: a file passes max-size by what conmon writes meanwhile (Docker's by less
 than a record). A log is watched from before its container starts (`watch`, given conmon's
 pid) until the exit command says conmon has written all it will (`settle`: a last rotation
-then needs no reopen, conmon no longer serving its control FIFO) or that conmon exits; with
-no supervisor, it grows unrotated until the next start.
+then needs no reopen, conmon no longer serving its control FIFO), or until that conmon exits
+without it (its container being removed: nothing more is rotated); with no supervisor, it
+grows unrotated until the next start.
 """
 
 from __future__ import annotations
@@ -84,11 +85,13 @@ class LogRotations:
         self._logs[config.id] = _Log(config, pidfd)
 
     def forget(self, container_id: str) -> None:
-        """No more rotations (the container removed): one under way is finished."""
+        """No more rotations (the container removed, or its conmon gone without a word from
+        its exit command: being removed): one under way is finished, and no new file begun
+        in a directory its remover may be deleting."""
         log = self._logs.pop(container_id, None)
         if log is not None:
             if log.reopening:
-                self._reopened(log)
+                self._reopened(log, begin=False)
             os.close(log.base)
             os.close(log.conmon)
 
@@ -97,7 +100,9 @@ class LogRotations:
         max-size rotated a last time, the watch ended."""
         log = self._logs.get(container_id)
         if log is not None:
-            if not log.reopening:
+            if log.reopening:
+                self._reopened(log)
+            else:
                 self._look(log, final=True)
             self.forget(container_id)
 
@@ -113,7 +118,7 @@ class LogRotations:
                 if log.path.exists() or now - log.reopening > REOPEN_SECONDS:
                     self._reopened(log)
             elif select.select([log.conmon], [], [], 0)[0]:  # conmon has exited
-                self.settle(container_id)
+                self.forget(container_id)
                 continue
             else:
                 self._look(log)
@@ -137,19 +142,21 @@ class LogRotations:
             fcntl.flock(log.base, fcntl.LOCK_UN)
             return
         log.reopening = time.monotonic()
+        if final:
+            self._reopened(log)
+            return
         try:
-            if not final:
-                conmon.control(log.run_dir, "2 0 0\n")
-                return
-        except OSError:  # conmon gone
-            pass
-        self._reopened(log)
+            conmon.control(log.run_dir, "2 0 0\n")
+        except OSError:  # conmon gone meanwhile (being removed?): no new file begun
+            self._reopened(log, begin=False)
 
-    def _reopened(self, log: _Log) -> None:
-        """conmon writes the new `<log>` (or will write no more: an empty one is begun, as
-        berth's monitor leaves one), and the base moved on by what `<log>.1` holds."""
+    def _reopened(self, log: _Log, begin: bool = True) -> None:
+        """conmon writes the new `<log>` (or will write no more: with `begin`, an empty one is
+        begun, as berth's monitor leaves one), and the base moved on by what `<log>.1`
+        holds."""
         with contextlib.suppress(OSError):
-            os.close(os.open(log.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            if begin:
+                os.close(os.open(log.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
             rotated = os.stat(f"{log.path}.1").st_size
             write_base(log.base, read_base(log.base) + rotated)
         fcntl.flock(log.base, fcntl.LOCK_UN)

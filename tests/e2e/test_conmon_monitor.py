@@ -315,6 +315,24 @@ def test_rotated_files_are_kept_by_the_supervisor(berth: Berth, busybox: str, st
     assert berth("rm", "-f", "rotated").returncode == 0
 
 
+def test_rm_f_while_the_log_rotates_leaves_nothing(
+    berth: Berth, busybox: str, store: Store
+) -> None:
+    """`rm -f` of a container whose log the supervisor is rotating (a rotation every few
+    milliseconds) leaves no directory behind."""
+    rotated = ["--log-opt", "max-size=4k", "--log-opt", "max-file=2", "--network", "none"]
+    chatty = "while true; do echo line-padding-padding-padding-padding; done"
+    for round_ in range(3):
+        name = f"chatty{round_}"
+        container = _run(berth, "--name", name, *rotated, busybox, "sh", "-c", chatty)
+        log = store.root / "containers" / container / f"{container}-json.log"
+        _until(lambda: log.with_name(f"{log.name}.1").exists(), "a rotation")  # noqa: B023
+        removed = berth("rm", "-f", name)
+        assert removed.returncode == 0, removed.stderr
+        time.sleep(0.1)  # the supervisor's next look
+        assert not log.parent.exists(), sorted(p.name for p in log.parent.iterdir())
+
+
 def test_restart_policies_start_it_again_until_stopped(berth: Berth, busybox: str) -> None:
     _run(berth, "--name", "twice", "--restart", "on-failure:2", "--network", "none", busybox,
          "sh", "-c", "echo run; exit 4")  # fmt: skip
