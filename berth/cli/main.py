@@ -128,14 +128,14 @@ def _prestart_monitor(
 ) -> MonitorLauncher | None:
     """A monitor started now imports on the other core while this process prepares the
     container (see `berth.monitor.launch`); if it can't start, the start makes a new one.
-    Where conmon holds detached containers (`berth.monitor.choice`), only for a command that
-    attaches (its `attaches`: a foreground `run`, `start -a`): conmon can't hold those yet."""
+    Where conmon holds containers (`berth.monitor.choice`), only for a command whose
+    container it doesn't (its `needs_own_monitor`: a foreground `run` without `-it`)."""
     from berth import store_choice
     from berth.monitor.choice import conmon_wanted
     from berth.monitor.launch import MonitorLauncher
 
-    attaches = getattr(module, "attaches", None)
-    if conmon_wanted() and not (attaches is not None and attaches(parsed)):
+    needs = getattr(module, "needs_own_monitor", None)
+    if conmon_wanted() and not (needs is not None and needs(parsed)):
         return None
     _, runroot = store_choice.chosen(options.get("root"), options.get("runroot"))
     try:

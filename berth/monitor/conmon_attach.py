@@ -19,14 +19,16 @@ import socket
 import time
 from pathlib import Path
 
+from berth.errors import BerthError
 from berth.monitor import conmon, protocol
-from berth.monitor.config import ENGINE_FAILURE
+from berth.monitor.config import ENGINE_FAILURE, MonitorConfig
 
 ATTACH = "attach"  # conmon's socket, in the run directory (its bundle, with --full-attach)
 MESSAGE_SIZE = 8193  # a stream byte and one read of output (conmon's STDIO_BUF_SIZE)
 STDIN_CHUNK = 32 * 1024  # the most conmon reads of one message
 EXIT_WAIT_SECONDS = 5.0  # conmon writes the exit file after it closed its clients
 STREAMS = {2: protocol.STDOUT, 3: protocol.STDERR}
+ATTACH_START_SECONDS = 10.0  # a client greeting before its start recorded the container running
 
 
 class ConmonAttach(socket.socket):
@@ -78,6 +80,7 @@ class ConmonAttach(socket.socket):
             if not newline:
                 return
             self._greeted = True  # conmon sends every stream to every client: not needed
+            start_on_attach(self.run_dir)  # a container waiting for its first client
         for kind, payload in self._reader.feed(data):
             self._apply(kind, payload)
 
@@ -97,3 +100,31 @@ class ConmonAttach(socket.socket):
                     conmon.control(self.run_dir, f"1 {int(rows)} {int(columns)}\n")
                 elif conmon.exit_code(self.run_dir) is None:  # its pid not reused since
                     os.kill(int((self.run_dir / "pid").read_text()), int(payload))
+
+
+def start_on_attach(run_dir: Path) -> None:
+    """From a client's greeting: the container of `run_dir` started, if this run waits for
+    its first client (`conmon.Spawned` with `wait_for_attach`) and no other client started it. A
+    client that greets before the start has recorded it running waits for that (or for its
+    end, or `ATTACH_START_SECONDS`). The runtime failing, the container is deleted (conmon
+    hears the end and runs the exit command)."""
+    deadline = time.monotonic() + ATTACH_START_SECONDS
+    while not (run_dir / conmon.START_ON_ATTACH).exists():
+        if not (run_dir / conmon.AWAIT_CLIENT).exists() or (run_dir / conmon.EXIT_FILE).exists():
+            return
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
+    try:
+        (run_dir / conmon.AWAIT_CLIENT).unlink()
+    except FileNotFoundError:
+        return  # another client started it
+    from berth.runtime import Runtime
+
+    config = MonitorConfig.read(run_dir)
+    runtime = Runtime(Path(config.runtime_root))
+    try:
+        runtime.start(config.id)
+    except BerthError:
+        with contextlib.suppress(BerthError):
+            runtime.delete(config.id)

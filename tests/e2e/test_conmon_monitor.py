@@ -272,6 +272,47 @@ def test_a_signal_reaches_the_container_through_attach(berth: Berth, busybox: st
     assert (attach.returncode, out) == (9, "got term\n")
 
 
+def test_a_terminal_attached_from_the_start_starts_it(
+    berth: Berth, busybox: str, store: Store
+) -> None:
+    """`run -it`: conmon holds the container, which waits for its first client's greeting
+    (what it writes first is not lost); ctrl-p ctrl-q leaves it running under conmon, and
+    `attach` comes back to it; `start -a -i` starts it again the same way; `run -it --rm` is
+    removed (by conmon's exit command) before the command returns."""
+    from tests.e2e.test_containers import Terminal
+
+    shell = ["--network", "none", busybox, "sh", "-c", "echo first; exec sh"]
+    terminal = Terminal(berth.argv("run", "-it", "--name", "shell", *shell))
+    try:
+        terminal.wait_for(b"first")
+        terminal.type(b"echo size $(stty size)\r")
+        terminal.wait_for(b"size 33 111")
+        terminal.type(b"\x10\x11")  # ctrl-p ctrl-q
+    finally:
+        assert terminal.close() == 0
+    assert _state(berth, "shell")["Status"] == "running"
+    assert _monitor_name(int(_state(berth, "shell")["Pid"])) == "conmon"
+    again = Terminal(berth.argv("attach", "shell"))
+    try:
+        again.type(b"echo back\r")
+        again.wait_for(b"back")
+        again.type(b"exit 4\r")
+    finally:
+        assert again.close() == 4
+    started = Terminal(berth.argv("start", "-a", "-i", "shell"))
+    try:
+        started.wait_for(b"first")
+        started.type(b"exit 5\r")
+    finally:
+        assert started.close() == 5
+    container = berth("inspect", "-f", "{{.Id}}", "shell").stdout.strip()
+    assert (store.runroot / "containers" / container / "conmon.pid").exists()
+    removed = Terminal(berth.argv("run", "-it", "--rm", "--network", "none", busybox, "true"))
+    assert removed.close() == 0
+    assert berth("ps", "-aq", "--no-trunc").stdout.split() == [container]
+    assert berth("rm", "shell").returncode == 0
+
+
 def test_what_conmon_does_not_cover_stays_with_berths_monitor(berth: Berth, busybox: str) -> None:
     foreground = berth("run", "--name", "fg", "--network", "none", busybox, "sh", "-c",
                        "echo hi; cat /proc/1/status >/dev/null", env=CONMON)  # fmt: skip
@@ -279,6 +320,10 @@ def test_what_conmon_does_not_cover_stays_with_berths_monitor(berth: Berth, busy
     started = berth("start", "-a", "fg", env=CONMON)  # attached from the start: berth's monitor
     assert (started.returncode, started.stdout) == (0, "hi\n")
     assert berth("logs", "fg").stdout == "hi\nhi\n"
+    piped = berth("run", "--rm", "-i", "--network", "none", busybox, "cat", input="x\n", env=CONMON)
+    assert (piped.returncode, piped.stdout) == (0, "x\n")  # its client removes it, at once
+    assert berth("ps", "-aq").stdout.split() == [berth("inspect", "-f", "{{.Id}}", "fg")
+                                                 .stdout.strip()[:12]]  # fmt: skip
     assert berth("rm", "fg").returncode == 0
 
 

@@ -172,7 +172,9 @@ BASE = MonitorConfig(
         ({}, True),
         ({"held_fds": [7], "cleanup_argv": ["berth"], "auto_remove_argv": ["berth"]}, True),
         ({"log_path": ""}, True),  # the none driver
-        ({"wait_for_attach": True}, False),
+        ({"wait_for_attach": True}, False),  # a foreground `run`: berth's monitor, quicker
+        ({"wait_for_attach": True, "open_stdin": True}, False),  # `run -i`: piped, quicker
+        ({"wait_for_attach": True, "open_stdin": True, "tty": True}, True),  # `run -it`
         ({"tty": True, "open_stdin": True}, True),  # `run -dit`: attach to it later
         ({"healthcheck": {"Test": ["CMD", "true"]}}, True),  # probed by the supervisor
         ({"dns_fds": [5, 6]}, True),  # served by the store's DNS supervisor

@@ -127,7 +127,9 @@ def _attach_stream(
     try:
         heard_exit = _relay(monitor, output, request)
         removes = (
-            heard_exit and record.host_config.get("AutoRemove") and _waited_for_attach(run_dir)
+            heard_exit
+            and record.host_config.get("AutoRemove")
+            and _leaves_removal_to_client(run_dir)
         )
         if removes:
             _await_hang_up(monitor)
@@ -223,9 +225,13 @@ def _try_connect(path: Path) -> socket.socket | None:
         return None
 
 
-def _waited_for_attach(run_dir: Path) -> bool:
+def _leaves_removal_to_client(run_dir: Path) -> bool:
+    """Whether berth's monitor waited for this client: it leaves the removal of an --rm
+    container to the client that heard its exit (conmon's exit command removes it)."""
+    from berth.monitor.conmon import is_conmon
+
     try:
-        return MonitorConfig.read(run_dir).wait_for_attach
+        return MonitorConfig.read(run_dir).wait_for_attach and not is_conmon(run_dir)
     except (OSError, ValueError, TypeError):
         return False
 

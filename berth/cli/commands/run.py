@@ -74,8 +74,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     record = containers.start(
         record, wait_for_attach=True, meanwhile=containers.prepare_removal if args.rm else None
     )
+    from berth.monitor.conmon import is_conmon  # loaded by the start already
+
+    run_dir = containers.run_dir(record.id)
+    # conmon's exit command removes an --rm container; berth's monitor leaves that to the
+    # client that heard the exit (no second berth command on the way)
+    removed_by_monitor = is_conmon(run_dir)
     session = Session(
-        containers.run_dir(record.id) / ATTACH_SOCKET,
+        run_dir / ATTACH_SOCKET,
         stdin=args.interactive,
         stdout=bool(config["AttachStdout"]),
         stderr=bool(config["AttachStderr"]),
@@ -91,7 +97,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if code < 0:  # the monitor went away without an exit: read what was recorded
         code = int(containers.get(record.id).state.get("ExitCode", 125))
     if args.rm:
-        if session.heard_exit:  # the monitor leaves the removal to us (no second CLI start)
+        if session.heard_exit and not removed_by_monitor:
             containers.remove(containers.get(record.id), force=True)
         else:
             containers.wait_removed(record)
@@ -125,7 +131,8 @@ def _spawn_ahead(
     return chosen
 
 
-def attaches(args: argparse.Namespace) -> bool:
-    """Whether the container is started with this client attached (berth's monitor holds it:
-    `berth.cli.main` starts one ahead)."""
-    return not args.detach
+def needs_own_monitor(args: argparse.Namespace) -> bool:
+    """Whether berth's monitor holds the container even where conmon holds containers
+    (`berth.monitor.conmon.eligible`: attached from the start, with no terminal), so that
+    `berth.cli.main` starts one ahead."""
+    return not (args.detach or (args.interactive and args.tty))

@@ -49,7 +49,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return 0 if code is None else max(code, 0)
 
 
-def attaches(args: argparse.Namespace) -> bool:
-    """Whether the container is started with this client attached (berth's monitor holds it:
-    `berth.cli.main` starts one ahead)."""
+def needs_own_monitor(args: argparse.Namespace) -> bool:
+    """Whether berth's monitor (likely) holds the container even where conmon holds
+    containers (`berth.monitor.conmon.eligible`: attached from the start, unless to a
+    terminal: known only once the container is read), so that `berth.cli.main` starts one
+    ahead."""
     return bool(args.attach or args.interactive)
