@@ -222,7 +222,7 @@ class Lifecycle:
         if not state.check_start(record.id, record.status):
             return record
         run_dir = self.paths.run_dir(record.id)
-        ahead = monitors.take_ahead(record.id)  # spawned by its `create` (`run -d`)
+        ahead = monitors.take_ahead(record.id)  # spawned by `run -d` before its create
         if ahead is None:
             _remove_tree(run_dir)
             run_dir.mkdir(parents=True)

@@ -46,7 +46,7 @@ def ahead(config: MonitorConfig, host_config: dict[str, Any], name: str) -> Ahea
     return Ahead(spawned)
 
 
-# conmons spawned by this process's `create` for the start that follows (`run -d`), by id
+# conmons spawned by this process's `run -d` for the start that follows its create, by id
 _SPAWNED: dict[str, Ahead] = {}
 
 

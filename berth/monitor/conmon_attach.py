@@ -107,7 +107,8 @@ def start_on_attach(run_dir: Path) -> None:
     its first client (`conmon.Spawned` with `wait_for_attach`) and no other client started it. A
     client that greets before the start has recorded it running waits for that (or for its
     end, or `ATTACH_START_SECONDS`). The runtime failing, the container is deleted (conmon
-    hears the end and runs the exit command)."""
+    hears the end and runs the exit command); its monitor.json unreadable (a damaged run
+    directory), it is left unstarted, for `stop` or `rm -f`."""
     deadline = time.monotonic() + ATTACH_START_SECONDS
     while not (run_dir / conmon.START_ON_ATTACH).exists():
         if not (run_dir / conmon.AWAIT_CLIENT).exists() or (run_dir / conmon.EXIT_FILE).exists():
@@ -121,7 +122,10 @@ def start_on_attach(run_dir: Path) -> None:
         return  # another client started it
     from berth.runtime import Runtime
 
-    config = MonitorConfig.read(run_dir)
+    try:
+        config = MonitorConfig.read(run_dir)
+    except (OSError, ValueError, TypeError):
+        return
     runtime = Runtime(Path(config.runtime_root))
     try:
         runtime.start(config.id)

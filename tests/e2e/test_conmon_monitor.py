@@ -177,20 +177,29 @@ def test_a_start_that_fails_after_conmon_was_spawned_leaves_nothing(
     assert berth("rm", "-f", "joined", "other").returncode == 0
 
 
+def _run_d_pulling(
+    berth: Berth, registry: Catalogue, host_ns: HostNamespace, name: str, reference: str
+) -> subprocess.CompletedProcess[str]:
+    """`run -d` under conmon of an image it pulls from the test registry (reached from the
+    test's network namespace through a loopback forward)."""
+    forward = LoopbackForward(host_ns.path, int(registry.host.rpartition(":")[2]))
+    try:
+        ran = berth("run", "-d", "--name", name, "--network", "none", reference,
+                    "sleep", "300", env=CONMON)  # fmt: skip
+    finally:
+        forward.close()
+    assert ran.returncode == 0, ran.stderr
+    return ran
+
+
 def test_run_d_of_an_image_to_pull_is_held_by_conmon(
     berth: Berth, registry: Catalogue, host_ns: HostNamespace, busybox: str
 ) -> None:
     """`run -d` spawns conmon before the engine loads, with the id it gives the create; an
     image pulled meanwhile (a pull may outlast the runtime's wait for the bundle) makes it
-    spawn another at the create: one conmon holds the container, none is left waiting."""
+    spawn another at the start: one conmon holds the container, none is left waiting."""
     reference = registry["app-a"].reference  # not pulled yet (busybox made the store)
-    forward = LoopbackForward(host_ns.path, int(registry.host.rpartition(":")[2]))
-    try:
-        ran = berth("run", "-d", "--name", "pulled", "--network", "none", reference,
-                    "sleep", "300", env=CONMON)  # fmt: skip
-    finally:
-        forward.close()
-    assert ran.returncode == 0, ran.stderr
+    ran = _run_d_pulling(berth, registry, host_ns, "pulled", reference)
     assert "Unable to find image" in ran.stderr
     assert _monitor_name(int(_state(berth, "pulled")["Pid"])) == "conmon"
     _until(lambda: len(_running_named("conmon", "berth-runtime")) == 1, "one conmon, no runtime")
@@ -201,15 +210,8 @@ def test_the_first_run_d_of_a_new_store_under_conmon(
     berth: Berth, registry: Catalogue, host_ns: HostNamespace
 ) -> None:
     """Nothing of a container is made before the store is: a new store's first `run -d`
-    spawns conmon at the create, once the engine has made the store."""
-    reference = registry["base"].reference
-    forward = LoopbackForward(host_ns.path, int(registry.host.rpartition(":")[2]))
-    try:
-        ran = berth("run", "-d", "--name", "first", "--network", "none", reference,
-                    "sleep", "300", env=CONMON)  # fmt: skip
-    finally:
-        forward.close()
-    assert ran.returncode == 0, ran.stderr
+    spawns conmon at the start, once the engine has made the store."""
+    _run_d_pulling(berth, registry, host_ns, "first", registry["base"].reference)
     assert _monitor_name(int(_state(berth, "first")["Pid"])) == "conmon"
     assert berth("rm", "-f", "first").returncode == 0
 
