@@ -30,10 +30,9 @@ class Piece(NamedTuple):
     size: int
 
 
-@contextlib.contextmanager
-def _pieces(path: Path) -> Iterator[list[Piece]]:
+def _open(path: Path) -> list[Piece]:
     """The log's files, oldest first, each open (so a rotation meanwhile changes nothing
-    that is being read); none when there is no log."""
+    that is being read); none when there is no log. The caller closes them."""
     current: BinaryIO | None = None
     rotated: list[BinaryIO] = []
     try:
@@ -49,7 +48,7 @@ def _pieces(path: Path) -> Iterator[list[Piece]]:
                 fcntl.flock(lock, fcntl.LOCK_SH)
                 base = read_base(lock)
             with contextlib.suppress(FileNotFoundError):
-                current = open(path, "rb")  # noqa: SIM115 - closed below
+                current = open(path, "rb")  # noqa: SIM115 - the caller closes it
             while lock >= 0:
                 try:
                     rotated.insert(0, open(f"{path}.{len(rotated) + 1}", "rb"))  # noqa: SIM115
@@ -64,10 +63,24 @@ def _pieces(path: Path) -> Iterator[list[Piece]]:
             size = os.fstat(stream.fileno()).st_size
             pieces.append(Piece(start, stream, size))
             start += size
+        return pieces
+    except BaseException:
+        _close([Piece(0, stream, 0) for stream in [*rotated, *([current] if current else [])]])
+        raise
+
+
+def _close(pieces: list[Piece]) -> None:
+    for piece in pieces:
+        piece.stream.close()
+
+
+@contextlib.contextmanager
+def _pieces(path: Path) -> Iterator[list[Piece]]:
+    pieces = _open(path)
+    try:
         yield pieces
     finally:
-        for stream in [*rotated, *([current] if current else [])]:
-            stream.close()
+        _close(pieces)
 
 
 def read(path: Path, offset: int = 0, limit: int = -1) -> tuple[list[dict[str, Any]], int]:
@@ -76,29 +89,59 @@ def read(path: Path, offset: int = 0, limit: int = -1) -> tuple[list[dict[str, A
     bytes are read (a server streaming a large log holds one piece at a time); a piece with
     no record end in it is a damaged record, skipped. Rotated files are read to their end
     and the next one begun, as if the log were one file."""
-    records: list[dict[str, Any]] = []
     with _pieces(path) as pieces:
-        offset = max(offset, pieces[0].start) if pieces else offset
-        if len(pieces) == 1 and pieces[0].start == 0 and offset > pieces[0].size:
-            offset = 0  # conmon's log begun again (max-size): its new file from the start
-        budget = limit
-        for number, piece in enumerate(pieces):
-            last = number == len(pieces) - 1
-            if offset >= piece.start + piece.size and not last:
-                continue
-            piece.stream.seek(offset - piece.start)
-            data = piece.stream.read(budget)
-            complete = data[: data.rfind(b"\n") + 1]
-            if not last and offset + len(data) >= piece.start + piece.size:
-                complete = data  # a rotated file's end: whatever a full disk cut short goes
-            elif not complete and 0 < budget <= len(data):
-                complete = data  # a damaged record as long as a piece: skipped past
-            records += _records(complete)
-            offset += len(complete)
-            if budget > 0:
-                budget -= len(data)
-                if budget <= 0:
-                    break
+        return _read(pieces, offset, limit)
+
+
+class Follower:
+    """A log read as it grows (`logs -f`), its files kept open from one read to the next:
+    a container removed between two reads (docker-py's `run` removes it once `wait`
+    returns, while its follower may still be reading) leaves its files unlinked but still
+    readable here, so what it wrote before it went is never lost."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._held: list[Piece] = []
+
+    def read(self, offset: int, limit: int = -1) -> tuple[list[dict[str, Any]], int]:
+        pieces = _open(self.path)
+        if pieces:
+            _close(self._held)
+            self._held = pieces
+        else:  # gone: the files last opened, as far as they were written
+            pieces = self._held
+            sizes = [os.fstat(piece.stream.fileno()).st_size for piece in pieces]
+            pieces = [piece._replace(size=size) for piece, size in zip(pieces, sizes, strict=True)]
+        return _read(pieces, offset, limit)
+
+    def close(self) -> None:
+        _close(self._held)
+        self._held = []
+
+
+def _read(pieces: list[Piece], offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    records: list[dict[str, Any]] = []
+    offset = max(offset, pieces[0].start) if pieces else offset
+    if len(pieces) == 1 and pieces[0].start == 0 and offset > pieces[0].size:
+        offset = 0  # conmon's log begun again (max-size): its new file from the start
+    budget = limit
+    for number, piece in enumerate(pieces):
+        last = number == len(pieces) - 1
+        if offset >= piece.start + piece.size and not last:
+            continue
+        piece.stream.seek(offset - piece.start)
+        data = piece.stream.read(budget)
+        complete = data[: data.rfind(b"\n") + 1]
+        if not last and offset + len(data) >= piece.start + piece.size:
+            complete = data  # a rotated file's end: whatever a full disk cut short goes
+        elif not complete and 0 < budget <= len(data):
+            complete = data  # a damaged record as long as a piece: skipped past
+        records += _records(complete)
+        offset += len(complete)
+        if budget > 0:
+            budget -= len(data)
+            if budget <= 0:
+                break
     return records, offset
 
 

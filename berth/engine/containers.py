@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from berth.container.lifecycle import Lifecycle
+    from berth.container.logs import Follower
     from berth.container.paths import ContainerPaths
     from berth.container.records import ContainerRecord, ContainerStore
     from berth.container.stopping import Controls
@@ -108,14 +109,13 @@ class Containers:
         if (record.host_config.get("LogConfig") or {}).get("Type") == "none":
             raise InvalidArgument("configured logging driver does not support reading")
 
-    def read_log(
-        self, container_id: str, offset: int = 0, limit: int = -1
-    ) -> tuple[list[dict[str, Any]], int]:
-        """The json-file log's complete records from `offset` on (at most `limit` bytes of
-        them), and where the next read goes on."""
+    def log_reader(self, container_id: str) -> Follower:
+        """The json-file log's reader: its complete records from an offset on, its files
+        kept open from one read to the next (what was written is read even once the
+        container is removed). The caller closes it."""
         from berth.container import logs
 
-        return logs.read(self.paths.log(container_id), offset, limit)
+        return logs.Follower(self.paths.log(container_id))
 
     def log_tail_offset(self, container_id: str, count: int) -> int:
         """Where the log's last `count` records start (found from the end of the file)."""

@@ -151,6 +151,20 @@ def test_docker_py_follows_logs_and_reads_a_tty_container_raw(
         client.close()
 
 
+def test_docker_py_run_reads_all_output_of_a_container_it_removes_at_once(
+    api: ApiServer, busybox: str
+) -> None:
+    """docker-py's `run` follows the log, waits, removes the container, and only then reads
+    the log's stream: what the container wrote comes whole however soon it was removed."""
+    client = api.client()
+    try:
+        for number in range(12):
+            output = client.containers.run(busybox, f"echo {number}", remove=True)
+            assert output == f"{number}\n".encode()
+    finally:
+        client.close()
+
+
 # -- attach, resize, run -------------------------------------------------------------------
 
 

@@ -148,6 +148,26 @@ def test_logs_follow_since_and_until(berth: Berth, busybox: str) -> None:
         berth("rm", "-f", "ticker")
 
 
+def test_logs_follow_ends_with_what_was_written_when_the_container_is_removed(
+    berth: Berth, busybox: str
+) -> None:
+    script = "echo before; sleep 600"
+    assert berth("run", "-d", "--name", "doomed", busybox, "sh", "-c", script).returncode == 0
+    follower = berth.popen("logs", "-f", "doomed")
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline() == "before\n"
+        assert berth("rm", "-f", "doomed").returncode == 0
+        rest, errors = follower.communicate(timeout=30)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+        berth("rm", "-f", "doomed")
+    assert follower.returncode == 0, errors
+    assert rest == ""
+
+
 def test_exec_env_workdir_and_detach(berth: Berth, busybox: str) -> None:
     assert berth("run", "-d", "--name", "box", busybox, "sleep", "60").returncode == 0
     try:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from berth.api import streams
 from berth.api.request import Answer, Request, Stream
-from berth.container.state import Status
+from berth.container.state import ACTIVE, Status
 from berth.errors import InvalidArgument, NotFound
 from berth.humanize import parse_time
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 PIECE = 1 << 20  # bytes of the log read at a time
 FOLLOW_POLL_SECONDS = 0.1
-FOLLOWED = (Status.RUNNING, Status.RESTARTING, Status.PAUSED)
 _TIMESTAMP = re.compile(r"-?\d+(\.\d{1,9})?")
 
 
@@ -105,29 +104,32 @@ def chunks(
     stops; an empty chunk now and then while nothing is written (a chance to notice a
     client that went away)."""
     ending = not follow
-    while True:
-        records, after = containers.read_log(container_id, offset, PIECE)
-        progressed, offset = after != offset, after
-        data, past_until = render(records, options)
-        if data:
-            yield data
-        if past_until:
-            return
-        if progressed:
-            continue  # more may be there already
-        if ending:
-            return
-        if stopping is not None and stopping.is_set():
-            return
-        try:
-            status = containers.get(container_id).status
-        except NotFound:
-            return
-        if status not in FOLLOWED or (options.until is not None and time.time_ns() > options.until):
-            ending = True  # what it wrote before it stopped is read once more, then the end
-            continue
-        yield b""
-        time.sleep(FOLLOW_POLL_SECONDS)
+    reader = containers.log_reader(container_id)
+    try:
+        while True:
+            records, after = reader.read(offset, PIECE)
+            progressed, offset = after != offset, after
+            data, past_until = render(records, options)
+            if data:
+                yield data
+            if past_until:
+                return
+            if progressed:
+                continue  # more may be there already
+            if ending or (stopping is not None and stopping.is_set()):
+                return
+            try:
+                status = containers.get(container_id).status
+            except NotFound:
+                status = Status.REMOVING  # removed: its files are still open here
+            over = options.until is not None and time.time_ns() > options.until
+            if status not in ACTIVE or over:
+                ending = True  # what it wrote before it stopped is read once more, then the end
+                continue
+            yield b""
+            time.sleep(FOLLOW_POLL_SECONDS)
+    finally:
+        reader.close()
 
 
 def container_logs(request: Request) -> Answer:
@@ -149,7 +151,7 @@ def container_logs(request: Request) -> Answer:
     except ValueError:
         tail = -1
     offset = containers.log_tail_offset(record.id, tail) if tail >= 0 else 0
-    follow = request.flag("follow") and record.status in FOLLOWED
+    follow = request.flag("follow") and record.status in ACTIVE
     body = chunks(
         containers, record.id, options, offset=offset, follow=follow, stopping=request.stopping
     )

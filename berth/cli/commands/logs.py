@@ -5,13 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from berth import humanize
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
 from berth.container import logs
-from berth.errors import InvalidArgument
+from berth.container.state import ACTIVE
+from berth.errors import InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from berth.engine.containers import Containers
 
 FOLLOW_POLL_SECONDS = 0.1
 
@@ -71,13 +77,32 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         err.flush()
 
     emit(records)
-    while args.follow:
-        current = containers.get(record.id)
-        batch, offset = logs.read(path, offset)
-        emit(batch)
-        if current.status not in ("running", "restarting", "paused"):
-            batch, offset = logs.read(path, offset)
-            emit(batch)
-            break
-        time.sleep(FOLLOW_POLL_SECONDS)
+    if args.follow:
+        follower = logs.Follower(path)
+        try:
+            _follow(containers, record.id, follower, offset, emit)
+        finally:
+            follower.close()
     return 0
+
+
+def _follow(
+    containers: Containers,
+    container_id: str,
+    follower: logs.Follower,
+    offset: int,
+    emit: Callable[[list[dict[str, Any]]], None],
+) -> None:
+    """What is written until the container stops or is removed, then what it wrote last."""
+    while True:
+        try:
+            running = containers.get(container_id).status in ACTIVE
+        except NotFound:
+            running = False
+        batch, offset = follower.read(offset)
+        emit(batch)
+        if not running:
+            batch, offset = follower.read(offset)
+            emit(batch)
+            return
+        time.sleep(FOLLOW_POLL_SECONDS)
