@@ -53,7 +53,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.peers import DOCKER, Berth, Docker, _base_env, bench_root, filesystem_of, versions
+from bench.peers import (
+    DOCKER,
+    Berth,
+    BerthOwnMonitor,
+    Docker,
+    _base_env,
+    bench_root,
+    filesystem_of,
+    versions,
+)
 from bench.peers import start_logging_and_choose as choose
 from bench.proc import run, sync, timed
 from bench.run import REPOSITORY, build_busybox, cleanup_cgroups, container_env, remove_all
@@ -154,8 +163,9 @@ class BerthBuilder(Builder):
     name = "berth"
     cached_marker = " CACHED"
 
-    def __init__(self, store: Path, network: list[str]) -> None:
-        self.tool = Berth(store)
+    def __init__(self, store: Path, network: list[str], own_monitor: bool = False) -> None:
+        self.tool = BerthOwnMonitor(store) if own_monitor else Berth(store)
+        self.name = self.tool.name
         self.store = store
         self.env = container_env(self.tool)
         self.network = network
@@ -410,8 +420,8 @@ def make_builders(
     for name in names:
         store = stores / name
         store.mkdir(parents=True)
-        if name == "berth":
-            made.append(BerthBuilder(store, network))
+        if name in ("berth", "berth-monitor"):
+            made.append(BerthBuilder(store, network, own_monitor=name == "berth-monitor"))
         elif name == "docker":
             made.append(DockerBuilder(store, flags, network))
         elif name == "buildah" and not bridge:

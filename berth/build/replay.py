@@ -36,20 +36,15 @@ import time
 from berth.build.ignore import Matcher
 from berth.build.inputs import ignore_text, settled, walk
 from berth.errors import BerthError
+from berth.small_hash import sha256
 from berth.sys.rootpath import resolve_in_root
 
 TYPE_CHECKING = False  # typing costs the quick path ~2 ms
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from hashlib import sha256
 
     from berth.build.executor import Build
     from berth.build.progress import Progress
-else:
-    try:  # the interpreter's own SHA-256: hashlib loads OpenSSL first, ~3 ms of the quick path
-        from _sha256 import sha256
-    except ImportError:  # Python 3.12 renamed the module
-        from hashlib import sha256
 
 MAX_ENTRIES = 20_000  # a larger context is not fingerprinted: walking it would cost too much
 BY_ID, BY_NAME = "id", "name"  # how a base was found (berth.image.records.ImageStore.lookup)

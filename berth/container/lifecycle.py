@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from berth.container.services import Network, Snapshots
     from berth.container.volume_mounts import VolumeService
     from berth.events import Journal
-    from berth.image import ImageRecord
+    from berth.image.records import ImageRecord
     from berth.monitor.launch import MonitorLauncher
     from berth.network.records import NetworkRecord
     from berth.network.setup import NetworkSetup

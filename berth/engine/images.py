@@ -13,9 +13,10 @@ from berth.reference import parse
 
 if TYPE_CHECKING:
     from berth.filters import Filters
-    from berth.image import ImageRecord, Reporter
+    from berth.image.progress import Reporter
     from berth.image.pull import PullResult
     from berth.image.push import PushResult
+    from berth.image.records import ImageRecord
     from berth.oci import ImageConfig, Platform
     from berth.reference import Reference
     from berth.registry import CredentialSource, Registry

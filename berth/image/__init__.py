@@ -1,10 +1,6 @@
-"""Images: records, pulls and garbage collection over the content and layer stores.
+"""Images: records, pulls, pushes and garbage collection over the content and layer stores.
 
-Only the light modules are exported here; `berth.image.pull` and `berth.image.gc` are
-imported by their users, so listing images does not load the pull machinery.
+Nothing is imported here: each module is imported by its users, so listing images does not
+load the pull machinery, and `push`'s quick path (berth.image.push_repeat) loads neither the
+records nor the database module.
 """
-
-from berth.image.progress import ProgressEvent, Reporter
-from berth.image.records import ImageRecord, ImageStore
-
-__all__ = ["ImageRecord", "ImageStore", "ProgressEvent", "Reporter"]

@@ -29,12 +29,11 @@ from berth.errors import BerthError, DataLoss, InvalidArgument, NotFound, Unavai
 from berth.image.progress import (
     LAYER_EXISTS,
     MOUNTED_FROM,
-    PREPARING,
     PUSHED,
     PUSHING,
-    WAITING,
     ProgressEvent,
     Reporter,
+    push_begun,
 )
 from berth.image.records import ImageRecord, ImageStore
 from berth.layout import Layout
@@ -121,8 +120,9 @@ class Pusher:
                 )
         endpoint = self.registry.push_endpoint(reference.domain)
         target = Pushing(self.registry, endpoint, reference)
-        self.report(ProgressEvent("", f"The push refers to repository [{reference.name}]"))
-        self._layers(target, layers[::-1], self._sources(reference))
+        layers.reverse()  # top first, as Docker lists them
+        push_begun(self.report, reference.name, [layer.ident for layer in layers], self.concurrency)
+        self._layers(target, layers, self._sources(reference))
         if not target.has_blob(record.id):
             self._upload(target, Descriptor("", record.id, len(config)))
         target.put_manifest(reference.tag, media_type, data, record.manifest_digest)
@@ -140,12 +140,8 @@ class Pusher:
     # -- layers -----------------------------------------------------------------------------
 
     def _layers(self, target: Pushing, layers: list[_Layer], sources: dict[str, list[str]]) -> None:
-        """Push the layers, top first as Docker lists them, `concurrency` at a time; the
-        first failure stops the others and is raised."""
-        for layer in layers:
-            self.report(ProgressEvent(layer.ident, PREPARING))
-        for layer in layers[self.concurrency :]:
-            self.report(ProgressEvent(layer.ident, WAITING))
+        """Push the layers, `concurrency` at a time; the first failure stops the others and
+        is raised."""
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="push") as pool:
             futures = [pool.submit(self._layer, target, layer, sources) for layer in layers]
             failure: BaseException | None = None

@@ -52,10 +52,7 @@ def sha256_digest(data: bytes) -> str:
     CPython's builtin SHA-256: hashlib loads OpenSSL first, ~3 ms of every command that
     hashes even a container's veth name; OpenSSL's speed matters only for blobs."""
     if len(data) < SMALL_DATA:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found]  # CPython <= 3.11
-        except ImportError:  # pragma: no cover - renamed _sha2 in 3.12
-            from hashlib import sha256
+        from berth.small_hash import sha256
     else:
         from hashlib import sha256
     digest: str = sha256(data).hexdigest()

@@ -14,8 +14,9 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
+from berth.hosts import is_loopback
 from berth.registry.challenge import Challenge, parse_challenges
-from berth.registry.config import Endpoint, Mirror, RegistriesConfig, RegistryConfig, is_loopback
+from berth.registry.config import Endpoint, Mirror, RegistriesConfig, RegistryConfig
 from berth.registry.credentials import (
     Credentials,
     CredentialSource,

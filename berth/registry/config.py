@@ -28,7 +28,6 @@ errors, so a typo never silently turns a mirror off. Pure code apart from readin
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from berth.errors import InvalidArgument
+from berth.hosts import is_loopback
 
 ENV_VAR = "BERTH_REGISTRIES_CONF"
 SYSTEM_PATH = Path("/etc/berth/registries.toml")
@@ -78,25 +78,6 @@ class RegistryConfig:
     insecure: bool = False
     mirrors: tuple[Mirror, ...] = ()
     mirrors_only: bool = False
-
-
-def is_loopback(host: str) -> bool:
-    """Whether host[:port] names this machine (Docker treats those as insecure)."""
-    name = _strip_port(host)
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def _strip_port(host: str) -> str:
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host[1:]
-    if host.count(":") == 1:
-        return host.partition(":")[0]
-    return host
 
 
 def _candidates(location: str, insecure: bool, mirror: bool) -> list[Endpoint]:

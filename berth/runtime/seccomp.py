@@ -158,13 +158,9 @@ def compile_program(profile: Mapping[str, Any]) -> Program:
 
 
 def _cache_key(profile: Mapping[str, Any]) -> str:
-    # hashlib loads OpenSSL (~4 ms in a fresh init); CPython's builtin SHA-256 loads in
-    # ~0.1 ms. The key must be a cryptographic hash: a user's profile file must not be able
-    # to collide with the default profile's key and be loaded in its place.
-    try:
-        from _sha256 import sha256  # type: ignore[import-not-found]  # CPython <= 3.11
-    except ImportError:  # pragma: no cover - renamed _sha2 in 3.12
-        from hashlib import sha256
+    # The key must be a cryptographic hash: a user's profile file must not be able to
+    # collide with the default profile's key and be loaded in its place.
+    from berth.small_hash import sha256
 
     text = json.dumps(profile, sort_keys=True, separators=(",", ":"))
     identity = f"{scmp.library_identity()} {os.uname().machine}\n{text}"

@@ -132,6 +132,75 @@ def test_second_push_uploads_nothing_and_a_shared_base_is_mounted(
     assert skopeo_inspect(second)["Digest"] == b.manifest_digest
 
 
+def _new_requests(registry: RunningRegistry, before: int) -> list[str]:
+    """The access log's lines after the first `before`, once the registry has written them
+    (it logs a request after answering it)."""
+    deadline = time.monotonic() + 10
+    while len(registry.access_log()) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # any request after the first is logged by now
+    return registry.access_log()[before:]
+
+
+def _said(output: str) -> list[str]:
+    """A push's lines, the layers' (answered by threads) in order, the total's time left out."""
+    return sorted(
+        line.rpartition(" in ")[0] if line.startswith("Total:") else line
+        for line in output.splitlines()
+    )
+
+
+def test_a_push_the_registry_holds_is_one_request_and_says_what_a_full_push_says(
+    registry: Catalogue, berth: Berth, empty_registry: RunningRegistry
+) -> None:
+    app, other = registry["app-a"], registry["app-b"]
+    target = f"{empty_registry.host}/team/app"  # no tag: latest, as the output says
+    pulled(berth, app.reference, target)
+    assert berth("push", "-q", target).returncode == 0
+
+    before = len(empty_registry.access_log())
+    again = berth("push", target)
+    assert again.returncode == 0, again.stderr
+    asked = _new_requests(empty_registry, before)
+    assert len(asked) == 1 and '"HEAD /v2/team/app/manifests/latest ' in asked[0], asked
+    # --log-level keeps the CLI off its quick paths: the pusher asks for every blob
+    full = berth("--log-level=error", "push", target)
+    assert full.returncode == 0, full.stderr
+    assert _said(again.stdout) == _said(full.stdout)
+    assert again.stdout.splitlines()[0] == "Using default tag: latest"
+    for diff_id in app.diff_ids:
+        assert f"{diff_id[7:19]}: Layer already exists" in again.stdout
+    size = app.manifest_size
+    assert again.stdout.splitlines()[-1] == f"latest: digest: {app.manifest_digest} size: {size}"
+    quiet = berth("push", "-q", "--max-concurrent-uploads=2", target)
+    assert quiet.stdout == f"{target}:latest\n"
+
+    # The registry's tag moved (another tool pushed another image there): a full push.
+    subprocess.run(
+        [
+            SKOPEO,
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            f"docker://{other.reference}",
+            f"docker://{target}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert skopeo_inspect(target)["Digest"] == other.manifest_digest
+    before = len(empty_registry.access_log())
+    moved = berth("push", target)
+    assert moved.returncode == 0, moved.stderr
+    assert any(
+        '"PUT /v2/team/app/manifests/latest ' in line
+        for line in _new_requests(empty_registry, before)
+    )
+    assert skopeo_inspect(target)["Digest"] == app.manifest_digest
+
+
 def test_push_of_a_missing_tag_is_refused(berth: Berth, empty_registry: RunningRegistry) -> None:
     result = berth("push", f"{empty_registry.host}/nothing:here")
     assert result.returncode == 1

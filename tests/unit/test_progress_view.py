@@ -37,3 +37,18 @@ def test_plain_view_prints_status_changes_only() -> None:
         "abc: Pull complete",
     ]
     assert lines[5].startswith("Total: 2/2 layers, 100B downloaded in ")
+
+
+def test_a_push_that_moves_no_byte_says_pushed() -> None:
+    out = io.StringIO()
+    view = PlainView(out)
+    for event in [
+        ProgressEvent("", "The push refers to repository [127.0.0.1:5000/app]"),
+        ProgressEvent("abc", "Preparing"),
+        ProgressEvent("def", "Preparing"),
+        ProgressEvent("abc", "Layer already exists"),
+        ProgressEvent("def", "Mounted from team/base"),
+    ]:
+        view(event)
+    view.close()
+    assert out.getvalue().splitlines()[-1].startswith("Total: 2/2 layers, 0B pushed in ")

@@ -74,7 +74,9 @@ def test_loopback_registries_use_plain_http(host: str) -> None:
     assert RegistriesConfig().endpoints(host) == [Endpoint(f"http://{host}", host)]
 
 
-@pytest.mark.parametrize("host", ["example.com", "10.0.0.1:5000", "localhost.example.com"])
+@pytest.mark.parametrize(
+    "host", ["example.com", "10.0.0.1:5000", "localhost.example.com", "127.1", "0177.0.0.1"]
+)
 def test_other_registries_use_https(host: str) -> None:
     assert not is_loopback(host)
     assert RegistriesConfig().endpoints(host) == [Endpoint(f"https://{host}", host)]

@@ -9,7 +9,7 @@ from typing import Any
 
 from berth import humanize
 from berth.engine.reports.config import CONFIG_DEFAULTS
-from berth.image import ImageRecord
+from berth.image.records import ImageRecord
 from berth.image.service import HistoryEntry
 from berth.oci import ImageConfig, Platform
 from berth.reference import parse
