@@ -107,7 +107,7 @@ def run(
     record = lifecycle.create(base._replace(top_chain=chain), {}, config, host_config, None)
     exited = -1
     try:
-        started = lifecycle.start(record)
+        started = lifecycle.start(record, own_monitor=True)  # forked: quicker than conmon
         exited = _exit_signal(started.state.get("Pid"))
         log = services.container_paths.log(record.id)
         offset = 0

@@ -202,6 +202,7 @@ class Lifecycle:
         *,
         wait_for_attach: bool = False,
         meanwhile: Callable[[], object] | None = None,
+        own_monitor: bool = False,
     ) -> ContainerRecord:
         """Start the container, return it running; `meanwhile` runs while its monitor starts it."""
         if record.status not in ACTIVE:  # its last monitor may still release the last run
@@ -209,13 +210,14 @@ class Lifecycle:
         with self.paths.start_lock(record.id):
             # Read again under the lock: a record read before may predate another start.
             current = self.refresh(self.records.get(record.id))
-            return self._start(current, wait_for_attach, meanwhile)
+            return self._start(current, wait_for_attach, meanwhile, own_monitor)
 
     def _start(
         self,
         record: ContainerRecord,
         wait_for_attach: bool,
         meanwhile: Callable[[], object] | None,
+        own_monitor: bool,
     ) -> ContainerRecord:
         from berth.container import starting
 
@@ -230,7 +232,8 @@ class Lifecycle:
         group: CgroupManager | None = None
         network: NetworkSetup | None = None
         basics = starting.monitor_basics(record, self.paths, wait_for_attach=wait_for_attach)
-        ahead = ahead or monitors.ahead(basics, record.host_config, record.name)
+        if ahead is None and not own_monitor:
+            ahead = monitors.ahead(basics, record.host_config, record.name)
         try:
             if volume_mounts.volume_names(record.host_config):
                 rootfs = self.paths.rootfs(record.id)
@@ -246,9 +249,9 @@ class Lifecycle:
                 basics, self.paths, group, network, owns_netns=owns_netns
             )
             config.write()
-            held, runroot = [s.fileno() for s in network.held], str(self.paths.layout.runroot)
+            held = [s.fileno() for s in network.held]
             report = monitors.hand_over(
-                runroot, config, record.name, spec, held, self._launcher, meanwhile, ahead
+                config, record.name, spec, held, self._launcher, meanwhile, ahead, own_monitor
             )
         except BaseException as error:
             if ahead is not None:
