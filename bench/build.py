@@ -56,6 +56,7 @@ from typing import Any
 from bench.peers import (
     DOCKER,
     Berth,
+    BerthBaseline,
     BerthOwnMonitor,
     Docker,
     _base_env,
@@ -163,8 +164,8 @@ class BerthBuilder(Builder):
     name = "berth"
     cached_marker = " CACHED"
 
-    def __init__(self, store: Path, network: list[str], own_monitor: bool = False) -> None:
-        self.tool = BerthOwnMonitor(store) if own_monitor else Berth(store)
+    def __init__(self, store: Path, network: list[str], tool: type[Berth] = Berth) -> None:
+        self.tool = tool(store)
         self.name = self.tool.name
         self.store = store
         self.env = container_env(self.tool)
@@ -412,6 +413,13 @@ def all_versions() -> dict[str, str]:
     return found
 
 
+BERTHS: dict[str, type[Berth]] = {
+    "berth": Berth,
+    "berth-monitor": BerthOwnMonitor,  # every container on berth's monitor
+    "berth-base": BerthBaseline,  # another checkout's berth ($BERTH_BASELINE), for an A/B
+}
+
+
 def make_builders(
     names: Sequence[str], stores: Path, flags: list[str], bridge: bool
 ) -> list[Builder]:
@@ -420,8 +428,8 @@ def make_builders(
     for name in names:
         store = stores / name
         store.mkdir(parents=True)
-        if name in ("berth", "berth-monitor"):
-            made.append(BerthBuilder(store, network, own_monitor=name == "berth-monitor"))
+        if name in BERTHS:
+            made.append(BerthBuilder(store, network, BERTHS[name]))
         elif name == "docker":
             made.append(DockerBuilder(store, flags, network))
         elif name == "buildah" and not bridge:
