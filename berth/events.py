@@ -2,10 +2,10 @@
 `/events`), whoever changed it — a CLI command, the API server or a container's monitor.
 
 Each event is one line of JSON appended with one `write` to a file opened `O_APPEND`, so the
-lines of concurrent writers never interleave. The journal lives in the runroot: like dockerd's
-event buffer, it does not outlive a reboot. Past `MAX_SIZE` it moves to `<name>.1` (the one
-older file kept). Recording never fails the change it records: a full disk loses events, not
-containers.
+lines of concurrent writers never interleave (berth.journal_append, which also moves a full
+file to `<name>.1`). The journal lives in the runroot: like dockerd's event buffer, it does
+not outlive a reboot. Recording never fails the change it records: a full disk loses events,
+not containers.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from berth.filters import Filters
+from berth.journal_append import OLDER_SUFFIX, append
 
-MAX_SIZE = 1024 * 1024
 POLL_SECONDS = 0.1
 FILTERS = ("container", "event", "image", "label", "network", "type", "volume", "scope", "daemon")
 
@@ -33,48 +33,12 @@ class Journal:
     def record(
         self, kind: str, action: str, actor: str, attributes: Mapping[str, str] | None = None
     ) -> None:
-        """Append one event: `kind` is Docker's Type (container, image, network, volume),
-        `actor` the object's id (an image's reference for image events)."""
-        nanoseconds = time.time_ns()
-        document: Event = {}
-        if kind in ("container", "image"):  # the fields API clients before 1.22 read
-            document["status"] = action
-            document["id"] = actor
-            if kind == "container" and attributes and "image" in attributes:
-                document["from"] = attributes["image"]
-        document.update(
-            {
-                "Type": kind,
-                "Action": action,
-                "Actor": {"ID": actor, "Attributes": dict(attributes or {})},
-                "scope": "local",
-                "time": nanoseconds // 1_000_000_000,
-                "timeNano": nanoseconds,
-            }
-        )
-        line = (json.dumps(document, separators=(",", ":")) + "\n").encode()
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError:
-            return
-        try:
-            os.write(fd, line)
-            if os.fstat(fd).st_size > MAX_SIZE:
-                self._rotate(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-
-    def _rotate(self, fd: int) -> None:
-        """Move the full file aside, unless another writer did already (the path then names
-        a new, small file)."""
-        if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
-            os.replace(self.path, self.older)
+        """Append one event (berth.journal_append)."""
+        append(str(self.path), kind, action, actor, attributes)
 
     @property
     def older(self) -> Path:
-        return self.path.with_name(self.path.name + ".1")
+        return self.path.with_name(self.path.name + OLDER_SUFFIX)
 
     def read(
         self,

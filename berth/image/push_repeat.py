@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from berth import __version__
 from berth.hosts import is_loopback, strip_port
+from berth.journal_append import append
 from berth.small_hash import sha256
 
 TYPE_CHECKING = False
@@ -41,6 +42,7 @@ FOREIGN_LAYER_TYPES = (
     "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
 )
 BLOBS = "content/blobs/sha256"  # berth.layout.Layout.blob, under the root
+EVENTS = "events.log"  # berth.layout.Layout.events, in the runroot
 ANSWER_SECONDS = 5.0  # a registry on this machine that takes longer is the pusher's
 SHORT_ID = 12  # berth.oci.short_id's
 MAX_HEAD = 1 << 16  # the bytes of an answer's head read at most
@@ -83,7 +85,10 @@ def repeated(root: str, runroot: str, name: str) -> Repeated | None:
     finally:
         asked.close()
     digest, size, idents = found
-    return Repeated(f"{domain}/{path}", tag, digest, size, idents)
+    repository = f"{domain}/{path}"
+    # Docker's `push` event, as the pusher records it (berth.image.service)
+    append(f"{runroot}/{EVENTS}", "image", "push", f"{repository}:{tag}", {"name": repository})
+    return Repeated(repository, tag, digest, size, idents)
 
 
 def _from_store(

@@ -170,6 +170,18 @@ def test_a_push_the_registry_holds_is_one_request_and_says_what_a_full_push_says
     assert again.stdout.splitlines()[0] == "Using default tag: latest"
     for diff_id in app.diff_ids:
         assert f"{diff_id[7:19]}: Layer already exists" in again.stdout
+    pushes = berth(
+        "events",
+        "--since",
+        "0",
+        "--until",
+        str(time.time() + 1),
+        "--filter",
+        "event=push",
+        "--format",
+        "{{.Actor.ID}} {{.Actor.Attributes.name}}",
+    ).stdout.splitlines()
+    assert pushes == [f"{target}:latest {target}"] * 3  # each push says so, the quick one too
     size = app.manifest_size
     assert again.stdout.splitlines()[-1] == f"latest: digest: {app.manifest_digest} size: {size}"
     quiet = berth("push", "-q", "--max-concurrent-uploads=2", target)

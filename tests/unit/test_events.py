@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from berth import events
+from berth import events, journal_append
 from berth.events import Journal
 from berth.filters import Filters
 
@@ -41,7 +41,7 @@ def test_a_full_journal_moves_aside_and_reading_from_the_past_crosses_it(
 ) -> None:
     journal = Journal(tmp_path / "events.log")
     start = time.time()
-    count = events.MAX_SIZE // 100  # lines are ~180 bytes: past one rotation
+    count = journal_append.MAX_SIZE // 100  # lines are ~180 bytes: past one rotation
     for index in range(count):
         journal.record("volume", "create", f"v{index}")
     assert journal.older.exists()
@@ -125,3 +125,14 @@ def test_recording_into_a_missing_directory_loses_the_event_not_the_change(
     tmp_path: Path,
 ) -> None:
     Journal(tmp_path / "gone" / "events.log").record("volume", "create", "v")  # no raise
+
+
+def test_an_event_line_is_what_json_dumps_writes(tmp_path: Path) -> None:
+    """The journal's light writer (no json import) writes the bytes json.dumps would."""
+    path = tmp_path / "events.log"
+    attributes = {"name": 'app "x"\\ \u00e9\u6f22\n\t\x01', "image": "busybox"}
+    journal_append.append(str(path), "container", "die", "c1", attributes)
+    line = path.read_bytes()
+    document = json.loads(line)
+    assert line == (json.dumps(document, separators=(",", ":")) + "\n").encode()
+    assert document["Actor"]["Attributes"] == attributes and document["from"] == "busybox"
