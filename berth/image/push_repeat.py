@@ -46,6 +46,8 @@ EVENTS = "events.log"  # berth.layout.Layout.events, in the runroot
 ANSWER_SECONDS = 5.0  # a registry on this machine that takes longer is the pusher's
 SHORT_ID = 12  # berth.oci.short_id's
 MAX_HEAD = 1 << 16  # the bytes of an answer's head read at most
+_TAG_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_PATH_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-/")
 
 
 class Repeated:
@@ -64,9 +66,12 @@ def named(name: str) -> tuple[str, str, str] | None:
     for anything else. No check of Docker's rules: a name that breaks them is in no table
     of tags, and the pusher then says what is wrong with it."""
     domain, slash, rest = name.partition("/")
-    if not slash or "@" in rest or not is_loopback(domain):
+    if not slash or not is_loopback(domain):
         return None
     path, _, tag = rest.partition(":")
+    # Only what Docker's rules let through goes into the request line (no space, no CR/LF).
+    if not (path and set(path) <= _PATH_CHARACTERS and set(tag) <= _TAG_CHARACTERS):
+        return None
     return domain, path, tag or "latest"
 
 
