@@ -109,6 +109,14 @@ class Containers:
         if (record.host_config.get("LogConfig") or {}).get("Type") == "none":
             raise InvalidArgument("configured logging driver does not support reading")
 
+    def writes_log(self, container_id: str) -> bool:
+        """Whether the container may still write to its log (`logs -f` goes on): it runs,
+        restarts or is paused; not once it is removed."""
+        try:
+            return self.get(container_id).status in ACTIVE
+        except NotFound:
+            return False
+
     def log_reader(self, container_id: str) -> Follower:
         """The json-file log's reader: its complete records from an offset on, its files
         kept open from one read to the next (what was written is read even once the

@@ -38,9 +38,8 @@ from berth.image.progress import (
 from berth.image.records import ImageRecord, ImageStore
 from berth.layout import Layout
 from berth.oci import (
-    DOCKER_LAYER_FOREIGN,
+    FOREIGN_LAYER_TYPES,
     MANIFEST_TYPES,
-    OCI_LAYER_NONDIST_GZIP,
     Descriptor,
     media_type_of,
     parse_config,
@@ -55,7 +54,6 @@ CHUNK_SIZE = 16 << 20  # larger blobs go up in chunks of this size, each a point
 UPLOAD_ATTEMPTS = 3
 MOUNT_ATTEMPTS = 3  # candidate repositories asked per blob, as Docker bounds them
 _REPORT_INTERVAL = 0.1
-_FOREIGN = frozenset({DOCKER_LAYER_FOREIGN, OCI_LAYER_NONDIST_GZIP})
 
 
 class PushResult(NamedTuple):
@@ -109,7 +107,8 @@ class Pusher:
         layers = [
             _Layer(blob, short_id(diff_id))
             for blob, diff_id in zip(manifest.layers, diff_ids, strict=True)
-            if blob.media_type not in _FOREIGN  # a foreign layer is fetched from its URLs
+            if blob.media_type
+            not in FOREIGN_LAYER_TYPES  # a foreign layer is fetched from its URLs
         ]
         for layer in layers:
             if not self.content.exists(layer.blob.digest):

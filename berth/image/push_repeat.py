@@ -27,20 +27,13 @@ from __future__ import annotations
 from berth import __version__
 from berth.hosts import is_loopback, strip_port
 from berth.journal_append import append
+from berth.media_types import FOREIGN_LAYER_TYPES, MANIFEST_TYPES
 from berth.small_hash import sha256
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import sqlite3
 
-MANIFEST_TYPES = (  # berth.oci's (that package imports re and typing)
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-)
-FOREIGN_LAYER_TYPES = (
-    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-)
 BLOBS = "content/blobs/sha256"  # berth.layout.Layout.blob, under the root
 EVENTS = "events.log"  # berth.layout.Layout.events, in the runroot
 ANSWER_SECONDS = 5.0  # a registry on this machine that takes longer is the pusher's
@@ -129,7 +122,7 @@ def _stored(
     if manifest is None or config is None:
         return None
     described = push_repeat_records.layers(connection, manifest, config)
-    if described is None or described[0] not in ("", *MANIFEST_TYPES):
+    if described is None or (described[0] and described[0] not in MANIFEST_TYPES):
         return None
     layers = described[1]
     idents = [
@@ -162,9 +155,10 @@ class _Head:
     def __init__(self, domain: str, target: str) -> None:
         import _socket
 
+        accepted = ", ".join(sorted(MANIFEST_TYPES))
         request = (
-            f"HEAD {target} HTTP/1.1\r\nHost: {domain}\r\nAccept: {', '.join(MANIFEST_TYPES)}"
-            f"\r\nUser-Agent: berth/{__version__}\r\nConnection: close\r\n\r\n"
+            f"HEAD {target} HTTP/1.1\r\nHost: {domain}\r\nAccept: {accepted}\r\n"
+            f"User-Agent: berth/{__version__}\r\nConnection: close\r\n\r\n"
         ).encode()
         self.connection: _socket.socket | None = None
         try:

@@ -12,23 +12,54 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from berth.errors import DataLoss, InvalidArgument
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
-OCI_LAYER_NONDIST_GZIP = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-DOCKER_LAYER_FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-
-MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
-INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
-ACCEPTED_MANIFEST_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
+from berth.media_types import (
+    ACCEPTED_MANIFEST_TYPES as ACCEPTED_MANIFEST_TYPES,
+)
+from berth.media_types import (
+    DOCKER_CONFIG as DOCKER_CONFIG,
+)
+from berth.media_types import (
+    DOCKER_LAYER_FOREIGN as DOCKER_LAYER_FOREIGN,
+)
+from berth.media_types import (
+    DOCKER_LAYER_GZIP as DOCKER_LAYER_GZIP,
+)
+from berth.media_types import (
+    DOCKER_MANIFEST as DOCKER_MANIFEST,
+)
+from berth.media_types import (
+    DOCKER_MANIFEST_LIST as DOCKER_MANIFEST_LIST,
+)
+from berth.media_types import (
+    FOREIGN_LAYER_TYPES as FOREIGN_LAYER_TYPES,
+)
+from berth.media_types import (
+    INDEX_TYPES as INDEX_TYPES,
+)
+from berth.media_types import (
+    MANIFEST_TYPES as MANIFEST_TYPES,
+)
+from berth.media_types import (
+    OCI_CONFIG as OCI_CONFIG,
+)
+from berth.media_types import (
+    OCI_INDEX as OCI_INDEX,
+)
+from berth.media_types import (
+    OCI_LAYER_GZIP as OCI_LAYER_GZIP,
+)
+from berth.media_types import (
+    OCI_LAYER_NONDIST_GZIP as OCI_LAYER_NONDIST_GZIP,
+)
+from berth.media_types import (
+    OCI_LAYER_TAR as OCI_LAYER_TAR,
+)
+from berth.media_types import (
+    OCI_LAYER_ZSTD as OCI_LAYER_ZSTD,
+)
+from berth.media_types import (
+    OCI_MANIFEST as OCI_MANIFEST,
+)
 
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 

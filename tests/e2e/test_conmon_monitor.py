@@ -294,13 +294,7 @@ def test_a_terminal_attached_from_the_start_starts_it(
         assert terminal.close() == 0
     assert _state(berth, "shell")["Status"] == "running"
     assert _monitor_name(int(_state(berth, "shell")["Pid"])) == "conmon"
-    again = Terminal(berth.argv("attach", "shell"))
-    try:
-        again.type(b"echo back\r")
-        again.wait_for(b"back")
-        again.type(b"exit 4\r")
-    finally:
-        assert again.close() == 4
+    _attach_again_and_exit(berth, "shell", 4)
     started = Terminal(berth.argv("start", "-a", "-i", "shell"))
     try:
         started.wait_for(b"first")
@@ -433,14 +427,22 @@ def test_a_detached_terminal_to_attach_to_later(berth: Berth, busybox: str) -> N
     finally:
         assert terminal.close() == 0
     assert _state(berth, "shell")["Status"] == "running"
-    again = Terminal(berth.argv("attach", "shell"))
+    _attach_again_and_exit(berth, "shell", 4)
+    assert berth("inspect", "-f", "{{.State.ExitCode}}", "shell").stdout == "4\n"
+
+
+def _attach_again_and_exit(berth: Berth, name: str, code: int) -> None:
+    """A detached terminal container attached again: it answers, and its shell's exit code
+    is the client's."""
+    from tests.e2e.test_containers import Terminal
+
+    again = Terminal(berth.argv("attach", name))
     try:
         again.type(b"echo back\r")
         again.wait_for(b"back")
-        again.type(b"exit 4\r")
+        again.type(f"exit {code}\r".encode())
     finally:
-        assert again.close() == 4
-    assert berth("inspect", "-f", "{{.State.ExitCode}}", "shell").stdout == "4\n"
+        assert again.close() == code
 
 
 def _supervisors() -> list[int]:

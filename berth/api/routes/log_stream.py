@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from berth.api import streams
 from berth.api.request import Answer, Request, Stream
-from berth.container.state import ACTIVE, Status
-from berth.errors import InvalidArgument, NotFound
+from berth.container.state import ACTIVE
+from berth.errors import InvalidArgument
 from berth.humanize import parse_time
 
 if TYPE_CHECKING:
@@ -118,12 +118,8 @@ def chunks(
                 continue  # more may be there already
             if ending or (stopping is not None and stopping.is_set()):
                 return
-            try:
-                status = containers.get(container_id).status
-            except NotFound:
-                status = Status.REMOVING  # removed: its files are still open here
             over = options.until is not None and time.time_ns() > options.until
-            if status not in ACTIVE or over:
+            if over or not containers.writes_log(container_id):  # removed: its files are open
                 ending = True  # what it wrote before it stopped is read once more, then the end
                 continue
             yield b""

@@ -11,8 +11,7 @@ from berth import humanize
 from berth.cli.context import Context
 from berth.cli.parser import new_parser
 from berth.container import logs
-from berth.container.state import ACTIVE
-from berth.errors import InvalidArgument, NotFound
+from berth.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -95,10 +94,7 @@ def _follow(
 ) -> None:
     """What is written until the container stops or is removed, then what it wrote last."""
     while True:
-        try:
-            running = containers.get(container_id).status in ACTIVE
-        except NotFound:
-            running = False
+        running = containers.writes_log(container_id)
         batch, offset = follower.read(offset)
         emit(batch)
         if not running:
