@@ -315,7 +315,7 @@ class Report:
     outputs: list[dict[str, str]] = field(default_factory=list)  # per round and scenario
     notes: list[str] = field(default_factory=list)
     load: list[str] = field(default_factory=list)  # /proc/loadavg before each round
-    timeline: list[str] = field(default_factory=list)  # berth's progress lines, stamped
+    timelines: dict[str, list[str]] = field(default_factory=dict)  # progress lines, stamped
 
 
 CONFIG_KEYS = ("Cmd", "Env", "WorkingDir", "Labels", "ExposedPorts", "Entrypoint")
@@ -458,8 +458,8 @@ def run_all(args: argparse.Namespace, names: Sequence[str]) -> Report:
                         builder.call(*builder.pull_args(reference))
                     measure(builders, base / "context", args.rounds, report)
                     for builder in builders:
-                        if isinstance(builder, BerthBuilder) and args.timeline:
-                            report.timeline = timeline(builder, base / "context")
+                        if args.timeline and not isinstance(builder, BuildahBuilder):
+                            report.timelines[builder.name] = timeline(builder, base / "context")
                 except RuntimeError as error:
                     report.notes.append(f"stopped: {error}")
                     log.error("%s", error)
@@ -516,9 +516,9 @@ def render(report: Report, rounds: int) -> str:
     outputs = {o[k] for o in report.outputs for k in o if k not in ("round", "scenario")}
     lines += ["", f"Checked {len(report.outputs)} builds' outputs ({len(outputs)} distinct)."]
     lines += report.notes
-    if report.timeline:
-        lines += ["", "One more cold `berth build`, ms since its start:", "", "```"]
-        lines += [*report.timeline, "```"]
+    for name, stamped in report.timelines.items():
+        lines += ["", f"One more cold build by {name}, ms since its start:", "", "```"]
+        lines += [*stamped, "```"]
     return "\n".join(lines)
 
 
@@ -527,7 +527,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tools", default="berth,docker,buildah")
     parser.add_argument("--bridge", action="store_true", help="RUN steps on default bridges")
-    parser.add_argument("--timeline", action="store_true", help="a stamped berth build too")
+    parser.add_argument(
+        "--timeline", action="store_true", help="a stamped cold build by each tool too"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     names = choose(args.tools, args.verbose)
