@@ -73,6 +73,22 @@ class Sink:
         self._emit(self._compressor.flush())
 
 
+class Measured(NamedTuple):
+    diff_id: str  # sha256 of the uncompressed tar
+    content_size: int  # the regular files' bytes (Docker's layer size)
+
+
+class _Digest:
+    """Takes a tar stream and only hashes it: the diff_id, without a blob."""
+
+    def __init__(self) -> None:
+        self.diff = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.diff.update(data)
+        return len(data)
+
+
 def pack(
     upper: str,
     out: IO[bytes],
@@ -85,16 +101,30 @@ def pack(
     (relative, `etc/hosts`) the runtime made as mount points, left out while they are an
     empty file or directory (Docker keeps them in an init layer no image gets)."""
     sink = Sink(out, level)
-    root = os.open(upper, _DIR_FLAGS)
-    try:
-        with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as archive:  # type: ignore[call-overload]
-            content = _Packer(archive, epoch, stubs).walk(root)
-    finally:
-        os.close(root)
+    content = _write_tar(upper, sink, epoch, stubs)
     sink.finish()
     return Packed(
         f"sha256:{sink.diff.hexdigest()}", f"sha256:{sink.blob.hexdigest()}", sink.size, content
     )
+
+
+def measure(
+    upper: str, *, epoch: int | None = None, stubs: frozenset[str] = frozenset()
+) -> Measured:
+    """What `pack` would say of the directory's layer (the same tar, hashed), without
+    compressing or writing it: a build's step layer, packed later only if an image needs it."""
+    sink = _Digest()
+    content = _write_tar(upper, sink, epoch, stubs)
+    return Measured(f"sha256:{sink.diff.hexdigest()}", content)
+
+
+def _write_tar(upper: str, sink: Sink | _Digest, epoch: int | None, stubs: frozenset[str]) -> int:
+    root = os.open(upper, _DIR_FLAGS)
+    try:
+        with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as archive:  # type: ignore[call-overload]
+            return _Packer(archive, epoch, stubs).walk(root)
+    finally:
+        os.close(root)
 
 
 class _Packer:

@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from berth.build import config as configs
-from berth.build.cache_from import Source, inline_cache, sources
+from berth.build.cache_from import Source, sources
 from berth.build.instructions import Arg, Dockerfile, Instruction, Run, Stage
 from berth.build.options import Options
 from berth.build.state import StageRun, State, canceled, key_of
@@ -182,7 +182,9 @@ class Build:
                 raise
             for run in runs.values():
                 run.thread.join()
-            return self._export(final)
+            from berth.build.exporting import export
+
+            return export(self, final)
 
     def stage_result(self, stage: Stage) -> State:
         """An earlier stage's final state, once it is built (COPY --from)."""
@@ -339,46 +341,10 @@ class Build:
             except NotFound:
                 return False
         content = self.services.content
-        return all(
-            layer is None or content.exists(str(layer["digest"]))
+        return all(  # a layer without a blob is in the chain's layers, checked above
+            layer is None or "digest" not in layer or content.exists(str(layer["digest"]))
             for layer, _ in result.get("additions") or []
         )
-
-    # -- the image -------------------------------------------------------------------------
-
-    def _export(self, state: State) -> str:
-        from berth.image import making
-
-        services = self.services
-        tags = list(self.options.tags)
-        if not state.additions and state.base_id and not self.options.labels:
-            for tag in tags:  # FROM alone: the base image itself, as Docker makes it
-                services.image_service.records.tag(state.base_id, tag)
-            self.progress.built(state.base_id, [t.familiar() for t in tags])
-            return state.base_id
-        base = None
-        if state.base_id is not None:
-            record = services.image_service.lookup(state.base_id)
-            base = making.base_of(services.content, record)
-        config = copying.deepcopy(state.config)
-        if self.options.labels:
-            config["Labels"] = {**(config.get("Labels") or {}), **self.options.labels}
-        created = state.additions[-1][1]["created"] if state.additions else self.created()
-        image_id = making.write_image(
-            services.content,
-            services.image_service.records,
-            services.layers,
-            base,
-            state.additions,
-            config,
-            created,
-            tag=tags[0] if tags else None,
-            extra={**state.top, **(inline_cache(base, state) if self.options.inline_cache else {})},
-        )
-        for tag in tags[1:]:
-            services.image_service.records.tag(image_id, tag)
-        self.progress.built(image_id, [t.familiar() for t in tags])
-        return image_id
 
 
 __all__ = ["Build", "BuildFailed", "Options", "State"]

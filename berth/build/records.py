@@ -61,6 +61,32 @@ class BuildCache:
                 (key, chain, json.dumps(result), created, stamp),
             )
 
+    def fill_blobs(self, keys: list[str], blobs: dict[str, dict[str, Any] | None]) -> None:
+        """The entries of `keys` that name a layer of `blobs` (by diff_id) without its blob
+        (its step only measured it) name the blob now: the layer was packed since."""
+        import json
+
+        with self.database.transaction() as cursor:
+            for key in dict.fromkeys(keys):
+                row = cursor.execute("SELECT result FROM build_cache WHERE key = ?", (key,))
+                found = row.fetchone()
+                document = decoded(found[0]) if found else None
+                if not isinstance(document, dict):
+                    continue
+                changed = False
+                for addition in document.get("additions") or []:
+                    layer = addition[0] if isinstance(addition, list) and addition else None
+                    if isinstance(layer, dict) and "digest" not in layer:
+                        blob = blobs.get(str(layer.get("diff_id")))
+                        if blob is not None:
+                            addition[0] = blob
+                            changed = True
+                if changed:
+                    cursor.execute(
+                        "UPDATE build_cache SET result = ? WHERE key = ?",
+                        (json.dumps(document), key),
+                    )
+
     def roots(self) -> tuple[list[str], set[str]]:
         """The chains and the blobs (layers') the cache keeps from the collector."""
         chains: list[str] = []

@@ -103,9 +103,13 @@ class State:
 
 
 def layer_json(made: LayerMade | None) -> dict[str, Any] | None:
+    """A layer in a cache entry: its blob's descriptor, or for one only measured so far the
+    time its files were clamped to, which packing it again needs."""
     if made is None:
         return None
     blob = made.blob
+    if blob is None:
+        return {"diff_id": made.diff_id, "content_size": made.content_size, "epoch": made.epoch}
     return {
         "diff_id": made.diff_id,
         "digest": blob.digest,
@@ -121,8 +125,12 @@ def layer_of(document: dict[str, Any] | None) -> LayerMade | None:
 
     if document is None:
         return None
+    diff_id, content_size = str(document["diff_id"]), int(document["content_size"])
+    if "digest" not in document:
+        epoch = document.get("epoch")
+        return LayerMade(diff_id, None, content_size, None if epoch is None else int(epoch))
     blob = Descriptor(str(document["mediaType"]), str(document["digest"]), int(document["size"]))
-    return LayerMade(str(document["diff_id"]), blob, int(document["content_size"]))
+    return LayerMade(diff_id, blob, content_size)
 
 
 def key_of(*parts: object) -> str:

@@ -1,7 +1,8 @@
 """The build steps that change files: RUN (an ordinary berth container on the step's chain,
 its overlay upper the new layer) and COPY/ADD (the copy helper placing files in a snapshot
-prepared on the chain). Either ends with the upper directory packed into the content store
-and committed as the layer on top of the chain: the directory is renamed, never copied.
+prepared on the chain). Either ends with the upper directory measured (its layer's diff_id;
+packed into a blob only when an image is written with it) and committed as the layer on top
+of the chain: the directory is renamed, never copied.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def _commit_upper(services: Services, record: ContainerRecord, epoch: int | None
     """The exited container's upper directory as the layer on its chain (renamed, not
     copied), without the mount points the runtime made in it."""
     from berth.container.changes import runtime_stubs
-    from berth.image.making import pack_layer
+    from berth.image.making import measure_layer
 
     snapshots = services.snapshots
     stubs = set(runtime_stubs(services.container_paths.directory(record.id)))
@@ -170,7 +171,7 @@ def _commit_upper(services: Services, record: ContainerRecord, epoch: int | None
         stubs.update("/".join(parts[:end]) for end in range(1, len(parts) + 1))  # for them
     upper = snapshots.upper(record.id)
     _remove_stubs(upper, stubs)
-    made = pack_layer(services.layout, services.content, upper, epoch)
+    made = measure_layer(upper, epoch)
     chain = snapshots.commit(record.id, made.diff_id, made.content_size)
     return Made(made, chain)
 
@@ -210,7 +211,7 @@ def copy(
     """COPY/ADD: a snapshot on the chain, mounted by the copy helper, which `place` drives
     (it gets the helper's Root); the snapshot's upper is the new layer."""
     from berth.container.cp import Root
-    from berth.image.making import pack_layer
+    from berth.image.making import measure_layer
 
     snapshots = services.snapshots
     key = f"build-{os.urandom(8).hex()}"
@@ -220,7 +221,7 @@ def copy(
     try:
         target.mkdir(parents=True)
         place(Root(str(target), (mount.lowers, mount.upper, mount.work)))
-        made = pack_layer(services.layout, services.content, snapshots.upper(key), epoch)
+        made = measure_layer(snapshots.upper(key), epoch)
         new_chain = snapshots.commit(key, made.diff_id, made.content_size)
         committed = True
         return Made(made, new_chain)

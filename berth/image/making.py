@@ -5,6 +5,9 @@ A new layer is packed once (`berth.archive.pack`) into the content store, where 
 save will read it. The layer store gets it either by taking the upper directory itself (a
 build step's container is gone: `Snapshotter.commit` renames it) or, for a container that
 lives on (`commit`), by unpacking the blob just written, which also checks that the two agree.
+A build step's layer is only measured (its diff_id, which its chain needs) and packed from
+the layer store when an image is written with it, as BuildKit leaves its layers uncompressed
+until an export: a stage only copied from never costs a compression.
 The image is then a config (the base's, with the new config, diff_ids and history) and an OCI
 manifest, written as blobs before the image row: the gc lock is held shared meanwhile, so a
 collection can't take the blobs before the row names them.
@@ -65,8 +68,11 @@ _OCI_LAYER_TYPES = {DOCKER_LAYER_GZIP: OCI_LAYER_GZIP, DOCKER_LAYER_FOREIGN: OCI
 
 class LayerMade(NamedTuple):
     diff_id: str
-    blob: Descriptor  # the gzip blob in the content store
+    # The gzip blob in the content store; None for a build step's layer only measured so
+    # far (`measure_layer`): it is in the layer store, and packed once an image needs it.
+    blob: Descriptor | None
     content_size: int  # the regular files' bytes (Docker's layer size)
+    epoch: int | None = None  # the time its file times were clamped to (SOURCE_DATE_EPOCH)
 
 
 class Base(NamedTuple):
@@ -120,6 +126,34 @@ def pack_layer(
     return LayerMade(packed.diff_id, blob, packed.content_size)
 
 
+def measure_layer(upper: Path, epoch: int | None) -> LayerMade:
+    """The upper directory's layer as `pack_layer` would make it, not yet packed: its
+    diff_id (the tar hashed) and size. A build's steps use it; their directories become
+    layers, and most never get a blob: those of stages only copied from, for one."""
+    from berth.archive.pack import measure
+
+    measured = measure(str(upper), epoch=epoch)
+    return LayerMade(measured.diff_id, None, measured.content_size, epoch)
+
+
+def packed(layout: Layout, content: ContentStore, layers: LayerStore, made: LayerMade) -> LayerMade:
+    """A measured layer with its blob: its directory in the layer store packed again, as it
+    was measured (a layer directory never changes; one that packs otherwise is damaged)."""
+    if made.blob is not None:
+        return made
+    stored = layers.layer(made.diff_id)
+    if stored is None:
+        raise DataLoss(f"layer {made.diff_id} is gone from the layer store")
+    blobbed = pack_layer(layout, content, stored.path, made.epoch)
+    if blobbed.diff_id != made.diff_id:
+        raise DataLoss(
+            f"layer {made.diff_id} changed on disk since it was made (it packs to "
+            f"{blobbed.diff_id} now)",
+            hint="remove the build cache (berth builder prune -a) and build again",
+        )
+    return blobbed
+
+
 def unpack_copy(layers: LayerStore, content: ContentStore, made: LayerMade) -> None:
     """The layer store's copy of a new layer, unpacked from its blob (the container keeps
     its own upper directory)."""
@@ -128,6 +162,8 @@ def unpack_copy(layers: LayerStore, content: ContentStore, made: LayerMade) -> N
 
     if layers.layer(made.diff_id) is not None:
         return
+    if made.blob is None:
+        raise DataLoss(f"layer {made.diff_id} has no blob to unpack")
     unpacked = layers.new_unpack_dir()
     try:
         with content.open(made.blob.digest) as blob:
@@ -213,7 +249,11 @@ def write_image(
     config_data = _encode(document)
     config_digest = sha256_digest(config_data)
     content.write(config_digest, config_data)
-    blobs = [*(base.layers if base else ()), *(m.blob for m in new)]
+    blobs = [*(base.layers if base else ())]
+    for made in new:
+        if made.blob is None:
+            raise DataLoss(f"layer {made.diff_id} has no blob: it was never packed")
+        blobs.append(made.blob)
     manifest = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,

@@ -511,3 +511,72 @@ def test_the_build_cache_outlives_the_image(berth: Berth, busybox: str, tmp_path
     assert berth("rmi", "app").returncode == 0  # the collector frees what nothing holds
     assert _cached(_ok(berth, context, "-t", "app")) == 7
     assert berth("run", "--rm", "app").stdout == "hi from run\nhello\n"
+
+
+LAZY = """\
+FROM busybox AS tools
+RUN head -c 300000 /dev/urandom > /big && echo made > /small
+FROM busybox
+COPY --from=tools /small /
+CMD ["cat", "/small"]
+"""
+
+
+def test_only_the_layers_an_image_has_are_packed(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    """A step only measures its layer (the diff_id its chain needs); the export packs the
+    layers the image has, so a stage only copied from writes no blob. Built as a target later,
+    its layers are packed then, from the cache, and the image is whole."""
+    context = _context(tmp_path / "lazy", LAZY)
+    blobs = berth.store.root / "content" / "blobs" / "sha256"
+    before = set(os.listdir(blobs))
+    _ok(berth, context, "-t", "lazy:final")
+    assert berth("run", "--rm", "lazy:final").stdout == "made\n"
+    added = set(os.listdir(blobs)) - before
+    assert _image_id(berth, "lazy:final").partition(":")[2] in added
+    assert len(added) == 3  # the config, the manifest and the COPY's layer: not the RUN's
+
+    output = _ok(berth, context, "-t", "lazy:tools", "--target", "tools")
+    assert _cached(output) == 1
+    archive_path = tmp_path / "tools.tar"
+    saved = berth("save", "-o", str(archive_path), "lazy:tools")  # reads every blob
+    assert saved.returncode == 0, saved.stderr
+    sizes = []
+    with tarfile.open(archive_path) as archive:
+        for member in archive.getmembers():
+            stream = archive.extractfile(member) if member.name.startswith("blobs/") else None
+            data = stream.read() if stream is not None else b""
+            if data[257:262] == b"ustar":  # a layer (the others are JSON)
+                with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                    sizes += [(m.name, m.size) for m in layer.getmembers()]
+    assert ("big", 300_000) in sizes
+
+
+def test_a_layer_damaged_before_its_export_fails_the_build(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    """A measured layer is packed from its directory when an image first has it: a directory
+    changed since (a damaged store) packs to another diff_id, and the build fails saying so
+    rather than write an image whose layer is not what its config says. Built again once the
+    cache is pruned (which frees the damaged layer), it is whole."""
+    text = "FROM busybox AS tools\nRUN echo precious > /data\n"
+    text += "FROM busybox\nCOPY --from=tools /data /\n"
+    context = _context(tmp_path / "damaged", text)
+    _ok(berth, context, "-t", "damaged:final")
+    damaged = 0
+    for fs in (berth.store.root / "snapshots").glob("*/fs"):
+        data = fs / "data"
+        if data.is_file() and data.read_text() == "precious\n":
+            data.write_text("tampered\n")
+            damaged += 1
+    assert damaged == 2  # the RUN's layer and the final stage's COPY of it
+    result = _build(berth, context, "-t", "damaged:tools", "--target", "tools")
+    assert result.returncode != 0 and "changed on disk" in result.stderr, result.stderr
+    assert "builder prune -a" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert berth("images", "-q", "damaged:tools").stdout == ""
+    assert berth("builder", "prune", "-a", "-f").returncode == 0
+    _ok(berth, context, "-t", "damaged:tools", "--target", "tools")
+    shown = berth("run", "--rm", "damaged:tools", "cat", "/data")
+    assert shown.stdout == "precious\n", shown.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from berth.archive import apply_layer
-from berth.archive.pack import pack
+from berth.archive.pack import measure, pack
 from berth.errors import InvalidArgument
 from tests.fixtures.store import Store
 
@@ -118,6 +118,18 @@ def test_packing_is_deterministic_and_clamps_to_the_epoch(store: Store) -> None:
     pack(str(second), clamped, epoch=1_500_000_000)
     with tarfile.open(fileobj=io.BytesIO(clamped.getvalue())) as archive:
         assert {m.mtime for m in archive.getmembers()} == {1_500_000_000}
+
+
+def test_measuring_says_what_packing_would_without_a_blob(store: Store) -> None:
+    """A build step's layer is only measured: the same diff_id and size a pack of the tree
+    gives (with or without an epoch), and nothing written."""
+    upper = store.mountpoint / "upper"
+    _tree(upper)
+    for epoch in (None, 1_500_000_000):
+        packed = pack(str(upper), io.BytesIO(), epoch=epoch)
+        measured = measure(str(upper), epoch=epoch)
+        assert (measured.diff_id, measured.content_size) == (packed.diff_id, packed.content_size)
+    assert measure(str(upper)).diff_id != measure(str(upper), epoch=1_500_000_000).diff_id
 
 
 def test_symlinks_in_the_tree_are_entries_never_followed(store: Store) -> None:

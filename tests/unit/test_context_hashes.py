@@ -81,3 +81,27 @@ def test_the_cache_keeps_them_per_root_until_a_prune(tmp_path: Path) -> None:
     assert list(cache.files_under("/ctx2")) == ["/ctx2/c"]
     cache.prune()
     assert cache.files_under("/") == {}
+
+
+def test_packed_layers_fill_the_entries_that_only_measured_them(tmp_path: Path) -> None:
+    """An export packs the layers its steps only measured; the cache entries naming them get
+    the blob (others are left as they are), so a rebuild from the cache packs nothing."""
+    cache = BuildCache(Database.open(tmp_path / "berth.db"))
+    measured = {"diff_id": "sha256:" + "1" * 64, "content_size": 3, "epoch": None}
+    other = {"diff_id": "sha256:" + "2" * 64, "content_size": 4, "epoch": 5}
+    entry = {"created": "2026-01-01T00:00:00Z", "created_by": "RUN x"}
+    cache.put("k1", "c1", {"additions": [[measured, entry]]}, "now")
+    cache.put("k2", "c2", {"additions": [[measured, entry], [None, entry], [other, entry]]}, "now")
+    cache.put("k3", "c3", {"additions": [[measured, entry]]}, "now")
+    blob = {**measured, "digest": "sha256:" + "a" * 64, "size": 9, "mediaType": "gz"}
+    cache.fill_blobs(["k1", "k2", "k2"], {measured["diff_id"]: blob})
+    assert _additions(cache, "k1") == [[blob, entry]]
+    assert _additions(cache, "k2") == [[blob, entry], [None, entry], [other, entry]]
+    assert _additions(cache, "k3") == [[measured, entry]]  # not one of the keys given
+    assert cache.roots()[1] == {blob["digest"]}
+
+
+def _additions(cache: BuildCache, key: str) -> object:
+    entry = cache.get(key)
+    assert entry is not None
+    return entry.result["additions"]
