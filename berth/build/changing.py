@@ -224,15 +224,15 @@ def _copy(
         )
 
         def make() -> State:
-            from berth.build.context import write_tar
-            from berth.container.cp_build import copy_in
+            from berth.build.context import write_list
+            from berth.container.cp_build import copy_files, copy_in
 
             def place(root: Any) -> None:
                 if selection.entries:
-                    copy_in(
+                    copy_files(
                         root,
                         absolute,
-                        lambda out: write_tar(selection, out, mode=chmod, rename=None),
+                        lambda out: write_list(selection, out, mode=chmod),
                         file_name=file_name,
                         chown=chown,
                         server=build.copy_server,

@@ -5,7 +5,8 @@ A COPY's sources are resolved here, on the engine's side: each source path (wild
 out of it (`berth.sys.rootpath`); what the ignore file excludes does not exist for a COPY.
 A source directory gives its contents, not itself. What is selected becomes `Entry`s named as
 they land at the destination, hashed by content for the cache key (names, modes, targets and
-bytes; never times), then written as one tar stream the copy helper unpacks inside the image.
+bytes; never times), then listed for the copy helper, which copies each file inside the image
+(`write_list`).
 A file's bytes are read for its digest only when `stat` says it may have changed since a
 build read them (`Hashes`).
 """
@@ -188,32 +189,25 @@ def digest(selection: Selection, mode: int | None, hashes: Hashes) -> str:
     return "sha256:" + hasher.hexdigest()
 
 
-def write_tar(
-    selection: Selection, out: IO[bytes], *, mode: int | None, rename: str | None
-) -> None:
-    """The selection as a tar (owners left to the copy helper); `rename`: the single file's
-    name at its destination."""
-    import tarfile  # only when a COPY runs: a build from the cache never needs it
+def write_list(selection: Selection, out: IO[bytes], *, mode: int | None) -> None:
+    """The selection as the copy helper's list of host files to copy (`berth.container.
+    build_copy.copy_files`), one JSON line each: what a tar entry of it would say, with the
+    file's host path and identity instead of its bytes."""
+    import json
 
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as archive:
-        for entry in selection.entries:
-            name = rename if rename is not None and selection.single_file else entry.name
-            if not name:
-                continue
-            st = entry.st
-            info = tarfile.TarInfo(name)
-            info.mode = mode if mode is not None else stat.S_IMODE(st.st_mode)
-            info.mtime = int(st.st_mtime)
-            info.uname = info.gname = ""
-            if stat.S_ISDIR(st.st_mode):
-                info.type = tarfile.DIRTYPE
-                archive.addfile(info)
-            elif stat.S_ISLNK(st.st_mode):
-                info.type, info.linkname = tarfile.SYMTYPE, os.readlink(entry.path)
-                archive.addfile(info)
-            elif stat.S_ISREG(st.st_mode):
-                with open(entry.path, "rb") as stream:
-                    info.size = os.fstat(stream.fileno()).st_size
-                    archive.addfile(info, stream)
-            else:
-                raise InvalidArgument(f"cannot copy {entry.name}: not a file, directory or link")
+    for entry in selection.entries:
+        if not entry.name:
+            continue
+        st = entry.st
+        bits = mode if mode is not None else stat.S_IMODE(st.st_mode)
+        link = ""
+        if stat.S_ISDIR(st.st_mode):
+            kind = "dir"
+        elif stat.S_ISLNK(st.st_mode):
+            kind, link = "link", os.readlink(entry.path)
+        elif stat.S_ISREG(st.st_mode):
+            kind = "file"
+        else:
+            raise InvalidArgument(f"cannot copy {entry.name}: not a file, directory or link")
+        line = [entry.name, kind, bits, int(st.st_mtime), entry.path, st.st_dev, st.st_ino, link]
+        out.write(json.dumps(line).encode() + b"\n")

@@ -14,11 +14,14 @@ tar from another image's `cp` archive, whose contents are what a directory sourc
 from __future__ import annotations
 
 import bz2  # noqa: F401 -- tarfile's "r|*" loads these; the helper seals imports
+import contextlib
+import errno
 import glob
 import json
 import lzma  # noqa: F401
 import os
 import posixpath
+import stat
 import tarfile
 import zlib  # noqa: F401
 from pathlib import Path
@@ -30,6 +33,7 @@ from berth.container.user import resolve as resolve_user
 from berth.errors import InvalidArgument, NotFound
 
 _WILDCARDS = frozenset("*?[")
+CHUNK = 1 << 20
 
 
 def pack_sources(out: IO[bytes], sources: list[str]) -> None:
@@ -71,9 +75,103 @@ def copy_from_sources(stream: IO[bytes], request: dict[str, Any]) -> None:
 
 
 def copy_in(stream: IO[bytes], request: dict[str, Any]) -> None:
+    directory, rename, owner = _destination(request)
+    strip = request.get("strip")
+    place = lambda member: _placed(member, rename, strip)  # noqa: E731
+    unpack(stream, directory, place, owner=owner, mode="r|*")  # a context may come compressed
+
+
+def copy_files(stream: IO[bytes], request: dict[str, Any], host: int) -> None:
+    """A COPY of host files (the context's) without a tar between: `stream` says each as a
+    JSON line `[name, kind, mode, mtime, source, device, inode, link]` (`berth.container.
+    cp_build.file_lines`), and a file's bytes are read from `source`, a host path opened
+    beneath `host` (the host's root, opened before the chroot) without following a link at
+    its end, and only if it is still the file the engine selected (device and inode): one
+    swapped meanwhile is refused, not copied. Each entry is made as the tar unpacker makes
+    it (`unpack`), so that both ways place the same tree."""
+    directory, rename, chosen = _destination(request)
+    owner = chosen or (0, 0)
+    present = {directory}  # directories known to be there: a file's parent is looked up once
+    for line in stream:
+        name, kind, mode, mtime, source, device, inode, link = json.loads(line)
+        if rename is not None:
+            name = rename
+        target = posixpath.join(directory, name)
+        parent = posixpath.dirname(target)
+        if parent not in present:
+            if not os.path.exists(parent):
+                os.makedirs(parent)
+            present.add(parent)
+        if kind == "dir":
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(target, 0o700)
+            present.add(target)
+            os.chown(target, *owner)
+            os.chmod(target, mode)
+            os.utime(target, (mtime, mtime))
+        elif kind == "link":
+            if os.path.lexists(target):
+                os.unlink(target)
+            os.symlink(link, target)
+            os.lchown(target, *owner)
+        else:
+            _copy_file(host, source, (device, inode), target, name, (owner, mode, mtime))
+
+
+def _copy_file(
+    host: int,
+    source: str,
+    identity: tuple[int, int],
+    target: str,
+    name: str,
+    attributes: tuple[tuple[int, int], int, int],
+) -> None:
+    """One file's bytes and then its owner, mode and time, set on the open file."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    try:
+        read_fd = os.open(source.lstrip("/"), flags, dir_fd=host)
+    except OSError as error:
+        raise InvalidArgument(f"cannot copy {name}: {error.strerror}") from None
+    try:
+        found = os.fstat(read_fd)
+        if (found.st_dev, found.st_ino) != identity or not stat.S_ISREG(found.st_mode):
+            raise InvalidArgument(f"cannot copy {name}: it changed while the build read it")
+        write_fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            _send(read_fd, write_fd, found.st_size)
+            owner, mode, mtime = attributes
+            os.fchown(write_fd, *owner)
+            os.fchmod(write_fd, mode)
+            os.utime(write_fd, (mtime, mtime))
+        finally:
+            os.close(write_fd)
+    finally:
+        os.close(read_fd)
+
+
+def _send(read_fd: int, write_fd: int, size: int) -> None:
+    """The file's bytes, in the kernel (sendfile) where it can, else read and written."""
+    offset = 0
+    try:
+        while offset < size:
+            sent = os.sendfile(write_fd, read_fd, offset, min(size - offset, CHUNK))
+            if sent == 0:
+                break  # it shrank: what was there is copied, as a tar of it would be
+            offset += sent
+        return
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOSYS) or offset:
+            raise
+    while chunk := os.pread(read_fd, CHUNK, offset):
+        os.write(write_fd, chunk)
+        offset += len(chunk)
+
+
+def _destination(request: dict[str, Any]) -> tuple[str, str | None, tuple[int, int] | None]:
+    """Where a COPY's entries land, the name a single file takes there (None: its own) and
+    their owner (root, --chown's user resolved in the image, or None: the tar's own)."""
     dest = posixpath.normpath(posixpath.join("/", str(request["path"])))
     rename = request.get("file_name")
-    strip = request.get("strip")
     owner: tuple[int, int] | None = None if request.get("keep_owners") else (0, 0)
     if request.get("chown"):
         resolved = resolve_user(Path("/"), str(request["chown"]))
@@ -83,8 +181,7 @@ def copy_in(stream: IO[bytes], request: dict[str, Any]) -> None:
     else:
         directory, rename = dest, None
     _make_dirs(directory)
-    place = lambda member: _placed(member, rename, strip)  # noqa: E731
-    unpack(stream, directory, place, owner=owner, mode="r|*")  # a context may come compressed
+    return directory, rename, owner
 
 
 def _placed(

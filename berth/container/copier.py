@@ -49,6 +49,7 @@ EXPORT = "export"  # `export`: the rootfs alone (no volumes, binds or /proc) as 
 DRAIN_LIMIT = 1 << 20  # what COPY --from's unpacker reads after the archive's end, at most
 BUILD_COPY = "build_copy"  # a build's COPY: stdin's tar placed at `path` (see build_copy)
 BUILD_COPY_FROM = "build_copy_from"  # COPY --from: `sources` of one root copied into another
+BUILD_COPY_FILES = "build_copy_files"  # a build's COPY of host files listed on stdin
 
 
 def _enter(request: dict[str, Any]) -> None:
@@ -89,7 +90,7 @@ def _attach(mount: list[Any], root: str) -> None:
     )
 
 
-def _work(request: dict[str, Any]) -> None:
+def _work(request: dict[str, Any], host: int | None) -> None:
     if request["op"] == EXPORT:
         with os.fdopen(1, "wb", closefd=False) as stream:
             export_root(stream)
@@ -97,6 +98,10 @@ def _work(request: dict[str, Any]) -> None:
     if request["op"] == BUILD_COPY:
         with os.fdopen(0, "rb", closefd=False) as stream:
             build_copy.copy_in(stream, request)
+        return
+    if request["op"] == BUILD_COPY_FILES and host is not None:
+        with os.fdopen(0, "rb", closefd=False) as stream:
+            build_copy.copy_files(stream, request, host)
         return
     path = str(request["path"])
     if request["op"] in (STAT, ARCHIVE, EXTRACT):
@@ -205,8 +210,12 @@ def main(argv: list[str]) -> int:
         if request["op"] == BUILD_COPY_FROM:
             _copy_between(request)
             return 0
+        # The host's root, for a COPY of host files to read them by (after the chroot).
+        host = (
+            os.open("/", os.O_PATH | os.O_DIRECTORY) if request["op"] == BUILD_COPY_FILES else None
+        )
         _enter(request)
-        _work(request)
+        _work(request, host)
     except BerthError as error:
         os.write(status_fd, json.dumps([type(error).__name__, error.message]).encode())
         return 1

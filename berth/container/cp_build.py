@@ -42,6 +42,22 @@ def copy_in(
     feed_helper(root, request, write, server=server)
 
 
+def copy_files(
+    root: Root,
+    dest: str,
+    write: Callable[[IO[bytes]], object],
+    *,
+    file_name: str | None = None,
+    chown: str | None = None,
+    server: CopyServer | None = None,
+) -> None:
+    """A build's COPY of host files into the snapshot `root` mounts: `write` writes their
+    list (`berth.build.context.write_list`), the helper reads each file itself (see
+    `berth.container.build_copy.copy_files`): no tar made here and taken apart there."""
+    request = {"op": "build_copy_files", "path": dest, "file_name": file_name, "chown": chown}
+    feed_helper(root, request, write, server=server)
+
+
 def copy_between(
     root: Root,
     source: Root,

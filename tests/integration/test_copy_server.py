@@ -6,17 +6,22 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import subprocess
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 
+from berth.build.context import Entry, Selection, write_list
 from berth.container import copier
 from berth.container.copy_client import CopyServer, ServedHelper
 from berth.container.cp import Root, finish_helper, start_helper
-from berth.container.cp_build import copy_in
+from berth.container.cp_build import copy_files, copy_in
+from berth.errors import InvalidArgument
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the helper chroots")
 
@@ -110,3 +115,79 @@ def test_copy_from_reads_the_packers_padding_before_closing() -> None:
         copier.drain(stream)
     _, status = os.waitpid(packer, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _selection(context: Path, *names: str) -> Selection:
+    """What a COPY of these context paths selects (as `Context.select` names them)."""
+    return Selection([Entry(str(context / n), n, os.lstat(context / n)) for n in names], False)
+
+
+def test_a_listed_copy_places_host_files_as_a_tar_would(tmp_path: Path) -> None:
+    """COPY's files listed, not tarred: each read by the helper from its host path and made
+    inside the root with the tar's modes, times, links and the COPY's owner."""
+    context, root = tmp_path / "ctx", tmp_path / "root"
+    (context / "d").mkdir(parents=True)
+    (context / "a.txt").write_text("a\n")
+    os.chmod(context / "a.txt", 0o640)
+    os.utime(context / "a.txt", (1_000_000, 1_000_000))
+    (context / "d" / "b.bin").write_bytes(os.urandom(3 << 20))  # more than one piece
+    os.symlink("a.txt", context / "l")
+    root.mkdir()
+    selection = _selection(context, "a.txt", "d", "d/b.bin", "l")
+    server = CopyServer()
+    try:
+        write = lambda out: write_list(selection, out, mode=None)  # noqa: E731
+        copy_files(Root(str(root)), "/dst/", write, chown="1234:5678", server=server)
+        copy_files(
+            Root(str(root)), "/one", write_list_of(context, "a.txt"), file_name="one", server=server
+        )
+    finally:
+        server.close()
+    placed = root / "dst" / "a.txt"
+    assert placed.read_text() == "a\n"
+    found = os.stat(placed)
+    assert (stat.S_IMODE(found.st_mode), found.st_mtime, found.st_uid, found.st_gid) == (
+        0o640, 1_000_000, 1234, 5678,
+    )  # fmt: skip
+    assert (root / "dst" / "d" / "b.bin").read_bytes() == (context / "d" / "b.bin").read_bytes()
+    assert os.readlink(root / "dst" / "l") == "a.txt"
+    assert os.lstat(root / "dst" / "l").st_uid == 1234
+    assert (root / "one").read_text() == "a\n" and os.stat(root / "one").st_uid == 0
+
+
+def write_list_of(
+    context: Path, name: str, selection: Selection | None = None
+) -> Callable[[IO[bytes]], None]:
+    """The list of one file's COPY (selected now, unless given)."""
+    chosen = selection or _selection(context, name)
+    return lambda out: write_list(chosen._replace(single_file=True), out, mode=None)
+
+
+def test_a_listed_file_swapped_after_the_selection_is_not_copied(tmp_path: Path) -> None:
+    """The helper reads a file only if it is still the one selected (device and inode), never
+    through a link at its end: a context changed between the selection and the copy (another
+    file moved over the one selected, or a link to a host secret put in its place) fails the
+    COPY and leaks nothing."""
+    context, root = tmp_path / "ctx", tmp_path / "root"
+    context.mkdir()
+    root.mkdir()
+    secret = tmp_path / "secret"
+    secret.write_text("host secret\n")
+    server = CopyServer()
+    try:
+        for swap in ("moved", "linked"):
+            (context / "a.txt").write_text("selected\n")
+            (context / "other").write_text("host secret\n")  # there before the selection
+            selection = _selection(context, "a.txt")
+            if swap == "moved":
+                os.replace(context / "other", context / "a.txt")
+            else:
+                (context / "a.txt").unlink()
+                os.symlink(secret, context / "a.txt")
+            write = write_list_of(context, "a.txt", selection)
+            with pytest.raises(InvalidArgument, match=r"cannot copy a\.txt"):
+                copy_files(Root(str(root)), f"/{swap}/", write, server=server)
+            assert not (root / swap / "a.txt").exists()
+            (context / "a.txt").unlink()
+    finally:
+        server.close()
