@@ -10,6 +10,7 @@ so an unchanged rebuild writes the same image, with the same id.
 
 from __future__ import annotations
 
+import contextlib
 import copy as copying
 import threading
 from functools import cached_property
@@ -66,6 +67,7 @@ class Build:
         self._numbers = 0
         self._lock = threading.Lock()
         self._bases: dict[str, tuple[ImageRecord, Base]] = {}
+        self._base_locks: dict[str, threading.Lock] = {}
         self._runs: dict[int, StageRun] = {}
         # Set when a stage fails, or by the caller (an API client gone): the stages stop at
         # their next step, a running RUN is killed.
@@ -78,6 +80,7 @@ class Build:
         self.titles: dict[int, str] = {}
         self.through_cache: set[int] = set()
         self.keys: list[str] = []
+        self.hits: list[str] = []  # the keys of the steps the cache gave (marked used at the end)
         self.fetched = False
         from berth.build.context import Hashes
         from berth.build.scope import Scope, platform_args
@@ -139,11 +142,14 @@ class Build:
     def run(self) -> str:
         try:
             target = self.target()
-            return self._run(target, self.needed(target))
+            image_id = self._run(target, self.needed(target))
         finally:
             if self._copy_server is not None:
                 self._copy_server.close()
                 self._copy_server = None
+        with contextlib.suppress(BerthError):  # best effort: the image is made
+            self.services.build_cache.mark_used(self.hits)
+        return image_id
 
     @cached_property
     def cache_sources(self) -> dict[str, Source]:
@@ -245,12 +251,25 @@ class Build:
             return {text: record.id for text, (record, _) in self._bases.items()}
 
     def base_image(self, text: str) -> tuple[ImageRecord, Base]:
-        from berth.image.making import base_of
-        from berth.reference import parse
-
+        """The image `text` names (pulled if it must be), looked up once for all stages: the
+        stages that start from it at once wait for the first one's answer."""
         with self._lock:
             if text in self._bases:
                 return self._bases[text]
+            lock = self._base_locks.setdefault(text, threading.Lock())
+        with lock:
+            with self._lock:
+                if text in self._bases:
+                    return self._bases[text]
+            found = self._find_base(text)
+            with self._lock:
+                self._bases[text] = found
+            return found
+
+    def _find_base(self, text: str) -> tuple[ImageRecord, Base]:
+        from berth.image.making import base_of
+        from berth.reference import parse
+
         images = self.services.image_service
         record = None
         if not self.options.pull:
@@ -262,10 +281,7 @@ class Build:
             self.progress.note(f"pulling {text}")
             images.pull(parse(text))
             record = images.lookup(text)
-        found = (record, base_of(self.services.content, record))
-        with self._lock:
-            self._bases[text] = found
-        return found
+        return record, base_of(self.services.content, record)
 
     def _step(self, number: int, instruction: Instruction, state: State) -> State:
         from berth.build.changing import changing
@@ -310,6 +326,7 @@ class Build:
         entry = None if self.options.no_cache else cache.get(state.key)
         if entry is not None and self._usable(entry.chain, entry.result):
             self.progress.cached(number)
+            self.hits.append(state.key)
             return State.restored(entry.result, entry.chain, state)
         source = self.cache_sources.get(state.key)
         if source is not None:  # --cache-from: the image's layer and history entry

@@ -37,6 +37,7 @@ class BuildCache:
         self.database = database
 
     def get(self, key: str) -> CacheEntry | None:
+        """The entry of a step, if there is one (its use is noted by `mark_used`)."""
         rows = self.database.query(
             "SELECT key, chain, result, created FROM build_cache WHERE key = ?", (key,)
         )
@@ -45,10 +46,19 @@ class BuildCache:
         result = decoded(rows[0][2])
         if result is None:
             return None  # a damaged row: built again
-        with self.database.transaction() as cursor:
-            cursor.execute("UPDATE build_cache SET used = ? WHERE key = ?", (now(), key))
         chain = None if rows[0][1] is None else str(rows[0][1])
         return CacheEntry(str(rows[0][0]), chain, result, str(rows[0][3]))
+
+    def mark_used(self, keys: list[str]) -> None:
+        """The entries a build took from the cache, used now (what prune orders by): one
+        write at the build's end, not one per step while the stages run."""
+        if not keys:
+            return
+        stamp = now()
+        with self.database.transaction() as cursor:
+            cursor.executemany(
+                "UPDATE build_cache SET used = ? WHERE key = ?", [(stamp, key) for key in keys]
+            )
 
     def put(self, key: str, chain: str | None, result: dict[str, Any], created: str) -> None:
         import json

@@ -105,3 +105,18 @@ def _additions(cache: BuildCache, key: str) -> object:
     entry = cache.get(key)
     assert entry is not None
     return entry.result["additions"]
+
+
+def test_entries_a_build_used_outlive_a_prune_of_older_ones(tmp_path: Path) -> None:
+    """A build notes the entries it took from the cache once, at its end (`mark_used`); a
+    prune of the entries used before a time keeps those."""
+    database = Database.open(tmp_path / "berth.db")
+    cache = BuildCache(database)
+    for key in ("hit", "missed"):
+        cache.put(key, None, {"additions": []}, "then")
+    with database.transaction() as cursor:
+        cursor.execute("UPDATE build_cache SET used = '2000-01-01T00:00:00Z'")
+    assert cache.get("hit") is not None  # a read alone changes nothing
+    cache.mark_used(["hit"])
+    assert cache.prune("2001-01-01T00:00:00Z") == ["missed"]
+    assert cache.get("hit") is not None
