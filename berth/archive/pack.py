@@ -26,6 +26,7 @@ import stat
 import tarfile
 from typing import IO, NamedTuple
 
+from berth.archive.tar_writer import TarWriter
 from berth.errors import InvalidArgument
 
 WHITEOUT_PREFIX = ".wh."
@@ -119,16 +120,20 @@ def measure(
 
 
 def _write_tar(upper: str, sink: Sink | _Digest, epoch: int | None, stubs: frozenset[str]) -> int:
+    """The tree's tar into `sink`: in tarfile's records for a compressor (its output depends
+    on the pieces), as it comes for a hash."""
     root = os.open(upper, _DIR_FLAGS)
     try:
-        with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as archive:  # type: ignore[call-overload]
-            return _Packer(archive, epoch, stubs).walk(root)
+        writer = TarWriter(sink, records=isinstance(sink, Sink))
+        content = _Packer(writer, epoch, stubs).walk(root)
+        writer.close()
+        return content
     finally:
         os.close(root)
 
 
 class _Packer:
-    def __init__(self, archive: tarfile.TarFile, epoch: int | None, stubs: frozenset[str]) -> None:
+    def __init__(self, archive: TarWriter, epoch: int | None, stubs: frozenset[str]) -> None:
         self.archive = archive
         self.epoch = epoch
         self.stubs = stubs
@@ -173,22 +178,22 @@ class _Packer:
         if kind == stat.S_IFCHR and st.st_rdev == 0:  # overlay's whiteout
             info.name = prefix + WHITEOUT_PREFIX + name
             info.mode = 0
-            self.archive.addfile(info)
+            self.archive.add(info)
             return None
         if kind == stat.S_IFDIR:
             fd = os.open(name, _DIR_FLAGS, dir_fd=directory)
             info.type = tarfile.DIRTYPE
             self._xattrs(info, fd)
-            self.archive.addfile(info)
+            self.archive.add(info)
             if _opaque(fd):
                 marker = tarfile.TarInfo(f"{path}/{OPAQUE_MARKER}")
                 marker.mtime, marker.uname, marker.gname = info.mtime, "", ""
-                self.archive.addfile(marker)
+                self.archive.add(marker)
             return fd
         if kind == stat.S_IFLNK:
             info.type = tarfile.SYMTYPE
             info.linkname = os.readlink(name, dir_fd=directory)
-            self.archive.addfile(info)
+            self.archive.add(info)
             return None
         if kind == stat.S_IFREG:
             self._regular(directory, name, info, st)
@@ -200,7 +205,7 @@ class _Packer:
             info.type = tarfile.FIFOTYPE
         else:
             return None  # a socket: tar has no type for it, Docker leaves it out too
-        self.archive.addfile(info)
+        self.archive.add(info)
         return None
 
     def _regular(
@@ -211,7 +216,7 @@ class _Packer:
             first = self.links.get(key)
             if first is not None:
                 info.type, info.linkname = tarfile.LNKTYPE, first
-                self.archive.addfile(info)
+                self.archive.add(info)
                 return
             self.links[key] = info.name
         fd = os.open(name, _FILE_FLAGS, dir_fd=directory)
@@ -222,7 +227,7 @@ class _Packer:
             info.size = opened.st_size
             self._xattrs(info, fd)
             with os.fdopen(fd, "rb", closefd=False) as stream:
-                self.archive.addfile(info, _Exactly(stream, info.size, info.name))
+                self.archive.add(info, _Exactly(stream, info.size, info.name))
         finally:
             os.close(fd)
         self.content += info.size
