@@ -33,6 +33,9 @@ from tests.fixtures.store import Berth, Store, mount_store, unmount_store
 SESSION_ID = os.environ.setdefault(leaks.SESSION_MARKER, uuid.uuid4().hex)
 # Containers' cgroups go under a parent of this session's own, removed at the end.
 CGROUP_PARENT = os.environ.setdefault("BERTH_CGROUP_PARENT", f"berth-test-{SESSION_ID[:12]}")
+# A test's store is gone when the test ends: its idle monitor zygote need not stay the 30 s
+# a working session's does (a test of the default sets its own).
+os.environ.setdefault("BERTH_ZYGOTE_LINGER", "2")
 _BEFORE = pytest.StashKey[leaks.Snapshot]()
 _SCOPE = pytest.StashKey[list[Path]]()
 

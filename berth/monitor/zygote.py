@@ -39,25 +39,39 @@ if TYPE_CHECKING:
 
     from berth.cgroups import Layout as CgroupLayout
 
-LINGER_SECONDS = 2.0  # after the last monitor it forked is gone, and no one asked meanwhile
+# After the last monitor it forked is gone, and no one asked meanwhile: a working session's
+# next command (a `run`, a build's RUN steps) finds it, and starts ~10-35 ms sooner than with
+# a zygote to start first (an interpreter and its imports); idle, it holds ~7 MiB of its own.
+# BERTH_ZYGOTE_LINGER (seconds) changes it.
+LINGER_SECONDS = 30.0
 # With monitors still running, no longer than this after the last request: what they share
 # stays shared among them when the zygote is gone; a zygote kept for one long-running
 # container would double what that container costs.
 KEEP_SECONDS = 60.0
 
 
+def linger_seconds() -> float:
+    """How long an idle zygote stays: BERTH_ZYGOTE_LINGER's seconds, else `LINGER_SECONDS`."""
+    try:
+        chosen = float(os.environ.get("BERTH_ZYGOTE_LINGER", LINGER_SECONDS))
+    except ValueError:
+        return LINGER_SECONDS
+    return chosen if 0 <= chosen <= KEEP_SECONDS else LINGER_SECONDS
+
+
 def serve(listener: socket.socket, cgroup_layout: CgroupLayout | None) -> None:
-    """Fork a monitor per request until none of ours has run for `LINGER_SECONDS`, or no
+    """Fork a monitor per request until none of ours has run for `linger_seconds()`, or no
     one has asked for `KEEP_SECONDS`. The kernel reaps the monitors as they exit (SIGCHLD
     ignored: a dead monitor is never a zombie that looks alive); a pidfd per monitor tells
     when the last has gone."""
+    linger = linger_seconds()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     running: set[int] = set()  # pidfds of the monitors forked
     watched = select.poll()  # not select(): past fd 1024 with a thousand monitors
     watched.register(listener.fileno(), select.POLLIN)
     quiet_since = asked = time.monotonic()
     while time.monotonic() - asked <= KEEP_SECONDS and (
-        running or time.monotonic() - quiet_since <= LINGER_SECONDS
+        running or time.monotonic() - quiet_since <= linger
     ):
         for fd, _ in watched.poll(500):
             if fd != listener.fileno():

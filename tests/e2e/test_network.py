@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from berth.monitor.zygote import LINGER_SECONDS
+from berth.monitor.zygote import linger_seconds
 from tests.fixtures.netns import NFT, HostNamespace, leftovers
 from tests.fixtures.store import Berth, Store, zygotes
 
@@ -544,7 +544,7 @@ def test_a_soak_of_run_and_rm_leaves_only_the_kept_bridge(
             assert [p.name for p in parent.iterdir() if p.is_dir()] == [], hierarchy
     processes = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
     assert [p for p in processes if str(store.runroot).encode() in _cmdline(p)] == []
-    deadline = time.monotonic() + LINGER_SECONDS + 5
+    deadline = time.monotonic() + linger_seconds() + 5
     while zygotes(store) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert zygotes(store) == []

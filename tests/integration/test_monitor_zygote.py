@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from berth.monitor import launch
-from berth.monitor.zygote import LINGER_SECONDS
+from berth.monitor.zygote import linger_seconds
 from berth.sys import CLONE_NEWNET, setns
 from tests.fixtures.netns import HostNamespace
 from tests.fixtures.procs import parent_of
@@ -68,7 +68,39 @@ def test_one_zygote_forks_the_monitors_then_leaves_after_them(berth: Berth, busy
     assert berth("rm", "-f", "first", "second", "third").returncode == 0
     started = time.monotonic()
     _until(lambda: not zygotes(berth.store), "the zygote leaves once its monitors have")
-    assert time.monotonic() - started < LINGER_SECONDS + 3
+    assert time.monotonic() - started < linger_seconds() + 3
+
+
+def test_an_idle_zygote_stays_as_long_as_asked_and_serves_the_next_command(
+    berth: Berth, busybox: str
+) -> None:
+    """Idle after its last monitor, the zygote stays (BERTH_ZYGOTE_LINGER, 30 s by default):
+    a command meanwhile gets its monitor from it, not from a new interpreter."""
+    linger = {"BERTH_ZYGOTE_LINGER": "5"}
+    first = berth("run", "--rm", "--network", "none", busybox, "true", env=linger)
+    assert first.returncode == 0, first.stderr
+    [zygote] = zygotes(berth.store)
+    time.sleep(3)  # longer than a test session's own linger (2 s)
+    assert zygotes(berth.store) == [zygote]
+    _run(berth, "next", busybox)
+    assert parent_of(_monitor_of(berth, "next")) == zygote
+    assert berth("rm", "-f", "next").returncode == 0
+    gone = time.monotonic()
+    _until(lambda: not zygotes(berth.store), "the zygote leaves once idle for as long as asked")
+    assert 4 < time.monotonic() - gone < 5 + 3
+
+
+def test_the_linger_is_thirty_seconds_unless_asked_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for value, expected in ((None, 30.0), ("5", 5.0), ("0", 0.0), ("x", 30.0), ("-1", 30.0)):
+        if value is None:
+            monkeypatch.delenv("BERTH_ZYGOTE_LINGER", raising=False)
+        else:
+            monkeypatch.setenv("BERTH_ZYGOTE_LINGER", value)
+        assert linger_seconds() == expected, value
+    monkeypatch.setenv("BERTH_ZYGOTE_LINGER", "600")  # longer than a zygote is ever kept
+    assert linger_seconds() == 30.0
 
 
 def test_a_zygote_killed_leaves_its_monitors_and_a_new_one_takes_over(
