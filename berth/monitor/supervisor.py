@@ -99,16 +99,28 @@ def keep_rotated(config: MonitorConfig, conmon_pid: int) -> None:
 
 def settle_log(config: MonitorConfig) -> None:
     """From conmon's exit command, once conmon has written the container's last output: its
-    log's last rotation done before the exit is recorded (`LogRotations.settle`)."""
-    _request_or_note(config, {"settle": config.id}, "log rotation")
+    log's last rotation done before the exit is recorded (`LogRotations.settle`). Only the
+    supervisor that watched the log has a rotation of it to finish: with none running, none
+    is started for this (it would know nothing of the log, and stay on for nothing)."""
+    try:
+        _ask(service_address(KIND, config.runroot), {"settle": config.id}, ())
+    except (ConnectionRefusedError, FileNotFoundError):
+        return
+    except OSError as error:
+        _note(config, "log rotation", error)
 
 
 def _request_or_note(config: MonitorConfig, request: dict[str, Any], what: str) -> None:
     try:
         _request(config.runroot, request, ())
     except OSError as error:
-        with contextlib.suppress(OSError), open(f"{config.run_dir}/{LOG_NAME}", "a") as log:
-            log.write(f"{what}: {error}\n")
+        _note(config, what, error)
+
+
+def _note(config: MonitorConfig, what: str, error: OSError) -> None:
+    """Why the supervisor couldn't do `what` for the container, in its monitor log."""
+    with contextlib.suppress(OSError), open(f"{config.run_dir}/{LOG_NAME}", "a") as log:
+        log.write(f"{what}: {error}\n")
 
 
 def _request(runroot: str, request: dict[str, Any], fds: Sequence[int]) -> None:

@@ -40,9 +40,9 @@ if TYPE_CHECKING:
     from berth.cgroups import Layout as CgroupLayout
 
 # After the last monitor it forked is gone, and no one asked meanwhile: a working session's
-# next command (a `run`, a build's RUN steps) finds it, and starts ~10-35 ms sooner than with
-# a zygote to start first (an interpreter and its imports); idle, it holds ~7 MiB of its own.
-# BERTH_ZYGOTE_LINGER (seconds) changes it.
+# next command (a `run`, a build's RUN steps) finds it (`run --rm busybox true`: ~60 ms, 70-80
+# when a zygote must start first: an interpreter and its imports); idle, it holds ~7 MiB of
+# its own. BERTH_ZYGOTE_LINGER (seconds) changes it.
 LINGER_SECONDS = 30.0
 # With monitors still running, no longer than this after the last request: what they share
 # stays shared among them when the zygote is gone; a zygote kept for one long-running

@@ -356,6 +356,27 @@ def test_rotated_files_are_kept_by_the_supervisor(berth: Berth, busybox: str, st
     assert berth("rm", "-f", "rotated").returncode == 0
 
 
+def test_an_exit_after_the_supervisor_is_gone_starts_none(
+    berth: Berth, busybox: str, store: Store
+) -> None:
+    """conmon's exit command asks the supervisor that watched a rotated log to finish its
+    last rotation; with that supervisor gone (killed), there is nothing to finish: the exit
+    is recorded and no supervisor is started for it."""
+    rotated = ["--log-opt", "max-size=8k", "--log-opt", "max-file=3", "--network", "none"]
+    container = _run(berth, "--name", "kept", *rotated, busybox, "sh", "-c", "echo hi; sleep 300")
+    [supervisor] = _supervisors_of(store)
+    os.kill(supervisor, signal.SIGKILL)
+    _until(lambda: not _supervisors_of(store), "the killed supervisor is gone")
+    assert berth("stop", "-t", "0", "kept").returncode == 0
+    assert _state(berth, "kept")["Status"] == "exited"
+    time.sleep(0.5)  # a supervisor started by the exit would be there now, for 2 s
+    assert _supervisors_of(store) == []
+    assert berth("logs", "kept").stdout == "hi\n"
+    monitor_log = store.runroot / "containers" / container / "monitor.log"
+    assert "log rotation" not in monitor_log.read_text()
+    assert berth("rm", "kept").returncode == 0
+
+
 def test_rm_f_while_the_log_rotates_leaves_nothing(
     berth: Berth, busybox: str, store: Store
 ) -> None:
@@ -451,6 +472,15 @@ def _supervisors() -> list[int]:
         for entry in os.listdir("/proc")
         if entry.isdigit() and running(int(entry)) and _comm(int(entry)) == "berth-superviso"
     ]
+
+
+def _supervisors_of(store: Store) -> list[int]:
+    """The store's own supervisors (others' may still be leaving)."""
+    from berth.monitor.launch import service_address
+    from berth.monitor.supervisor import KIND
+
+    name = service_address(KIND, str(store.runroot)).encode()
+    return [pid for pid in _supervisors() if name in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
 def _comm(pid: int) -> str:
