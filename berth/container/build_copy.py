@@ -16,7 +16,6 @@ from __future__ import annotations
 import bz2  # noqa: F401 -- tarfile's "r|*" loads these; the helper seals imports
 import contextlib
 import errno
-import glob
 import json
 import lzma  # noqa: F401
 import os
@@ -27,55 +26,17 @@ import zlib  # noqa: F401
 from pathlib import Path
 from typing import IO, Any
 
-from berth import errors
 from berth.container.cp_stream import unpack
 from berth.container.user import resolve as resolve_user
-from berth.errors import InvalidArgument, NotFound
+from berth.errors import InvalidArgument
 
 _WILDCARDS = frozenset("*?[")
 CHUNK = 1 << 20
-
-
-def pack_sources(out: IO[bytes], sources: list[str]) -> None:
-    """COPY --from's side in the source image (chrooted there): a JSON line saying whether
-    a single file is copied, then a tar of the sources named as they land — a directory's
-    contents, a file by its name. Wildcards match as Go's `filepath.Match` (glob's rules);
-    a source that is a link is followed, inside this root."""
-    matches: list[str] = []
-    for pattern in sources:
-        path = posixpath.join("/", pattern)
-        found = sorted(glob.glob(path)) if _WILDCARDS.intersection(pattern) else [path]
-        found = [p for p in found if os.path.lexists(p)]
-        if not found:
-            raise NotFound(f'failed to compute cache key: "{pattern}": not found')
-        matches.extend(found)
-    single = len(matches) == 1 and not os.path.isdir(matches[0])
-    out.write(json.dumps({"single_file": single}).encode() + b"\n")
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for path in matches:
-            real = os.path.realpath(path)
-            if os.path.isdir(real):
-                for name in sorted(os.listdir(real)):
-                    tar.add(posixpath.join(real, name), arcname=name, recursive=True)
-            else:
-                tar.add(real, arcname=posixpath.basename(path.rstrip("/")), recursive=False)
-
-
-def copy_from_sources(stream: IO[bytes], request: dict[str, Any]) -> None:
-    """COPY --from's side in the step's snapshot: `pack_sources`' line, then its tar placed
-    (a single file takes the destination's name unless the destination is a directory)."""
-    header = json.loads(stream.readline(4096) or b"{}")
-    if "error" in header:  # what the source's side refused, in its words
-        kind, message = header["error"]
-        raise getattr(errors, str(kind), errors.SystemFailure)(str(message))
-    single = bool(header.get("single_file")) and not request.get("several")
-    copy_in(
-        stream, {**request, "file_name": posixpath.basename(request["path"]) if single else None}
-    )
+NS = 10**9
 
 
 def copy_in(stream: IO[bytes], request: dict[str, Any]) -> None:
-    directory, rename, owner = _destination(request)
+    directory, rename, owner = destination(request)
     strip = request.get("strip")
     place = lambda member: _placed(member, rename, strip)  # noqa: E731
     unpack(stream, directory, place, owner=owner, mode="r|*")  # a context may come compressed
@@ -83,39 +44,25 @@ def copy_in(stream: IO[bytes], request: dict[str, Any]) -> None:
 
 def copy_files(stream: IO[bytes], request: dict[str, Any], host: int) -> None:
     """A COPY of host files (the context's) without a tar between: `stream` says each as a
-    JSON line `[name, kind, mode, mtime, source, device, inode, link]` (`berth.container.
-    cp_build.file_lines`), and a file's bytes are read from `source`, a host path opened
+    JSON line `[name, kind, mode, mtime, source, device, inode, link]` (`berth.build.context.
+    write_list`), and a file's bytes are read from `source`, a host path opened
     beneath `host` (the host's root, opened before the chroot) without following a link at
     its end, and only if it is still the file the engine selected (device and inode): one
     swapped meanwhile is refused, not copied. Each entry is made as the tar unpacker makes
     it (`unpack`), so that both ways place the same tree."""
-    directory, rename, chosen = _destination(request)
+    directory, rename, chosen = destination(request)
     owner = chosen or (0, 0)
     present = {directory}  # directories known to be there: a file's parent is looked up once
     for line in stream:
         name, kind, mode, mtime, source, device, inode, link = json.loads(line)
-        if rename is not None:
-            name = rename
-        target = posixpath.join(directory, name)
-        parent = posixpath.dirname(target)
-        if parent not in present:
-            if not os.path.exists(parent):
-                os.makedirs(parent)
-            present.add(parent)
+        target = landing(directory, rename or name, present)
         if kind == "dir":
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(target, 0o700)
-            present.add(target)
-            os.chown(target, *owner)
-            os.chmod(target, mode)
-            os.utime(target, (mtime, mtime))
+            make_directory(target, present)
+            copy_attributes(target, owner, mode, mtime * NS)
         elif kind == "link":
-            if os.path.lexists(target):
-                os.unlink(target)
-            os.symlink(link, target)
-            os.lchown(target, *owner)
+            make_link(target, link, owner)
         else:
-            _copy_file(host, source, (device, inode), target, name, (owner, mode, mtime))
+            _copy_file(host, source, (device, inode), target, name, (owner, mode, mtime * NS))
 
 
 def _copy_file(
@@ -126,7 +73,6 @@ def _copy_file(
     name: str,
     attributes: tuple[tuple[int, int], int, int],
 ) -> None:
-    """One file's bytes and then its owner, mode and time, set on the open file."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     try:
         read_fd = os.open(source.lstrip("/"), flags, dir_fd=host)
@@ -136,17 +82,57 @@ def _copy_file(
         found = os.fstat(read_fd)
         if (found.st_dev, found.st_ino) != identity or not stat.S_ISREG(found.st_mode):
             raise InvalidArgument(f"cannot copy {name}: it changed while the build read it")
-        write_fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            _send(read_fd, write_fd, found.st_size)
-            owner, mode, mtime = attributes
-            os.fchown(write_fd, *owner)
-            os.fchmod(write_fd, mode)
-            os.utime(write_fd, (mtime, mtime))
-        finally:
-            os.close(write_fd)
+        send_file(read_fd, target, attributes)
     finally:
         os.close(read_fd)
+
+
+def send_file(read_fd: int, target: str, attributes: tuple[tuple[int, int], int, int]) -> None:
+    """The bytes of the open file `read_fd` as `target` (made, or truncated as a tar's
+    unpacker does), then its owner, mode and time (ns) set on the open file."""
+    write_fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        _send(read_fd, write_fd, os.fstat(read_fd).st_size)
+        owner, mode, mtime_ns = attributes
+        os.fchown(write_fd, *owner)
+        os.fchmod(write_fd, mode)
+        os.utime(write_fd, ns=(mtime_ns, mtime_ns))
+    finally:
+        os.close(write_fd)
+
+
+def landing(directory: str, name: str, present: set[str]) -> str:
+    """Where the entry `name` lands, its parent made if missing (as the tar unpacker makes
+    it); `present`: the directories known to be there, each looked up once."""
+    target = posixpath.join(directory, name)
+    parent = posixpath.dirname(target)
+    if parent not in present:
+        if not os.path.exists(parent):
+            os.makedirs(parent)
+        present.add(parent)
+    return target
+
+
+def make_directory(target: str, present: set[str]) -> None:
+    """A directory (one already there is kept), private until its attributes are set."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(target, 0o700)
+    present.add(target)
+
+
+def make_link(target: str, link: str, owner: tuple[int, int]) -> None:
+    """A symbolic link in place of whatever was there."""
+    if os.path.lexists(target):
+        os.unlink(target)
+    os.symlink(link, target)
+    os.lchown(target, *owner)
+
+
+def copy_attributes(target: str, owner: tuple[int, int], mode: int, mtime_ns: int) -> None:
+    """A placed entry's owner, mode and time, as the tar unpacker sets them."""
+    os.chown(target, *owner)
+    os.chmod(target, mode)
+    os.utime(target, ns=(mtime_ns, mtime_ns))
 
 
 def _send(read_fd: int, write_fd: int, size: int) -> None:
@@ -167,7 +153,7 @@ def _send(read_fd: int, write_fd: int, size: int) -> None:
         offset += len(chunk)
 
 
-def _destination(request: dict[str, Any]) -> tuple[str, str | None, tuple[int, int] | None]:
+def destination(request: dict[str, Any]) -> tuple[str, str | None, tuple[int, int] | None]:
     """Where a COPY's entries land, the name a single file takes there (None: its own) and
     their owner (root, --chown's user resolved in the image, or None: the tar's own)."""
     dest = posixpath.normpath(posixpath.join("/", str(request["path"])))

@@ -22,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sys
 import tarfile
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from berth.container import build_copy, cp_archive
+from berth.container import build_copy, build_copy_from, cp_archive
 from berth.container.cp_stream import (
     Source,
     describe,
@@ -46,7 +47,6 @@ STAT = "stat"  # the API's path stat of `path`, as JSON on stdout
 ARCHIVE = "archive"  # the API's GET archive: the stat as a JSON line, then the tar
 EXTRACT = "extract"  # the API's PUT archive: stdin's tar unpacked in the directory `path`
 EXPORT = "export"  # `export`: the rootfs alone (no volumes, binds or /proc) as a tar on stdout
-DRAIN_LIMIT = 1 << 20  # what COPY --from's unpacker reads after the archive's end, at most
 BUILD_COPY = "build_copy"  # a build's COPY: stdin's tar placed at `path` (see build_copy)
 BUILD_COPY_FROM = "build_copy_from"  # COPY --from: `sources` of one root copied into another
 BUILD_COPY_FILES = "build_copy_files"  # a build's COPY of host files listed on stdin
@@ -149,8 +149,9 @@ def _work_for_api(request: dict[str, Any], path: str) -> None:
 
 def _copy_between(request: dict[str, Any]) -> None:
     """COPY --from in one helper: both snapshots mounted in its namespace, then a fork (this
-    process has one thread) — the child chrooted into the source packs, the parent chrooted
-    into the destination unpacks, a pipe between them."""
+    process has one thread) — the child chrooted into the source hands over its entries, the
+    parent chrooted into the destination places them, a socket pair between them
+    (`berth.container.build_copy_from`)."""
     from berth.sys import CLONE_NEWNS, make_private, unshare
 
     unshare(CLONE_NEWNS)
@@ -160,45 +161,34 @@ def _copy_between(request: dict[str, Any]) -> None:
         (request["source_root"], request["source_mount"]),
     ):
         _attach(mount, root)
-    read_end, write_end = os.pipe()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     child = os.fork()
     if child == 0:
-        os.close(read_end)
+        ours.close()
         code = 0
-        with os.fdopen(write_end, "wb") as out:
-            try:
-                os.chroot(str(request["source_root"]))
-                os.chdir("/")
-                seal_imports()
-                build_copy.pack_sources(out, list(request["sources"]))
-            except BerthError as error:  # before the header: the parent raises it
-                said = {"error": [type(error).__name__, error.message]}
-                with contextlib.suppress(OSError):
-                    out.write(json.dumps(said).encode() + b"\n")
-                code = 1
-            except BaseException:  # the child ends here, whatever happened
-                code = 2
+        try:
+            os.chroot(str(request["source_root"]))
+            os.chdir("/")
+            seal_imports()
+            build_copy_from.send_sources(theirs, list(request["sources"]))
+        except BerthError as error:  # the parent raises it
+            with contextlib.suppress(OSError):
+                build_copy_from.send_error(theirs, error)
+            code = 1
+        except BaseException:  # the child ends here, whatever happened
+            code = 2
         os._exit(code)
-    os.close(write_end)
+    theirs.close()
     try:
         os.chroot(str(request["root"]))
         os.chdir("/")
         seal_imports()
-        with os.fdopen(read_end, "rb") as stream:
-            build_copy.copy_from_sources(stream, request)
-            drain(stream)
+        build_copy_from.receive_sources(ours, request)
     finally:
+        ours.close()
         _, status = os.waitpid(child, 0)
     if status != 0:
         raise SystemFailure("copying from the source image failed")
-
-
-def drain(stream: IO[bytes], limit: int = DRAIN_LIMIT) -> None:
-    """Read what the packer still writes after its archive's end: tar pads the end to a
-    10 KiB record, and a pipe closed before that last write would fail the packer, and with
-    it a copy that was whole (a race seen under load)."""
-    while limit > 0 and (chunk := stream.read(min(limit, 1 << 16))):
-        limit -= len(chunk)
 
 
 def main(argv: list[str]) -> int:

@@ -457,6 +457,40 @@ def test_copy_from_a_stage_with_wildcards_owners_and_renames(
     assert berth("ps", "-aq").stdout == ""
 
 
+def test_copy_from_places_what_a_tar_of_the_sources_would(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    """COPY --from keeps the source's tree: nested directories, a link as a link, a file
+    under two names as one file, a fifo, modes, owners and times; a source path through a
+    link of the source image is followed there."""
+    text = (
+        "FROM busybox AS src\n"
+        "RUN mkdir -p /tree/deep/er && echo x > /tree/deep/er/f && chmod 640 /tree/deep/er/f"
+        " && ln -s er/f /tree/deep/link && ln /tree/deep/er/f /tree/hard && mkfifo /tree/pipe"
+        " && chown 5:6 /tree/deep && touch -d @981173106 /tree/deep/er/f && ln -s /tree /via\n"
+        "FROM busybox\n"
+        "COPY --from=src /via/ /copy/\n"
+    )
+    context = _context(tmp_path / "tree", text)
+    _ok(berth, context, "-t", "tree:1")
+    script = (
+        "cd /copy && stat -c '%n %a %u:%g' deep deep/er/f && stat -c %Y deep/er/f"
+        " && readlink deep/link && cat deep/link && [ -p pipe ] && echo fifo"
+        " && [ $(stat -c %i hard) = $(stat -c %i deep/er/f) ] && stat -c %h hard"
+    )
+    shown = berth("run", "--rm", "tree:1", "sh", "-c", script)
+    assert shown.stdout.split("\n") == [
+        "deep 755 5:6",
+        "deep/er/f 640 0:0",
+        "981173106",
+        "er/f",
+        "x",
+        "fifo",
+        "2",
+        "",
+    ], shown.stderr
+
+
 def test_an_interrupted_build_stops_and_leaves_nothing(
     berth: Berth, busybox: str, tmp_path: Path
 ) -> None:
