@@ -2,12 +2,15 @@
 copier`), chrooted into the step's snapshot mounted in a namespace of its own, so every name
 resolves inside the image (a `/var/run -> /run` link in it is followed there, never out).
 
-The engine sends a tar whose entries are named as they land under the destination. BuildKit's
-rules: a destination ending in `/` (or any copy of several sources or of a directory's
-contents) is a directory, made with its missing parents (root-owned, 0755); a single file to
-a destination without `/` takes the destination's name, unless the destination is an existing
-directory, where it keeps its own. Every entry is owned by `--chown`'s user and group
-(resolved in the image's /etc/passwd and /etc/group) or by root. `strip`: the top entry of a
+The engine sends the list of the context's files (`copy_files`: each read here, by its host
+path) or, for an archive ADD unpacks, a tar (`copy_in`), the entries named as they land under
+the destination; COPY --from's entries come from the source's side (`build_copy_from`),
+placed by the same functions. BuildKit's rules: a destination ending in `/` (or any copy of
+several sources or of a directory's contents) is a directory, made with its missing parents
+(root-owned, 0755); a single file to a destination without `/` takes the destination's name,
+unless the destination is an existing directory, where it keeps its own. Every entry is
+owned by `--chown`'s user and group (resolved in the image's /etc/passwd and /etc/group) or
+by root (COPY --from keeps the source's owners). `strip`: the top entry of a
 tar from another image's `cp` archive, whose contents are what a directory source copies.
 """
 
@@ -30,7 +33,6 @@ from berth.container.cp_stream import unpack
 from berth.container.user import resolve as resolve_user
 from berth.errors import InvalidArgument
 
-_WILDCARDS = frozenset("*?[")
 CHUNK = 1 << 20
 NS = 10**9
 
