@@ -35,6 +35,8 @@ from berth.errors import InvalidArgument
 
 CHUNK = 1 << 20
 NS = 10**9
+# A source file opened for its bytes: never through a link at its end, never blocking on a fifo
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 def copy_in(stream: IO[bytes], request: dict[str, Any]) -> None:
@@ -75,9 +77,8 @@ def _copy_file(
     name: str,
     attributes: tuple[tuple[int, int], int, int],
 ) -> None:
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     try:
-        read_fd = os.open(source.lstrip("/"), flags, dir_fd=host)
+        read_fd = os.open(source.lstrip("/"), READ_FLAGS, dir_fd=host)
     except OSError as error:
         raise InvalidArgument(f"cannot copy {name}: {error.strerror}") from None
     try:

@@ -23,6 +23,7 @@ from typing import Any
 
 from berth import errors
 from berth.container.build_copy import (
+    READ_FLAGS,
     copy_attributes,
     destination,
     landing,
@@ -34,7 +35,6 @@ from berth.errors import BerthError, NotFound
 
 _WILDCARDS = frozenset("*?[")
 MESSAGE_SIZE = 64 * 1024
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 def send_sources(channel: socket.socket, sources: list[str]) -> None:
@@ -92,7 +92,7 @@ def _send_entry(channel: socket.socket, path: str, name: str, seen: dict[Any, st
             _send(channel, {**entry, "kind": "hardlink", "link": first})
             return False
         seen[st.st_dev, st.st_ino] = name
-        fd = os.open(path, _FILE_FLAGS)
+        fd = os.open(path, READ_FLAGS)
         try:
             _send(channel, {**entry, "kind": "file"}, fd)
         finally:
