@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 
 def entry() -> "NoReturn":
+    import sys
+
+    from berth.cli.handoff import hand_over
+
+    hand_over(sys.argv)  # returns when the command runs in this process
     from berth.cli.main import entry as run
 
     run()

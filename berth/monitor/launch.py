@@ -206,40 +206,59 @@ def zygote_address(runroot: str) -> str:
     return service_address("berth-monitors", runroot)
 
 
-def service_address(kind: str, runroot: str) -> str:
+def service_address(kind: str, runroot: str, *more: str) -> str:
     """The abstract socket name (without its leading NUL) of the per-store process `kind`
-    (the monitor zygote, the DNS supervisor) of `runroot` and this installation of berth
-    (any of the same code could serve a store; one per store keeps stores apart and lets
-    each go when its containers have)."""
+    (the monitor zygote, the DNS supervisor, the CLI zygote) of `runroot` and this
+    installation of berth (any of the same code could serve a store; one per store keeps
+    stores apart and lets each go when its containers have); `more`: what else tells one
+    such process from another (the CLI zygote's import path)."""
     import zlib
 
     package = os.path.dirname(os.path.abspath(berth.__file__))
     python = os.path.realpath(sys.executable)  # a venv's link or its target: one process
-    identity = "\0".join((os.path.abspath(runroot), package, berth.__version__, python))
-    data = identity.encode()
+    parts = (os.path.abspath(runroot), package, berth.__version__, python, *more)
+    identity = "\0".join(parts)
+    data = identity.encode(errors="surrogateescape")
     return f"{kind}-{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
 
 
-def spawn(arguments: list[str], listener: _socket.socket) -> None:
+def spawn(
+    arguments: list[str], listener: _socket.socket, environment: dict[str, str] | None = None
+) -> None:
     """A per-store process (`python -m MODULE NAME` in `arguments`) started on the socket
-    `listener` it takes over; its first process, which only forks it off, reaped."""
-    os.waitpid(_spawn([*MONITOR_PYTHON, *arguments], listener, monitor_environment()), 0)
+    `listener` it takes over, in `environment` (else `monitor_environment()`); its first
+    process, which only forks it off, reaped."""
+    chosen = monitor_environment() if environment is None else environment
+    os.waitpid(_spawn([*MONITOR_PYTHON, *arguments], listener, chosen), 0)
 
 
 def _request(name: str, channel_fd: int, environment: dict[str, str]) -> _socket.socket | None:
     """A request sent to the zygote at `name` for a monitor on `channel_fd` (the far end of
     the launcher's channel), its answer to come on the returned socket; None when nothing
     listens there."""
+    sock = connect(name)
+    if sock is None:
+        return None
+    try:
+        rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, channel_fd.to_bytes(4, sys.byteorder))
+        sock.sendmsg([encode_environment(environment)], [rights])
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def connect(name: str) -> _socket.socket | None:
+    """A connection to the per-store process listening on `name`; None when nothing of our
+    own user listens there. Anyone may bind an abstract name first: only a process of our
+    user is given a request (its fds, its environment); with a squatter, the caller does
+    without (a monitor is spawned, a command runs in its own process)."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
     try:
         sock.connect("\0" + name)
-        # Anyone may bind an abstract name first: only a zygote of our own user is given
-        # the channel (and the environment). With a squatter, monitors are spawned.
         credentials = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
         if int.from_bytes(credentials[4:8], sys.byteorder) != os.getuid():
-            raise PermissionError("the zygote's name is held by another user")
-        rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, channel_fd.to_bytes(4, sys.byteorder))
-        sock.sendmsg([encode_environment(environment)], [rights])
+            raise PermissionError(f"{name} is held by another user")
     except OSError:
         sock.close()
         return None

@@ -29,6 +29,8 @@ SYS_PIVOT_ROOT = 155  # x86_64
 SYS_CAPSET = 126
 SYS_CAPGET = 125
 SYS_CLONE3 = 435  # x86_64, and the generic table (aarch64) alike
+SYS_IOPRIO_GET = 252  # x86_64
+IOPRIO_WHO_PROCESS = 1
 CLONE_INTO_CGROUP = 0x200000000
 # struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2): flags, pidfd, child_tid,
 # parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup.
@@ -136,3 +138,10 @@ def set_name(name: bytes) -> None:
     """The calling thread's name (`comm`, 15 bytes at most): what `ps -o comm` and `top`
     show of it."""
     check(int(libc.prctl(PR_SET_NAME, ctypes.c_char_p(name[:15]), 0, 0, 0)), "prctl(PR_SET_NAME)")
+
+
+def io_priority(pid: int) -> int:
+    """Process `pid`'s I/O scheduling class and level (`ionice`), as ioprio_get gives them."""
+    priority = int(libc.syscall(SYS_IOPRIO_GET, IOPRIO_WHO_PROCESS, pid))
+    check(priority, "ioprio_get")
+    return priority

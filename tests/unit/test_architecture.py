@@ -19,7 +19,14 @@ SQL_CALLS = {"execute", "executemany", "executescript", "query"}
 # another, the other forks a helper per request). An engine
 # that may have threads never forks.
 MAY_FORK = ("runtime", "monitor")
-MAY_FORK_MODULES = ("container/copier.py", "container/copy_server.py")
+# The preloaded CLI (single-threaded: it retires once it has a thread), and the copy server's
+# client, which forks only from a process of one thread (else it spawns).
+MAY_FORK_MODULES = (
+    "cli/zygote.py",
+    "container/copier.py",
+    "container/copy_client.py",
+    "container/copy_server.py",
+)
 
 
 def _modules() -> list[Path]:
