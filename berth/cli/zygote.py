@@ -74,16 +74,20 @@ class Zygote:
         while self._by_pidfd or (
             self._listener is not None and time.monotonic() - quiet_since <= linger
         ):
+            asked = False
             for fd, _ in self._poll.poll(500):
+                quiet_since = time.monotonic()
                 if self._listener is not None and fd == self._listener.fileno():
-                    child = self._accept(self._listener)
-                    if child is not None:
-                        return child
+                    asked = True
                 elif fd in self._by_pidfd:
                     self._ended(self._by_pidfd.pop(fd))
                 elif fd in self._by_connection:
                     self._relay(self._by_connection[fd])
-                quiet_since = time.monotonic()
+            # Last: the fds it opens may have numbers that this round's events had.
+            if asked and self._listener is not None:
+                child = self._accept(self._listener)
+                if child is not None:
+                    return child
         return None
 
     def _accept(self, listener: socket.socket) -> Child | None:
