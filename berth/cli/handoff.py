@@ -1,12 +1,13 @@
 """Handing a command to the store's preloaded CLI, before this process imports anything.
 
-A `berth build` spends ~40 ms of its start importing what it runs (on a two-core machine,
-~5% of a small cold build, on its critical path). The preloaded CLI (`berth.cli.zygote`)
-has imported it already: it forks a child that takes this process's argv, environment,
-working directory and open fds (the fds themselves, over SCM_RIGHTS), and runs the command
-there, while this process relays the signals it receives (Ctrl-C, a terminal's resize, a
-`kill`) and ends as the child did: with its exit code, or killed by its signal. The child
-is killed if this process dies (even by SIGKILL), and dies if the zygote does.
+A `berth build` or `berth run` spends ~20-40 ms of its start importing what it runs (on a
+two-core machine, a fifth of a `run --rm`, and on a cold build's critical path). The
+preloaded CLI (`berth.cli.zygote`) has imported it already: it forks a child that takes this
+process's argv, environment, working directory and open fds (the fds themselves, over
+SCM_RIGHTS), and runs the command there, while this process relays the signals it receives
+(Ctrl-C, a terminal's resize, a `kill`) and ends as the child did: with its exit code, or
+killed by its signal. The child is killed if this process dies (even by SIGKILL), and dies
+if the zygote does.
 
 Only when nothing could tell the difference: the zygote runs the command only for a client
 of its own user, in its namespaces, root, cgroup, capabilities, limits and security
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
 
     from berth.cli.zygote_wire import Request
 
-# The commands the zygote runs: those whose imports are a large part of their time.
-SERVED = (("build",), ("image", "build"), ("builder", "build"))
+# The commands the zygote runs: those whose imports are a large part of their time (`ps`
+# and `images` answer from their own quick paths sooner than a fork of a large process).
+SERVED = (("build",), ("image", "build"), ("builder", "build"), ("run",), ("container", "run"))
 KIND = "berth-cli"  # the zygote's socket name starts with it (`launch.service_address`)
 _VALUED_OPTIONS = ("--root", "--runroot", "--log-level", "-l")
 MAX_FDS = 250  # SCM_RIGHTS carries up to 253 fds a message; the working directory is one

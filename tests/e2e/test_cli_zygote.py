@@ -1,8 +1,9 @@
-"""The preloaded CLI (`berth.cli.zygote`): a `build` handed to it runs in a child of it, with
-the client's directory, environment, fds, streams and signals, and ends the client as it
-ended; a client it can't stand in for (another umask, another mount namespace) or code
-changed on disk gets its command run in its own process. Real processes throughout: the
-zygote is found in /proc by a marker in its environment (it inherits its first client's)."""
+"""The preloaded CLI (`berth.cli.zygote`): a `build` or a `run` handed to it runs in a child
+of it, with the client's directory, environment, fds, streams and signals, and ends the
+client as it ended; a client it can't stand in for (another umask, another mount namespace)
+or code changed on disk gets its command run in its own process. Real processes throughout:
+the zygote is found in /proc by a marker in its environment (it inherits its first
+client's)."""
 
 from __future__ import annotations
 
@@ -102,6 +103,22 @@ def test_a_build_runs_in_a_child_of_the_preloaded_cli(
         build.wait()
     assert _zygotes(marker) == [zygote]
     _until(lambda: not _commands_of(zygote), "the child is gone with its command")
+
+
+def test_a_run_runs_in_a_child_of_the_preloaded_cli_too(
+    berth: Berth, busybox: str, tmp_path: Path
+) -> None:
+    tagged, marker = _tagged(berth)
+    zygote = _started_zygote(tagged, marker, tmp_path)
+    script = "cat; exit 7"
+    run = tagged.popen("run", "--rm", "-i", "busybox", "sh", "-c", script, stdin=subprocess.PIPE)
+    try:
+        _until(lambda: _commands_of(zygote), "the run waits for stdin in a child of the zygote")
+        out, err = run.communicate("typed in\n", timeout=60)
+    finally:
+        run.kill()
+        run.wait()
+    assert (run.returncode, out) == (7, "typed in\n"), err
 
 
 def test_the_command_has_the_clients_directory_environment_fds_and_stdin(
