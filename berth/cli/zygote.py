@@ -181,7 +181,8 @@ class Zygote:
     def _relay(self, running: _Running) -> None:
         """A message from a command's client: a signal to relay, or its end (the command
         is killed: a CLI that is killed takes its command with it)."""
-        assert running.connection is not None
+        if running.connection is None:
+            return
         try:
             message = running.connection.recv(16)
         except OSError:
