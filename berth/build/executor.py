@@ -27,6 +27,8 @@ from berth.db import now
 from berth.errors import BerthError, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from berth.build.context import Context
     from berth.build.progress import Progress
     from berth.build.records import BuildCache
@@ -174,14 +176,15 @@ class Build:
             runs = self._runs
             for stage in stages:
                 runs[stage.index] = StageRun(self, stage)
-            for run in runs.values():
-                run.thread.start()
             try:
+                # Started in here: an interrupt as they start (Ctrl-C as soon as the first
+                # step shows) must stop those already running before the store is let go.
+                for run in runs.values():
+                    run.thread.start()
                 final = runs[target.index].result()
             except BaseException:  # a stage failed, or the user interrupted: the rest stop
                 self.failed.set()
-                for run in runs.values():
-                    run.thread.join()
+                _join_started(runs.values())
                 causes = [r.error for r in runs.values() if r.error and not canceled(r.error)]
                 if causes:  # the stage that failed first, not one that stopped for it
                     raise causes[0] from None
@@ -365,3 +368,13 @@ class Build:
 
 
 __all__ = ["Build", "BuildFailed", "Options", "State"]
+
+
+def _join_started(runs: Iterable[StageRun]) -> None:
+    """Wait for the stages' threads that were started (they are stopping: `failed` is set);
+    another interrupt meanwhile doesn't cut the wait short, which would let the store go
+    under a step still using it."""
+    for run in runs:
+        while run.thread.ident is not None and run.thread.is_alive():
+            with contextlib.suppress(KeyboardInterrupt):
+                run.thread.join()
