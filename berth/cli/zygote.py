@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING
 from berth.cli.handoff import SERVED
 from berth.cli.zygote_checks import LoadedCode, confinement
 from berth.cli.zygote_wire import EXITED, KILLED, REFUSED, RELAYED, STARTED, Request, decode
+from berth.errors import BerthError
 from berth.monitor.launch import ANSWER_SECONDS, REQUEST_SIZE, detached_listener
 from berth.monitor.zygote import linger_seconds
+from berth.sys.process import signal_thread
 
 if TYPE_CHECKING:
     from berth.cli.zygote_child import Child
@@ -43,12 +45,13 @@ LEARNED_SIZE = 256 * 1024  # what a child may report of the modules it imported
 
 
 class _Running:
-    """A command running in a child: its pidfd, its client's connection (None once the
-    client has gone), and the pipe on which the child reports the modules it imported."""
+    """A command running in a child: its pid and pidfd, its client's connection (None once
+    the client has gone), and the pipe on which the child reports the modules it imported."""
 
-    __slots__ = ("connection", "imports", "pidfd")
+    __slots__ = ("connection", "imports", "pid", "pidfd")
 
-    def __init__(self, pidfd: int, connection: socket.socket, imports: int) -> None:
+    def __init__(self, pid: int, pidfd: int, connection: socket.socket, imports: int) -> None:
+        self.pid = pid
         self.pidfd = pidfd
         self.connection: socket.socket | None = connection
         self.imports = imports
@@ -150,7 +153,7 @@ class Zygote:
             os.waitpid(pid, 0)
             os.close(imports)
             raise
-        running = _Running(pidfd, connection, imports)
+        running = _Running(pid, pidfd, connection, imports)
         try:
             connection.send(STARTED)
         except OSError:  # the client is gone: so is its command
@@ -193,8 +196,10 @@ class Zygote:
             # session (orphaned, as the zygote's is): Ctrl-Z stops the command by SIGSTOP.
             if number == signal.SIGTSTP:
                 number = signal.SIGSTOP
-            with contextlib.suppress(OSError):
-                signal.pidfd_send_signal(running.pidfd, number)
+            # To the command's main thread, where Python runs its handlers (its pid is ours
+            # until `_ended` reaps it: no other process can have it meanwhile).
+            with contextlib.suppress(BerthError):
+                signal_thread(running.pid, running.pid, number)
         elif not message:
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)

@@ -145,3 +145,10 @@ def io_priority(pid: int) -> int:
     priority = int(libc.syscall(SYS_IOPRIO_GET, IOPRIO_WHO_PROCESS, pid))
     check(priority, "ioprio_get")
     return priority
+
+
+def signal_thread(process: int, thread: int, number: int) -> None:
+    """Signal `number` to one thread of `process` (tgkill): a signal sent to a process goes
+    to any of its threads that doesn't block it, and Python runs its handler only on the
+    main thread, which another thread's taking it doesn't wake from a lock's wait."""
+    check(int(libc.tgkill(process, thread, number)), "tgkill")
