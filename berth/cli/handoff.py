@@ -22,6 +22,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
+    from collections.abc import Callable
 
     from berth.cli.zygote_wire import Request
 
@@ -34,22 +35,29 @@ MAX_FDS = 250  # SCM_RIGHTS carries up to 253 fds a message; the working directo
 HANDED_SECONDS = 5.0  # how long an unanswered request waits before the command runs here
 
 
-def hand_over(argv: list[str]) -> None:
+def hand_over(argv: list[str]) -> "Callable[[], None] | None":
     """Run the command `argv` in the store's preloaded CLI and exit as it ended; returns
-    when the command is to run in this process instead (nothing of it has run yet)."""
+    when the command is to run in this process instead (nothing of it has run yet): with
+    no preloaded CLI there, what starts one once the command is done, for the next command
+    (started now, it would take this command's other core, or keep it waiting while it
+    imports)."""
     if os.environ.get("BERTH_CLI_ZYGOTE") == "0":
-        return
+        return None
     options = _store_options(argv[1:])
     if options is None:
-        return
+        return None
     from berth import store_choice
-    from berth.monitor.launch import service_address
+    from berth.monitor import launch
 
     _, runroot = store_choice.chosen(options.get("--root"), options.get("--runroot"))
-    name = service_address(KIND, runroot, *sys.path)
-    sock = _handed(name, argv)
-    if sock is not None:
+    name = launch.service_address(KIND, runroot, *sys.path)
+    sock = launch.connect(name)
+    if sock is None:
+        return lambda: _start(name)
+    if _handed(sock, argv):
         _relay(sock)
+    sock.close()
+    return None
 
 
 def _store_options(words: list[str]) -> dict[str, str] | None:
@@ -74,39 +82,31 @@ def _store_options(words: list[str]) -> dict[str, str] | None:
     return options
 
 
-def _handed(name: str, argv: list[str]) -> "_socket.socket | None":
-    """The connection to the zygote `name` that took the command; None when it did not
-    (none could be started, it refused, or it did not answer in time)."""
+def _handed(sock: "_socket.socket", argv: list[str]) -> bool:
+    """Whether the zygote on `sock` took the command (it refused, or did not answer in
+    time, or the command can't be handed over: it runs here)."""
     import _socket
 
-    from berth.cli.zygote_wire import REFUSED, STARTED, encode
+    from berth.cli.zygote_wire import STARTED, encode
 
-    fds = _open_fds()  # before the directory's own fd is opened
+    fds = _open_fds(sock.fileno())  # before the directory's own fd is opened
     cwd = _directory()
     if cwd is None:
-        return None
+        return False
     try:
         request = None if fds is None else _request(argv, fds)
         if fds is None or request is None:
-            return None
-        sock = _connected(name)
-        if sock is None:
-            return None
-        try:
-            rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in [cwd, *(n for n, _ in fds)])
-            message = encode(request)
-            sock.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
-            sock.settimeout(HANDED_SECONDS)
-            answer = sock.recv(64)
-            sock.settimeout(None)
-        except OSError:
-            answer = REFUSED
-        if answer != STARTED:
-            sock.close()
-            return None
-        return sock
+            return False
+        rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in [cwd, *(n for n, _ in fds)])
+        sock.sendmsg([encode(request)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+        sock.settimeout(HANDED_SECONDS)
+        answer = sock.recv(64)
+        sock.settimeout(None)
+    except OSError:
+        return False
     finally:
         os.close(cwd)
+    return answer == STARTED
 
 
 def _directory() -> int | None:
@@ -116,12 +116,16 @@ def _directory() -> int | None:
         return None
 
 
-def _open_fds() -> list[tuple[int, bool]] | None:
+def _open_fds(connection: int) -> list[tuple[int, bool]] | None:
     """This process's open fds with their close-on-exec flags (the standard streams among
-    them); None when there are too many to hand over, or a standard stream is closed."""
+    them), but its `connection` to the zygote (the command holding it, the zygote would
+    never see this process end); None when there are too many to hand over, or a standard
+    stream is closed."""
     opened = []
     for entry in os.listdir("/proc/self/fd"):
         fd = int(entry)
+        if fd == connection:
+            continue
         try:
             opened.append((fd, not os.get_inheritable(fd)))
         except OSError:
@@ -153,31 +157,22 @@ def _request(argv: list[str], fds: list[tuple[int, bool]]) -> "Request | None":
     return Request([os.fsencode(word) for word in argv], environ, fds, ignored, streams)
 
 
-def _connected(name: str) -> "_socket.socket | None":
-    """A connection to the zygote `name`, which is started now if none listens there (the
-    request then waits in its backlog while it imports)."""
+def _start(name: str) -> None:
+    """Start the preloaded CLI `name` (unless another command just has), not waiting for it:
+    the next command finds it."""
     from berth.monitor import launch
 
-    for _ in range(2):  # a second time: another client was starting one meanwhile
-        sock = launch.connect(name)
-        if sock is not None:
-            return sock
-        listener = launch.listen(name)
-        if listener is None:
-            continue
-        try:
-            sock = launch.connect(name)
-            environment = launch.monitor_environment()
-            environment["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
-            launch.spawn(["-m", "berth.cli.zygote", name], listener, environment)
-        except OSError:
-            if sock is not None:
-                sock.close()
-            return None
-        finally:
-            listener.close()
-        return sock
-    return None
+    listener = launch.listen(name)
+    if listener is None:
+        return
+    environment = launch.monitor_environment()
+    environment["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
+    try:
+        launch.spawn(["-m", "berth.cli.zygote", name], listener, environment, wait=False)
+    except OSError:
+        return  # the next command runs in its own process, as this one did
+    finally:
+        listener.close()
 
 
 def _relay(sock: "_socket.socket") -> None:

@@ -14,7 +14,7 @@ from berth.errors import BerthError, exit_code
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from types import ModuleType
     from typing import NoReturn
 
@@ -241,9 +241,12 @@ def _report(error: BerthError, starting_container: bool) -> int:
     return exit_code(error, starting_container=starting_container)
 
 
-def entry() -> NoReturn:
-    """The `berth` executable: `main`, then out without the interpreter's teardown."""
+def entry(then: Callable[[], None] | None = None) -> NoReturn:
+    """The `berth` executable: `main`, then `then` (the start of a preloaded CLI for the
+    next command: `berth.cli.handoff`), then out without the interpreter's teardown."""
     code = main()
+    if then is not None:
+        then()
     from berth.process_exit import exit_now  # not before main: it would delay the spawn
 
     exit_now(code)

@@ -24,7 +24,7 @@ def entry() -> "NoReturn":
 
     from berth.cli.handoff import hand_over
 
-    hand_over(sys.argv)  # returns when the command runs in this process
+    start_zygote = hand_over(sys.argv)  # returns when the command runs in this process
     from berth.cli.main import entry as run
 
-    run()
+    run(start_zygote)

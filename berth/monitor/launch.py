@@ -189,15 +189,19 @@ class MonitorLauncher:
                 os.waitpid(pid, 0)
 
 
-def _spawn(argv: list[str], given: _socket.socket, environment: dict[str, str]) -> int:
+def _spawn(
+    argv: list[str], given: _socket.socket, environment: dict[str, str], *, quiet: bool = False
+) -> int:
     """A fresh interpreter: the monitor (its channel's fd last in argv) or the zygote (its
-    listening socket's)."""
+    listening socket's). `quiet`: stdout and stderr on /dev/null too."""
     # Inheritable only for this spawn; callers start monitors from one thread.
     os.set_inheritable(given.fileno(), True)
     argv = [*argv, str(given.fileno())]
     devnull = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
-    # stdout and stderr stay the caller's until the monitor knows its run dir, so a monitor
-    # that can't even import says so where the user looks.
+    # Else stdout and stderr stay the caller's until the monitor knows its run dir, so a
+    # monitor that can't even import says so where the user looks.
+    if quiet:
+        devnull += [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
     return os.posix_spawn(argv[0], argv, environment, file_actions=devnull)
 
 
@@ -223,13 +227,21 @@ def service_address(kind: str, runroot: str, *more: str) -> str:
 
 
 def spawn(
-    arguments: list[str], listener: _socket.socket, environment: dict[str, str] | None = None
+    arguments: list[str],
+    listener: _socket.socket,
+    environment: dict[str, str] | None = None,
+    *,
+    wait: bool = True,
 ) -> None:
     """A per-store process (`python -m MODULE NAME` in `arguments`) started on the socket
     `listener` it takes over, in `environment` (else `monitor_environment()`); its first
-    process, which only forks it off, reaped."""
+    process, which only forks it off, reaped. Without `wait`, not waited for (a caller about
+    to exit leaves it to be reaped as an orphan) and given none of the caller's streams (a
+    reader of the caller's output sees its end when the caller exits)."""
     chosen = monitor_environment() if environment is None else environment
-    os.waitpid(_spawn([*MONITOR_PYTHON, *arguments], listener, chosen), 0)
+    pid = _spawn([*MONITOR_PYTHON, *arguments], listener, chosen, quiet=not wait)
+    if wait:
+        os.waitpid(pid, 0)
 
 
 def _request(name: str, channel_fd: int, environment: dict[str, str]) -> _socket.socket | None:

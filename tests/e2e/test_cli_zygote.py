@@ -68,10 +68,12 @@ def _context(root: Path, dockerfile: str) -> Path:
 
 
 def _started_zygote(tagged: Berth, marker: str, tmp_path: Path) -> int:
-    """Build once, which starts the store's zygote (and is its first command); its pid."""
+    """Build once, in the `berth` process, which starts the store's zygote once done; its
+    pid."""
     context = _context(tmp_path / "first", "FROM busybox\nLABEL first=1\n")
     result = tagged("build", "-q", str(context))
     assert result.returncode == 0, result.stderr
+    _until(lambda: _zygotes(marker), "the first build leaves a zygote for the next command")
     [zygote] = _zygotes(marker)
     return zygote
 
@@ -293,7 +295,7 @@ def test_code_changed_on_disk_retires_the_zygote(
     _until(lambda: not Path(f"/proc/{zygote}").exists(), "the zygote leaves, for good")
     again = tagged("build", "-q", str(context))
     assert again.returncode == 0, again.stderr
-    assert _zygotes(marker) not in ([], [zygote])
+    _until(lambda: _zygotes(marker) not in ([], [zygote]), "a new zygote, for the next command")
 
 
 def test_no_zygote_when_switched_off(berth: Berth, busybox: str, tmp_path: Path) -> None:
