@@ -12,8 +12,9 @@ if the zygote does.
 Only when nothing could tell the difference: the zygote runs the command only for a client
 of its own user, in its namespaces, root, cgroup, capabilities, limits and security
 settings, while the code it loaded is the code on disk (`berth.cli.zygote_checks`); else,
-or if it can't be reached or started, or with BERTH_CLI_ZYGOTE=0, the command runs here as
-always. Stdlib only, and only `sys` until the command is known to be one it serves.
+or with none there (this process then starts one once the command is done), or with
+BERTH_CLI_ZYGOTE=0, the command runs here as always. Stdlib only, and only `sys` until the
+command is known to be one it serves.
 """
 
 import os

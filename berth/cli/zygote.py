@@ -13,8 +13,8 @@ imports lazily is known by running it, not by a list to keep up to date).
 It runs a command only for a client that could not tell the difference
 (`zygote_checks`); with code changed on disk, or a thread of its own (which a fork must
 not have), it serves no more and leaves once its children have. It exits once no command
-has run for `linger_seconds()` (BERTH_ZYGOTE_LINGER, as the monitor zygote's); a client
-finding none starts one.
+has run for `linger_seconds()` (BERTH_ZYGOTE_LINGER, as the monitor zygote's); a command
+finding none runs in its own process and starts one once it is done, for the next.
 """
 
 from __future__ import annotations
