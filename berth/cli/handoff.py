@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 # and `images` answer from their own quick paths sooner than a fork of a large process).
 SERVED = (("build",), ("image", "build"), ("builder", "build"), ("run",), ("container", "run"))
 KIND = "berth-cli"  # the zygote's socket name starts with it (`launch.service_address`)
-_VALUED_OPTIONS = ("--root", "--runroot", "--log-level", "-l")
+# The CLI's global options that take a value (`berth.cli.main` parses them the same way).
+VALUED_OPTIONS = ("--root", "--runroot", "--log-level", "-l")
 MAX_FDS = 250  # SCM_RIGHTS carries up to 253 fds a message; the working directory is one
 HANDED_SECONDS = 5.0  # how long an unanswered request waits before the command runs here
 
@@ -68,7 +69,7 @@ def _store_options(words: list[str]) -> dict[str, str] | None:
     index = 0
     while index < len(words) and words[index].startswith("-"):
         name, eq, value = words[index].partition("=")
-        if name not in _VALUED_OPTIONS:
+        if name not in VALUED_OPTIONS:
             return None
         if not eq:
             index += 1
@@ -123,7 +124,11 @@ def _open_fds(connection: int) -> list[tuple[int, bool]] | None:
     never see this process end); None when there are too many to hand over, or a standard
     stream is closed."""
     opened = []
-    for entry in os.listdir("/proc/self/fd"):
+    try:
+        entries = os.listdir("/proc/self/fd")
+    except OSError:  # no /proc here: the command runs in this process
+        return None
+    for entry in entries:
         fd = int(entry)
         if fd == connection:
             continue

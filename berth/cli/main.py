@@ -6,6 +6,7 @@ import _signal
 import sys
 
 from berth import __version__
+from berth.cli.handoff import VALUED_OPTIONS
 from berth.cli.table import COMMANDS, GROUP_SUMMARIES, GROUPS, Command
 from berth.cli.usage import UsageError, report_usage_error, unknown_flag
 from berth.errors import BerthError, exit_code
@@ -34,8 +35,6 @@ Options:
   -h, --help               Print usage
 """
 
-_VALUED_OPTIONS = ("--root", "--runroot", "--log-level", "-l")
-
 
 def _usage() -> str:
     lines = [_GLOBAL_USAGE, "Commands:"]
@@ -55,7 +54,7 @@ def _split_globals(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
         if not word.startswith("-") or word == "-":
             break
         name, eq, value = word.partition("=")
-        if name in _VALUED_OPTIONS:
+        if name in VALUED_OPTIONS:
             if not eq:
                 index += 1
                 if index >= len(argv):

@@ -108,7 +108,10 @@ def _forkable() -> bool:
     """Whether this process may be the server's parent by a fork, which spares the server
     an interpreter's start and imports (~35 ms, on a cold build's critical path): it has
     imported the server (a CLI preloaded by `berth.cli.zygote` has) and has one thread."""
-    return SERVER[-1] in sys.modules and len(os.listdir("/proc/self/task")) == 1
+    try:
+        return SERVER[-1] in sys.modules and len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no /proc to tell: spawned, as from any process
+        return False
 
 
 def _forked(ours: _socket.socket, theirs: _socket.socket) -> int:
